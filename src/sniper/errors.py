@@ -1,0 +1,102 @@
+"""Every error the project raises on purpose derives from :class:`SniperError`.
+
+::
+
+    SniperError
+    ├── ConfigError              bad task file, flag or setting (CLI exit code 2)
+    └── StoreError               a store answer other than success: HTTP status + error code
+        ├── BadRequest           400 bad_request
+        ├── Unauthorized         401 unauthorized
+        ├── NotFound             404 not_found
+        ├── MethodNotAllowed     405 method_not_allowed
+        ├── SoldOut              409 sold_out
+        ├── LimitReached         409 limit_reached
+        ├── TooLarge             413 too_large
+        ├── NotStarted           425 not_started
+        ├── RateLimited          429 rate_limited (carries Retry-After)
+        └── Unavailable          503 unavailable (backend down or overloaded)
+
+Library errors (sqlite3, redis, httpx) are translated where they are caught, with ``raise … from``.
+"""
+
+from __future__ import annotations
+
+
+class SniperError(Exception):
+    """Root of the project's errors."""
+
+
+class ConfigError(SniperError):
+    """A configuration value is wrong; the message names the field."""
+
+
+class StoreError(SniperError):
+    """An error answer of the store: HTTP status, machine-readable code and a message."""
+
+    status: int = 500
+    code: str = "internal"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class BadRequest(StoreError):
+    """The request is malformed or a value is out of range."""
+
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(StoreError):
+    """Missing, forged or expired session, or a wrong admin token."""
+
+    status, code = 401, "unauthorized"
+
+
+class NotFound(StoreError):
+    """No such item, order or route."""
+
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(StoreError):
+    """The route exists but not with this method."""
+
+    status, code = 405, "method_not_allowed"
+
+
+class SoldOut(StoreError):
+    """Not enough stock left for the quantity asked."""
+
+    status, code = 409, "sold_out"
+
+
+class LimitReached(StoreError):
+    """The user already bought as many as the item allows per user."""
+
+    status, code = 409, "limit_reached"
+
+
+class TooLarge(StoreError):
+    """The request body is over the store's limit."""
+
+    status, code = 413, "too_large"
+
+
+class NotStarted(StoreError):
+    """The sale has not opened yet on the store's clock."""
+
+    status, code = 425, "not_started"
+
+
+class RateLimited(StoreError):
+    """Too many requests; ``retry_after`` says when to come back."""
+
+    status, code = 429, "rate_limited"
+
+
+class Unavailable(StoreError):
+    """The backend is down or the store is overloaded; try again shortly."""
+
+    status, code = 503, "unavailable"

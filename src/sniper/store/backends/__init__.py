@@ -1,0 +1,39 @@
+"""Backends chosen by the scheme of ``--store URL``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sniper.clock import Clock
+from sniper.errors import ConfigError
+from sniper.store.backends.base import Backend
+from sniper.store.backends.sqlite import SqliteBackend, path_from_url
+from sniper.store.settings import StoreSettings
+
+BackendFactory = Callable[[StoreSettings, Clock], Backend]
+
+
+def _sqlite(settings: StoreSettings, clock: Clock) -> Backend:
+    return SqliteBackend(
+        path_from_url(settings.store),
+        clock,
+        synchronous=settings.sqlite_synchronous,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        max_batch=settings.sqlite_max_batch,
+    )
+
+
+BACKENDS: dict[str, BackendFactory] = {"sqlite": _sqlite}
+
+
+def backend_from_settings(settings: StoreSettings, clock: Clock) -> Backend:
+    """Build (not open) the backend named by the scheme of ``settings.store``."""
+    scheme = settings.store.partition("://")[0]
+    factory = BACKENDS.get(scheme)
+    if factory is None:
+        known = ", ".join(sorted(BACKENDS))
+        raise ConfigError(f"store: unknown scheme {scheme!r} (known: {known})")
+    return factory(settings, clock)
+
+
+__all__ = ["BACKENDS", "Backend", "SqliteBackend", "backend_from_settings"]

@@ -1,0 +1,86 @@
+"""The storage interface every backend implements (SQLite now, Redis later).
+
+A backend owns the atomic reservation step and the records around it. It never decides
+the rules itself beyond calling :func:`sniper.store.rules.decide` inside its atomic step.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
+
+from sniper.store.models import Item, NewUser, Order, Session
+from sniper.store.rules import Reservation, ReservationResult
+
+#: Orders that a replay of ``(user, request_id)`` must get back.
+ReplayOrders = dict[tuple[str, str], Order]
+
+
+class Backend(ABC):
+    """Async storage for items, users, sessions and orders."""
+
+    #: How many calls reached the storage, by operation; the sold-out fast path is proven by it.
+    calls: dict[str, int]
+
+    def __init__(self) -> None:
+        self.calls = {}
+
+    def _count(self, op: str) -> None:
+        self.calls[op] = self.calls.get(op, 0) + 1
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and create the schema if needed."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Finish queued work and release every connection."""
+
+    @abstractmethod
+    async def check(self) -> None:
+        """Raise :class:`~sniper.errors.Unavailable` if the storage cannot be used."""
+
+    @abstractmethod
+    async def reserve(self, request: Reservation) -> ReservationResult:
+        """The whole reservation step, atomically; an order is durable before this returns."""
+
+    @abstractmethod
+    async def get_item(self, sku_id: str) -> Item | None:
+        """The item, or None."""
+
+    @abstractmethod
+    async def put_item(self, item: Item) -> Item:
+        """Create or replace an item."""
+
+    @abstractmethod
+    async def patch_item(self, sku_id: str, changes: Mapping[str, Any]) -> Item | None:
+        """Change the named fields of an item; None if there is no such item."""
+
+    @abstractmethod
+    async def sold_out_snapshot(self, sku_id: str) -> tuple[Item | None, ReplayOrders]:
+        """The item and, read at the same instant, its orders keyed by ``(user, request_id)``."""
+
+    @abstractmethod
+    async def create_users(self, users: list[NewUser]) -> None:
+        """Create (or re-password) users and store each one's first session."""
+
+    @abstractmethod
+    async def password_hash(self, user: str) -> str | None:
+        """The stored password hash, or None (no such user, or a session-only user)."""
+
+    @abstractmethod
+    async def create_session(self, session: Session) -> None:
+        """Store a new session."""
+
+    @abstractmethod
+    async def get_session(self, token_hash: str) -> Session | None:
+        """The session with this token hash, or None."""
+
+    @abstractmethod
+    async def get_order(self, order_id: str) -> Order | None:
+        """The order, or None."""
+
+    @abstractmethod
+    async def list_orders(self, sku_id: str | None) -> list[Order]:
+        """Every order, or every order of one item, oldest first."""

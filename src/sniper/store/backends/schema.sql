@@ -1,0 +1,36 @@
+-- The store's tables. Stock can never go negative: the CHECK makes it impossible, not just unlikely.
+CREATE TABLE IF NOT EXISTS items (
+    sku_id          TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    price_cents     INTEGER NOT NULL,
+    stock           INTEGER NOT NULL CHECK (stock >= 0),
+    sale_start      TEXT NOT NULL,
+    sale_start_ms   INTEGER NOT NULL,
+    limit_per_user  INTEGER NOT NULL CHECK (limit_per_user >= 1)
+);
+CREATE TABLE IF NOT EXISTS users (
+    username        TEXT PRIMARY KEY,
+    password_hash   TEXT
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash      TEXT PRIMARY KEY,
+    username        TEXT NOT NULL,
+    expires_ms      INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS purchases (
+    username        TEXT NOT NULL,
+    sku_id          TEXT NOT NULL,
+    qty             INTEGER NOT NULL,
+    PRIMARY KEY (username, sku_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS orders (
+    order_id        TEXT PRIMARY KEY,
+    sku_id          TEXT NOT NULL,
+    qty             INTEGER NOT NULL CHECK (qty >= 1),
+    username        TEXT NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    request_id      TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS orders_by_request ON orders (username, request_id)
+    WHERE request_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS orders_by_sku ON orders (sku_id);

@@ -1,0 +1,321 @@
+"""The embedded default: one SQLite file in WAL mode, shared by every worker process.
+
+Writes go through :class:`GroupCommitWriter` (``BEGIN IMMEDIATE``, busy timeout, one commit per
+batch); reads run on a small thread pool with their own connections, which WAL lets proceed
+while a writer commits. ``synchronous=FULL`` (the default) makes every acknowledged order
+survive power loss; ``NORMAL`` survives a crash of the process but not of the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sniper.clock import Clock, now_ms
+from sniper.errors import ConfigError, Unavailable
+from sniper.store.backends.base import Backend, ReplayOrders
+from sniper.store.backends.group_commit import GroupCommitWriter
+from sniper.store.ids import OrderIdGenerator
+from sniper.store.models import Item, NewUser, Order, Session
+from sniper.store.rules import Outcome, Reservation, ReservationResult, decide
+
+T = TypeVar("T")
+
+_ITEM_COLS = "sku_id, name, price_cents, stock, sale_start, sale_start_ms, limit_per_user"
+_ORDER_COLS = "order_id, sku_id, qty, username, created_ms, request_id"
+_PATCHABLE = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
+
+
+def path_from_url(url: str) -> Path:
+    """``sqlite:///relative.db`` or ``sqlite:////absolute.db`` to a file path."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ConfigError(f"store: {url!r} is not sqlite:///PATH")
+    path = url[len(prefix):]
+    if path == ":memory:":
+        raise ConfigError("store: SQLite needs a file that every worker can open, not :memory:")
+    return Path(path)
+
+
+class SqliteBackend(Backend):
+    """Items, users, sessions and orders in one SQLite file."""
+
+    def __init__(
+        self,
+        path: Path,
+        clock: Clock,
+        ids: OrderIdGenerator | None = None,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout_ms: int = 5000,
+        max_batch: int = 256,
+    ) -> None:
+        super().__init__()
+        self.path = path
+        self._clock = clock
+        self._ids = ids or OrderIdGenerator()
+        self._synchronous = synchronous
+        self._busy_timeout_ms = busy_timeout_ms
+        self._writer = GroupCommitWriter(self._connect, max_batch)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-reader")
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False,
+            timeout=self._busy_timeout_ms / 1000,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def open(self) -> None:
+        """Create the file, switch it to WAL and create the tables (safe from many processes)."""
+        try:
+            await asyncio.to_thread(self._create_schema)
+        except sqlite3.Error as exc:
+            raise Unavailable(f"cannot open {self.path}: {exc}") from exc
+        self._writer.start()
+
+    def _create_schema(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            script = resources.files(__package__).joinpath("schema.sql").read_text()
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    async def aclose(self) -> None:
+        """Finish queued writes, stop the threads and close every connection."""
+        await self._writer.stop()
+        self._pool.shutdown(wait=True)
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    async def check(self) -> None:
+        """One trivial read."""
+        await self._read(lambda c: c.execute("SELECT 1").fetchone())
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            return fn(self._reader())
+
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, run)
+        except sqlite3.Error as exc:
+            raise Unavailable("storage is unavailable, try again") from exc
+
+    # -- the atomic step -------------------------------------------------------------------
+
+    async def reserve(self, request: Reservation) -> ReservationResult:
+        """Decide and apply one reservation inside the writer's transaction."""
+        self._count("reserve")
+        return await self._writer.submit(lambda conn: self._reserve(conn, request))
+
+    def _reserve(self, conn: sqlite3.Connection, req: Reservation) -> ReservationResult:
+        now = now_ms(self._clock)
+        replay = None
+        if req.request_id is not None:
+            row = conn.execute(
+                f"SELECT {_ORDER_COLS} FROM orders WHERE username = ? AND request_id = ?",
+                (req.user, req.request_id),
+            ).fetchone()
+            replay = None if row is None else Order(*row)
+        item = None if replay else _item(conn, req.sku_id)
+        bought_row = conn.execute(
+            "SELECT qty FROM purchases WHERE username = ? AND sku_id = ?", (req.user, req.sku_id)
+        ).fetchone()
+        outcome = decide(item, replay, bought_row[0] if bought_row else 0, req.qty, now)
+        if outcome is Outcome.REPLAYED:
+            return ReservationResult(outcome, replay)
+        if outcome is not Outcome.CREATED or item is None:
+            return ReservationResult(outcome, None, None if item is None else item.stock)
+        taken = conn.execute(
+            "UPDATE items SET stock = stock - ? WHERE sku_id = ? AND stock >= ?",
+            (req.qty, req.sku_id, req.qty),
+        )
+        if taken.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; never trust it blindly
+            return ReservationResult(Outcome.SOLD_OUT, None, 0)
+        conn.execute(
+            "INSERT INTO purchases (username, sku_id, qty) VALUES (?, ?, ?) "
+            "ON CONFLICT (username, sku_id) DO UPDATE SET qty = qty + excluded.qty",
+            (req.user, req.sku_id, req.qty),
+        )
+        order = Order(self._ids.next_id(now), req.sku_id, req.qty, req.user, now, req.request_id)
+        conn.execute(
+            f"INSERT INTO orders ({_ORDER_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+            (order.order_id, order.sku_id, order.qty, order.user, order.created_ms,
+             order.request_id),
+        )
+        return ReservationResult(Outcome.CREATED, order, item.stock - req.qty)
+
+    # -- items -----------------------------------------------------------------------------
+
+    async def get_item(self, sku_id: str) -> Item | None:
+        """The item, or None."""
+        self._count("get_item")
+        return await self._read(lambda c: _item(c, sku_id))
+
+    async def put_item(self, item: Item) -> Item:
+        """Create or replace; users' purchase counts are kept."""
+        self._count("put_item")
+
+        def put(conn: sqlite3.Connection) -> Item:
+            conn.execute(
+                f"INSERT OR REPLACE INTO items ({_ITEM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (item.sku_id, item.name, item.price_cents, item.stock, item.sale_start,
+                 item.sale_start_ms, item.limit_per_user),
+            )
+            return item
+
+        return await self._writer.submit(put)
+
+    async def patch_item(self, sku_id: str, changes: Mapping[str, Any]) -> Item | None:
+        """Set only the named columns."""
+        self._count("patch_item")
+        cols = [c for c in _PATCHABLE if c in changes]
+
+        def patch(conn: sqlite3.Connection) -> Item | None:
+            if cols:
+                assignments = ", ".join(f"{c} = ?" for c in cols)
+                conn.execute(
+                    f"UPDATE items SET {assignments} WHERE sku_id = ?",
+                    (*(changes[c] for c in cols), sku_id),
+                )
+            return _item(conn, sku_id)
+
+        return await self._writer.submit(patch)
+
+    async def sold_out_snapshot(self, sku_id: str) -> tuple[Item | None, ReplayOrders]:
+        """Item and replayable orders from one read transaction."""
+        self._count("sold_out_snapshot")
+
+        def snap(conn: sqlite3.Connection) -> tuple[Item | None, ReplayOrders]:
+            conn.execute("BEGIN")
+            try:
+                item = _item(conn, sku_id)
+                rows = conn.execute(
+                    f"SELECT {_ORDER_COLS} FROM orders "
+                    "WHERE sku_id = ? AND request_id IS NOT NULL", (sku_id,),
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+            orders = [Order(*r) for r in rows]
+            return item, {(o.user, o.request_id): o for o in orders if o.request_id is not None}
+
+        return await self._read(snap)
+
+    # -- users and sessions ----------------------------------------------------------------
+
+    async def create_users(self, users: list[NewUser]) -> None:
+        """Insert users (a known name gets the new password) and their sessions."""
+        self._count("create_users")
+
+        def create(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO users (username, password_hash) VALUES (?, ?) "
+                "ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash",
+                [(u.user, u.password_hash) for u in users],
+            )
+            conn.executemany(
+                "INSERT INTO sessions (token_hash, username, expires_ms) VALUES (?, ?, ?)",
+                [(u.session.token_hash, u.user, u.session.expires_ms) for u in users],
+            )
+
+        await self._writer.submit(create)
+
+    async def password_hash(self, user: str) -> str | None:
+        """The stored hash, if any."""
+        self._count("password_hash")
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT password_hash FROM users WHERE username = ?", (user,)
+            ).fetchone()
+        )
+        return None if row is None else row[0]
+
+    async def create_session(self, session: Session) -> None:
+        """Store the session; expired ones of the same user are swept on the way."""
+        self._count("create_session")
+
+        def create(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "DELETE FROM sessions WHERE username = ? AND expires_ms < ?",
+                (session.user, now_ms(self._clock)),
+            )
+            conn.execute(
+                "INSERT INTO sessions (token_hash, username, expires_ms) VALUES (?, ?, ?)",
+                (session.token_hash, session.user, session.expires_ms),
+            )
+
+        await self._writer.submit(create)
+
+    async def get_session(self, token_hash: str) -> Session | None:
+        """Look a session up by the hash of its token."""
+        self._count("get_session")
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT username, token_hash, expires_ms FROM sessions WHERE token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+        )
+        return None if row is None else Session(*row)
+
+    # -- orders ----------------------------------------------------------------------------
+
+    async def get_order(self, order_id: str) -> Order | None:
+        """The order, or None."""
+        self._count("get_order")
+        row = await self._read(
+            lambda c: c.execute(
+                f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = ?", (order_id,)
+            ).fetchone()
+        )
+        return None if row is None else Order(*row)
+
+    async def list_orders(self, sku_id: str | None) -> list[Order]:
+        """Orders sorted by id (which sorts by time)."""
+        self._count("list_orders")
+        args: tuple[str, ...] = ()
+        sql = f"SELECT {_ORDER_COLS} FROM orders ORDER BY order_id"
+        if sku_id is not None:
+            sql = f"SELECT {_ORDER_COLS} FROM orders WHERE sku_id = ? ORDER BY order_id"
+            args = (sku_id,)
+        rows = await self._read(lambda c: c.execute(sql, args).fetchall())
+        return [Order(*r) for r in rows]
+
+
+def _item(conn: sqlite3.Connection, sku_id: str) -> Item | None:
+    row = conn.execute(f"SELECT {_ITEM_COLS} FROM items WHERE sku_id = ?", (sku_id,)).fetchone()
+    return None if row is None else Item(*row)

@@ -1,0 +1,60 @@
+"""Prometheus metrics of the store, labelled by route template (never by raw path).
+
+With ``--workers N`` the workers write to files under ``PROMETHEUS_MULTIPROC_DIR`` and
+``/metrics`` on any worker adds all of them up.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class StoreMetrics:
+    """The store's metric families in their own registry (one per app)."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests answered",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.duration = Histogram(
+            "http_request_duration_seconds", "Time to answer an HTTP request",
+            ["method", "route"], buckets=_BUCKETS, registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "http_requests_in_flight", "HTTP requests being answered",
+            registry=self.registry, multiprocess_mode="livesum",
+        )
+        self.orders = Counter(
+            "store_orders_total", "Order requests by result",
+            ["result"], registry=self.registry,
+        )
+        self.reservations = Counter(
+            "store_reservations_total",
+            "Order requests by where they were decided: backend, or the local cache's fast path",
+            ["path"], registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The exposition text, summed over worker processes when there are several."""
+        path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if path:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)

@@ -1,0 +1,210 @@
+"""HTTP endpoints of the store: parse, call the service, answer JSON.
+
+Every StoreError becomes ``{"error": CODE, "message": TEXT}`` with its status (and
+``Retry-After`` where it has one); nothing a client sends can produce a 5xx.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sniper.errors import BadRequest, StoreError, TooLarge
+from sniper.store.schemas import (
+    ItemBody,
+    ItemPatchBody,
+    LoginBody,
+    OrderBody,
+    UsersBody,
+    parse_body,
+)
+from sniper.store.service import StoreService
+from sniper.store.settings import MAX_BODY_BYTES
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response encoded with orjson."""
+    return Response(orjson.dumps(data), status, headers, media_type="application/json")
+
+
+def error_response(exc: StoreError) -> Response:
+    """The JSON error body for a StoreError."""
+    headers = None
+    if exc.retry_after is not None:
+        headers = {"Retry-After": str(max(1, int(exc.retry_after)))}
+    return json_response({"error": exc.code, "message": exc.message}, exc.status, headers)
+
+
+def answers_errors(endpoint: Endpoint) -> Endpoint:
+    """Turn a StoreError raised by an endpoint into its JSON answer."""
+
+    @functools.wraps(endpoint)
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except StoreError as exc:
+            return error_response(exc)
+
+    return wrapped
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refusing anything over ``limit`` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise TooLarge(f"request body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _service(request: Request) -> StoreService:
+    service: StoreService = request.app.state.service
+    return service
+
+
+def _path_id(request: Request, name: str) -> str:
+    value: str = request.path_params[name]
+    if not _IDENTIFIER.match(value):
+        raise BadRequest(f"{name}: 1-64 letters, digits, '-' or '_'")
+    return value
+
+
+def _session(request: Request) -> str | None:
+    return request.cookies.get("session")
+
+
+def _admin(request: Request) -> StoreService:
+    service = _service(request)
+    service.admin.check(request.headers.get("authorization"))
+    return service
+
+
+@answers_errors
+async def create_order(request: Request) -> Response:
+    """``POST /api/orders``."""
+    body = parse_body(OrderBody, await read_body(request))
+    status, order = await _service(request).place_order(_session(request), body)
+    return json_response(order.to_json(), status)
+
+
+async def get_time(request: Request) -> Response:
+    """``GET /api/time``: the store's clock."""
+    return json_response({"now_ms": _service(request).now_ms()})
+
+
+@answers_errors
+async def get_item(request: Request) -> Response:
+    """``GET /api/items/{sku_id}``."""
+    service = _service(request)
+    item = await service.get_item(_path_id(request, "sku_id"))
+    return json_response(item.to_json(service.now_ms()))
+
+
+@answers_errors
+async def login(request: Request) -> Response:
+    """``POST /api/login``: sets the ``session`` cookie."""
+    body = parse_body(LoginBody, await read_body(request))
+    service = _service(request)
+    token = await service.sessions.login(body.user, body.password)
+    response = json_response({"user": body.user})
+    response.set_cookie(
+        "session", token, max_age=service.sessions.ttl_s, httponly=True, samesite="lax"
+    )
+    return response
+
+
+@answers_errors
+async def get_order(request: Request) -> Response:
+    """``GET /api/orders/{order_id}``: the owner's order."""
+    order_id = request.path_params["order_id"]
+    if not _IDENTIFIER.match(order_id):
+        raise BadRequest("order_id: 1-64 letters, digits, '-' or '_'")
+    order = await _service(request).get_order(_session(request), order_id)
+    return json_response(order.to_json())
+
+
+@answers_errors
+async def put_item(request: Request) -> Response:
+    """``PUT /admin/items/{sku_id}``: create or replace."""
+    service = _admin(request)
+    sku_id = _path_id(request, "sku_id")
+    body = parse_body(ItemBody, await read_body(request))
+    item = await service.put_item(sku_id, body)
+    return json_response(item.to_json(service.now_ms()))
+
+
+@answers_errors
+async def patch_item(request: Request) -> Response:
+    """``PATCH /admin/items/{sku_id}``: change the named fields."""
+    service = _admin(request)
+    sku_id = _path_id(request, "sku_id")
+    body = parse_body(ItemPatchBody, await read_body(request))
+    item = await service.patch_item(sku_id, body)
+    return json_response(item.to_json(service.now_ms()))
+
+
+@answers_errors
+async def create_users(request: Request) -> Response:
+    """``POST /admin/users``: users with fresh sessions."""
+    service = _admin(request)
+    body = parse_body(UsersBody, await read_body(request))
+    users = await service.create_users(body)
+    return json_response({"users": [{"user": u, "session": s} for u, s in users]}, 201)
+
+
+@answers_errors
+async def list_orders(request: Request) -> Response:
+    """``GET /admin/orders?sku_id=``."""
+    service = _admin(request)
+    sku_id = request.query_params.get("sku_id")
+    if sku_id is not None and not _IDENTIFIER.match(sku_id):
+        raise BadRequest("sku_id: 1-64 letters, digits, '-' or '_'")
+    orders = await service.backend.list_orders(sku_id)
+    return json_response({"orders": [o.to_json() for o in orders]})
+
+
+async def metrics(request: Request) -> Response:
+    """``GET /metrics``: Prometheus text."""
+    service = _service(request)
+    return Response(service.metrics.render(), media_type=service.metrics.content_type)
+
+
+async def healthz(request: Request) -> Response:
+    """``GET /healthz``: 200 while the backend answers."""
+    try:
+        await _service(request).backend.check()
+    except StoreError as exc:
+        return error_response(exc)
+    return json_response({"status": "ok"})
+
+
+# The order route is matched first: it is the hot path of an opening.
+ROUTES = [
+    Route("/api/orders", create_order, methods=["POST"]),
+    Route("/api/time", get_time, methods=["GET"]),
+    Route("/api/items/{sku_id}", get_item, methods=["GET"]),
+    Route("/api/login", login, methods=["POST"]),
+    Route("/api/orders/{order_id}", get_order, methods=["GET"]),
+    Route("/admin/items/{sku_id}", put_item, methods=["PUT"]),
+    Route("/admin/items/{sku_id}", patch_item, methods=["PATCH"]),
+    Route("/admin/users", create_users, methods=["POST"]),
+    Route("/admin/orders", list_orders, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+]

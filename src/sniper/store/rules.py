@@ -1,0 +1,65 @@
+"""The reservation rules, as one pure decision.
+
+A backend reads the facts inside its atomic step, asks :func:`decide`, and applies the
+answer in the same step. Keeping the rules here means every backend enforces the same
+order of checks, and the table of cases is tested without any database.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sniper.store.models import Item, Order
+
+
+class Outcome(enum.Enum):
+    """What one order request comes to."""
+
+    CREATED = "created"
+    REPLAYED = "replayed"
+    NOT_FOUND = "not_found"
+    NOT_STARTED = "not_started"
+    LIMIT_REACHED = "limit_reached"
+    SOLD_OUT = "sold_out"
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """One order request: who, what, how many, and its idempotency key if any."""
+
+    user: str
+    sku_id: str
+    qty: int
+    request_id: str | None = None
+
+
+def decide(
+    item: Item | None, replay: Order | None, bought: int, qty: int, now_ms: int
+) -> Outcome:
+    """Decide a reservation from the facts read in the atomic step.
+
+    Checks run in the documented order: a replay of a seen ``request_id`` wins over
+    everything; then the item must exist, the sale must have opened, the user must stay
+    within ``limit_per_user`` (counted in units bought), and the stock must cover ``qty``.
+    """
+    if replay is not None:
+        return Outcome.REPLAYED
+    if item is None:
+        return Outcome.NOT_FOUND
+    if now_ms < item.sale_start_ms:
+        return Outcome.NOT_STARTED
+    if bought + qty > item.limit_per_user:
+        return Outcome.LIMIT_REACHED
+    if item.stock < qty:
+        return Outcome.SOLD_OUT
+    return Outcome.CREATED
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationResult:
+    """The outcome, the order (created or replayed) and the stock left when known."""
+
+    outcome: Outcome
+    order: Order | None = None
+    stock_left: int | None = None

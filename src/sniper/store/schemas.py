@@ -1,0 +1,141 @@
+"""Request bodies of the store API, validated strictly.
+
+JSON booleans, strings and floats are not integers; identifiers are 1 to 64 letters, digits,
+``-`` and ``_``; ``request_id`` is 1 to 64 printable ASCII characters; unknown fields are refused,
+so that a misspelt field is an error rather than a silent default.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from sniper.errors import BadRequest
+
+MAX_QTY = 1000
+MAX_COUNT = 10_000
+MAX_AMOUNT = 1_000_000_000
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+RequestId = Annotated[str, StringConstraints(pattern=r"^[\x20-\x7e]{1,64}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Qty = Annotated[int, Field(ge=1, le=MAX_QTY)]
+Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+Limit = Annotated[int, Field(ge=1, le=MAX_QTY)]
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Parse an RFC 3339 time with an explicit offset; anything else is :class:`ValueError`."""
+    if not _RFC3339.match(text):
+        raise ValueError("must be RFC 3339 with an offset, e.g. 2024-04-15T07:00:00+08:00")
+    head, dot, rest = text.upper().partition(".")
+    if dot:  # fromisoformat takes at most 6 fraction digits
+        digits = re.match(r"\d+", rest)
+        assert digits is not None
+        frac = digits.group(0)
+        text = f"{head}.{frac[:6].ljust(6, '0')}{rest[len(frac):]}"
+    return datetime.fromisoformat(text.upper())
+
+
+def _check_sale_start(value: str) -> str:
+    parsed = parse_rfc3339(value)
+    return parsed.isoformat()
+
+
+SaleStart = Annotated[str, pydantic.AfterValidator(_check_sale_start)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class OrderBody(_Body):
+    """``POST /api/orders``."""
+
+    sku_id: Identifier
+    qty: Qty = 1
+    request_id: RequestId | None = None
+
+
+class LoginBody(_Body):
+    """``POST /api/login``."""
+
+    user: Identifier
+    password: Password
+
+
+class ItemBody(_Body):
+    """``PUT /admin/items/{sku_id}``: the whole item."""
+
+    name: Name
+    price_cents: Amount
+    stock: Amount
+    sale_start: SaleStart
+    limit_per_user: Limit = 1
+
+
+class ItemPatchBody(_Body):
+    """``PATCH /admin/items/{sku_id}``: absent fields stay, explicit values (0 too) are set."""
+
+    name: Name | None = None
+    price_cents: Amount | None = None
+    stock: Amount | None = None
+    sale_start: SaleStart | None = None
+    limit_per_user: Limit | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ItemPatchBody:
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"null is not a value for {', '.join(nulls)}; leave the field out")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """Only the fields the request named."""
+        return {f: getattr(self, f) for f in sorted(self.model_fields_set)}
+
+
+class UsersBody(_Body):
+    """``POST /admin/users``: one named user with a password, or ``count`` generated users."""
+
+    user: Identifier | None = None
+    password: Password | None = None
+    count: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> UsersBody:
+        named = self.user is not None or self.password is not None
+        if named == (self.count is not None):
+            raise ValueError('give either "user" and "password", or "count"')
+        if named and (self.user is None or self.password is None):
+            raise ValueError('"user" and "password" go together')
+        return self
+
+
+B = TypeVar("B", bound=_Body)
+
+
+def parse_body(model: type[B], raw: bytes) -> B:
+    """Validate a JSON body against ``model``; any fault is :class:`BadRequest` naming it."""
+    try:
+        return model.model_validate_json(raw)
+    except pydantic.ValidationError as exc:
+        raise BadRequest(_describe(exc)) from None
+
+
+def _describe(exc: pydantic.ValidationError) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":
+        return "malformed JSON body"
+    loc = ".".join(str(p) for p in first["loc"])
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    return f"{loc}: {msg}" if loc else msg

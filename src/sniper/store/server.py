@@ -1,0 +1,122 @@
+"""Running the store: uvicorn (uvloop + httptools), one or several worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import uvicorn
+
+from sniper.clock import SkewedClock, SystemClock
+from sniper.store.auth import Sessions, hash_password
+from sniper.store.backends import backend_from_settings
+from sniper.store.models import Item, NewUser
+from sniper.store.settings import WORKER_ENV, StoreSettings
+
+DEMO_SKU, DEMO_USER, DEMO_PASSWORD = "demo-eggs", "demo", "demo"
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    """What ``--demo`` created, to be shown to the user."""
+
+    admin_token: str
+    sku_id: str
+    sale_start: str
+    user: str
+    password: str
+
+
+def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
+    """Run the store until SIGINT/SIGTERM; returns after a graceful shutdown."""
+    _raise_fd_limit()
+    if settings.demo:
+        generated = settings.admin_token_value() is None
+        if generated:
+            settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(24)})
+        info = asyncio.run(seed_demo(settings))
+        _say_demo(info, settings, say, show_token=generated)
+    with _metrics_dir(settings.workers):
+        os.environ[WORKER_ENV] = settings.to_worker_env()
+        try:
+            uvicorn.run(
+                "sniper.store.app:worker_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                loop="uvloop",
+                http="httptools",
+                log_level=settings.log_level,
+                access_log=False,
+                backlog=4096,
+                timeout_graceful_shutdown=10,
+            )
+        finally:
+            os.environ.pop(WORKER_ENV, None)
+
+
+async def seed_demo(settings: StoreSettings) -> DemoInfo:
+    """A demo item opening in 30 s (stock 10, one per user) and a user ``demo``/``demo``."""
+    clock = SkewedClock(SystemClock(), settings.clock_skew_ms)
+    backend = backend_from_settings(settings, clock)
+    await backend.open()
+    try:
+        opening = datetime.fromtimestamp(clock.time(), tz=UTC).replace(microsecond=0)
+        opening += timedelta(seconds=30)
+        sale_start = opening.isoformat()
+        await backend.put_item(Item(
+            DEMO_SKU, "30 fresh eggs", 1299, 10, sale_start,
+            int(opening.timestamp() * 1000), 1,
+        ))
+        _, session = Sessions(backend, clock, settings.session_ttl_s).new_session(DEMO_USER)
+        pw_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
+        await backend.create_users([NewUser(DEMO_USER, pw_hash, session)])
+    finally:
+        await backend.aclose()
+    token = settings.admin_token_value()
+    assert token is not None
+    return DemoInfo(token, DEMO_SKU, sale_start, DEMO_USER, DEMO_PASSWORD)
+
+
+def _say_demo(
+    info: DemoInfo, settings: StoreSettings, say: Callable[[str], None], *, show_token: bool
+) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    say(f"demo store at {base}")
+    # A token the user chose is theirs already; only a generated one must be shown to be usable.
+    say(f"  admin token: {info.admin_token if show_token else '(the one you gave)'}")
+    say(f"  item {info.sku_id}: stock 10, opens {info.sale_start}")
+    say(f"    {base}/api/items/{info.sku_id}")
+    say(f"  user {info.user!r}, password {info.password!r}: POST {base}/api/login")
+
+
+def _raise_fd_limit() -> None:
+    """An opening is thousands of connections at once: allow as many files as the system does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+@contextlib.contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """With several workers, a private directory where their metric files are summed."""
+    if workers == 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="sniper-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(path, ignore_errors=True)

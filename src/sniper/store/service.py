@@ -1,0 +1,218 @@
+"""The store's behaviour, between the HTTP routes and the backend.
+
+Order path: session → rate limits → the cache's fast paths (sold out, not started, unknown
+item) → admission (bounded queue of reservations) → the backend's atomic step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from sniper.clock import Clock, now_ms
+from sniper.errors import (
+    LimitReached,
+    NotFound,
+    NotStarted,
+    RateLimited,
+    SoldOut,
+    StoreError,
+    Unavailable,
+)
+from sniper.store.auth import AdminGuard, Sessions, hash_password
+from sniper.store.backends.base import Backend
+from sniper.store.cache import ItemCache
+from sniper.store.metrics import StoreMetrics
+from sniper.store.models import Item, NewUser, Order
+from sniper.store.ratelimit import GlobalLimiter, KeyedLimiter
+from sniper.store.rules import Outcome, Reservation, ReservationResult
+from sniper.store.schemas import ItemBody, ItemPatchBody, OrderBody, UsersBody, parse_rfc3339
+from sniper.store.settings import StoreSettings
+
+_REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
+    Outcome.NOT_FOUND: lambda: NotFound("no such item"),
+    Outcome.NOT_STARTED: lambda: NotStarted("the sale has not started yet"),
+    Outcome.LIMIT_REACHED: lambda: LimitReached("you already bought as many as allowed"),
+    Outcome.SOLD_OUT: lambda: SoldOut("sold out"),
+}
+
+
+class StoreService:
+    """Everything the routes ask of the store."""
+
+    def __init__(
+        self, backend: Backend, settings: StoreSettings, clock: Clock, metrics: StoreMetrics
+    ) -> None:
+        self.backend, self.clock, self.metrics = backend, clock, metrics
+        self.sessions = Sessions(backend, clock, settings.session_ttl_s)
+        self.admin = AdminGuard(settings.admin_token_value())
+        self.cache = ItemCache(settings.cache_ttl_s, clock)
+        self.user_limiter = (
+            KeyedLimiter(settings.user_rate_per_s, settings.user_burst, clock)
+            if settings.user_rate_per_s > 0 else None
+        )
+        self.global_limiter = (
+            GlobalLimiter(settings.global_rate_per_s, settings.global_burst, clock)
+            if settings.global_rate_per_s > 0 else None
+        )
+        self.max_pending = settings.max_pending_orders
+        self.pending = 0
+        self._background: set[asyncio.Task[None]] = set()
+
+    def now_ms(self) -> int:
+        """The store's clock (skew included) in epoch milliseconds."""
+        return now_ms(self.clock)
+
+    # -- orders ----------------------------------------------------------------------------
+
+    async def place_order(self, token: str | None, body: OrderBody) -> tuple[int, Order]:
+        """``(201, order)`` for a new order, ``(200, order)`` for a replay; else a StoreError."""
+        user = await self.sessions.user_for(token)
+        self._take_tokens(user)
+        replayed = self._fast_path(user, body)
+        if replayed is not None:
+            return 200, replayed
+        if self.pending >= self.max_pending:
+            raise Unavailable("too many orders in progress, try again", retry_after=1)
+        self.pending += 1
+        try:
+            result = await self.backend.reserve(
+                Reservation(user, body.sku_id, body.qty, body.request_id)
+            )
+        finally:
+            self.pending -= 1
+        self.metrics.reservations.labels("backend").inc()
+        self.metrics.orders.labels(result.outcome.value).inc()
+        return self._answer(body.sku_id, result)
+
+    def _take_tokens(self, user: str) -> None:
+        for limiter_wait in (
+            self.global_limiter.take() if self.global_limiter else 0.0,
+            self.user_limiter.take(user) if self.user_limiter else 0.0,
+        ):
+            if limiter_wait > 0:
+                self.metrics.orders.labels("rate_limited").inc()
+                raise RateLimited("too many requests", retry_after=max(1, math.ceil(limiter_wait)))
+
+    def _fast_path(self, user: str, body: OrderBody) -> Order | None:
+        """Answer from memory when the cache already knows the answer."""
+        replays = self.cache.sold_out(body.sku_id)
+        if replays is not None:
+            self.metrics.reservations.labels("cache").inc()
+            order = replays.get((user, body.request_id)) if body.request_id else None
+            if order is None:
+                self.metrics.orders.labels(Outcome.SOLD_OUT.value).inc()
+                raise SoldOut("sold out")
+            self.metrics.orders.labels(Outcome.REPLAYED.value).inc()
+            return order
+        hit, item = self.cache.get(body.sku_id)
+        refusal = None
+        if hit and item is None:
+            refusal = Outcome.NOT_FOUND
+        elif item is not None and self.now_ms() < item.sale_start_ms:
+            refusal = Outcome.NOT_STARTED
+        if refusal is not None:
+            self.metrics.reservations.labels("cache").inc()
+            self.metrics.orders.labels(refusal.value).inc()
+            raise _REFUSALS[refusal]()
+        return None
+
+    def _answer(self, sku_id: str, result: ReservationResult) -> tuple[int, Order]:
+        if result.stock_left is not None:
+            self.cache.update_stock(sku_id, result.stock_left)
+            if result.stock_left == 0:
+                self._flag_sold_out(sku_id)
+        if result.outcome is Outcome.CREATED and result.order is not None:
+            return 201, result.order
+        if result.outcome is Outcome.REPLAYED and result.order is not None:
+            return 200, result.order
+        raise _REFUSALS[result.outcome]()
+
+    def _flag_sold_out(self, sku_id: str) -> None:
+        """Load the item's replay map in the background, then switch on the fast path."""
+        generation = self.cache.generation(sku_id)
+
+        async def load() -> None:
+            try:
+                item, replays = await self.backend.sold_out_snapshot(sku_id)
+            except Unavailable:
+                return
+            if item is not None:
+                self.cache.mark_sold_out(item, replays, generation)
+
+        task = asyncio.get_running_loop().create_task(load())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def get_order(self, token: str | None, order_id: str) -> Order:
+        """The caller's own order."""
+        user = await self.sessions.user_for(token)
+        order = await self.backend.get_order(order_id)
+        if order is None or order.user != user:
+            raise NotFound("no such order")
+        return order
+
+    # -- items -----------------------------------------------------------------------------
+
+    async def get_item(self, sku_id: str) -> Item:
+        """The item, through the cache."""
+        hit, item = self.cache.get(sku_id)
+        if not hit:
+            generation = self.cache.generation(sku_id)
+            item = await self.backend.get_item(sku_id)
+            self.cache.put(sku_id, item, generation)
+        if item is None:
+            raise NotFound("no such item")
+        return item
+
+    async def put_item(self, sku_id: str, body: ItemBody) -> Item:
+        """Create or replace an item; clears this process's cached copy and sold-out flag."""
+        item = Item(
+            sku_id, body.name, body.price_cents, body.stock, body.sale_start,
+            _epoch_ms(body.sale_start), body.limit_per_user,
+        )
+        self.cache.invalidate(sku_id)
+        stored = await self.backend.put_item(item)
+        self.cache.invalidate(sku_id)
+        return stored
+
+    async def patch_item(self, sku_id: str, body: ItemPatchBody) -> Item:
+        """Change the named fields only."""
+        changes: dict[str, Any] = body.changes()
+        if "sale_start" in changes:
+            changes["sale_start_ms"] = _epoch_ms(changes["sale_start"])
+        self.cache.invalidate(sku_id)
+        item = await self.backend.patch_item(sku_id, changes)
+        self.cache.invalidate(sku_id)
+        if item is None:
+            raise NotFound("no such item")
+        return item
+
+    # -- users -----------------------------------------------------------------------------
+
+    async def create_users(self, body: UsersBody) -> list[tuple[str, str]]:
+        """Create users, each with a fresh session; returns ``(user, session token)`` pairs."""
+        if body.user is not None and body.password is not None:
+            names = [body.user]
+            password_hash = await asyncio.to_thread(hash_password, body.password)
+        else:
+            batch = secrets.token_hex(4)
+            names = [f"u{batch}-{i:05d}" for i in range(1, (body.count or 0) + 1)]
+            password_hash = None
+        issued = [(name, *self.sessions.new_session(name)) for name in names]
+        await self.backend.create_users(
+            [NewUser(name, password_hash, session) for name, _, session in issued]
+        )
+        return [(name, token) for name, token, _ in issued]
+
+    async def aclose(self) -> None:
+        """Wait for background work (sold-out snapshots) to finish."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _epoch_ms(sale_start: str) -> int:
+    return int(parse_rfc3339(sale_start).timestamp() * 1000)

@@ -1,0 +1,77 @@
+"""Settings of ``sniper serve``: defaults < ``SNIPER_*`` environment < command-line flags."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import pydantic
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sniper.errors import ConfigError
+
+#: Worker processes of ``--workers N`` receive the parent's settings through this variable.
+WORKER_ENV = "SNIPER_STORE_WORKER_SETTINGS"
+
+MAX_BODY_BYTES = 4096
+
+
+class StoreSettings(BaseSettings):
+    """Everything the store can be told; every field can come from ``SNIPER_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SNIPER_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    store: str = "sqlite:///./store.db"
+    admin_token: SecretStr | None = None
+    workers: int = Field(1, ge=1, le=64)
+    clock_skew_ms: int = Field(0, ge=-86_400_000, le=86_400_000)
+    demo: bool = False
+
+    session_ttl_s: float = Field(86_400.0, gt=0)
+    user_rate_per_s: float = Field(20.0, ge=0, description="per-user orders/s; 0 turns it off")
+    user_burst: int = Field(100, ge=1)
+    global_rate_per_s: float = Field(0.0, ge=0, description="all orders/s; 0 turns it off")
+    global_burst: int = Field(10_000, ge=1)
+    max_inflight: int = Field(10_000, ge=1, description="requests at once before 503")
+    max_pending_orders: int = Field(4096, ge=1, description="reservations queued before 503")
+    cache_ttl_s: float = Field(1.0, ge=0)
+
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    sqlite_busy_timeout_ms: int = Field(5000, ge=0)
+    sqlite_max_batch: int = Field(256, ge=1, le=10_000)
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def admin_token_value(self) -> str | None:
+        """The admin token, or None when the admin API is closed to everyone."""
+        if self.admin_token is None or not self.admin_token.get_secret_value():
+            return None
+        return self.admin_token.get_secret_value()
+
+    def to_worker_env(self) -> str:
+        """The settings as JSON for a worker process (secrets included, never logged)."""
+        data = self.model_dump(mode="json")
+        data["admin_token"] = self.admin_token_value()
+        return pydantic.TypeAdapter(dict[str, Any]).dump_json(data).decode()
+
+
+def load_settings(**flags: Any) -> StoreSettings:
+    """Build settings from the environment overridden by the flags that were given."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    try:
+        return StoreSettings(**given)
+    except pydantic.ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        raise ConfigError(f"{field}: {err['msg']}") from None
+
+
+def settings_for_worker() -> StoreSettings:
+    """The settings a ``--workers`` child was started with."""
+    raw = os.environ.get(WORKER_ENV)
+    if raw is None:
+        return load_settings()
+    return StoreSettings.model_validate_json(raw)

@@ -1,0 +1,53 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sniper.clock import ManualClock
+from sniper.store.app import create_app
+from sniper.store.backends import SqliteBackend
+from sniper.store.service import StoreService
+from sniper.store.settings import StoreSettings
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+#: 2023-11-14T22:13:20Z, where every ManualClock starts.
+T0_MS = 1_700_000_000_000
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock that moves only when a test moves it."""
+    return ManualClock(wall=T0_MS / 1000)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> StoreSettings:
+    """Store settings on a private SQLite file, with an admin token."""
+    return StoreSettings(store=f"sqlite:///{tmp_path / 'store.db'}", admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+async def store(
+    settings: StoreSettings, clock: ManualClock
+) -> AsyncIterator[tuple[httpx.AsyncClient, StoreService]]:
+    """The store app in-process (lifespan run), an httpx client bound to it, and its service."""
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://store") as client:
+            yield client, app.state.service
+
+
+@pytest.fixture
+def db_path(settings: StoreSettings) -> Path:
+    """The SQLite file behind the ``store`` fixture."""
+    return Path(settings.store.removeprefix("sqlite:///"))
+
+
+__all__ = ["ADMIN", "ADMIN_TOKEN", "T0_MS", "SqliteBackend"]

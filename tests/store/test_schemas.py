@@ -1,0 +1,58 @@
+"""Strict parsing of bodies and times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from sniper.errors import BadRequest
+from sniper.store.schemas import ItemPatchBody, OrderBody, parse_body, parse_rfc3339
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-04-15T07:00:00+08:00",
+         datetime(2024, 4, 15, 7, tzinfo=timezone(timedelta(hours=8)))),
+        ("2024-04-14T23:00:00Z", datetime(2024, 4, 14, 23, tzinfo=UTC)),
+        ("2024-04-14t23:00:00z", datetime(2024, 4, 14, 23, tzinfo=UTC)),
+        ("2024-04-14T23:00:00.5Z", datetime(2024, 4, 14, 23, 0, 0, 500_000, tzinfo=UTC)),
+        ("2024-04-14T23:00:00.123456789-01:30",
+         datetime(2024, 4, 14, 23, 0, 0, 123_456, tzinfo=timezone(-timedelta(hours=1.5)))),
+    ],
+)
+def test_rfc3339_accepts(text: str, expected: datetime) -> None:
+    """Offsets, Z, fractions (nanoseconds cut to micro)."""
+    assert parse_rfc3339(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-04-15T07:00:00", "2024-04-15", "tomorrow", "2024-13-15T07:00:00Z",
+     "20240415T070000+0800", "2024-04-15T07:00:00+8"],
+)
+def test_rfc3339_refuses(text: str) -> None:
+    """No offset, no time, or not RFC 3339: ValueError."""
+    with pytest.raises(ValueError, match="."):
+        parse_rfc3339(text)
+
+
+def test_order_body_defaults() -> None:
+    """qty defaults to 1, request_id to None."""
+    body = parse_body(OrderBody, b'{"sku_id": "eggs"}')
+    assert (body.sku_id, body.qty, body.request_id) == ("eggs", 1, None)
+
+
+def test_patch_keeps_only_named_fields() -> None:
+    """Absent fields are not changes; an explicit 0 is."""
+    body = parse_body(ItemPatchBody, b'{"stock": 0}')
+    assert body.changes() == {"stock": 0}
+
+
+def test_errors_never_echo_input() -> None:
+    """A password in a bad body does not come back in the message."""
+    with pytest.raises(BadRequest) as info:
+        parse_body(OrderBody, b'{"sku_id": "hunter2-secret!!"}')
+    assert "hunter2" not in info.value.message
+    assert info.value.message.startswith("sku_id:")
