@@ -26,7 +26,7 @@ class TestTokenBucket:
     def test_take_answers_the_wait(
         self, rate: float, burst: float, tokens: float, elapsed: float, n: float, wait: float
     ) -> None:
-        """Refill is rate × elapsed, capped at burst; a refusal says how long until enough."""
+        """Refill is rate * elapsed, capped at burst; a refusal says how long until enough."""
         bucket = TokenBucket(rate, burst, tokens, updated=100.0)
         assert bucket.take(100.0 + elapsed, n) == pytest.approx(wait)
 

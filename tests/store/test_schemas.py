@@ -34,7 +34,7 @@ def test_rfc3339_accepts(text: str, expected: datetime) -> None:
 )
 def test_rfc3339_refuses(text: str) -> None:
     """No offset, no time, or not RFC 3339: ValueError."""
-    with pytest.raises(ValueError, match="."):
+    with pytest.raises(ValueError, match=r"\S"):
         parse_rfc3339(text)
 
 

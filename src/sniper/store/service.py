@@ -89,13 +89,12 @@ class StoreService:
         return self._answer(body.sku_id, result)
 
     def _take_tokens(self, user: str) -> None:
-        for limiter_wait in (
-            self.global_limiter.take() if self.global_limiter else 0.0,
-            self.user_limiter.take(user) if self.user_limiter else 0.0,
-        ):
-            if limiter_wait > 0:
-                self.metrics.orders.labels("rate_limited").inc()
-                raise RateLimited("too many requests", retry_after=max(1, math.ceil(limiter_wait)))
+        wait = self.global_limiter.take() if self.global_limiter is not None else 0.0
+        if not wait and self.user_limiter is not None:
+            wait = self.user_limiter.take(user)
+        if wait > 0:
+            self.metrics.orders.labels("rate_limited").inc()
+            raise RateLimited("too many requests", retry_after=max(1, math.ceil(wait)))
 
     def _fast_path(self, user: str, body: OrderBody) -> Order | None:
         """Answer from memory when the cache already knows the answer."""

@@ -1,0 +1,147 @@
+"""One contract, run against every backend."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from sniper.clock import ManualClock
+from sniper.errors import ConfigError
+from sniper.store.backends import Backend, SqliteBackend, backend_from_settings
+from sniper.store.models import Item, NewUser, Session
+from sniper.store.rules import Outcome, Reservation
+from sniper.store.settings import StoreSettings
+from tests.conftest import T0_MS
+
+Factory = Callable[[Path, ManualClock], Backend]
+FACTORIES: dict[str, Factory] = {
+    "sqlite": lambda tmp, clock: SqliteBackend(tmp / "contract.db", clock),
+}
+
+
+def _item(sku: str = "eggs", stock: int = 3, limit: int = 1, start: int = T0_MS) -> Item:
+    return Item(sku, sku, 100, stock, "2023-11-14T22:13:20+00:00", start, limit)
+
+
+@pytest.fixture(params=[pytest.param(name, marks=getattr(pytest.mark, name))
+                        for name in FACTORIES])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path,
+                  clock: ManualClock) -> AsyncIterator[Backend]:
+    """An opened backend of each kind."""
+    made = FACTORIES[request.param](tmp_path, clock)
+    await made.open()
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+class TestReserve:
+    """The atomic step."""
+
+    async def test_outcomes_in_order(self, backend: Backend, clock: ManualClock) -> None:
+        """not_found, not_started, created, replayed, limit_reached, sold_out."""
+        await backend.put_item(_item(stock=1, start=T0_MS + 10))
+        r = Reservation("ann", "eggs", 1, "r1")
+        assert (await backend.reserve(Reservation("ann", "nope", 1))).outcome is Outcome.NOT_FOUND
+        assert (await backend.reserve(r)).outcome is Outcome.NOT_STARTED
+        clock.advance(0.010)
+        created = await backend.reserve(r)
+        assert (created.outcome, created.stock_left) == (Outcome.CREATED, 0)
+        assert created.order is not None
+        assert created.order.created_ms == T0_MS + 10
+        replayed = await backend.reserve(r)
+        assert (replayed.outcome, replayed.order) == (Outcome.REPLAYED, created.order)
+        again = await backend.reserve(Reservation("ann", "eggs", 1, "r2"))
+        assert again.outcome is Outcome.LIMIT_REACHED
+        bob = await backend.reserve(Reservation("bob", "eggs", 1))
+        assert bob.outcome is Outcome.SOLD_OUT
+
+    async def test_concurrent_reservations_never_oversell(self, backend: Backend) -> None:
+        """300 users at once for 50 units: exactly 50 orders, 50 users, stock 0."""
+        await backend.put_item(_item(stock=50))
+        results = await asyncio.gather(*(
+            backend.reserve(Reservation(f"u{i}", "eggs", 1)) for i in range(300)
+        ))
+        created = [r.order for r in results if r.outcome is Outcome.CREATED]
+        assert len(created) == 50
+        assert sum(r.outcome is Outcome.SOLD_OUT for r in results) == 250
+        assert len({o.user for o in created if o}) == 50
+        item = await backend.get_item("eggs")
+        assert item is not None
+        assert item.stock == 0
+        assert len(await backend.list_orders("eggs")) == 50
+
+    async def test_concurrent_replays_make_one_order(self, backend: Backend) -> None:
+        """50 copies of one request_id: one order, every answer carries it."""
+        await backend.put_item(_item(stock=10))
+        results = await asyncio.gather(*(
+            backend.reserve(Reservation("ann", "eggs", 1, "same")) for _ in range(50)
+        ))
+        orders = {r.order for r in results}
+        assert len(orders) == 1
+        assert sorted(r.outcome.value for r in results) == ["created"] + ["replayed"] * 49
+        assert len(await backend.list_orders(None)) == 1
+
+
+class TestRecords:
+    """Items, sessions, users and orders."""
+
+    async def test_patch_changes_only_named_fields(self, backend: Backend) -> None:
+        """stock 0 is a value; unnamed fields stay."""
+        await backend.put_item(_item(stock=3, limit=2))
+        patched = await backend.patch_item("eggs", {"stock": 0})
+        assert patched == _item(stock=0, limit=2)
+        assert await backend.patch_item("nope", {"stock": 1}) is None
+
+    async def test_put_replaces(self, backend: Backend) -> None:
+        """PUT is create-or-replace."""
+        await backend.put_item(_item(stock=3))
+        await backend.put_item(_item(stock=9))
+        assert await backend.get_item("eggs") == _item(stock=9)
+
+    async def test_users_and_sessions(self, backend: Backend) -> None:
+        """Users with sessions; password hashes; extra sessions."""
+        await backend.create_users([
+            NewUser("ann", "hash-a", Session("ann", "t-ann", T0_MS + 5)),
+            NewUser("bob", None, Session("bob", "t-bob", T0_MS + 5)),
+        ])
+        assert await backend.password_hash("ann") == "hash-a"
+        assert await backend.password_hash("bob") is None
+        assert await backend.password_hash("cyd") is None
+        await backend.create_session(Session("ann", "t-ann-2", T0_MS + 9))
+        assert await backend.get_session("t-ann-2") == Session("ann", "t-ann-2", T0_MS + 9)
+        assert await backend.get_session("t-nope") is None
+
+    async def test_orders_sorted_and_snapshot(self, backend: Backend, clock: ManualClock) -> None:
+        """Orders list in time order; the sold-out snapshot holds replayable orders."""
+        await backend.put_item(_item(stock=2, limit=1))
+        first = await backend.reserve(Reservation("ann", "eggs", 1, "ra"))
+        clock.advance(0.001)
+        second = await backend.reserve(Reservation("bob", "eggs", 1))
+        listed = await backend.list_orders("eggs")
+        assert listed == [first.order, second.order]
+        assert first.order is not None
+        assert await backend.get_order(first.order.order_id) == first.order
+        item, replays = await backend.sold_out_snapshot("eggs")
+        assert item is not None
+        assert item.stock == 0
+        assert replays == {("ann", "ra"): first.order}
+
+    async def test_check(self, backend: Backend) -> None:
+        """An open backend passes its health check."""
+        await backend.check()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("mysql://x", "unknown scheme"), ("sqlite:///:memory:", "not :memory:"),
+     ("sqlite://relative", "not sqlite"), ("sqlite:///", "not sqlite")],
+)
+def test_backend_url_errors(url: str, message: str) -> None:
+    """A store URL that names no usable backend is a ConfigError naming ``store``."""
+    with pytest.raises(ConfigError, match=message):
+        backend_from_settings(StoreSettings(store=url), ManualClock())

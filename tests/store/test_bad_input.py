@@ -1,0 +1,157 @@
+"""Bad input: the documented 4xx with a JSON error, and nothing changed in the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from sniper.store.auth import hash_token
+from sniper.store.models import Session
+from sniper.store.service import StoreService
+from tests.conftest import ADMIN, T0_MS
+from tests.store.helpers import make_users, put_item, snapshot
+
+GOOD_ITEM: dict[str, Any] = {
+    "name": "eggs", "price_cents": 100, "stock": 5, "sale_start": "2024-04-15T07:00:00+08:00",
+}
+EXPIRED_TOKEN = "expired-token-for-the-bad-input-table"
+
+
+def order(**fields: Any) -> bytes:
+    """An order body for ``eggs`` with fields replaced or (value ...) removed."""
+    body: dict[str, Any] = {"sku_id": "eggs", "qty": 1, **fields}
+    return orjson.dumps({k: v for k, v in body.items() if v is not ...})
+
+
+def item(**fields: Any) -> bytes:
+    """An item body with fields replaced or (value ...) removed."""
+    body = {**GOOD_ITEM, **fields}
+    return orjson.dumps({k: v for k, v in body.items() if v is not ...})
+
+
+ORD, PUT, PATCH = "/api/orders", "/admin/items/eggs", "/admin/items/eggs"
+USER, NOBODY, FORGED, EXPIRED, ADMIN_OK, ADMIN_BAD = (
+    "user", "nobody", "forged", "expired", "admin", "admin-wrong")
+
+CASES = [
+    # -- POST /api/orders ------------------------------------------------------------------
+    ("POST", ORD, USER, b'{"sku_id": ', 400, "bad_request", "malformed-json"),
+    ("POST", ORD, USER, b"", 400, "bad_request", "empty-body"),
+    ("POST", ORD, USER, b"[1, 2]", 400, "bad_request", "not-an-object"),
+    ("POST", ORD, USER, order(qty="1"), 400, "bad_request", "qty-string"),
+    ("POST", ORD, USER, order(qty=1.5), 400, "bad_request", "qty-float"),
+    ("POST", ORD, USER, order(qty=1.0), 400, "bad_request", "qty-whole-float"),
+    ("POST", ORD, USER, order(qty=True), 400, "bad_request", "qty-bool"),
+    ("POST", ORD, USER, order(qty=0), 400, "bad_request", "qty-zero"),
+    ("POST", ORD, USER, order(qty=-1), 400, "bad_request", "qty-negative"),
+    ("POST", ORD, USER, order(qty=1001), 400, "bad_request", "qty-over-1000"),
+    ("POST", ORD, USER, b'{"sku_id": "eggs", "qty": 100000000000000000000000000}', 400,
+     "bad_request", "qty-huge"),
+    ("POST", ORD, USER, order(qty=None), 400, "bad_request", "qty-null"),
+    ("POST", ORD, USER, order(sku_id=...), 400, "bad_request", "sku-missing"),
+    ("POST", ORD, USER, order(sku_id=None), 400, "bad_request", "sku-null"),
+    ("POST", ORD, USER, order(sku_id=""), 400, "bad_request", "sku-empty"),
+    ("POST", ORD, USER, order(sku_id="eggs!"), 400, "bad_request", "sku-bad-chars"),
+    ("POST", ORD, USER, order(sku_id="e" * 65), 400, "bad_request", "sku-too-long"),
+    ("POST", ORD, USER, order(sku_id=7), 400, "bad_request", "sku-number"),
+    ("POST", ORD, USER, order(request_id="r" * 65), 400, "bad_request", "request-id-too-long"),
+    ("POST", ORD, USER, order(request_id=""), 400, "bad_request", "request-id-empty"),
+    ("POST", ORD, USER, order(request_id="caf\u00e9"), 400, "bad_request", "request-id-non-ascii"),
+    ("POST", ORD, USER, order(request_id="a\nb"), 400, "bad_request", "request-id-control-char"),
+    ("POST", ORD, USER, order(colour="red"), 400, "bad_request", "unknown-field"),
+    ("POST", ORD, USER, order(request_id="x" * 5000), 413, "too_large", "body-over-4k"),
+    ("POST", ORD, USER, order(sku_id="milk"), 404, "not_found", "unknown-sku"),
+    ("POST", ORD, NOBODY, order(), 401, "unauthorized", "no-session"),
+    ("POST", ORD, FORGED, order(), 401, "unauthorized", "forged-session"),
+    ("POST", ORD, EXPIRED, order(), 401, "unauthorized", "expired-session"),
+    # -- GET ---------------------------------------------------------------------------------
+    ("GET", "/api/items/bad!", NOBODY, b"", 400, "bad_request", "item-path-bad-chars"),
+    ("GET", "/api/items/milk", NOBODY, b"", 404, "not_found", "item-unknown"),
+    ("GET", "/api/orders/x!", USER, b"", 400, "bad_request", "order-path-bad-chars"),
+    ("GET", "/api/orders/20240415", FORGED, b"", 401, "unauthorized", "order-forged-session"),
+    ("GET", "/nowhere", NOBODY, b"", 404, "not_found", "unknown-route"),
+    ("DELETE", ORD, USER, b"", 405, "method_not_allowed", "wrong-method"),
+    # -- POST /api/login ---------------------------------------------------------------------
+    ("POST", "/api/login", NOBODY, b"{", 400, "bad_request", "login-malformed"),
+    ("POST", "/api/login", NOBODY, b'{"user": "a b", "password": "x"}', 400, "bad_request",
+     "login-bad-user"),
+    ("POST", "/api/login", NOBODY, b'{"user": "ann"}', 400, "bad_request", "login-no-password"),
+    # -- admin -------------------------------------------------------------------------------
+    ("PUT", PUT, NOBODY, item(), 401, "unauthorized", "put-no-admin-token"),
+    ("PUT", PUT, ADMIN_BAD, item(), 401, "unauthorized", "put-wrong-admin-token"),
+    ("PUT", PUT, ADMIN_OK, item(sale_start="2024-04-15T07:00:00"), 400, "bad_request",
+     "put-sale-start-no-offset"),
+    ("PUT", PUT, ADMIN_OK, item(sale_start="tomorrow"), 400, "bad_request",
+     "put-sale-start-garbage"),
+    ("PUT", PUT, ADMIN_OK, item(sale_start=1713135600000), 400, "bad_request",
+     "put-sale-start-number"),
+    ("PUT", PUT, ADMIN_OK, item(price_cents=-1), 400, "bad_request", "put-negative-price"),
+    ("PUT", PUT, ADMIN_OK, item(stock="5"), 400, "bad_request", "put-stock-string"),
+    ("PUT", PUT, ADMIN_OK, item(stock=-5), 400, "bad_request", "put-stock-negative"),
+    ("PUT", PUT, ADMIN_OK, item(limit_per_user=0), 400, "bad_request", "put-limit-zero"),
+    ("PUT", PUT, ADMIN_OK, item(name=...), 400, "bad_request", "put-missing-name"),
+    ("PUT", PUT, ADMIN_OK, item(name="n" * 201), 400, "bad_request", "put-name-too-long"),
+    ("PUT", PUT, ADMIN_OK, item(name="n" * 5000), 413, "too_large", "put-body-over-4k"),
+    ("PUT", "/admin/items/bad!", ADMIN_OK, item(), 400, "bad_request", "put-path-bad-chars"),
+    ("PATCH", PATCH, ADMIN_OK, b'{"stock": null}', 400, "bad_request", "patch-null"),
+    ("PATCH", PATCH, ADMIN_OK, b'{"stock": 1.0}', 400, "bad_request", "patch-float"),
+    ("PATCH", PATCH, ADMIN_OK, b'{"sale_start": "soon"}', 400, "bad_request",
+     "patch-bad-sale-start"),
+    ("PATCH", PATCH, NOBODY, b'{"stock": 1}', 401, "unauthorized", "patch-no-admin-token"),
+    ("PATCH", "/admin/items/milk", ADMIN_OK, b'{"stock": 1}', 404, "not_found",
+     "patch-unknown-sku"),
+    ("POST", "/admin/users", ADMIN_OK, b'{"count": 0}', 400, "bad_request", "users-count-zero"),
+    ("POST", "/admin/users", ADMIN_OK, b'{"count": 10001}', 400, "bad_request",
+     "users-count-huge"),
+    ("POST", "/admin/users", ADMIN_OK, b'{"user": "ann"}', 400, "bad_request",
+     "users-no-password"),
+    ("POST", "/admin/users", ADMIN_OK, b'{"user": "ann", "password": "p", "count": 2}', 400,
+     "bad_request", "users-both-forms"),
+    ("POST", "/admin/users", NOBODY, b'{"count": 1}', 401, "unauthorized", "users-no-admin"),
+    ("GET", "/admin/orders?sku_id=bad!", ADMIN_OK, b"", 400, "bad_request", "orders-bad-query"),
+    ("GET", "/admin/orders", ADMIN_BAD, b"", 401, "unauthorized", "orders-wrong-admin"),
+]
+
+
+@pytest.fixture
+async def prepared(
+    store: tuple[httpx.AsyncClient, StoreService], db_path: Path
+) -> tuple[httpx.AsyncClient, dict[str, dict[str, str]], Path]:
+    """An item on sale, a user with a session, an expired session, and the auth headers."""
+    client, service = store
+    await put_item(client, "eggs", stock=5, start_ms=T0_MS - 1000)
+    [(user, token)] = await make_users(client, 1)
+    await service.backend.create_session(Session(user, hash_token(EXPIRED_TOKEN), T0_MS - 1))
+    auth = {
+        USER: {"Cookie": f"session={token}"},
+        NOBODY: {},
+        FORGED: {"Cookie": "session=" + "A" * 43},
+        EXPIRED: {"Cookie": f"session={EXPIRED_TOKEN}"},
+        ADMIN_OK: ADMIN,
+        ADMIN_BAD: {"Authorization": "Bearer not-the-token"},
+    }
+    return client, auth, db_path
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "body", "status", "code"),
+    [pytest.param(*case[:6], id=case[6]) for case in CASES],
+)
+async def test_bad_input_is_refused_and_changes_nothing(
+    prepared: tuple[httpx.AsyncClient, dict[str, dict[str, str]], Path],
+    method: str, path: str, who: str, body: bytes, status: int, code: str,
+) -> None:
+    """The status and error code are as documented, and every table is as it was."""
+    client, auth, db = prepared
+    before = snapshot(db)
+    headers = {**auth[who], "Content-Type": "application/json"}
+    response = await client.request(method, path, content=body, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"] == code
+    assert response.json()["message"]
+    assert snapshot(db) == before

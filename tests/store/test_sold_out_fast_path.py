@@ -1,0 +1,85 @@
+"""Once an item is sold out, the flood is answered without touching the backend."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from sniper.store.service import StoreService
+from tests.conftest import ADMIN, T0_MS
+from tests.store.helpers import make_users, put_item
+
+Store = tuple[httpx.AsyncClient, StoreService]
+
+
+async def _settle(service: StoreService, sku: str) -> None:
+    """Wait (bounded) for the background snapshot to switch the fast path on."""
+    for _ in range(200):
+        if service.cache.sold_out(sku) is not None:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("sold-out flag never set")
+
+
+class TestSoldOutFastPath:
+    """The cache's sold-out flag, its replay map, and restock."""
+
+    async def test_flood_does_not_reach_the_backend(self, store: Store) -> None:
+        """After the last unit goes, 200 more requests leave the backend's call count alone."""
+        client, service = store
+        await put_item(client, "eggs", stock=1, start_ms=T0_MS)
+        users = await make_users(client, 201)
+        first = await client.post("/api/orders", json={"sku_id": "eggs"},
+                                  headers={"Cookie": f"session={users[0][1]}"})
+        assert first.status_code == 201
+        await _settle(service, "eggs")
+        reserves_before = service.backend.calls["reserve"]
+        calls_before = sum(service.backend.calls.values())
+        answers = await asyncio.gather(*(
+            client.post("/api/orders", json={"sku_id": "eggs"},
+                        headers={"Cookie": f"session={t}"}) for _, t in users[1:]
+        ))
+        assert {a.status_code for a in answers} == {409}
+        assert {a.json()["error"] for a in answers} == {"sold_out"}
+        assert service.backend.calls["reserve"] == reserves_before
+        # Sessions of new users are still looked up; nothing else reaches the backend.
+        assert sum(service.backend.calls.values()) - calls_before == 200
+        assert service.backend.calls.get("get_session", 0) >= 200
+        metrics = (await client.get("/metrics")).text
+        assert 'store_reservations_total{path="cache"} 200.0' in metrics
+
+    async def test_replay_after_sold_out_gets_its_order(self, store: Store) -> None:
+        """The winner's retry with the same request_id gets 200 and its order, from memory."""
+        client, service = store
+        await put_item(client, "eggs", stock=1, start_ms=T0_MS)
+        [(_, token)] = await make_users(client, 1)
+        body = {"sku_id": "eggs", "request_id": "abc"}
+        headers = {"Cookie": f"session={token}"}
+        won = await client.post("/api/orders", json=body, headers=headers)
+        await _settle(service, "eggs")
+        reserves = service.backend.calls["reserve"]
+        again = await client.post("/api/orders", json=body, headers=headers)
+        assert (again.status_code, again.json()) == (200, won.json())
+        other = await client.post("/api/orders", json={"sku_id": "eggs", "request_id": "new"},
+                                  headers=headers)
+        assert other.status_code == 409
+        assert service.backend.calls["reserve"] == reserves
+
+    async def test_restock_clears_the_flag(self, store: Store) -> None:
+        """PATCH stock through the admin API: the next order reaches the backend and succeeds."""
+        client, service = store
+        await put_item(client, "eggs", stock=1, start_ms=T0_MS)
+        (_, ann), (_, bob) = await make_users(client, 2)
+        await client.post("/api/orders", json={"sku_id": "eggs"},
+                          headers={"Cookie": f"session={ann}"})
+        await _settle(service, "eggs")
+        refused = await client.post("/api/orders", json={"sku_id": "eggs"},
+                                    headers={"Cookie": f"session={bob}"})
+        assert refused.status_code == 409
+        restock = await client.patch("/admin/items/eggs", headers=ADMIN, json={"stock": 3})
+        assert restock.status_code == 200
+        assert service.cache.sold_out("eggs") is None
+        again = await client.post("/api/orders", json={"sku_id": "eggs"},
+                                  headers={"Cookie": f"session={bob}"})
+        assert again.status_code == 201
