@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from sniper.clock import SkewedClock, SystemClock
 from sniper.store.auth import Sessions, hash_password
@@ -47,7 +48,7 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
     with _metrics_dir(settings.workers):
         os.environ[WORKER_ENV] = settings.to_worker_env()
         try:
-            uvicorn.run(
+            config = uvicorn.Config(
                 "sniper.store.app:worker_app",
                 factory=True,
                 host=settings.host,
@@ -60,8 +61,27 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
                 backlog=4096,
                 timeout_graceful_shutdown=10,
             )
+            if settings.workers > 1:
+                Multiprocess(config, sockets=[config.bind_socket()]).run()
+            else:
+                _GracefulServer(config).run()
         finally:
             os.environ.pop(WORKER_ENV, None)
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn, except that a graceful stop on SIGTERM/SIGINT ends the process with exit 0.
+
+    uvicorn re-raises the stop signal once it has shut down, so that the process dies of it
+    (exit 143). For the store a drained, cleanly closed shutdown is a success.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's signal capture, minus the re-raise at the end."""
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
 
 async def seed_demo(settings: StoreSettings) -> DemoInfo:

@@ -1,0 +1,35 @@
+"""Fixtures for end-to-end tests over real sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.store_process import StoreProcess
+
+StartStore = Callable[..., StoreProcess]
+
+
+@pytest.fixture
+def start_store(tmp_path: Path) -> Iterator[StartStore]:
+    """Start real stores (``start_store(workers=2, args=(...))``); all are stopped afterwards."""
+    started: list[StoreProcess] = []
+
+    def start(*, db: Path | None = None, workers: int = 1,
+              args: tuple[str, ...] = ()) -> StoreProcess:
+        store = StoreProcess(db or tmp_path / "store.db", workers=workers, args=args)
+        started.append(store)
+        return store.start()
+
+    yield start
+    for store in started:
+        store.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e carries the ``e2e`` marker."""
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
