@@ -34,9 +34,10 @@ async def test_sigterm_finishes_in_flight_requests(start_store: StartStore, work
     assert code == 0
     assert [a.status_code for a in answers] == [200] * 16
     # A cleanly closed SQLite database in WAL mode leaves no -wal file behind.
-    assert not Path(f"{store.db}-wal").exists()
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{store.url}/healthz", timeout=2)
+    assert not await asyncio.to_thread(Path(f"{store.db}-wal").exists)
+    async with httpx.AsyncClient(base_url=store.url, timeout=2) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get("/healthz")
 
 
 @pytest.mark.parametrize("skew_ms", [1500, -800])
