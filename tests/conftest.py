@@ -38,7 +38,7 @@ async def store(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, StoreService]]:
     """The store app in-process (lifespan run), an httpx client bound to it, and its service."""
     app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
+    async with app.lifespan():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://store") as client:
             yield client, app.state.service

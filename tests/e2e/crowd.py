@@ -48,15 +48,18 @@ def users(store: StoreProcess, count: int) -> list[tuple[str, str]]:
 
 async def fire(
     url: str, crowd: list[tuple[str, str]], body: dict[str, Any], *,
-    on_answer: Any = None, timeout: float = 60.0,
+    on_answer: Any = None, limit_s: float = 60.0, spread_s: float = 0.0,
 ) -> list[Answer]:
-    """Every user of ``crowd`` posts ``body`` at once, each on its own connection."""
+    """Every user of ``crowd`` posts ``body`` at once (or spread evenly over ``spread_s``),
+    each on its own connection."""
     limits = httpx.Limits(max_connections=len(crowd), max_keepalive_connections=len(crowd))
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=limit_s) as client:
         gate = asyncio.Event()
 
-        async def one(user: str, token: str) -> Answer:
+        async def one(index: int, user: str, token: str) -> Answer:
             await gate.wait()
+            if spread_s:
+                await asyncio.sleep(spread_s * index / len(crowd))
             try:
                 response = await client.post("/api/orders", json=body,
                                              headers={"Cookie": f"session={token}"})
@@ -67,10 +70,10 @@ async def fire(
                 on_answer(answer)
             return answer
 
-        tasks = [asyncio.create_task(one(u, t)) for u, t in crowd]
+        tasks = [asyncio.create_task(one(i, u, t)) for i, (u, t) in enumerate(crowd)]
         await asyncio.sleep(0)
         gate.set()
         started = time.monotonic()
         answers = await asyncio.gather(*tasks)
-        assert time.monotonic() - started < timeout + 5
+        assert time.monotonic() - started < limit_s + 5
         return answers

@@ -152,7 +152,7 @@ class TestOrders:
         """Past the per-user burst: 429 rate_limited with Retry-After; time refills it."""
         tight = settings.model_copy(update={"user_rate_per_s": 0.5, "user_burst": 2})
         app = create_app(tight, clock=clock)
-        async with app.router.lifespan_context(app):
+        async with app.lifespan():
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
                 await put_item(client, "eggs", stock=10, start_ms=T0_MS + 60_000)
@@ -176,7 +176,7 @@ class TestOrders:
         """With room for one queued reservation, a simultaneous crowd gets quick 503s."""
         tight = settings.model_copy(update={"max_pending_orders": 1})
         app = create_app(tight, clock=clock)
-        async with app.router.lifespan_context(app):
+        async with app.lifespan():
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
                 await put_item(client, "eggs", stock=100, start_ms=T0_MS)
@@ -259,7 +259,7 @@ class TestAdmin:
         """A store started without a token answers 401 to every admin request."""
         closed = settings.model_copy(update={"admin_token": None})
         app = create_app(closed, clock=clock)
-        async with app.router.lifespan_context(app):
+        async with app.lifespan():
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
                 for headers in ({}, ADMIN, {"Authorization": "Bearer "}):

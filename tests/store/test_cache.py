@@ -43,26 +43,31 @@ class TestItemCache:
         cache = ItemCache(ttl=10.0, clock=ManualClock())
         order = Order("o1", "eggs", 1, "ann", 5, "r1")
         cache.mark_sold_out(_item(0), {("ann", "r1"): order}, cache.generation("eggs"))
-        replays = cache.sold_out("eggs")
+        replays, due = cache.sold_out("eggs")
         assert replays is not None
         assert replays[("ann", "r1")] == order
+        assert not due
         cache.invalidate("eggs")
-        assert cache.sold_out("eggs") is None
+        assert cache.sold_out("eggs") == (None, False)
 
-    def test_sold_out_flag_expires_with_ttl(self) -> None:
-        """Another process's restock becomes visible within the TTL."""
+    def test_sold_out_flag_asks_for_reload_after_ttl(self) -> None:
+        """Past the TTL the flag still answers but asks to be reloaded; past twice it is gone."""
         clock = ManualClock()
         cache = ItemCache(ttl=1.0, clock=clock)
         cache.mark_sold_out(_item(0), {}, 0)
-        assert cache.sold_out("eggs") == {}
+        assert cache.sold_out("eggs") == ({}, False)
         clock.advance(1.0)
-        assert cache.sold_out("eggs") is None
+        assert cache.sold_out("eggs") == ({}, True)
+        cache.mark_sold_out(_item(0), {}, 0)  # reloaded: fresh again
+        assert cache.sold_out("eggs") == ({}, False)
+        clock.advance(2.0)
+        assert cache.sold_out("eggs") == (None, False)
 
     def test_item_with_stock_is_never_flagged(self) -> None:
         """Only a snapshot that shows zero stock switches the fast path on."""
         cache = ItemCache(ttl=1.0, clock=ManualClock())
         cache.mark_sold_out(_item(1), {}, 0)
-        assert cache.sold_out("eggs") is None
+        assert cache.sold_out("eggs") == (None, False)
 
     def test_update_stock_keeps_age(self) -> None:
         """A reservation's stock figure refreshes the value but not the entry's age."""

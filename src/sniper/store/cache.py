@@ -5,6 +5,10 @@ Once an item is known to be sold out, the cache also holds every order of that i
 map is complete, and the flood after the stock is gone is answered from memory: a replay gets
 its order, everyone else ``409 sold_out``, and the backend is never touched. A restock through
 this process clears the flag at once; other processes see it when their entry's TTL runs out.
+
+A sold-out entry past its TTL is not dropped at once: it keeps answering for up to one more TTL
+while the caller reloads it (``refresh_due``), so that the flood does not reach the backend in
+a burst every time the flag ages out.
 """
 
 from __future__ import annotations
@@ -43,10 +47,17 @@ class ItemCache:
         entry = self._fresh(sku_id)
         return (False, None) if entry is None else (True, entry.item)
 
-    def sold_out(self, sku_id: str) -> ReplayMap | None:
-        """The replay map if the item is flagged sold out and fresh, else ``None``."""
-        entry = self._fresh(sku_id)
-        return None if entry is None else entry.sold_out
+    def sold_out(self, sku_id: str) -> tuple[ReplayMap | None, bool]:
+        """``(replays, refresh_due)``: the replay map if the item is flagged sold out (else
+        None), and whether the flag is past its TTL and should be reloaded."""
+        entry = self._entries.get(sku_id)
+        if entry is None or entry.sold_out is None:
+            return None, False
+        age = self._clock.monotonic() - entry.loaded
+        if age >= 2 * self._ttl:
+            del self._entries[sku_id]
+            return None, False
+        return entry.sold_out, age >= self._ttl
 
     def put(self, sku_id: str, item: Item | None, generation: int) -> None:
         """Remember ``item`` (or its absence) unless it was invalidated since ``generation``."""

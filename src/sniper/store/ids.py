@@ -22,6 +22,8 @@ class OrderIdGenerator:
         self._lock = threading.Lock()
         self._last_ms = 0
         self._seq = 0
+        self._second = -1
+        self._prefix = ""
 
     def next_id(self, now_ms: int) -> str:
         """A new id for an order created at ``now_ms``."""
@@ -36,5 +38,9 @@ class OrderIdGenerator:
                 self._seq = 0
             self._last_ms = ms
             seq = self._seq
-        stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)
-        return f"{stamp:%Y%m%d%H%M%S}{ms % 1000:03d}{seq:06d}{self._node}"
+            second = ms // 1000
+            if second != self._second:  # formatting a date is the slow part: once a second
+                self._second = second
+                self._prefix = f"{datetime.fromtimestamp(second, tz=UTC):%Y%m%d%H%M%S}"
+            prefix = self._prefix
+        return f"{prefix}{ms % 1000:03d}{seq:06d}{self._node}"

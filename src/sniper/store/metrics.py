@@ -7,6 +7,7 @@ With ``--workers N`` the workers write to files under ``PROMETHEUS_MULTIPROC_DIR
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -49,6 +50,26 @@ class StoreMetrics:
             "Order requests by where they were decided: backend, or the local cache's fast path",
             ["path"], registry=self.registry,
         )
+
+        # Children bound once: ``labels()`` takes a lock and a dict lookup on every call.
+        self.by_path = {path: self.reservations.labels(path) for path in ("backend", "cache")}
+        self._by_result: dict[str, Counter] = {}
+
+    def result(self, result: str) -> Counter:
+        """The ``store_orders_total`` child for one result."""
+        child = self._by_result.get(result)
+        if child is None:
+            child = self._by_result[result] = self.orders.labels(result)
+        return child
+
+    def watch_in_flight(self, count: Callable[[], float]) -> bool:
+        """Report in-flight requests by asking ``count`` at scrape time, which costs the
+        requests nothing. Impossible with several processes (each only knows its own): then
+        False, and the caller must ``inc``/``dec`` the gauge itself."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return False
+        self.in_flight.set_function(count)
+        return True
 
     def render(self) -> bytes:
         """The exposition text, summed over worker processes when there are several."""

@@ -1,4 +1,5 @@
 """Plain ASGI middleware of the store: metrics outermost, then admission control."""
+# Each middleware is a plain ASGI class (no BaseHTTPMiddleware): it costs one call per request.
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from typing import Any
 
 import orjson
-from prometheus_client.metrics import Counter, Histogram
+from prometheus_client.metrics import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sniper.store.metrics import StoreMetrics
@@ -29,7 +30,6 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = 500
-        self.metrics.in_flight.inc()
 
         async def send_with_status(message: Message) -> None:
             nonlocal status
@@ -40,7 +40,6 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            self.metrics.in_flight.dec()
             self._observe(scope, status, time.perf_counter() - start)
 
     def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
@@ -70,6 +69,8 @@ class AdmissionControl:
     def __init__(self, app: ASGIApp, max_inflight: int) -> None:
         self.app, self.max_inflight = app, max_inflight
         self.inflight = 0
+        #: Set when in-flight requests must be counted through a gauge (several processes).
+        self.gauge: Gauge | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,10 +81,14 @@ class AdmissionControl:
                              [(b"retry-after", b"1")])
             return
         self.inflight += 1
+        if self.gauge is not None:
+            self.gauge.inc()
         try:
             await self.app(scope, receive, send)
         finally:
             self.inflight -= 1
+            if self.gauge is not None:
+                self.gauge.dec()
 
 
 async def _send_json(

@@ -58,8 +58,10 @@ def decide(
 
 @dataclass(frozen=True, slots=True)
 class ReservationResult:
-    """The outcome, the order (created or replayed) and the stock left when known."""
+    """The outcome, the order (created or replayed), the stock left when known, and the item
+    as read for a refusal (so that the caller can cache it)."""
 
     outcome: Outcome
     order: Order | None = None
     stock_left: int | None = None
+    item: Item | None = None

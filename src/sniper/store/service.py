@@ -61,6 +61,7 @@ class StoreService:
         self.max_pending = settings.max_pending_orders
         self.pending = 0
         self._background: set[asyncio.Task[None]] = set()
+        self._loading: set[str] = set()
 
     def now_ms(self) -> int:
         """The store's clock (skew included) in epoch milliseconds."""
@@ -78,34 +79,37 @@ class StoreService:
         if self.pending >= self.max_pending:
             raise Unavailable("too many orders in progress, try again", retry_after=1)
         self.pending += 1
+        generation = self.cache.generation(body.sku_id)
         try:
             result = await self.backend.reserve(
                 Reservation(user, body.sku_id, body.qty, body.request_id)
             )
         finally:
             self.pending -= 1
-        self.metrics.reservations.labels("backend").inc()
-        self.metrics.orders.labels(result.outcome.value).inc()
-        return self._answer(body.sku_id, result)
+        self.metrics.by_path["backend"].inc()
+        self.metrics.result(result.outcome.value).inc()
+        return self._answer(body.sku_id, result, generation)
 
     def _take_tokens(self, user: str) -> None:
         wait = self.global_limiter.take() if self.global_limiter is not None else 0.0
         if not wait and self.user_limiter is not None:
             wait = self.user_limiter.take(user)
         if wait > 0:
-            self.metrics.orders.labels("rate_limited").inc()
+            self.metrics.result("rate_limited").inc()
             raise RateLimited("too many requests", retry_after=max(1, math.ceil(wait)))
 
     def _fast_path(self, user: str, body: OrderBody) -> Order | None:
         """Answer from memory when the cache already knows the answer."""
-        replays = self.cache.sold_out(body.sku_id)
+        replays, refresh_due = self.cache.sold_out(body.sku_id)
+        if refresh_due:
+            self._flag_sold_out(body.sku_id)
         if replays is not None:
-            self.metrics.reservations.labels("cache").inc()
+            self.metrics.by_path["cache"].inc()
             order = replays.get((user, body.request_id)) if body.request_id else None
             if order is None:
-                self.metrics.orders.labels(Outcome.SOLD_OUT.value).inc()
+                self.metrics.result(Outcome.SOLD_OUT.value).inc()
                 raise SoldOut("sold out")
-            self.metrics.orders.labels(Outcome.REPLAYED.value).inc()
+            self.metrics.result(Outcome.REPLAYED.value).inc()
             return order
         hit, item = self.cache.get(body.sku_id)
         refusal = None
@@ -114,13 +118,18 @@ class StoreService:
         elif item is not None and self.now_ms() < item.sale_start_ms:
             refusal = Outcome.NOT_STARTED
         if refusal is not None:
-            self.metrics.reservations.labels("cache").inc()
-            self.metrics.orders.labels(refusal.value).inc()
+            self.metrics.by_path["cache"].inc()
+            self.metrics.result(refusal.value).inc()
             raise _REFUSALS[refusal]()
         return None
 
-    def _answer(self, sku_id: str, result: ReservationResult) -> tuple[int, Order]:
-        if result.stock_left is not None:
+    def _answer(
+        self, sku_id: str, result: ReservationResult, generation: int
+    ) -> tuple[int, Order]:
+        if result.outcome in (Outcome.NOT_FOUND, Outcome.NOT_STARTED):
+            # Early birds and typos are answered from memory until the item changes.
+            self.cache.put(sku_id, result.item, generation)
+        elif result.stock_left is not None:
             self.cache.update_stock(sku_id, result.stock_left)
             if result.stock_left == 0:
                 self._flag_sold_out(sku_id)
@@ -131,7 +140,11 @@ class StoreService:
         raise _REFUSALS[result.outcome]()
 
     def _flag_sold_out(self, sku_id: str) -> None:
-        """Load the item's replay map in the background, then switch on the fast path."""
+        """Load the item's replay map in the background, then switch on the fast path (or,
+        if the item was restocked meanwhile, cache it as it is). One load per item at a time."""
+        if sku_id in self._loading:
+            return
+        self._loading.add(sku_id)
         generation = self.cache.generation(sku_id)
 
         async def load() -> None:
@@ -139,8 +152,12 @@ class StoreService:
                 item, replays = await self.backend.sold_out_snapshot(sku_id)
             except Unavailable:
                 return
-            if item is not None:
+            finally:
+                self._loading.discard(sku_id)
+            if item is not None and item.stock == 0:
                 self.cache.mark_sold_out(item, replays, generation)
+            else:
+                self.cache.put(sku_id, item, generation)
 
         task = asyncio.get_running_loop().create_task(load())
         self._background.add(task)

@@ -29,6 +29,17 @@ T = TypeVar("T")
 
 _ITEM_COLS = "sku_id, name, price_cents, stock, sale_start, sale_start_ms, limit_per_user"
 _ORDER_COLS = "order_id, sku_id, qty, username, created_ms, request_id"
+_REPLAY_SQL = f"SELECT {_ORDER_COLS} FROM orders WHERE username = ? AND request_id = ?"
+_ITEM_AND_BOUGHT_SQL = (
+    f"SELECT {_ITEM_COLS}, coalesce((SELECT qty FROM purchases WHERE username = ? AND sku_id = ?),"
+    " 0) FROM items WHERE sku_id = ?"
+)
+_TAKE_SQL = "UPDATE items SET stock = stock - ? WHERE sku_id = ? AND stock >= ?"
+_COUNT_SQL = (
+    "INSERT INTO purchases (username, sku_id, qty) VALUES (?, ?, ?) "
+    "ON CONFLICT (username, sku_id) DO UPDATE SET qty = qty + excluded.qty"
+)
+_INSERT_ORDER_SQL = f"INSERT INTO orders ({_ORDER_COLS}) VALUES (?, ?, ?, ?, ?, ?)"
 _PATCHABLE = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
 
 
@@ -62,7 +73,7 @@ class SqliteBackend(Backend):
         self._ids = ids or OrderIdGenerator()
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
-        self._writer = GroupCommitWriter(self._connect, max_batch)
+        self._writer = GroupCommitWriter(self._connect, clock, max_batch, busy_timeout_ms)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -145,39 +156,22 @@ class SqliteBackend(Backend):
 
     def _reserve(self, conn: sqlite3.Connection, req: Reservation) -> ReservationResult:
         now = now_ms(self._clock)
-        replay = None
         if req.request_id is not None:
-            row = conn.execute(
-                f"SELECT {_ORDER_COLS} FROM orders WHERE username = ? AND request_id = ?",
-                (req.user, req.request_id),
-            ).fetchone()
-            replay = None if row is None else Order(*row)
-        item = None if replay else _item(conn, req.sku_id)
-        bought_row = conn.execute(
-            "SELECT qty FROM purchases WHERE username = ? AND sku_id = ?", (req.user, req.sku_id)
-        ).fetchone()
-        outcome = decide(item, replay, bought_row[0] if bought_row else 0, req.qty, now)
-        if outcome is Outcome.REPLAYED:
-            return ReservationResult(outcome, replay)
+            row = conn.execute(_REPLAY_SQL, (req.user, req.request_id)).fetchone()
+            if row is not None:
+                return ReservationResult(Outcome.REPLAYED, Order(*row))
+        row = conn.execute(_ITEM_AND_BOUGHT_SQL, (req.user, req.sku_id, req.sku_id)).fetchone()
+        item = None if row is None else Item(*row[:-1])
+        outcome = decide(item, None, row[-1] if row else 0, req.qty, now)
         if outcome is not Outcome.CREATED or item is None:
-            return ReservationResult(outcome, None, None if item is None else item.stock)
-        taken = conn.execute(
-            "UPDATE items SET stock = stock - ? WHERE sku_id = ? AND stock >= ?",
-            (req.qty, req.sku_id, req.qty),
-        )
+            return ReservationResult(outcome, None, None if item is None else item.stock, item)
+        taken = conn.execute(_TAKE_SQL, (req.qty, req.sku_id, req.qty))
         if taken.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; never trust it blindly
             return ReservationResult(Outcome.SOLD_OUT, None, 0)
-        conn.execute(
-            "INSERT INTO purchases (username, sku_id, qty) VALUES (?, ?, ?) "
-            "ON CONFLICT (username, sku_id) DO UPDATE SET qty = qty + excluded.qty",
-            (req.user, req.sku_id, req.qty),
-        )
+        conn.execute(_COUNT_SQL, (req.user, req.sku_id, req.qty))
         order = Order(self._ids.next_id(now), req.sku_id, req.qty, req.user, now, req.request_id)
-        conn.execute(
-            f"INSERT INTO orders ({_ORDER_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
-            (order.order_id, order.sku_id, order.qty, order.user, order.created_ms,
-             order.request_id),
-        )
+        conn.execute(_INSERT_ORDER_SQL, (order.order_id, order.sku_id, order.qty, order.user,
+                                         order.created_ms, order.request_id))
         return ReservationResult(Outcome.CREATED, order, item.stock - req.qty)
 
     # -- items -----------------------------------------------------------------------------

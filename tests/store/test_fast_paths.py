@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 
+from sniper.clock import ManualClock
 from sniper.store.service import StoreService
 from tests.conftest import ADMIN, T0_MS
 from tests.store.helpers import make_users, put_item
@@ -16,7 +17,7 @@ Store = tuple[httpx.AsyncClient, StoreService]
 async def _settle(service: StoreService, sku: str) -> None:
     """Wait (bounded) for the background snapshot to switch the fast path on."""
     for _ in range(200):
-        if service.cache.sold_out(sku) is not None:
+        if service.cache.sold_out(sku)[0] is not None:
             return
         await asyncio.sleep(0.005)
     raise AssertionError("sold-out flag never set")
@@ -79,7 +80,44 @@ class TestSoldOutFastPath:
         assert refused.status_code == 409
         restock = await client.patch("/admin/items/eggs", headers=ADMIN, json={"stock": 3})
         assert restock.status_code == 200
-        assert service.cache.sold_out("eggs") is None
+        assert service.cache.sold_out("eggs") == (None, False)
         again = await client.post("/api/orders", json={"sku_id": "eggs"},
                                   headers={"Cookie": f"session={bob}"})
         assert again.status_code == 201
+
+
+class TestEarlyAndUnknownFastPaths:
+    """Requests before the opening, and for unknown items, are answered from memory too."""
+
+    async def test_early_requests_stop_at_the_cache_until_the_opening(
+        self, store: Store, clock: ManualClock
+    ) -> None:
+        """One 425 reaches the backend; the next ones do not; at the opening orders go through."""
+        client, service = store
+        await put_item(client, "eggs", stock=5, start_ms=T0_MS + 500)
+        [(_, token)] = await make_users(client, 1)
+        headers = {"Cookie": f"session={token}"}
+        first = await client.post("/api/orders", json={"sku_id": "eggs"}, headers=headers)
+        assert first.status_code == 425
+        reserves = service.backend.calls["reserve"]
+        for _ in range(20):
+            early = await client.post("/api/orders", json={"sku_id": "eggs"}, headers=headers)
+            assert early.json()["error"] == "not_started"
+        assert service.backend.calls["reserve"] == reserves
+        clock.advance(0.5)
+        opened = await client.post("/api/orders", json={"sku_id": "eggs"}, headers=headers)
+        assert opened.status_code == 201
+        assert service.backend.calls["reserve"] == reserves + 1
+
+    async def test_unknown_item_is_remembered(self, store: Store) -> None:
+        """404 once from the backend, then from memory; creating the item clears it."""
+        client, service = store
+        [(_, token)] = await make_users(client, 1)
+        headers = {"Cookie": f"session={token}"}
+        for _ in range(3):
+            missing = await client.post("/api/orders", json={"sku_id": "tea"}, headers=headers)
+            assert missing.status_code == 404
+        assert service.backend.calls["reserve"] == 1
+        await put_item(client, "tea", stock=1, start_ms=T0_MS)
+        created = await client.post("/api/orders", json={"sku_id": "tea"}, headers=headers)
+        assert created.status_code == 201
