@@ -91,3 +91,18 @@ def test_bad_flags_exit_2_with_one_line(tmp_path: Path, args: list[str], names: 
     assert lines[0].startswith(f"sniper: {names}")
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "store.db").exists()
+
+
+def test_metrics_add_up_over_workers(start_store: StartStore) -> None:
+    """With two workers, /metrics on either one counts the requests of both."""
+    store = start_store(workers=2)
+    close = {"Connection": "close"}  # fresh connections land on either worker
+    with httpx.Client(base_url=store.url) as client:
+        for _ in range(40):
+            client.get("/api/time", headers=close)
+        scrapes = [client.get("/metrics", headers=close).text for _ in range(10)]
+    for text in scrapes:  # whichever worker answers the scrape, the sum is the same
+        line = next(ln for ln in text.splitlines()
+                    if ln.startswith("http_requests_total{") and 'route="/api/time"' in ln)
+        assert float(line.rsplit(" ", 1)[1]) == 40
+        assert "http_requests_in_flight" in text

@@ -275,3 +275,25 @@ async def test_health_and_metrics(store: Store) -> None:
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "http_requests_total" in metrics.text
+
+
+async def test_admission_control_answers_503_when_too_many_are_in_flight(
+    clock: ManualClock, settings: StoreSettings
+) -> None:
+    """With room for one request at a time, slow logins in flight make the rest a quick 503."""
+    tight = settings.model_copy(update={"max_inflight": 1})
+    app = create_app(tight, clock=clock)
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+            await client.post("/admin/users", headers=ADMIN, json={"user": "ann", "password": "pw"})
+            answers = await asyncio.gather(*(
+                client.post("/api/login", json={"user": "ann", "password": "pw"})
+                for _ in range(5)
+            ))
+    codes = [a.status_code for a in answers]
+    assert codes.count(200) >= 1
+    assert 503 in codes
+    refused = next(a for a in answers if a.status_code == 503)
+    assert refused.json()["error"] == "unavailable"
+    assert refused.headers["retry-after"] == "1"
