@@ -48,7 +48,7 @@ class TestSoldOutFastPath:
         assert sum(service.backend.calls.values()) - calls_before == 200
         assert service.backend.calls.get("get_session", 0) >= 200
         metrics = (await client.get("/metrics")).text
-        assert 'store_reservations_total{path="cache"} 200.0' in metrics
+        assert 'store_orders_total{path="cache",result="sold_out"} 200.0' in metrics
 
     async def test_replay_after_sold_out_gets_its_order(self, store: Store) -> None:
         """The winner's retry with the same request_id gets 200 and its order, from memory."""

@@ -48,5 +48,5 @@ async def test_duration_in_flight_and_orders_by_result(store: Store) -> None:
     assert counts['method="POST",route="/api/orders"'] == 2
     assert "http_requests_in_flight 1.0" in text  # the /metrics request itself
     orders = samples(text, "store_orders_total")
-    assert orders['result="created"'] == 1
-    assert orders['result="sold_out"'] == 1
+    assert orders['path="backend",result="created"'] == 1
+    assert orders['path="backend",result="sold_out"'] == 1

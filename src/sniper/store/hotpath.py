@@ -67,7 +67,11 @@ def _cookie_and_length(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, 
     length = 0
     for name, value in headers:
         if name == b"cookie":
-            token = cookie_parser(value.decode("latin-1")).get("session", token)
+            text = value.decode("latin-1")
+            if text.startswith("session=") and not any(c in text for c in ';"'):  # the usual case
+                token = text[8:]
+            else:
+                token = cookie_parser(text).get("session", token)
         elif name == b"content-length":
             length = int(value) if value.isdigit() else MAX_BODY_BYTES + 1
     return token, length

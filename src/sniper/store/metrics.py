@@ -42,24 +42,19 @@ class StoreMetrics:
             registry=self.registry, multiprocess_mode="livesum",
         )
         self.orders = Counter(
-            "store_orders_total", "Order requests by result",
-            ["result"], registry=self.registry,
+            "store_orders_total",
+            "Order requests by result, and by where they were decided: the backend, or the "
+            "local cache's fast path",
+            ["result", "path"], registry=self.registry,
         )
-        self.reservations = Counter(
-            "store_reservations_total",
-            "Order requests by where they were decided: backend, or the local cache's fast path",
-            ["path"], registry=self.registry,
-        )
-
         # Children bound once: ``labels()`` takes a lock and a dict lookup on every call.
-        self.by_path = {path: self.reservations.labels(path) for path in ("backend", "cache")}
-        self._by_result: dict[str, Counter] = {}
+        self._children: dict[tuple[str, str], Counter] = {}
 
-    def result(self, result: str) -> Counter:
-        """The ``store_orders_total`` child for one result."""
-        child = self._by_result.get(result)
+    def order(self, result: str, path: str) -> Counter:
+        """The ``store_orders_total`` child for one result decided on one path."""
+        child = self._children.get((result, path))
         if child is None:
-            child = self._by_result[result] = self.orders.labels(result)
+            child = self._children[result, path] = self.orders.labels(result, path)
         return child
 
     def watch_in_flight(self, count: Callable[[], float]) -> bool:

@@ -86,8 +86,7 @@ class StoreService:
             )
         finally:
             self.pending -= 1
-        self.metrics.by_path["backend"].inc()
-        self.metrics.result(result.outcome.value).inc()
+        self.metrics.order(result.outcome.value, "backend").inc()
         return self._answer(body.sku_id, result, generation)
 
     def _take_tokens(self, user: str) -> None:
@@ -95,7 +94,7 @@ class StoreService:
         if not wait and self.user_limiter is not None:
             wait = self.user_limiter.take(user)
         if wait > 0:
-            self.metrics.result("rate_limited").inc()
+            self.metrics.order("rate_limited", "limiter").inc()
             raise RateLimited("too many requests", retry_after=max(1, math.ceil(wait)))
 
     def _fast_path(self, user: str, body: OrderBody) -> Order | None:
@@ -104,12 +103,11 @@ class StoreService:
         if refresh_due:
             self._flag_sold_out(body.sku_id)
         if replays is not None:
-            self.metrics.by_path["cache"].inc()
             order = replays.get((user, body.request_id)) if body.request_id else None
             if order is None:
-                self.metrics.result(Outcome.SOLD_OUT.value).inc()
+                self.metrics.order(Outcome.SOLD_OUT.value, "cache").inc()
                 raise SoldOut("sold out")
-            self.metrics.result(Outcome.REPLAYED.value).inc()
+            self.metrics.order(Outcome.REPLAYED.value, "cache").inc()
             return order
         hit, item = self.cache.get(body.sku_id)
         refusal = None
@@ -118,8 +116,7 @@ class StoreService:
         elif item is not None and self.now_ms() < item.sale_start_ms:
             refusal = Outcome.NOT_STARTED
         if refusal is not None:
-            self.metrics.by_path["cache"].inc()
-            self.metrics.result(refusal.value).inc()
+            self.metrics.order(refusal.value, "cache").inc()
             raise _REFUSALS[refusal]()
         return None
 
