@@ -1,8 +1,9 @@
 """The store's ASGI app, built by a factory whose lifespan opens and closes the backend.
 
-Requests pass, outermost first: metrics → admission control → the order hot path → Starlette
-(routing, every other endpoint, error pages). The hot path sits outside Starlette on purpose:
-at an opening it carries nearly all the traffic, and most of it is refused in microseconds.
+``POST /api/orders`` is taken first by the hot path, which does its own admission check and
+metrics; every other request passes metrics → admission control → Starlette (routing, the other
+endpoints, error pages). The hot path sits outside Starlette on purpose: at an opening it carries
+nearly all the traffic, and most of it is refused in microseconds.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sniper.errors import MethodNotAllowed, NotFound, StoreError
 from sniper.store.backends import Backend, backend_from_settings
 from sniper.store.hotpath import HotPath, OrderEndpoint
 from sniper.store.metrics import StoreMetrics
-from sniper.store.middleware import AdmissionControl, MetricsMiddleware
+from sniper.store.middleware import Admission, AdmissionControl, MetricsMiddleware
 from sniper.store.routes import error_response, routes
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings, settings_for_worker
@@ -38,19 +39,17 @@ class StoreApp:
 
     def __init__(
         self, starlette: Starlette, service: StoreService, settings: StoreSettings,
-        order_route: Route,
+        order_endpoint: OrderEndpoint,
     ) -> None:
         self.starlette = starlette
         self.state: State = starlette.state
         self.state.service = service
         metrics = service.metrics
-        admission = AdmissionControl(
-            HotPath(starlette, order_route),
-            settings.max_inflight,
-        )
+        admission = Admission(settings.max_inflight)
         if not metrics.watch_in_flight(lambda: admission.inflight):
             admission.gauge = metrics.in_flight  # several processes: count through the gauge
-        self._app = MetricsMiddleware(admission, metrics)
+        rest = MetricsMiddleware(AdmissionControl(starlette, admission), metrics)
+        self._app = HotPath(rest, order_endpoint, admission, metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
@@ -81,14 +80,15 @@ def create_app(
             await backend.aclose()
             log.info("store closed")
 
-    order_route = Route("/api/orders", OrderEndpoint(service), methods=["POST"])
+    order_endpoint = OrderEndpoint(service)
     starlette = Starlette(
-        routes=routes(order_route),
+        # The router keeps the order route too: its 405 for other methods, and its template.
+        routes=routes(Route("/api/orders", order_endpoint, methods=["POST"])),
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
     starlette.router.redirect_slashes = False
-    return StoreApp(starlette, service, settings, order_route)
+    return StoreApp(starlette, service, settings, order_endpoint)
 
 
 def worker_app() -> StoreApp:

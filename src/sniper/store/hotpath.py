@@ -1,29 +1,32 @@
-"""``POST /api/orders`` as a plain ASGI app: the hot path of an opening.
+"""``POST /api/orders``, the hot path of an opening, as plain ASGI.
 
 At an opening nearly every request is an order, and most of them are refused (sold out, not
-started). Framework layers (request objects, exception middleware, routing) would cost more
-than the refusal itself, so this endpoint reads the cookie and body straight from the ASGI
-messages and answers with two ``send`` calls. :class:`HotPath` hands it those requests before
-Starlette; everything else goes through Starlette as usual.
+started). Framework layers (request objects, routing, exception and metrics middleware) would
+cost more than the refusal itself, so :class:`HotPath` takes these requests first, does the
+admission check and the metrics inline, and lets :class:`OrderEndpoint` read the cookie and body
+straight from the ASGI messages. Everything else goes on to the rest of the app.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 
 import orjson
 from starlette.requests import cookie_parser
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sniper.errors import StoreError, TooLarge
+from sniper.store.metrics import StoreMetrics
+from sniper.store.middleware import OVERLOADED, Admission, send_json
 from sniper.store.schemas import OrderBody, parse_body
 from sniper.store.service import StoreService
 from sniper.store.settings import MAX_BODY_BYTES
 
-_JSON = (b"content-type", b"application/json")
 log = logging.getLogger(__name__)
+PATH = "/api/orders"
+Headers = list[tuple[bytes, bytes]]
 
 
 class OrderEndpoint:
@@ -32,28 +35,55 @@ class OrderEndpoint:
     def __init__(self, service: StoreService) -> None:
         self.service = service
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        extra: list[tuple[bytes, bytes]] = []
+    async def answer(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
+        """Status, JSON body and extra headers for one order request."""
         try:
             token, declared = _cookie_and_length(scope["headers"])
             if declared > MAX_BODY_BYTES:
                 raise TooLarge(f"request body over {MAX_BODY_BYTES} bytes")
             body = parse_body(OrderBody, await _read_body(receive))
             status, order = await self.service.place_order(token, body)
-            payload = orjson.dumps(order.to_json())
+            return status, orjson.dumps(order.to_json()), []
         except StoreError as exc:
-            status, payload = exc.status, _error_payload(exc.code, exc.message)
+            extra = []
             if exc.retry_after is not None:
                 extra.append((b"retry-after", str(max(1, int(exc.retry_after))).encode()))
+            return exc.status, _error_payload(exc.code, exc.message), extra
         except Exception:  # this path bypasses Starlette's error middleware: answer 500 here
-            log.exception("unhandled error in POST /api/orders")
-            status, payload = 500, _error_payload("internal", "internal error")
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [_JSON, (b"content-length", str(len(payload)).encode()), *extra],
-        })
-        await send({"type": "http.response.body", "body": payload})
+            log.exception("unhandled error in POST %s", PATH)
+            return 500, _error_payload("internal", "internal error"), []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status, payload, extra = await self.answer(scope, receive)
+        await send_json(send, status, payload, extra)
+
+
+class HotPath:
+    """Answers ``POST /api/orders`` itself (admission, metrics, endpoint); the rest goes on."""
+
+    def __init__(
+        self, app: ASGIApp, endpoint: OrderEndpoint, admission: Admission, metrics: StoreMetrics
+    ) -> None:
+        self.app, self.endpoint = app, endpoint
+        self.admission, self.metrics = admission, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        try:
+            if self.admission.enter():
+                try:
+                    status, payload, extra = await self.endpoint.answer(scope, receive)
+                finally:
+                    self.admission.leave()
+            else:
+                status, payload, extra = 503, OVERLOADED, [(b"retry-after", b"1")]
+            await send_json(send, status, payload, extra)
+        finally:
+            self.metrics.observe_request("POST", PATH, status, time.perf_counter() - start)
 
 
 @functools.lru_cache(maxsize=256)
@@ -62,7 +92,7 @@ def _error_payload(code: str, message: str) -> bytes:
     return orjson.dumps({"error": code, "message": message})
 
 
-def _cookie_and_length(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, int]:
+def _cookie_and_length(headers: Headers) -> tuple[str | None, int]:
     token: str | None = None
     length = 0
     for name, value in headers:
@@ -91,18 +121,3 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-class HotPath:
-    """Sends ``POST /api/orders`` straight to its endpoint; everything else to ``app``."""
-
-    def __init__(self, app: ASGIApp, route: Route) -> None:
-        self.app, self.route = app, route
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/api/orders" \
-                and scope["method"] == "POST":
-            scope["route"] = self.route  # the metrics label, as the router would set it
-            await self.route.app(scope, receive, send)
-            return
-        await self.app(scope, receive, send)

@@ -49,6 +49,8 @@ class StoreMetrics:
         )
         # Children bound once: ``labels()`` takes a lock and a dict lookup on every call.
         self._children: dict[tuple[str, str], Counter] = {}
+        self._requests: dict[tuple[str, str, int], Counter] = {}
+        self._timers: dict[tuple[str, str], Histogram] = {}
 
     def order(self, result: str, path: str) -> Counter:
         """The ``store_orders_total`` child for one result decided on one path."""
@@ -56,6 +58,18 @@ class StoreMetrics:
         if child is None:
             child = self._children[result, path] = self.orders.labels(result, path)
         return child
+
+    def observe_request(self, method: str, route: str, status: int, elapsed: float) -> None:
+        """Count and time one answered request."""
+        key = (method, route, status)
+        counter = self._requests.get(key)
+        if counter is None:
+            counter = self._requests[key] = self.requests.labels(method, route, str(status))
+        counter.inc()
+        timer = self._timers.get((method, route))
+        if timer is None:
+            timer = self._timers[method, route] = self.duration.labels(method, route)
+        timer.observe(elapsed)
 
     def watch_in_flight(self, count: Callable[[], float]) -> bool:
         """Report in-flight requests by asking ``count`` at scrape time, which costs the

@@ -1,19 +1,22 @@
-"""Plain ASGI middleware of the store: metrics outermost, then admission control."""
-# Each middleware is a plain ASGI class (no BaseHTTPMiddleware): it costs one call per request.
+"""Plain ASGI middleware of the store: metrics outermost, then admission control.
+
+Each middleware is a plain ASGI class (no BaseHTTPMiddleware): it costs one call per request.
+The order hot path (:mod:`sniper.store.hotpath`) does the same accounting inline.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import orjson
-from prometheus_client.metrics import Counter, Gauge, Histogram
+from prometheus_client.metrics import Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sniper.store.metrics import StoreMetrics
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "<unmatched>"
+OVERLOADED = orjson.dumps({"error": "unavailable", "message": "overloaded, try again"})
 
 
 class MetricsMiddleware:
@@ -21,8 +24,6 @@ class MetricsMiddleware:
 
     def __init__(self, app: ASGIApp, metrics: StoreMetrics) -> None:
         self.app, self.metrics = app, metrics
-        self._counters: dict[tuple[str, str, int], Counter] = {}
-        self._timers: dict[tuple[str, str], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,65 +41,67 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            self._observe(scope, status, time.perf_counter() - start)
-
-    def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
-        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-        route = scope.get("route")
-        template = getattr(route, "path", None) or UNMATCHED
-        key = (method, template, status)
-        counter = self._counters.get(key)
-        if counter is None:
-            counter = self._counters[key] = self.metrics.requests.labels(
-                method, template, str(status)
-            )
-        counter.inc()
-        timer = self._timers.get(key[:2])
-        if timer is None:
-            timer = self._timers[key[:2]] = self.metrics.duration.labels(method, template)
-        timer.observe(elapsed)
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            template = getattr(scope.get("route"), "path", None) or UNMATCHED
+            self.metrics.observe_request(method, template, status, time.perf_counter() - start)
 
 
-class AdmissionControl:
-    """Answers ``503 unavailable`` at once when too many requests are already in progress.
+class Admission:
+    """Requests in progress, and the limit past which new ones are refused at once.
 
     Queueing without bound only turns overload into timeouts for everyone; a quick 503 with
     ``Retry-After`` lets clients back off while the admitted requests finish fast.
     """
 
-    def __init__(self, app: ASGIApp, max_inflight: int) -> None:
-        self.app, self.max_inflight = app, max_inflight
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.inflight = 0
         #: Set when in-flight requests must be counted through a gauge (several processes).
         self.gauge: Gauge | None = None
+
+    def enter(self) -> bool:
+        """Admit one more request, or say no."""
+        if self.inflight >= self.limit:
+            return False
+        self.inflight += 1
+        if self.gauge is not None:
+            self.gauge.inc()
+        return True
+
+    def leave(self) -> None:
+        """One admitted request is done."""
+        self.inflight -= 1
+        if self.gauge is not None:
+            self.gauge.dec()
+
+
+class AdmissionControl:
+    """Answers ``503 unavailable`` when :class:`Admission` says no."""
+
+    def __init__(self, app: ASGIApp, admission: Admission) -> None:
+        self.app, self.admission = app, admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.inflight >= self.max_inflight:
-            await _send_json(send, 503, {"error": "unavailable", "message": "overloaded"},
-                             [(b"retry-after", b"1")])
+        if not self.admission.enter():
+            await send_json(send, 503, OVERLOADED, [(b"retry-after", b"1")])
             return
-        self.inflight += 1
-        if self.gauge is not None:
-            self.gauge.inc()
         try:
             await self.app(scope, receive, send)
         finally:
-            self.inflight -= 1
-            if self.gauge is not None:
-                self.gauge.dec()
+            self.admission.leave()
 
 
-async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]
+async def send_json(
+    send: Send, status: int, payload: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    payload = orjson.dumps(body)
+    """A complete JSON response in two ASGI messages."""
     await send({
         "type": "http.response.start",
         "status": status,
         "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()), *headers],
+                    (b"content-length", str(len(payload)).encode()), *(headers or [])],
     })
     await send({"type": "http.response.body", "body": payload})
