@@ -34,7 +34,7 @@ Job = Callable[[sqlite3.Connection], Any]
 
 log = logging.getLogger(__name__)
 
-_RETRY_FIRST_S, _RETRY_MAX_S = 0.0005, 0.01
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.0002, 0.002
 
 
 @dataclass(slots=True)
