@@ -2,22 +2,100 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from sniper import __version__
+from sniper.client import commands
+from sniper.client.config import TaskConfig, load_task
+from sniper.client.console import Console
+from sniper.client.platforms import platform_class
+from sniper.client.runner import run_until_signal
 from sniper.errors import ConfigError
 from sniper.logs import setup_logging
 
 EXIT_CONFIG = 2
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             invoke_without_command=True)
 @click.version_option(__version__, prog_name="sniper")
-def cli() -> None:
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Run this task file (the same as `sniper run FILE`).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
     """vegetable-sniper: order at the opening instant; run a flash-sale store."""
+    if ctx.invoked_subcommand is None:
+        if config_path is None:
+            click.echo(ctx.get_help())
+            return
+        ctx.invoke(run, config=config_path)
+
+
+def task_options(fn: Any) -> Any:
+    """The flags that override a task file's fields (the highest layer)."""
+    options = [
+        click.option("--base-url", help="Where the platform lives."),
+        click.option("--sku-id", help="Item to buy."),
+        click.option("--target-time", help="Opening instant, RFC 3339 with offset."),
+        click.option("--qty", type=int, help="Quantity."),
+        click.option("--concurrency", type=int, help="Requests fired at the opening instant."),
+        click.option("--preheat-ms", type=int, help="Connections are opened this long before."),
+        click.option("--timeout-s", type=float, help="Limit of one request."),
+        click.option("--log-file", type=click.Path(path_type=Path), help="JSON Lines log."),
+        click.option("--lang", type=click.Choice(["en", "zh"]), help="Console language."),
+        click.option("--cookie-file", type=click.Path(path_type=Path),
+                     help="Read the cookie from this file."),
+        click.option("--ca-file", type=click.Path(path_type=Path),
+                     help="Extra CA certificates for https."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _load(config: Path | None, flags: dict[str, Any]) -> tuple[TaskConfig, str]:
+    """The task and its cookie, or one line on stderr and exit code 2."""
+    task: TaskConfig = _or_exit(load_task, config, flags)
+    cookie: str = _or_exit(task.cookie_value)
+    _or_exit(platform_class, task.platform)
+    return task, cookie
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@task_options
+def run(config: Path, **flags: Any) -> None:
+    """Run a task: order at the opening instant."""
+    task, cookie = _load(config, flags)
+    console = Console(task.lang)
+    sys.exit(asyncio.run(run_until_signal(commands.run(task, cookie, console))))
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@task_options
+def check(config: Path, **flags: Any) -> None:
+    """Validate a task, probe the login and the item, measure the clock; sends no order."""
+    task, cookie = _load(config, flags)
+    sys.exit(asyncio.run(run_until_signal(commands.check(task, cookie, Console(task.lang)))))
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--samples", type=click.IntRange(1, 100), default=8, show_default=True)
+@click.option("--ca-file", type=click.Path(exists=True), help="Extra CA certificates for https.")
+def clock(url: str, samples: int, ca_file: str | None) -> None:
+    """Clock offset and RTT to a server, with their uncertainty."""
+    if not url.startswith(("http://", "https://")):
+        click.echo("sniper: url: must start with http:// or https://", err=True)
+        sys.exit(EXIT_CONFIG)
+    sys.exit(asyncio.run(run_until_signal(
+        commands.clock_report(url, Console(), samples=samples, ca_file=ca_file))))
 
 
 @cli.command()

@@ -297,3 +297,17 @@ async def test_admission_control_answers_503_when_too_many_are_in_flight(
     refused = next(a for a in answers if a.status_code == 503)
     assert refused.json()["error"] == "unavailable"
     assert refused.headers["retry-after"] == "1"
+
+
+async def test_my_orders_lists_only_my_own(store: Store) -> None:
+    """GET /api/orders?sku_id= answers the caller's orders of that item, nobody else's."""
+    client, _ = store
+    await put_item(client, "eggs", stock=5, start_ms=T0_MS)
+    await put_item(client, "milk", stock=5, start_ms=T0_MS)
+    (ann, ann_token), (_, bob_token) = await make_users(client, 2)
+    for sku, token in (("eggs", ann_token), ("milk", ann_token), ("eggs", bob_token)):
+        await client.post("/api/orders", json={"sku_id": sku}, headers=cookie(token))
+    mine = (await client.get("/api/orders?sku_id=eggs", headers=cookie(ann_token))).json()
+    assert [(o["user"], o["sku_id"]) for o in mine["orders"]] == [(ann, "eggs")]
+    assert (await client.get("/api/orders?sku_id=eggs")).status_code == 401
+    assert (await client.get("/api/orders?sku_id=x!", headers=cookie(ann_token))).status_code == 400

@@ -131,6 +131,16 @@ async def get_order(request: Request) -> Response:
 
 
 @answers_errors
+async def my_orders(request: Request) -> Response:
+    """``GET /api/orders?sku_id=``: the caller's own orders (of one item)."""
+    sku_id = request.query_params.get("sku_id")
+    if sku_id is not None and not _IDENTIFIER.match(sku_id):
+        raise BadRequest("sku_id: 1-64 letters, digits, '-' or '_'")
+    orders = await _service(request).my_orders(_session(request), sku_id)
+    return json_response({"orders": [o.to_json() for o in orders]})
+
+
+@answers_errors
 async def put_item(request: Request) -> Response:
     """``PUT /admin/items/{sku_id}``: create or replace."""
     service = _admin(request)
@@ -191,6 +201,7 @@ def routes(order_route: Route) -> list[Route]:
 
 
 _ROUTES = [
+    Route("/api/orders", my_orders, methods=["GET"]),
     Route("/api/time", get_time, methods=["GET"]),
     Route("/api/items/{sku_id}", get_item, methods=["GET"]),
     Route("/api/login", login, methods=["POST"]),

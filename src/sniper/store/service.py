@@ -22,12 +22,12 @@ from sniper.errors import (
     StoreError,
     Unavailable,
 )
+from sniper.ratelimit import GlobalLimiter, KeyedLimiter
 from sniper.store.auth import AdminGuard, Sessions, hash_password
 from sniper.store.backends.base import Backend
 from sniper.store.cache import ItemCache
 from sniper.store.metrics import StoreMetrics
 from sniper.store.models import Item, NewUser, Order
-from sniper.store.ratelimit import GlobalLimiter, KeyedLimiter
 from sniper.store.rules import Outcome, Reservation, ReservationResult
 from sniper.store.schemas import ItemBody, ItemPatchBody, OrderBody, UsersBody, parse_rfc3339
 from sniper.store.settings import StoreSettings
@@ -167,6 +167,11 @@ class StoreService:
         if order is None or order.user != user:
             raise NotFound("no such order")
         return order
+
+    async def my_orders(self, token: str | None, sku_id: str | None) -> list[Order]:
+        """The caller's own orders, of one item or all."""
+        user = await self.sessions.user_for(token)
+        return [o for o in await self.backend.list_orders(sku_id) if o.user == user]
 
     # -- items -----------------------------------------------------------------------------
 

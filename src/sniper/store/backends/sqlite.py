@@ -98,6 +98,7 @@ class SqliteBackend(Backend):
         except sqlite3.Error as exc:
             raise Unavailable(f"cannot open {self.path}: {exc}") from exc
         self._writer.start()
+        await self.check()  # opens a reader now, not on the first request of an opening
 
     def _create_schema(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

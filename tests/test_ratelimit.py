@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sniper.clock import ManualClock
-from sniper.store.ratelimit import GlobalLimiter, KeyedLimiter, TokenBucket
+from sniper.ratelimit import GlobalLimiter, KeyedLimiter, TokenBucket
 
 
 class TestTokenBucket:

@@ -1,4 +1,6 @@
-"""Token buckets: one per key (user) and one global, on an injected clock.
+"""Token buckets on an injected clock: one per key (a user), one global, or a bare bucket.
+
+The store limits its users with them; the sniper paces its own retries with one.
 
 A bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per second. Taking a
 token either succeeds or says how long until one is there, which becomes ``Retry-After``.

@@ -1,0 +1,1 @@
+"""The sniper: order at the opening instant on the server's clock."""

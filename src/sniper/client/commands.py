@@ -1,0 +1,98 @@
+"""What ``sniper run``, ``check`` and ``clock`` do, once the CLI has parsed its arguments."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sniper.client.config import TaskConfig, redact
+from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Origin, ssl_context
+from sniper.client.console import Console
+from sniper.client.engine import Sniper
+from sniper.client.platforms import platform_class
+from sniper.client.probe import ClockError, TimeProbe, measure
+from sniper.client.schedule import plan
+from sniper.client.timesync import Estimate
+from sniper.clock import Clock, SystemClock
+
+
+async def run(task: TaskConfig, cookie: str, console: Console) -> int:
+    """``sniper run``: the whole timeline; the exit code."""
+    summary = await Sniper(task, console, cookie=cookie).run()
+    return summary.exit_code
+
+
+async def check(task: TaskConfig, cookie: str, console: Console,
+                clock: Clock | None = None) -> int:
+    """``sniper check``: probe the login and the item, measure the clock, say when it would
+    fire. Sends no order. 0 if everything answered as expected, else 1 (4 for a dead cookie)."""
+    clock = clock or SystemClock()
+    platform = platform_class(task.platform)(task, cookie)
+    origin = platform.origin
+    print(f"task {task.name}: {task.platform} at {origin.host_header}, sku {task.sku_id}, "
+          f"cookie {redact(cookie)}", file=console.stream)
+    conn = Connection(origin, clock, ssl_context(origin, task.ca_file))
+    code = 0
+    try:
+        await conn.open(task.timeout_s)
+        for probe in platform.probes():
+            response = await conn.request(probe.call, task.timeout_s)
+            ok = response.status in probe.ok_status
+            print(f"  {probe.label}: HTTP {response.status} {'ok' if ok else 'FAILED'}",
+                  file=console.stream)
+            if not ok:
+                code = 4 if response.status in (401, 403) else max(code, 1)
+        est, _ = await measure(conn, platform, clock, timeout_s=task.timeout_s)
+    except (ConnectionBroken, ClockError) as exc:
+        print(f"  cannot reach {origin.host_header}: {exc}", file=console.stream)
+        return 1
+    finally:
+        await conn.aclose()
+    _say_clock(console, est, clock)
+    fire = plan(task.target_ms, est, task.preheat_ms)
+    in_s = (fire.send_at - clock.monotonic() * 1000) / 1000
+    print(f"  would fire at local {_local_iso(clock, fire.send_at)} "
+          f"(in {in_s:.1f} s), {task.concurrency} request(s), arriving at "
+          f"{task.target_time.isoformat()} on the server's clock", file=console.stream)
+    return code
+
+
+async def clock_report(url: str, console: Console, *, samples: int = 8,
+                       ca_file: str | None = None, clock: Clock | None = None) -> int:
+    """``sniper clock URL``: offset, RTT and uncertainty against a server."""
+    clock = clock or SystemClock()
+    origin = Origin.from_url(url)
+    conn = Connection(origin, clock, ssl_context(origin, Path(ca_file) if ca_file else None))
+    try:
+        await conn.open(5.0)
+        first = await conn.request(HttpCall("GET", "/api/time"), 5.0)
+        has_endpoint = first.status == 200 and b"now_ms" in first.body
+        est, _ = await measure(conn, TimeProbe(has_endpoint), clock, count=samples,
+                               timeout_s=5.0)
+    except (ConnectionBroken, ClockError) as exc:
+        print(f"sniper: cannot measure {origin.host_header}: {exc}", file=console.stream)
+        return 1
+    finally:
+        await conn.aclose()
+    _say_clock(console, est, clock)
+    print(json.dumps({"offset_ms": round(_wall_offset(est, clock), 3),
+                      "uncertainty_ms": round(est.uncertainty, 3), "rtt_ms": round(est.rtt, 3),
+                      "samples": est.samples, "method": est.method,
+                      "source": "/api/time" if has_endpoint else "Date header"}),
+          file=console.stream)
+    return 0
+
+
+def _wall_offset(est: Estimate, clock: Clock) -> float:
+    return est.offset - (clock.time() - clock.monotonic()) * 1000
+
+
+def _say_clock(console: Console, est: Estimate, clock: Clock) -> None:
+    console.say("clock", offset=_wall_offset(est, clock), uncertainty=est.uncertainty,
+                rtt=est.rtt, samples=est.samples, method=est.method)
+
+
+def _local_iso(clock: Clock, mono_ms: float) -> str:
+    wall = mono_ms / 1000 + clock.time() - clock.monotonic()
+    return datetime.fromtimestamp(wall, tz=UTC).astimezone().isoformat(timespec="milliseconds")

@@ -1,0 +1,227 @@
+"""The task file: defaults < YAML < ``SNIPER_*`` environment (``__`` nests) < command-line flags.
+
+Every value is validated before anything is sent. A bad one becomes a :class:`ConfigError`
+whose one-line message names the field. The cookie may come from the file, ``SNIPER_COOKIE`` or
+``cookie_file``; it is a secret and is only ever shown through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from sniper.errors import ConfigError
+from sniper.store.schemas import parse_rfc3339
+
+Positive = Annotated[float, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryConfig(_Strict):
+    """Keep trying this long after the opening, paced by a token bucket."""
+
+    window_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    rate_per_s: Annotated[float, Field(gt=0, le=1000)] = 5.0
+    burst: Annotated[int, Field(ge=1, le=1000)] = 5
+
+
+class Match(_Strict):
+    """A rule on a response body: a JSON path (dotted, list indices as numbers) or a regex."""
+
+    json_path: str | None = Field(None, alias="json")
+    equals: Any = None
+    regex: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Match:
+        if (self.json_path is None) == (self.regex is None):
+            raise ValueError('give one of "json" or "regex"')
+        return self
+
+
+class HttpRequest(_Strict):
+    """The user's own captured request, replayed by the ``http`` platform.
+
+    ``url`` and ``body`` may hold ``{sku_id}``, ``{qty}`` and ``{request_id}``.
+    """
+
+    method: str = "POST"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+
+
+class HttpRules(_Strict):
+    """How the ``http`` platform reads an answer."""
+
+    success_status: list[int] = Field(default_factory=lambda: [200, 201])
+    success: Match | None = None
+    order_id: list[Match] = Field(default_factory=lambda: [
+        Match(json="order_id"), Match(json="orderId"), Match(json="data.order_id"),
+        Match(json="data.orderId"),
+    ])
+    sold_out: list[Match] = Field(default_factory=lambda: [
+        Match(json="error", equals="sold_out"), Match(regex="(?i)sold.?out|售罄|已抢光"),
+    ])
+    not_started: list[Match] = Field(default_factory=lambda: [
+        Match(json="error", equals="not_started"), Match(regex="(?i)not.?started|未开始"),
+    ])
+    limit_reached: list[Match] = Field(default_factory=lambda: [
+        Match(json="error", equals="limit_reached"), Match(regex="(?i)limit.?reached|限购"),
+    ])
+
+
+class TaskConfig(_Strict):
+    """One task: an account, an item, an opening instant, and how hard to try."""
+
+    name: str = "task"
+    platform: str = "store"
+    base_url: str
+    cookie: SecretStr | None = None
+    cookie_file: Path | None = None
+    sku_id: Annotated[str, Field(min_length=1, max_length=200)]
+    target_time: datetime
+    qty: Annotated[int, Field(ge=1, le=1000)] = 1
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 3
+    preheat_ms: Annotated[int, Field(ge=0, le=60_000)] = 500
+    retry: RetryConfig = RetryConfig()
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    log_file: Path = Path("sniper.log")
+    lang: Literal["en", "zh"] = "en"
+    ca_file: Path | None = None
+    request: HttpRequest | None = None
+    rules: HttpRules = HttpRules()
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value.rstrip("/")
+
+    @field_validator("target_time", mode="before")
+    @classmethod
+    def _with_offset(cls, value: Any) -> Any:
+        if isinstance(value, datetime):  # YAML parses unquoted times itself
+            if value.tzinfo is None:
+                raise ValueError("needs an offset, e.g. 2024-04-15T07:00:00+08:00")
+            return value
+        if not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 time with an offset")
+        return parse_rfc3339(value)
+
+    @model_validator(mode="after")
+    def _platform_needs(self) -> TaskConfig:
+        if self.platform == "http" and self.request is None:
+            raise ValueError("the http platform needs a 'request' section")
+        return self
+
+    @property
+    def target_ms(self) -> int:
+        """The opening instant in epoch milliseconds (server clock)."""
+        return int(self.target_time.timestamp() * 1000)
+
+    def cookie_value(self) -> str:
+        """The cookie header value: from ``cookie``, else read from ``cookie_file``."""
+        if self.cookie is not None and self.cookie.get_secret_value():
+            return self.cookie.get_secret_value().strip()
+        if self.cookie_file is not None:
+            try:
+                text = self.cookie_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"cookie_file: cannot read {self.cookie_file}: "
+                                  f"{exc.strerror}") from None
+            if text:
+                return text
+            raise ConfigError(f"cookie_file: {self.cookie_file} is empty")
+        raise ConfigError("cookie: missing (set it in the file, SNIPER_COOKIE or cookie_file)")
+
+
+class _EnvShape(BaseSettings):
+    """Only a carrier for the environment source's prefix and nesting rules."""
+
+    model_config = SettingsConfigDict(env_prefix="SNIPER_", env_nested_delimiter="__",
+                                      extra="ignore")
+
+
+def _env_values() -> dict[str, Any]:
+    source = EnvSettingsSource(_EnvShape, env_prefix="SNIPER_", env_nested_delimiter="__",
+                               case_sensitive=False)
+    fields = set(TaskConfig.model_fields)
+    values: dict[str, Any] = {}
+    for name, value in source.env_vars.items():
+        key = name.removeprefix("sniper_")
+        if not name.startswith("sniper_") or key.split("__")[0] not in fields:
+            continue
+        node = values
+        *parents, leaf = key.split("__")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return values
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The task file as a mapping; anything else is a ConfigError."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping of fields")
+    return data
+
+
+def load_task(path: Path | None, flags: dict[str, Any] | None = None) -> TaskConfig:
+    """Defaults < YAML file < environment < flags (``None`` flags are not given)."""
+    data = read_yaml(path) if path is not None else {}
+    data = _merge(data, _env_values())
+    data = _merge(data, {k: v for k, v in (flags or {}).items() if v is not None})
+    try:
+        return TaskConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(describe(exc)) from None
+
+
+def describe(exc: pydantic.ValidationError) -> str:
+    """One line naming the first bad field and what is wrong, never echoing its value."""
+    err = exc.errors(include_url=False, include_input=False)[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def redact(secret: str) -> str:
+    """A secret as it may be shown: its first 4 characters and its length."""
+    if len(secret) <= 8:
+        return f"***({len(secret)} chars)"
+    return f"{secret[:4]}…({len(secret)} chars)"

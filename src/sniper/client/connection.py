@@ -1,0 +1,204 @@
+"""One keep-alive HTTP/1.1 connection: asyncio streams, h11, and request bytes built ahead.
+
+The precise path of a snipe. httpx's pool adds around a millisecond and uneven spread under
+concurrency; here the request bytes are built while waiting (:meth:`prepare`) and the send is a
+single synchronous ``transport.write`` (:meth:`fire`), so a burst leaves within microseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import h11
+
+from sniper.clock import Clock
+
+_READ_CHUNK = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where to connect: scheme, host, port."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def from_url(cls, url: str) -> Origin:
+        """The origin of an http(s) URL."""
+        parts = urlsplit(url)
+        scheme = parts.scheme
+        port = parts.port or (443 if scheme == "https" else 80)
+        return cls(scheme, parts.hostname or "", port)
+
+    @property
+    def host_header(self) -> str:
+        """The Host header value."""
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    """A request to make: method, target (path and query), headers, body."""
+
+    method: str
+    target: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete response and when its last byte arrived (local monotonic ms)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    received_at: float
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (case-insensitive)."""
+        lower = name.lower()
+        return next((v for k, v in self.headers if k == lower), None)
+
+
+class ConnectionBroken(Exception):
+    """The connection failed or closed; the caller may open a new one."""
+
+
+def ssl_context(origin: Origin, ca_file: Path | None) -> ssl.SSLContext | None:
+    """A verifying TLS context for https (with an extra CA file if given), else None."""
+    if origin.scheme != "https":
+        return None
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+
+class Connection:
+    """A client connection that can hold one prepared request, ready to fire."""
+
+    def __init__(self, origin: Origin, clock: Clock, tls: ssl.SSLContext | None = None) -> None:
+        self.origin, self._clock, self._tls = origin, clock, tls
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._h11 = h11.Connection(our_role=h11.CLIENT)
+        self._prepared: bytes | None = None
+        self.opened_at: float | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True while the connection can carry another request."""
+        return self._writer is not None and not self._writer.is_closing()
+
+    async def open(self, timeout_s: float) -> None:
+        """TCP (and TLS) handshake."""
+        try:
+            self._reader, self._writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    self.origin.host, self.origin.port, ssl=self._tls,
+                    server_hostname=self.origin.host if self._tls else None,
+                ),
+                timeout_s,
+            )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            raise ConnectionBroken(f"cannot connect to {self.origin.host_header}: {exc}") from exc
+        self.opened_at = self._clock.monotonic() * 1000
+        self._h11 = h11.Connection(our_role=h11.CLIENT)
+
+    def prepare(self, call: HttpCall) -> None:
+        """Build the request bytes now; :meth:`fire` only writes them."""
+        headers = [("Host", self.origin.host_header), *call.headers]
+        if call.body or call.method in ("POST", "PUT", "PATCH"):
+            headers.append(("Content-Length", str(len(call.body))))
+        try:
+            data = self._h11.send(h11.Request(method=call.method, target=call.target,
+                                              headers=headers))
+            if call.body:
+                data += self._h11.send(h11.Data(data=call.body))
+            data += self._h11.send(h11.EndOfMessage())
+        except h11.LocalProtocolError as exc:
+            raise ConnectionBroken(f"cannot send a request now: {exc}") from exc
+        self._prepared = data
+
+    def fire(self) -> float:
+        """Write the prepared request; returns the local monotonic ms it was handed to the OS."""
+        if self._writer is None or self._prepared is None:
+            raise ConnectionBroken("nothing prepared, or not connected")
+        self._writer.write(self._prepared)
+        self._prepared = None
+        return self._clock.monotonic() * 1000
+
+    async def read_response(self, timeout_s: float) -> Response:
+        """Read one whole response (bounded in time)."""
+        try:
+            return await asyncio.wait_for(self._read(), timeout_s)
+        except TimeoutError as exc:
+            self.close()
+            raise ConnectionBroken(f"no answer within {timeout_s:g} s") from exc
+
+    async def request(self, call: HttpCall, timeout_s: float) -> Response:
+        """Prepare, fire and read one request."""
+        self.prepare(call)
+        self.fire()
+        return await self.read_response(timeout_s)
+
+    async def _read(self) -> Response:
+        assert self._reader is not None
+        status, body = 0, bytearray()
+        headers: tuple[tuple[str, str], ...] = ()
+        while True:
+            try:
+                event = self._h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                self.close()
+                raise ConnectionBroken(f"bad HTTP from server: {exc}") from exc
+            if event is h11.NEED_DATA:
+                try:
+                    chunk = await self._reader.read(_READ_CHUNK)
+                except OSError as exc:
+                    self.close()
+                    raise ConnectionBroken(f"connection lost: {exc}") from exc
+                self._h11.receive_data(chunk)
+                if not chunk and self._h11.their_state is not h11.DONE:
+                    self.close()
+                    raise ConnectionBroken("server closed the connection")
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+                headers = tuple((k.decode().lower(), v.decode("latin-1"))
+                                for k, v in event.headers)
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                response = Response(status, headers, bytes(body), self._clock.monotonic() * 1000)
+                self._next_cycle()
+                return response
+            elif isinstance(event, h11.ConnectionClosed):
+                self.close()
+                raise ConnectionBroken("server closed the connection")
+
+    def _next_cycle(self) -> None:
+        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
+            self._h11.start_next_cycle()
+        else:  # the server asked to close: this connection is spent
+            self.close()
+
+    def close(self) -> None:
+        """Close the socket (no wait)."""
+        if self._writer is not None:
+            self._writer.close()
+        self._writer = None
+        self._reader = None
+
+    async def aclose(self) -> None:
+        """Close and wait until the socket is released."""
+        writer = self._writer
+        self.close()
+        if writer is not None:
+            with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)

@@ -1,0 +1,306 @@
+"""Running one task: measure the clock, wait, preheat, fire, retry, report.
+
+The timeline (see :mod:`sniper.client.schedule`): a short-lived connection measures the server's
+clock (again while waiting, and just before preheat); at preheat exactly ``concurrency``
+connections are opened, warmed shortly before the send (which also gives the last clock samples,
+on the very connections that will fire) and loaded with the order bytes; a coarse sleep and a spin
+reach the send instant; the burst leaves in one loop of writes; each connection then reads its
+answer and tries again as :class:`~sniper.client.policy.RetryPolicy` says, until an order, a final
+refusal, or the end of the retry window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from dataclasses import dataclass
+
+from sniper.client import schedule
+from sniper.client.config import TaskConfig
+from sniper.client.connection import Connection, ConnectionBroken, Response, ssl_context
+from sniper.client.console import Console
+from sniper.client.outcome import Kind, Verdict, failure
+from sniper.client.platforms import Platform, platform_class
+from sniper.client.policy import Result, RetryPolicy
+from sniper.client.probe import ClockError, measure, take_sample
+from sniper.client.runlog import RunLog
+from sniper.client.timesync import Estimate, Sample, estimate
+from sniper.clock import Clock, SystemClock
+
+#: While waiting for an opening far away, the clock is measured again this often.
+REMEASURE_EVERY_MS = 30_000.0
+_TICK_MS = 100.0
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What came of a run."""
+
+    result: Result
+    order_id: str | None = None
+    existing: bool = False
+    attempts: int = 0
+    sent_server_ms: tuple[float, ...] = ()
+    clock: Estimate | None = None
+    detail: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code."""
+        return self.result.value
+
+
+class Sniper:
+    """One task, run once."""
+
+    def __init__(self, task: TaskConfig, console: Console, *, clock: Clock | None = None,
+                 cookie: str | None = None) -> None:
+        self.task, self.console = task, console
+        self.clock = clock or SystemClock()
+        self.platform: Platform = platform_class(task.platform)(task, cookie or task.cookie_value())
+        self.origin = self.platform.origin
+        self.tls = ssl_context(self.origin, task.ca_file)
+        self.request_id = f"snp-{secrets.token_hex(8)}"
+        self.log = RunLog(task.log_file, task.name)
+        self.samples: list[Sample] = []
+        self.estimate: Estimate | None = None
+        self.connections: list[Connection] = []
+        self._session_dead = False
+
+    def now(self) -> float:
+        """Local monotonic milliseconds."""
+        return self.clock.monotonic() * 1000
+
+    async def run(self) -> RunSummary:
+        """The whole timeline. Cancelling it (a signal) still closes everything and logs."""
+        summary = RunSummary(Result.FATAL, detail="interrupted")
+        try:
+            summary = await self._run()
+            return summary
+        except ClockError as exc:
+            summary = RunSummary(Result.FATAL, detail=f"clock: {exc}")
+            self.console.say("fatal", detail=summary.detail)
+            return summary
+        except asyncio.CancelledError:
+            self.console.say("interrupted")
+            raise
+        finally:
+            await self._close_all()
+            self.log.summary(result=summary.result.name.lower(), order_id=summary.order_id,
+                             existing_order=summary.existing, detail=summary.detail,
+                             request_id=self.request_id)
+            self.log.close()
+            self.console.say("summary", attempts=self.log.attempts,
+                             result=summary.result.name.lower())
+
+    async def _run(self) -> RunSummary:
+        await self._measure_on_probe_connection(check_session=True)
+        if self._session_dead:
+            self.console.say("auth")
+            return RunSummary(Result.AUTH_FAILED, detail="the session probe was refused")
+        plan = self._plan()
+        target = self.task.target_time.isoformat()
+        self.console.say("waiting", target=target, seconds=max(0.0, plan.send_at - self.now())
+                         / 1000)
+        plan = await self._wait_for_preheat(plan)
+        self.console.say("preheat", n=self.task.concurrency)
+        self.connections = await self._open_connections()
+        await self._sleep_until(plan.warm_at)
+        plan = await self._warm()
+        for conn in self.connections:
+            conn.prepare(self.platform.order_call(self.request_id))
+        await self._spin_until(plan.send_at)
+        sent = [conn.fire() for conn in self.connections]
+        for seq in range(1, len(sent) + 1):
+            self.console.say("sent", seq=seq)
+        policy = RetryPolicy(deadline=plan.arrive_at + self.task.retry.window_s * 1000,
+                             rate_per_s=self.task.retry.rate_per_s, burst=self.task.retry.burst,
+                             now=self.now())
+        await self._race(sent, policy)
+        return await self._conclude(policy, sent)
+
+    # -- the clock ---------------------------------------------------------------------------
+
+    async def _measure_on_probe_connection(self, *, check_session: bool = False) -> None:
+        conn = Connection(self.origin, self.clock, self.tls)
+        try:
+            await conn.open(self.task.timeout_s)
+            probe = self.platform.session_probe() if check_session else None
+            if probe is not None:
+                answer = await conn.request(probe.call, self.task.timeout_s)
+                self._session_dead = answer.status in (401, 403)
+            self.estimate, self.samples = await measure(conn, self.platform, self.clock,
+                                                        timeout_s=self.task.timeout_s)
+        except ConnectionBroken as exc:
+            raise ClockError(str(exc)) from exc
+        finally:
+            await conn.aclose()
+        est = self.estimate
+        self.console.say("clock", offset=self._wall_offset(est), uncertainty=est.uncertainty,
+                         rtt=est.rtt, samples=est.samples, method=est.method)
+
+    def _wall_offset(self, est: Estimate) -> float:
+        """The offset against this machine's wall clock (what people compare), in ms."""
+        return est.offset - (self.clock.time() - self.clock.monotonic()) * 1000
+
+    def _plan(self) -> schedule.FirePlan:
+        # The estimate maps our monotonic clock to the server's wall clock, so a local wall
+        # clock step while waiting cannot move the plan.
+        assert self.estimate is not None
+        return schedule.plan(self.task.target_ms, self.estimate, self.task.preheat_ms)
+
+    async def _wait_for_preheat(self, plan: schedule.FirePlan) -> schedule.FirePlan:
+        last_measure = self.now()
+        remeasured_near = False
+        while self.now() < plan.preheat_at:
+            now = self.now()
+            due_near = not remeasured_near and now >= plan.remeasure_at
+            if due_near or now - last_measure >= REMEASURE_EVERY_MS:
+                remeasured_near = remeasured_near or due_near
+                await self._measure_on_probe_connection()
+                plan, last_measure = self._plan(), self.now()
+                continue
+            assert self.estimate is not None
+            self.console.countdown(seconds=(plan.send_at - now) / 1000,
+                                   offset=self._wall_offset(self.estimate),
+                                   rtt=self.estimate.rtt, state="waiting")
+            await asyncio.sleep(min(_TICK_MS, plan.preheat_at - now,
+                                    max(0.0, plan.remeasure_at - now) or _TICK_MS) / 1000)
+        return plan
+
+    async def _warm(self) -> schedule.FirePlan:
+        """One small request per connection: warms it and gives fresh clock samples."""
+        fresh: list[Sample] = []
+        for conn in self.connections:
+            with contextlib.suppress(ConnectionBroken, ClockError):
+                fresh.append(await take_sample(conn, self.platform, self.task.timeout_s))
+                continue
+            await conn.aclose()  # broken while warming: open a new one for the burst
+            await conn.open(self.task.timeout_s)
+        if fresh and self.platform.time_call() is not None:
+            self.estimate = estimate(fresh)
+        elif fresh:
+            self.estimate = estimate([*self.samples, *fresh])
+        return self._plan()
+
+    # -- connections ---------------------------------------------------------------------------
+
+    async def _open_connections(self) -> list[Connection]:
+        conns = [Connection(self.origin, self.clock, self.tls)
+                 for _ in range(self.task.concurrency)]
+        await asyncio.gather(*(c.open(self.task.timeout_s) for c in conns))
+        return conns
+
+    async def _close_all(self) -> None:
+        await asyncio.gather(*(c.aclose() for c in self.connections), return_exceptions=True)
+
+    async def _sleep_until(self, at: float) -> None:
+        remaining = at - self.now()
+        if remaining > 0:
+            await asyncio.sleep(remaining / 1000)
+
+    async def _spin_until(self, at: float) -> None:
+        """Sleep coarsely, then spin: sleeps wake late by up to ms, a spin by microseconds."""
+        await asyncio.sleep(schedule.coarse_sleep_ms(self.now(), at) / 1000)
+        while self.now() < at:
+            pass
+
+    # -- the burst and the retries ---------------------------------------------------------------
+
+    async def _race(self, sent: list[float], policy: RetryPolicy) -> None:
+        workers = [asyncio.create_task(self._work(seq, conn, at, policy))
+                   for seq, (conn, at) in enumerate(zip(self.connections, sent, strict=True), 1)]
+        try:
+            pending = set(workers)
+            while pending:
+                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if policy.order_id is not None or policy.stopped in (Kind.AUTH, Kind.FATAL):
+                    break  # first success wins: the rest are cancelled
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _work(self, seq: int, conn: Connection, sent_at: float,
+                    policy: RetryPolicy) -> None:
+        attempt = 1
+        while True:
+            verdict, response = await self._answer(conn)
+            self._record(seq=seq, attempt=attempt, sent_at=sent_at, verdict=verdict,
+                         response=response)
+            next_at = policy.after(verdict, self.now())
+            if next_at is None:
+                return
+            await self._sleep_until(next_at)
+            if not policy.may_send or self.now() > policy.deadline:
+                return
+            resent = await self._resend(conn, policy)
+            if resent is None:
+                return
+            sent_at, attempt = resent, attempt + 1
+            self.console.say("sent", seq=seq)
+
+    async def _answer(self, conn: Connection) -> tuple[Verdict, Response | None]:
+        try:
+            response = await conn.read_response(self.task.timeout_s)
+        except ConnectionBroken as exc:
+            return failure(str(exc)), None
+        return self.platform.classify(response), response
+
+    async def _resend(self, conn: Connection, policy: RetryPolicy) -> float | None:
+        """Send the order again on ``conn``, reconnecting if it broke; None if out of time."""
+        while not conn.is_open:
+            try:
+                await conn.open(min(self.task.timeout_s,
+                                    max(0.001, (policy.deadline - self.now()) / 1000)))
+            except ConnectionBroken as exc:
+                verdict = failure(str(exc))
+                next_at = policy.after(verdict, self.now())
+                if next_at is None:
+                    return None
+                await self._sleep_until(next_at)
+        conn.prepare(self.platform.order_call(self.request_id))
+        return conn.fire()
+
+    def _record(self, *, seq: int, attempt: int, sent_at: float, verdict: Verdict,
+                response: Response | None) -> None:
+        assert self.estimate is not None
+        latency = None if response is None else response.received_at - sent_at
+        self.log.attempt(seq=seq, attempt=attempt,
+                         sent_server_ms=self.estimate.server_time(sent_at),
+                         latency_ms=latency, response=response, outcome=verdict.kind.value,
+                         order_id=verdict.order_id, detail=verdict.detail)
+        self.console.say("answer", seq=seq, status=response.status if response else "---",
+                         outcome=verdict.kind.value, latency=latency or 0.0)
+
+    async def _conclude(self, policy: RetryPolicy, sent: list[float]) -> RunSummary:
+        assert self.estimate is not None
+        sent_server = tuple(self.estimate.server_time(t) for t in sent)
+        result, order_id, existing = policy.result(), policy.order_id, False
+        if result is Result.NOT_ORDERED and policy.should_look_up:
+            order_id = await self._look_up()
+            if order_id is not None:
+                result, existing = Result.ORDERED, True
+        if result is Result.ORDERED:
+            self.console.say("existing" if existing else "ordered", order_id=order_id)
+        elif result is Result.AUTH_FAILED:
+            self.console.say("auth")
+        elif result is Result.FATAL:
+            self.console.say("fatal", detail=policy.last_detail)
+        else:
+            sold = Kind.SOLD_OUT in policy.seen or Kind.LIMIT_REACHED in policy.seen
+            self.console.say("sold_out" if sold else "window")
+        return RunSummary(result, order_id, existing, self.log.attempts, sent_server,
+                          self.estimate, policy.last_detail)
+
+    async def _look_up(self) -> str | None:
+        conn = Connection(self.origin, self.clock, self.tls)
+        try:
+            await conn.open(self.task.timeout_s)
+            return await self.platform.existing_order(conn, self.task.timeout_s)
+        except ConnectionBroken:
+            return None
+        finally:
+            await conn.aclose()
+

@@ -1,0 +1,66 @@
+"""What one answer means for the run. Pure.
+
+Each platform turns a response into a :class:`Verdict`; the :mod:`~sniper.client.policy` decides
+what to do next from it. Transport failures (timeouts, broken connections) are verdicts too.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sniper.client.connection import Response
+
+
+class Kind(enum.Enum):
+    """The kinds of answer the run reacts to."""
+
+    ORDERED = "ordered"
+    NOT_STARTED = "not_started"
+    RATE_LIMITED = "rate_limited"
+    RETRY = "retry"  # 5xx, timeouts, connection errors
+    AUTH = "auth_failed"
+    SOLD_OUT = "sold_out"
+    LIMIT_REACHED = "limit_reached"
+    FATAL = "fatal"  # an answer that more tries cannot change (400, 404, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A kind, the order id when ordered, ``Retry-After`` seconds when given, and a detail."""
+
+    kind: Kind
+    order_id: str | None = None
+    retry_after_s: float | None = None
+    detail: str = ""
+
+
+def retry_after(response: Response) -> float | None:
+    """``Retry-After`` in seconds (delta form; an HTTP date is read as one second)."""
+    value = response.header("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 1.0
+
+
+def by_status(response: Response) -> Verdict | None:
+    """The verdicts that HTTP status alone decides, or None."""
+    status = response.status
+    if status in (401, 403):
+        return Verdict(Kind.AUTH, detail=f"HTTP {status}")
+    if status == 429:
+        return Verdict(Kind.RATE_LIMITED, retry_after_s=retry_after(response),
+                       detail="HTTP 429")
+    if status == 425:
+        return Verdict(Kind.NOT_STARTED, detail="HTTP 425")
+    if status >= 500 or status == 408:
+        return Verdict(Kind.RETRY, retry_after_s=retry_after(response), detail=f"HTTP {status}")
+    return None
+
+
+def failure(detail: str) -> Verdict:
+    """A transport failure: worth another try."""
+    return Verdict(Kind.RETRY, detail=detail)

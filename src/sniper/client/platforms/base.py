@@ -1,0 +1,68 @@
+"""The platform interface: how to talk to one kind of shop. Small on purpose.
+
+A platform builds the order request and reads the answer; optionally it has a time endpoint, a
+way to find an order the account already holds, and probes for ``sniper check``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sniper.client.config import TaskConfig
+from sniper.client.connection import Connection, HttpCall, Origin, Response
+from sniper.client.outcome import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A request that ``sniper check`` sends, and what its answer must look like."""
+
+    label: str
+    call: HttpCall
+    ok_status: tuple[int, ...] = (200,)
+
+
+class Platform(ABC):
+    """One kind of shop."""
+
+    name: ClassVar[str]
+
+    def __init__(self, task: TaskConfig, cookie: str) -> None:
+        self.task, self.cookie = task, cookie
+
+    @property
+    def origin(self) -> Origin:
+        """Where the orders go."""
+        return Origin.from_url(self.task.base_url)
+
+    @abstractmethod
+    def order_call(self, request_id: str) -> HttpCall:
+        """The order request; the same ``request_id`` for every try of one run."""
+
+    @abstractmethod
+    def classify(self, response: Response) -> Verdict:
+        """What an answer to the order request means."""
+
+    def time_call(self) -> HttpCall | None:
+        """A request answering the server's time in ms (``{"now_ms": …}``), or None: then the
+        ``Date`` header of :meth:`warm_call` is used."""
+        return None
+
+    def warm_call(self) -> HttpCall:
+        """A cheap request that warms a connection."""
+        return HttpCall("HEAD", "/")
+
+    def session_probe(self) -> Probe | None:
+        """A request that shows whether the cookie is still good (sent once before preheat;
+        it also lets the server load the session before the opening), or None."""
+        return None
+
+    def probes(self) -> list[Probe]:
+        """What ``sniper check`` asks before the opening; sends no order."""
+        return []
+
+    async def existing_order(self, conn: Connection, timeout_s: float) -> str | None:
+        """The id of an order this account already holds for the item, if the platform can say."""
+        return None

@@ -1,0 +1,89 @@
+"""The ``store`` platform: this project's own store API."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Response
+from sniper.client.outcome import Kind, Verdict, by_status
+from sniper.client.platforms.base import Platform, Probe
+
+_BY_CODE = {
+    "sold_out": Kind.SOLD_OUT,
+    "limit_reached": Kind.LIMIT_REACHED,
+    "not_started": Kind.NOT_STARTED,
+    "rate_limited": Kind.RATE_LIMITED,
+    "unauthorized": Kind.AUTH,
+    "unavailable": Kind.RETRY,
+}
+
+
+class StorePlatform(Platform):
+    """Orders through ``POST /api/orders`` with the session cookie."""
+
+    name = "store"
+
+    def _headers(self) -> tuple[tuple[str, str], ...]:
+        return (("Cookie", self.cookie), ("Accept", "application/json"))
+
+    def order_call(self, request_id: str) -> HttpCall:
+        """``POST /api/orders`` with the sku, quantity and this run's request id."""
+        body = json.dumps({"sku_id": self.task.sku_id, "qty": self.task.qty,
+                           "request_id": request_id}, separators=(",", ":")).encode()
+        return HttpCall("POST", "/api/orders",
+                        (*self._headers(), ("Content-Type", "application/json")), body)
+
+    def classify(self, response: Response) -> Verdict:
+        """By status, then by the store's error code."""
+        if response.status in (200, 201):
+            try:
+                order_id = str(json.loads(response.body)["order_id"])
+            except (ValueError, KeyError, TypeError):
+                return Verdict(Kind.RETRY, detail="success without an order id")
+            return Verdict(Kind.ORDERED, order_id=order_id)
+        code = _error_code(response)
+        kind = _BY_CODE.get(code or "")
+        if kind is not None:
+            fallback = by_status(response)
+            retry_after = fallback.retry_after_s if fallback else None
+            return Verdict(kind, retry_after_s=retry_after, detail=code or "")
+        return by_status(response) or Verdict(
+            Kind.FATAL, detail=f"HTTP {response.status} {code or ''}".strip())
+
+    def time_call(self) -> HttpCall:
+        """``GET /api/time``."""
+        return HttpCall("GET", "/api/time", (("Accept", "application/json"),))
+
+    def warm_call(self) -> HttpCall:
+        """``GET /api/time`` again: cheap, and one more clock sample."""
+        return self.time_call()
+
+    def session_probe(self) -> Probe:
+        """``GET /api/orders?sku_id=`` with the cookie: 200 while the session is good."""
+        sku = quote(self.task.sku_id, safe="")
+        return Probe("login", HttpCall("GET", f"/api/orders?sku_id={sku}", self._headers()))
+
+    def probes(self) -> list[Probe]:
+        """The item exists, and the session is accepted."""
+        sku = quote(self.task.sku_id, safe="")
+        return [Probe("item", HttpCall("GET", f"/api/items/{sku}")), self.session_probe()]
+
+    async def existing_order(self, conn: Connection, timeout_s: float) -> str | None:
+        """``GET /api/orders?sku_id=``: this account's orders of the item."""
+        sku = quote(self.task.sku_id, safe="")
+        try:
+            response = await conn.request(
+                HttpCall("GET", f"/api/orders?sku_id={sku}", self._headers()), timeout_s)
+            orders = json.loads(response.body)["orders"] if response.status == 200 else []
+        except (ConnectionBroken, ValueError, KeyError, TypeError):
+            return None
+        return str(orders[0]["order_id"]) if orders else None
+
+
+def _error_code(response: Response) -> str | None:
+    try:
+        code = json.loads(response.body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, str) else None

@@ -1,0 +1,96 @@
+"""What to do after each answer: try again when, or stop. Pure: time comes in as arguments.
+
+* ordered: the run is won; nothing more is sent.
+* 401/403: the cookie is dead; nothing more is sent (exit 4).
+* sold out / limit reached: nothing *new* is sent, but the run waits for the burst's other answers
+  (a sibling's 201 may still be on its way).
+* 425 not started, 5xx, timeouts, broken connections: try again, paced by the token bucket.
+* 429: as above, and no request at all before its ``Retry-After`` has passed.
+* no new try starts after the retry window.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from sniper.client.outcome import Kind, Verdict
+from sniper.ratelimit import TokenBucket
+
+_STOP_ALL = (Kind.AUTH, Kind.FATAL)
+_STOP_NEW = (Kind.SOLD_OUT, Kind.LIMIT_REACHED)
+
+
+class Result(enum.Enum):
+    """How a run ended, with its exit code."""
+
+    ORDERED = 0
+    FATAL = 1
+    NOT_ORDERED = 3
+    AUTH_FAILED = 4
+
+
+@dataclass
+class RetryPolicy:
+    """Shared by every connection of one run; times are local monotonic milliseconds."""
+
+    deadline: float
+    rate_per_s: float
+    burst: int
+    now: float
+    bucket: TokenBucket = field(init=False)
+    order_id: str | None = None
+    stopped: Kind | None = None
+    seen: set[Kind] = field(default_factory=set)
+    not_before: float = 0.0
+    last_detail: str = ""
+
+    def __post_init__(self) -> None:
+        self.bucket = TokenBucket(self.rate_per_s, self.burst, self.burst, self.now / 1000)
+
+    @property
+    def may_send(self) -> bool:
+        """Whether any new request may go out."""
+        return self.order_id is None and self.stopped is None
+
+    def after(self, verdict: Verdict, now: float) -> float | None:
+        """Take an answer in; when this connection may try again, or None to stop."""
+        self.seen.add(verdict.kind)
+        self.last_detail = verdict.detail or self.last_detail
+        if verdict.kind is Kind.ORDERED:
+            self.order_id = self.order_id or verdict.order_id
+            return None
+        if verdict.kind in _STOP_ALL or verdict.kind in _STOP_NEW:
+            if self.stopped not in _STOP_ALL:  # a dead cookie outranks a sold-out answer
+                self.stopped = verdict.kind
+            return None
+        if not self.may_send:
+            return None
+        at = max(now, self.not_before)
+        if verdict.retry_after_s is not None:
+            at = max(at, now + verdict.retry_after_s * 1000)
+            if verdict.kind is Kind.RATE_LIMITED:  # the whole run honours a 429
+                self.not_before = max(self.not_before, at)
+        # Tokens already promised to later tries are not there before then.
+        at = max(at, self.bucket.updated * 1000)
+        wait_s = self.bucket.take(at / 1000)
+        if wait_s > 0:
+            at += wait_s * 1000
+            self.bucket.take(at / 1000)
+        return at if at <= self.deadline else None
+
+    def result(self) -> Result:
+        """The run's result once nothing is in flight (before any existing-order lookup)."""
+        if self.order_id is not None:
+            return Result.ORDERED
+        if Kind.AUTH in self.seen:
+            return Result.AUTH_FAILED
+        if self.stopped is Kind.FATAL:
+            return Result.FATAL
+        return Result.NOT_ORDERED
+
+    @property
+    def should_look_up(self) -> bool:
+        """``limit_reached`` without a success seen: the account may already hold an order."""
+        return self.order_id is None and Kind.LIMIT_REACHED in self.seen \
+            and Kind.AUTH not in self.seen

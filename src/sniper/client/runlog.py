@@ -1,0 +1,56 @@
+"""The run's JSON Lines log: one line per attempt, then one summary line.
+
+Response headers are kept except ``Set-Cookie``; the cookie never appears.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from sniper.client.connection import Response
+
+_SECRET_HEADERS = frozenset({"set-cookie", "cookie", "authorization"})
+
+
+class RunLog:
+    """Appends JSON lines to ``path``; flushed after every line."""
+
+    def __init__(self, path: Path, task: str) -> None:
+        self.path, self.task = path, task
+        self._file: IO[str] | None = None
+        self.attempts = 0
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def attempt(
+        self, *, seq: int, attempt: int, sent_server_ms: float, latency_ms: float | None,
+        response: Response | None, outcome: str, order_id: str | None, detail: str,
+    ) -> None:
+        """One request and what came of it."""
+        self.attempts += 1
+        headers = {} if response is None else {
+            k: v for k, v in response.headers if k not in _SECRET_HEADERS}
+        self._write({
+            "event": "attempt", "task": self.task, "seq": seq, "attempt": attempt,
+            "sent_server_ms": round(sent_server_ms, 3),
+            "latency_ms": None if latency_ms is None else round(latency_ms, 3),
+            "status": None if response is None else response.status,
+            "outcome": outcome, "order_id": order_id, "detail": detail, "headers": headers,
+        })
+
+    def summary(self, **fields: Any) -> None:
+        """The final line."""
+        self._write({"event": "summary", "task": self.task, "attempts": self.attempts, **fields})
+
+    def close(self) -> None:
+        """Flush and close."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,55 @@
+"""The fire plan: when, on our monotonic clock, to do each thing. Pure.
+
+The opening is an instant on the server's clock. Requests must *arrive* then, so they leave half
+a round trip earlier. Connections open ``preheat_ms`` before, and are warmed (one small request
+each, which also gives fresh clock samples) shortly before the send, because a connection idle
+since preheat pays extra on its first write. Waiting is a coarse sleep to ``spin_ms`` before the
+send, then a spin on the clock: sleeps wake late by up to a couple of milliseconds, a spin does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sniper.client.timesync import Estimate
+
+#: Connections are warmed this long before the send (after preheat, before the spin).
+WARM_LEAD_MS = 60.0
+#: The last stretch before the send is spun, not slept.
+SPIN_MS = 3.0
+#: The clock is measured once more this long before preheat.
+REMEASURE_LEAD_MS = 2000.0
+
+
+@dataclass(frozen=True, slots=True)
+class FirePlan:
+    """Local monotonic milliseconds of each step, and what they were derived from."""
+
+    remeasure_at: float
+    preheat_at: float
+    warm_at: float
+    send_at: float
+    arrive_at: float
+    one_way_ms: float
+
+
+def plan(target_server_ms: float, clock: Estimate, preheat_ms: float) -> FirePlan:
+    """The plan for one opening, from the latest clock estimate."""
+    arrive = clock.local_time(target_server_ms)
+    one_way = clock.rtt / 2
+    send = arrive - one_way
+    preheat = send - preheat_ms
+    warm = max(preheat, send - WARM_LEAD_MS)
+    return FirePlan(
+        remeasure_at=preheat - REMEASURE_LEAD_MS,
+        preheat_at=preheat,
+        warm_at=warm,
+        send_at=send,
+        arrive_at=arrive,
+        one_way_ms=one_way,
+    )
+
+
+def coarse_sleep_ms(now: float, until: float, spin_ms: float = SPIN_MS) -> float:
+    """How long to sleep before spinning the rest of the way to ``until`` (0 = spin now)."""
+    return max(0.0, until - now - spin_ms)

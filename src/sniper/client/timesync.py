@@ -1,0 +1,125 @@
+"""Where the server's clock stands against ours, from timed samples. Pure: no I/O, no clock.
+
+A sample is one request: sent at local monotonic ``t0``, answered at ``t1``, carrying a server
+time known to lie in ``[server_lo, server_hi)`` (a millisecond tick from ``/api/time``, or a whole
+second from the HTTP ``Date`` header). The server read its clock somewhere between ``t0`` and
+``t1``, so the offset (server − local) lies in ``[server_lo − t1, server_hi − t0]``.
+
+Two estimators, as the design asks:
+
+* NTP-style: the lowest-RTT sample wins; offset = server midpoint − local midpoint, uncertain by
+  half its RTT plus half the server's resolution;
+* interval intersection: every sample's interval must hold the true offset, so their intersection
+  does too. Samples read at different phases of the server's tick narrow it well below one tick,
+  which is how a one-second ``Date`` header still gives milliseconds once samples straddle its edge.
+
+:func:`estimate` uses the intersection when the samples agree and falls back to the lowest-RTT
+sample when they do not (a clock step during sampling).
+All times here are milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One timed request: local send/receive times and the server time interval it reported."""
+
+    t0: float
+    t1: float
+    server_lo: float
+    server_hi: float
+
+    @property
+    def rtt(self) -> float:
+        """Round-trip time."""
+        return self.t1 - self.t0
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The offsets (server − local) this sample allows."""
+        return self.server_lo - self.t1, self.server_hi - self.t0
+
+
+def ms_tick_sample(t0: float, t1: float, server_ms: int) -> Sample:
+    """A sample from an integer-millisecond server clock."""
+    return Sample(t0, t1, float(server_ms), float(server_ms) + 1.0)
+
+
+def date_header_sample(t0: float, t1: float, server_second_ms: int) -> Sample:
+    """A sample from an HTTP ``Date`` header (whole seconds, as epoch ms of that second)."""
+    return Sample(t0, t1, float(server_second_ms), float(server_second_ms) + 1000.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Offset (server − local, ms), its half-width of uncertainty, and the best RTT seen."""
+
+    offset: float
+    uncertainty: float
+    rtt: float
+    method: str
+    samples: int
+
+    def server_time(self, local: float) -> float:
+        """Our local time ``local`` on the server's clock."""
+        return local + self.offset
+
+    def local_time(self, server: float) -> float:
+        """The server's time ``server`` on our local clock."""
+        return server - self.offset
+
+
+def lowest_rtt(samples: Sequence[Sample]) -> Estimate:
+    """NTP-style: the sample with the lowest RTT; offset = server midpoint − local midpoint."""
+    if not samples:
+        raise ValueError("no samples")
+    best = min(samples, key=lambda s: s.rtt)
+    server_mid = (best.server_lo + best.server_hi) / 2
+    resolution = best.server_hi - best.server_lo
+    return Estimate(
+        offset=server_mid - (best.t0 + best.t1) / 2,
+        uncertainty=best.rtt / 2 + resolution / 2,
+        rtt=best.rtt,
+        method="lowest-rtt",
+        samples=len(samples),
+    )
+
+
+def intersect(samples: Sequence[Sample]) -> tuple[float, float] | None:
+    """The offsets every sample allows, or None if they disagree."""
+    if not samples:
+        raise ValueError("no samples")
+    lo = max(s.bounds[0] for s in samples)
+    hi = min(s.bounds[1] for s in samples)
+    return (lo, hi) if lo <= hi else None
+
+
+def estimate(samples: Sequence[Sample]) -> Estimate:
+    """The intersection's midpoint when the samples agree and it beats the lowest-RTT sample;
+    otherwise the lowest-RTT sample."""
+    fallback = lowest_rtt(samples)
+    both = intersect(samples)
+    if both is None:
+        return fallback
+    lo, hi = both
+    if (hi - lo) / 2 >= fallback.uncertainty:
+        return fallback
+    return Estimate((lo + hi) / 2, (hi - lo) / 2, fallback.rtt, "intersection", len(samples))
+
+
+def next_edge_probe(current: Estimate, now: float, rtt: float, period: float = 1000.0) -> float:
+    """When to send the next ``Date``-header probe: so that it reaches the server right at the
+    next predicted edge of the server's second, which splits the remaining uncertainty.
+
+    Returns a local time after ``now``.
+    """
+    arrive_server = current.server_time(now + rtt / 2)
+    next_edge = (arrive_server // period + 1) * period
+    send = current.local_time(next_edge) - rtt / 2
+    while send <= now:
+        send += period
+    return send

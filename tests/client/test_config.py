@@ -1,0 +1,148 @@
+"""The task file: every field validated, layering, the cookie's sources and its secrecy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sniper.client.config import load_task, redact
+from sniper.errors import ConfigError
+
+GOOD = """\
+platform: store
+base_url: "http://127.0.0.1:8000"
+cookie: "session=abcdefghijklmnop"
+sku_id: "100234567"
+target_time: "2024-04-15T07:00:00+08:00"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    """A task file."""
+    path = tmp_path / "task.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SNIPER_* variable of the machine leaks into these tests."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("SNIPER_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    """The design's defaults."""
+    task = load_task(write(tmp_path, GOOD))
+    assert (task.qty, task.concurrency, task.preheat_ms, task.timeout_s) == (1, 3, 500, 5.0)
+    assert (task.retry.window_s, task.retry.rate_per_s, task.retry.burst) == (10.0, 5.0, 5)
+    assert (task.log_file, task.lang) == (Path("sniper.log"), "en")
+    assert task.target_ms == 1_713_135_600_000
+
+
+def test_layering_file_env_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """defaults < file < SNIPER_* (``__`` nests) < flags."""
+    path = write(tmp_path, GOOD + "concurrency: 4\nretry:\n  window_s: 5\n  burst: 2\n")
+    monkeypatch.setenv("SNIPER_RETRY__WINDOW_S", "20")
+    monkeypatch.setenv("SNIPER_CONCURRENCY", "6")
+    task = load_task(path, {"concurrency": 8, "qty": None})
+    assert task.concurrency == 8
+    assert (task.retry.window_s, task.retry.burst) == (20.0, 2)
+    assert task.qty == 1
+
+
+def test_cookie_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SNIPER_COOKIE wins over the file."""
+    monkeypatch.setenv("SNIPER_COOKIE", "session=from-env-1234567")
+    assert load_task(write(tmp_path, GOOD)).cookie_value() == "session=from-env-1234567"
+
+
+def test_cookie_from_file(tmp_path: Path) -> None:
+    """cookie_file is read (and stripped) when there is no cookie."""
+    (tmp_path / "me.cookie").write_text("session=from-file-123456\n")
+    text = GOOD.replace('cookie: "session=abcdefghijklmnop"', f"cookie_file: {tmp_path}/me.cookie")
+    assert load_task(write(tmp_path, text)).cookie_value() == "session=from-file-123456"
+
+
+def test_cookie_never_in_repr(tmp_path: Path) -> None:
+    """The parsed task does not show the cookie."""
+    task = load_task(write(tmp_path, GOOD))
+    assert "abcdefghijklmnop" not in repr(task)
+    assert "abcdefghijklmnop" not in str(task.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("secret", "shown"),
+    [("session=abcdefghijklmnop", "sess…(24 chars)"), ("short", "***(5 chars)")],
+)
+def test_redact(secret: str, shown: str) -> None:
+    """At most the first four characters and the length."""
+    assert redact(secret) == shown
+
+
+BAD: list[tuple[str, dict[str, Any] | str, str]] = [
+    ("unknown-platform", {"platform": "meituan-ng"}, "platform: unknown"),
+    ("no-offset", {"target_time": "2024-04-15T07:00:00"}, "target_time:"),
+    ("unparseable-time", {"target_time": "tomorrow at 7"}, "target_time:"),
+    ("unquoted-naive-time", "target_time: 2024-04-15 07:00:00", "target_time:"),
+    ("negative-concurrency", {"concurrency": -1}, "concurrency:"),
+    ("zero-concurrency", {"concurrency": 0}, "concurrency:"),
+    ("huge-concurrency", {"concurrency": 1000}, "concurrency:"),
+    ("negative-preheat", {"preheat_ms": -5}, "preheat_ms:"),
+    ("zero-qty", {"qty": 0}, "qty:"),
+    ("string-qty", {"qty": "many"}, "qty:"),
+    ("negative-window", {"retry": {"window_s": -1}}, "retry.window_s:"),
+    ("zero-rate", {"retry": {"rate_per_s": 0}}, "retry.rate_per_s:"),
+    ("zero-burst", {"retry": {"burst": 0}}, "retry.burst:"),
+    ("unknown-retry-field", {"retry": {"windw_s": 3}}, "retry.windw_s: unknown field"),
+    ("zero-timeout", {"timeout_s": 0}, "timeout_s:"),
+    ("bad-lang", {"lang": "fr"}, "lang:"),
+    ("bad-url", {"base_url": "ftp://x"}, "base_url:"),
+    ("no-host", {"base_url": "http://"}, "base_url:"),
+    ("empty-sku", {"sku_id": ""}, "sku_id:"),
+    ("typo-field", {"concurency": 3}, "concurency: unknown field"),
+    ("http-without-request", {"platform": "http"}, "the http platform needs"),
+    ("missing-cookie", {"cookie": None}, "cookie: missing"),
+    ("missing-cookie-file", {"cookie": None, "cookie_file": "/nonexistent/c"}, "cookie_file:"),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), [pytest.param(c, e, id=i) for i, c, e in BAD])
+def test_bad_field_is_one_line_naming_it(
+    tmp_path: Path, change: dict[str, Any] | str, expected: str
+) -> None:
+    """Each bad value is a ConfigError whose message names the field."""
+    import yaml
+
+    data = yaml.safe_load(GOOD)
+    if isinstance(change, str):
+        text = "\n".join(ln for ln in GOOD.splitlines() if not ln.startswith("target_time"))
+        path = write(tmp_path, text + "\n" + change + "\n")
+    else:
+        data.update(change)
+        path = write(tmp_path, yaml.safe_dump({k: v for k, v in data.items() if v is not None}))
+    with pytest.raises(ConfigError) as info:
+        task = load_task(path)
+        task.cookie_value()
+        from sniper.client.platforms import platform_class
+
+        platform_class(task.platform)
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+    assert "abcdefghijklmnop" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("[1, 2]", "must be a mapping"), ("a: [", "not valid YAML"), ("", "base_url: Field")],
+)
+def test_bad_files(tmp_path: Path, text: str, expected: str) -> None:
+    """Not YAML, not a mapping, or empty."""
+    with pytest.raises(ConfigError, match=expected.replace("[", r"\[")):
+        load_task(write(tmp_path, text))

@@ -1,0 +1,86 @@
+"""What the run does after each answer: a table, on explicit times."""
+
+from __future__ import annotations
+
+import pytest
+
+from sniper.client.outcome import Kind, Verdict
+from sniper.client.policy import Result, RetryPolicy
+
+
+def policy(now: float = 0.0, deadline: float = 10_000.0, rate: float = 5.0,
+           burst: int = 5) -> RetryPolicy:
+    """A fresh policy with a full bucket at ``now``."""
+    return RetryPolicy(deadline=deadline, rate_per_s=rate, burst=burst, now=now)
+
+
+class TestRetryPolicy:
+    """Each kind of answer, and the token bucket's pacing."""
+
+    def test_ordered_stops_everything(self) -> None:
+        """The first order id wins; no new request may go out."""
+        p = policy()
+        assert p.after(Verdict(Kind.ORDERED, order_id="A"), 1.0) is None
+        assert p.after(Verdict(Kind.ORDERED, order_id="B"), 2.0) is None
+        assert (p.order_id, p.may_send, p.result()) == ("A", False, Result.ORDERED)
+
+    @pytest.mark.parametrize(("kind", "result"), [
+        (Kind.AUTH, Result.AUTH_FAILED), (Kind.FATAL, Result.FATAL),
+        (Kind.SOLD_OUT, Result.NOT_ORDERED), (Kind.LIMIT_REACHED, Result.NOT_ORDERED)])
+    def test_final_refusals_send_nothing_new(self, kind: Kind, result: Result) -> None:
+        """401, fatal, sold out, limit reached: stop; later retryable answers stop too."""
+        p = policy()
+        assert p.after(Verdict(kind), 1.0) is None
+        assert not p.may_send
+        assert p.after(Verdict(Kind.RETRY), 2.0) is None
+        assert p.result() is result
+
+    def test_sibling_success_after_limit_reached_still_wins(self) -> None:
+        """Two siblings say limit_reached, the third's 201 arrives later: ordered."""
+        p = policy()
+        p.after(Verdict(Kind.LIMIT_REACHED), 1.0)
+        p.after(Verdict(Kind.LIMIT_REACHED), 1.1)
+        p.after(Verdict(Kind.ORDERED, order_id="X"), 51.0)
+        assert p.result() is Result.ORDERED
+        assert not p.should_look_up
+
+    def test_limit_reached_alone_asks_for_a_lookup(self) -> None:
+        """limit_reached with no success: the account may already hold an order."""
+        p = policy()
+        p.after(Verdict(Kind.LIMIT_REACHED), 1.0)
+        assert p.should_look_up
+
+    def test_auth_outranks_sold_out(self) -> None:
+        """A dead cookie is what the user must hear about."""
+        p = policy()
+        p.after(Verdict(Kind.SOLD_OUT), 1.0)
+        p.after(Verdict(Kind.AUTH), 2.0)
+        assert p.result() is Result.AUTH_FAILED
+
+    def test_not_started_retries_at_once_while_tokens_last(self) -> None:
+        """425: the burst's tokens make the first retries immediate, then the rate paces."""
+        p = policy(rate=5.0, burst=2)
+        assert p.after(Verdict(Kind.NOT_STARTED), 10.0) == pytest.approx(10.0)
+        assert p.after(Verdict(Kind.NOT_STARTED), 10.0) == pytest.approx(10.0)
+        assert p.after(Verdict(Kind.NOT_STARTED), 10.0) == pytest.approx(210.0)
+
+    def test_rate_limited_honours_retry_after_for_everyone(self) -> None:
+        """429 with Retry-After 2: this connection and every other wait until then."""
+        p = policy()
+        assert p.after(Verdict(Kind.RATE_LIMITED, retry_after_s=2.0), 100.0) == \
+            pytest.approx(2100.0)
+        assert p.after(Verdict(Kind.RETRY), 150.0) == pytest.approx(2100.0)
+
+    def test_server_errors_are_paced_by_the_bucket(self) -> None:
+        """5xx: burst first, then one per 1/rate."""
+        p = policy(rate=10.0, burst=1)
+        assert p.after(Verdict(Kind.RETRY), 0.0) == pytest.approx(0.0)
+        assert p.after(Verdict(Kind.RETRY), 0.0) == pytest.approx(100.0)
+        assert p.after(Verdict(Kind.RETRY), 0.0) == pytest.approx(200.0)
+
+    def test_nothing_new_after_the_window(self) -> None:
+        """A retry that would start after the deadline does not happen."""
+        p = policy(deadline=1000.0, rate=1.0, burst=1)
+        assert p.after(Verdict(Kind.RETRY), 500.0) == pytest.approx(500.0)
+        assert p.after(Verdict(Kind.RETRY), 600.0) is None
+        assert p.result() is Result.NOT_ORDERED

@@ -1,0 +1,97 @@
+"""Clock-offset estimation from samples: tables, no clock, no network."""
+
+from __future__ import annotations
+
+import pytest
+
+from sniper.client.timesync import (
+    Estimate,
+    date_header_sample,
+    estimate,
+    intersect,
+    lowest_rtt,
+    ms_tick_sample,
+    next_edge_probe,
+)
+
+
+class TestLowestRtt:
+    """NTP-style: the lowest-RTT sample wins; offset = server − local midpoint."""
+
+    def test_picks_the_fastest_sample(self) -> None:
+        """A slow sample (RTT 40) loses to a fast one (RTT 2) even if listed first."""
+        samples = [
+            ms_tick_sample(1000.0, 1040.0, 2530),  # slow: says offset ≈ 1510
+            ms_tick_sample(2000.0, 2002.0, 3501),  # fast: offset = 3501.5 − 2001 = 1500.5
+        ]
+        est = lowest_rtt(samples)
+        assert est.offset == pytest.approx(1500.5)
+        assert est.rtt == pytest.approx(2.0)
+        assert est.uncertainty == pytest.approx(1.0 + 0.5)
+
+    def test_negative_offset(self) -> None:
+        """A server 800 ms behind."""
+        est = lowest_rtt([ms_tick_sample(5000.0, 5000.2, 4200)])
+        assert est.offset == pytest.approx(4200.5 - 5000.1)
+
+    def test_no_samples(self) -> None:
+        """Nothing to estimate from."""
+        with pytest.raises(ValueError, match="no samples"):
+            lowest_rtt([])
+
+
+class TestIntersection:
+    """Every sample bounds the offset; their intersection is tighter than any one."""
+
+    def test_sub_tick_precision_from_phases(self) -> None:
+        """True offset 1500.3 ms, server ticks of 1 ms, RTT 0.2: samples at several phases of
+        the tick pin it to about the RTT, well under one tick."""
+        true = 1500.3
+        samples = []
+        for k in range(10):
+            t0 = 1000.0 + k * 13.37
+            t1 = t0 + 0.2
+            server_ms = int(t0 + 0.1 + true)  # the server reads its clock mid-flight
+            samples.append(ms_tick_sample(t0, t1, server_ms))
+        lo, hi = intersect(samples) or (0.0, 0.0)
+        assert lo <= true <= hi
+        est = estimate(samples)
+        assert est.method == "intersection"
+        assert abs(est.offset - true) <= est.uncertainty
+        assert est.uncertainty < 0.2
+
+    def test_date_header_edge(self) -> None:
+        """Two Date samples 2 ms apart straddling the server's second edge narrow a whole
+        second of uncertainty to ~2 ms."""
+        true = 250.0  # server = local + 250
+        # local 9749 → server 9999 (second 9000); local 9751 → server 10001 (second 10000)
+        a = date_header_sample(9748.9, 9749.1, 9000)
+        b = date_header_sample(9750.9, 9751.1, 10000)
+        est = estimate([a, b])
+        assert est.method == "intersection"
+        assert abs(est.offset - true) <= est.uncertainty <= 1.5
+
+    def test_disagreeing_samples_fall_back(self) -> None:
+        """A clock step between samples: no common offset, so the lowest-RTT sample decides."""
+        a = ms_tick_sample(1000.0, 1000.5, 2000)
+        b = ms_tick_sample(2000.0, 2000.2, 5000)
+        assert intersect([a, b]) is None
+        assert estimate([a, b]).method == "lowest-rtt"
+
+
+def test_estimate_maps_both_ways() -> None:
+    """server_time and local_time are inverses."""
+    est = Estimate(offset=123.5, uncertainty=0.1, rtt=0.2, method="x", samples=1)
+    assert est.local_time(est.server_time(1000.0)) == pytest.approx(1000.0)
+
+
+@pytest.mark.parametrize(("now", "offset", "rtt", "expected"), [
+    (0.0, 0.0, 0.0, 1000.0),         # next edge of the server's second
+    (0.0, 250.0, 0.0, 750.0),        # server ahead by 250: its next second comes sooner
+    (0.0, 250.0, 10.0, 745.0),       # leave half an RTT early
+    (760.0, 250.0, 0.0, 1750.0),     # just missed one: the next
+])
+def test_next_edge_probe(now: float, offset: float, rtt: float, expected: float) -> None:
+    """The probe arrives at the server's next predicted second edge."""
+    est = Estimate(offset=offset, uncertainty=500.0, rtt=rtt, method="x", samples=1)
+    assert next_edge_probe(est, now, rtt) == pytest.approx(expected)
