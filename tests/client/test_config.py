@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sniper.client.config import load_task, redact
+from sniper.client.platforms import platform_class
 from sniper.errors import ConfigError
 
 GOOD = """\
@@ -85,6 +86,13 @@ def test_redact(secret: str, shown: str) -> None:
     assert redact(secret) == shown
 
 
+def _validate_fully(path: Path) -> None:
+    """What the CLI checks before sending anything: fields, cookie, platform."""
+    task = load_task(path)
+    task.cookie_value()
+    platform_class(task.platform)
+
+
 BAD: list[tuple[str, dict[str, Any] | str, str]] = [
     ("unknown-platform", {"platform": "meituan-ng"}, "platform: unknown"),
     ("no-offset", {"target_time": "2024-04-15T07:00:00"}, "target_time:"),
@@ -127,11 +135,7 @@ def test_bad_field_is_one_line_naming_it(
         data.update(change)
         path = write(tmp_path, yaml.safe_dump({k: v for k, v in data.items() if v is not None}))
     with pytest.raises(ConfigError) as info:
-        task = load_task(path)
-        task.cookie_value()
-        from sniper.client.platforms import platform_class
-
-        platform_class(task.platform)
+        _validate_fully(path)
     message = str(info.value)
     assert expected in message
     assert "\n" not in message

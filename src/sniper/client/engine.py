@@ -226,7 +226,13 @@ class Sniper:
                     policy: RetryPolicy) -> None:
         attempt = 1
         while True:
-            verdict, response = await self._answer(conn)
+            try:
+                verdict, response = await self._answer(conn)
+            except asyncio.CancelledError:  # another request won: this one is logged, not lost
+                self._record(seq=seq, attempt=attempt, sent_at=sent_at,
+                             verdict=Verdict(Kind.RETRY, detail="cancelled"), response=None,
+                             outcome="cancelled")
+                raise
             self._record(seq=seq, attempt=attempt, sent_at=sent_at, verdict=verdict,
                          response=response)
             next_at = policy.after(verdict, self.now())
@@ -264,15 +270,17 @@ class Sniper:
         return conn.fire()
 
     def _record(self, *, seq: int, attempt: int, sent_at: float, verdict: Verdict,
-                response: Response | None) -> None:
+                response: Response | None, outcome: str | None = None) -> None:
         assert self.estimate is not None
         latency = None if response is None else response.received_at - sent_at
+        outcome = outcome or verdict.kind.value
         self.log.attempt(seq=seq, attempt=attempt,
                          sent_server_ms=self.estimate.server_time(sent_at),
-                         latency_ms=latency, response=response, outcome=verdict.kind.value,
+                         latency_ms=latency, response=response, outcome=outcome,
                          order_id=verdict.order_id, detail=verdict.detail)
-        self.console.say("answer", seq=seq, status=response.status if response else "---",
-                         outcome=verdict.kind.value, latency=latency or 0.0)
+        if outcome != "cancelled":
+            self.console.say("answer", seq=seq, status=response.status if response else "---",
+                             outcome=outcome, latency=latency or 0.0)
 
     async def _conclude(self, policy: RetryPolicy, sent: list[float]) -> RunSummary:
         assert self.estimate is not None

@@ -1,0 +1,161 @@
+"""A small real HTTP/1.1 server on loopback whose order answers follow a script.
+
+``GET /api/time`` answers its clock (the machine's, shifted by ``skew_ms``); ``GET /api/orders``
+answers ``existing`` orders (the session probe and the lookup); each ``POST /api/orders`` gets the
+next :class:`Step`. It records every connection and request, so tests can check what the sniper
+sent, on which connection and when.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import h11
+
+
+@dataclass(frozen=True)
+class Step:
+    """One scripted answer: status, JSON body, headers, a delay before answering, or silence."""
+
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: tuple[tuple[str, str], ...] = ()
+    delay_s: float = 0.0
+    hang: bool = False
+
+
+def ok(order_id: str = "20240415070000000000001abcdef01") -> Step:
+    """A 201 with an order."""
+    return Step(201, {"order_id": order_id, "sku_id": "eggs", "qty": 1, "user": "u",
+                      "created_ms": 0})
+
+
+def refuse(status: int, code: str, **kwargs: Any) -> Step:
+    """A store-style error."""
+    return Step(status, {"error": code, "message": code}, **kwargs)
+
+
+@dataclass
+class Seen:
+    """A request as the server saw it."""
+
+    method: str
+    path: str
+    conn: int
+    at: float  # the server's monotonic seconds
+    headers: dict[str, str]
+    body: bytes
+
+
+class FaultServer:
+    """Start with ``async with FaultServer(script) as server``; ``server.url`` is its address."""
+
+    def __init__(self, script: list[Step], *, skew_ms: float = 0.0,
+                 existing: list[str] | None = None, repeat_last: bool = True) -> None:
+        self.script, self.skew_ms = list(script), skew_ms
+        self.existing = existing or []
+        self.repeat_last = repeat_last
+        self.requests: list[Seen] = []
+        self.connections: list[float] = []  # monotonic seconds each was accepted
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.url = ""
+
+    def now_ms(self) -> int:
+        """The server's clock."""
+        return int(time.time() * 1000 + self.skew_ms)
+
+    async def __aenter__(self) -> FaultServer:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    @property
+    def orders(self) -> list[Seen]:
+        """The order requests, in arrival order."""
+        return [r for r in self.requests if r.method == "POST"]
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        index = len(self.connections)
+        self.connections.append(time.monotonic())
+        conn = h11.Connection(h11.SERVER)
+        try:
+            while True:
+                request, body = await self._read(conn, reader)
+                if request is None:
+                    return
+                seen = Seen(request.method.decode(), request.target.decode(), index,
+                            time.monotonic(), {k.decode().lower(): v.decode()
+                                               for k, v in request.headers}, body)
+                self.requests.append(seen)
+                step = self._answer_for(seen)
+                if step.hang:
+                    await asyncio.sleep(3600)
+                if step.delay_s:
+                    await asyncio.sleep(step.delay_s)
+                payload = json.dumps(step.body).encode()
+                headers = [("Content-Type", "application/json"),
+                           ("Content-Length", str(len(payload))), *step.headers]
+                writer.write(conn.send(h11.Response(status_code=step.status, headers=headers)))
+                writer.write(conn.send(h11.Data(data=payload)) + conn.send(h11.EndOfMessage()))
+                await writer.drain()
+                conn.start_next_cycle()
+        except (ConnectionError, h11.ProtocolError):
+            return
+        finally:
+            writer.close()
+
+    async def _read(self, conn: h11.Connection,
+                    reader: asyncio.StreamReader) -> tuple[h11.Request | None, bytes]:
+        request, body = None, b""
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = await reader.read(65536)
+                conn.receive_data(data)
+                if not data:
+                    return None, b""
+            elif isinstance(event, h11.Request):
+                request = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                return request, body
+            elif isinstance(event, h11.ConnectionClosed):
+                return None, b""
+
+    def _answer_for(self, seen: Seen) -> Step:
+        if seen.method == "GET" and seen.path == "/api/time":
+            return Step(200, {"now_ms": self.now_ms()})
+        if seen.method == "GET" and seen.path.startswith("/api/orders"):
+            if not seen.headers.get("cookie"):
+                return refuse(401, "unauthorized")
+            orders = [{"order_id": o, "sku_id": "eggs", "qty": 1, "user": "u", "created_ms": 0}
+                      for o in self.existing]
+            return Step(200, {"orders": orders})
+        if seen.method == "POST" and seen.path == "/api/orders":
+            if len(self.script) > 1 or (self.script and not self.repeat_last):
+                return self.script.pop(0)
+            if self.script:
+                return self.script[0]
+        return refuse(404, "not_found")

@@ -1,0 +1,162 @@
+"""The sniper CLI against a real store process: on time, on the store's clock, and stoppable."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import StartStore
+from tests.e2e.crowd import users
+from tests.e2e.store_process import StoreProcess
+
+
+def sniper(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the ``sniper`` CLI to completion."""
+    return subprocess.run([sys.executable, "-m", "sniper", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd, check=False)
+
+
+def task_file(store: StoreProcess, tmp_path: Path, *, opens_in_s: float, stock: int = 1,
+              extra: str = "") -> tuple[Path, int, str]:
+    """An item opening ``opens_in_s`` from now on the store's clock, a user, a task file."""
+    now_ms = httpx.get(f"{store.url}/api/time").json()["now_ms"]
+    opening_ms = (now_ms // 1000 + 1 + int(opens_in_s)) * 1000  # a whole second, as in life
+    opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
+    response = store.admin("PUT", "/admin/items/eggs", json={
+        "name": "eggs", "price_cents": 1299, "stock": stock, "sale_start": opening})
+    assert response.status_code == 200
+    [(_, token)] = users(store, 1)
+    path = tmp_path / "task.yaml"
+    path.write_text(f'platform: store\nbase_url: "{store.url}"\ncookie: "session={token}"\n'
+                    f'sku_id: eggs\ntarget_time: "{opening}"\nlog_file: "{tmp_path}/s.log"\n'
+                    + extra)
+    return path, opening_ms, token
+
+
+@pytest.mark.parametrize("skew_ms", [1500, -800])
+def test_order_lands_at_the_opening_on_the_store_clock(
+    start_store: StartStore, tmp_path: Path, skew_ms: int
+) -> None:
+    """Exit 0; the order's created_ms is at or after the opening, within 20 ms of it."""
+    store = start_store(args=("--clock-skew-ms", str(skew_ms)))
+    path, opening_ms, token = task_file(store, tmp_path, opens_in_s=2)
+    done = sniper("run", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "✓ order placed! order id: " in done.stdout
+    assert "→ request sent [seq=3]" in done.stdout
+    orders = store.admin("GET", "/admin/orders?sku_id=eggs").json()["orders"]
+    assert len(orders) == 1
+    assert 0 <= orders[0]["created_ms"] - opening_ms <= 20
+    assert token not in done.stdout + done.stderr
+    lines = [json.loads(ln) for ln in (tmp_path / "s.log").read_text().splitlines()]
+    attempts = [ln for ln in lines if ln["event"] == "attempt"]
+    assert len(attempts) == 3  # the winner, and its siblings (answered or cancelled)
+    assert {a["seq"] for a in attempts} == {1, 2, 3}
+    assert [a["outcome"] for a in attempts].count("ordered") >= 1
+    for a in attempts:
+        assert set(a) >= {"seq", "attempt", "sent_server_ms", "latency_ms", "status", "outcome",
+                          "order_id", "headers"}
+        assert "set-cookie" not in a["headers"]
+        assert abs(a["sent_server_ms"] - opening_ms) < 20
+    assert lines[-1]["event"] == "summary"
+    assert lines[-1]["result"] == "ordered"
+
+
+def test_config_flag_form_and_chinese(start_store: StartStore, tmp_path: Path) -> None:
+    """``sniper --config FILE`` (the seed's form) with lang zh."""
+    store = start_store()
+    path, _, _ = task_file(store, tmp_path, opens_in_s=1, extra="lang: zh\n")
+    done = sniper("--config", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "→ 请求已发出 [seq=1]" in done.stdout
+    assert "✓ 下单成功!订单号:" in done.stdout
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_while_waiting(start_store: StartStore, tmp_path: Path, sig: signal.Signals,
+                              code: int) -> None:
+    """A signal while waiting: summary, log flushed, exit 130/143 within a second."""
+    store = start_store()
+    path, _, _ = task_file(store, tmp_path, opens_in_s=30)
+    proc = subprocess.Popen([sys.executable, "-m", "sniper", "run", str(path)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3.0)  # started and waiting for an opening 30 s away
+        proc.send_signal(sig)
+        started = time.monotonic()
+        out, err = proc.communicate(timeout=10)
+        elapsed = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, out + err
+    assert elapsed < 1.0
+    assert "interrupted" in out
+    assert "summary:" in out
+    summary = json.loads((tmp_path / "s.log").read_text().splitlines()[-1])
+    assert summary["event"] == "summary"
+    assert "Traceback" not in err
+
+
+def test_check_sends_no_order(start_store: StartStore, tmp_path: Path) -> None:
+    """``sniper check``: probes pass, the clock is measured, a fire time is given; no order."""
+    store = start_store(args=("--clock-skew-ms", "1500"))
+    path, _, _ = task_file(store, tmp_path, opens_in_s=5)
+    done = sniper("check", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "item: HTTP 200 ok" in done.stdout
+    assert "login: HTTP 200 ok" in done.stdout
+    assert "would fire at" in done.stdout
+    assert "server is +1" in done.stdout
+    assert store.admin("GET", "/admin/orders").json()["orders"] == []
+
+
+def test_check_reports_a_dead_cookie(start_store: StartStore, tmp_path: Path) -> None:
+    """A forged session: check exits 4 and says which probe failed."""
+    store = start_store()
+    path, _, token = task_file(store, tmp_path, opens_in_s=5)
+    path.write_text(path.read_text().replace(token, "forged-session-token"))
+    done = sniper("check", str(path), cwd=tmp_path)
+    assert done.returncode == 4
+    assert "login: HTTP 401 FAILED" in done.stdout
+
+
+def test_clock_command(start_store: StartStore, tmp_path: Path) -> None:
+    """``sniper clock URL``: offset within a few ms of the store's skew, with RTT and ±."""
+    store = start_store(args=("--clock-skew-ms", "-800"))
+    done = sniper("clock", store.url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert abs(report["offset_ms"] - -800) < 5
+    assert report["source"] == "/api/time"
+    assert report["rtt_ms"] > 0
+    assert report["uncertainty_ms"] < 5
+
+
+@pytest.mark.parametrize(("content", "field"), [
+    ("platform: nope\n", "platform"),
+    ('target_time: "2024-04-15T07:00:00"\n', "target_time"),
+    ("concurrency: -2\n", "concurrency"),
+])
+def test_bad_task_file_exits_2_before_sending(tmp_path: Path, content: str, field: str) -> None:
+    """One line naming the field, exit 2, no traceback."""
+    base = ('base_url: "http://127.0.0.1:9"\ncookie: "session=x"\nsku_id: eggs\n'
+            'target_time: "2030-01-01T00:00:00+08:00"\n')
+    lines = {ln.split(":")[0]: ln for ln in base.splitlines()}
+    lines[content.split(":")[0]] = content.strip()
+    path = tmp_path / "task.yaml"
+    path.write_text("\n".join(lines.values()) + "\n")
+    done = sniper("run", str(path), cwd=tmp_path)
+    assert done.returncode == 2
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"sniper: {field}")
+    assert "Traceback" not in done.stderr
