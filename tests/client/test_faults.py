@@ -52,7 +52,7 @@ class TestOutcomes:
         script = [refuse(409, "limit_reached"), refuse(409, "limit_reached"),
                   Step(**{**ok("LATE").__dict__, "delay_s": 0.05})]
         async with FaultServer(script, repeat_last=False) as server:
-            summary, out = await snipe(make_task(server, tmp_path, concurrency=3))
+            summary, _out = await snipe(make_task(server, tmp_path, concurrency=3))
         assert (summary.exit_code, summary.order_id, summary.existing) == (0, "LATE", False)
         assert len(server.orders) == 3  # nothing new after limit_reached
 

@@ -151,7 +151,7 @@ def test_bad_task_file_exits_2_before_sending(tmp_path: Path, content: str, fiel
     base = ('base_url: "http://127.0.0.1:9"\ncookie: "session=x"\nsku_id: eggs\n'
             'target_time: "2030-01-01T00:00:00+08:00"\n')
     lines = {ln.split(":")[0]: ln for ln in base.splitlines()}
-    lines[content.split(":")[0]] = content.strip()
+    lines[content.split(":", maxsplit=1)[0]] = content.strip()
     path = tmp_path / "task.yaml"
     path.write_text("\n".join(lines.values()) + "\n")
     done = sniper("run", str(path), cwd=tmp_path)
