@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
 from sniper import __version__
 from sniper.client import commands
-from sniper.client.config import TaskConfig, load_task
+from sniper.client.config import TaskConfig, load_task, redact
 from sniper.client.console import Console
 from sniper.client.platforms import platform_class
 from sniper.client.runner import run_until_signal
@@ -125,6 +126,33 @@ def serve(**flags: Any) -> None:
     settings = _or_exit(load_settings, **flags)
     setup_logging(settings.log_level)
     _or_exit(run_store, settings)
+
+
+@cli.command("import-curl")
+@click.argument("source", type=click.File("r"), default="-")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("task.yaml"),
+              show_default=True, help="The task file to write.")
+@click.option("--sku-id", help="The item's id: where it appears, it becomes {sku_id}.")
+@click.option("--target-time", help="The opening instant (RFC 3339 with offset).")
+def import_curl(source: Any, output: Path, sku_id: str | None, target_time: str | None) -> None:
+    """Turn a browser's "Copy as cURL (bash)" (FILE or stdin) into an http-platform task.
+
+    The cookie goes to OUTPUT.cookie (readable by you only), never to the terminal."""
+    from sniper.client.curl import parse_curl, to_task
+
+    request = _or_exit(parse_curl, source.read())
+    cookie_path = output.with_name(output.name + ".cookie")
+    task = to_task(request, sku_id=sku_id, target_time=target_time,
+                   cookie_file=str(cookie_path))
+    output.write_text(yaml.safe_dump(task, allow_unicode=True, sort_keys=False))
+    if request.cookie:
+        cookie_path.touch(mode=0o600)
+        cookie_path.write_text(request.cookie + "\n")
+    for warning in request.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote {output} ({request.method} {request.url.split('?')[0]}), cookie "
+               f"{redact(request.cookie) if request.cookie else 'none found'}"
+               f"{' -> ' + str(cookie_path) if request.cookie else ''}")
 
 
 def _or_exit(fn: Any, *args: Any, **kwargs: Any) -> Any:

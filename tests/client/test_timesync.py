@@ -6,7 +6,9 @@ import pytest
 
 from sniper.client.timesync import (
     Estimate,
+    Sample,
     date_header_sample,
+    edge_probe_times,
     estimate,
     intersect,
     lowest_rtt,
@@ -95,3 +97,33 @@ def test_next_edge_probe(now: float, offset: float, rtt: float, expected: float)
     """The probe arrives at the server's next predicted second edge."""
     est = Estimate(offset=offset, uncertainty=500.0, rtt=rtt, method="x", samples=1)
     assert next_edge_probe(est, now, rtt) == pytest.approx(expected)
+
+
+def test_edge_probe_times_spread_across_the_uncertainty() -> None:
+    """k probes, evenly inside ±uncertainty around the next predicted edge, in time order."""
+    est = Estimate(offset=250.0, uncertainty=100.0, rtt=0.0, method="x", samples=1)
+    times = edge_probe_times(est, now=0.0, probes=3)
+    assert times == pytest.approx([700.0, 750.0, 800.0])
+
+
+def test_edge_probing_converges_on_a_simulated_date_server() -> None:
+    """Against a simulated server 1234.567 ms ahead with 1 s Date resolution and 0.2 ms RTT,
+    a few rounds of edge probes pin the offset to under a millisecond."""
+    true, rtt = 1234.567, 0.2
+
+    def probe(t0: float) -> Sample:
+        server = t0 + rtt / 2 + true
+        return date_header_sample(t0, t0 + rtt, int(server // 1000) * 1000)
+
+    samples = [probe(10_000.0 + 37 * k) for k in range(4)]
+    now = 11_000.0
+    for _ in range(6):
+        current = estimate(samples)
+        if current.uncertainty < 1.0:
+            break
+        times = edge_probe_times(current, now, probes=8)
+        samples += [probe(t) for t in times]
+        now = max(times) + 1.0
+    final = estimate(samples)
+    assert final.uncertainty < 1.0
+    assert abs(final.offset - true) <= final.uncertainty

@@ -160,3 +160,44 @@ def test_bad_task_file_exits_2_before_sending(tmp_path: Path, content: str, fiel
     assert len(err) == 1
     assert err[0].startswith(f"sniper: {field}")
     assert "Traceback" not in done.stderr
+
+
+def test_import_curl_task_runs_through_the_http_platform(
+    start_store: StartStore, tmp_path: Path
+) -> None:
+    """A Chrome-style curl of the store's order call becomes a task that orders, with the
+    clock read from the store's Date header (the http platform has no time endpoint)."""
+    store = start_store(args=("--clock-skew-ms", "1500"))
+    _, opening_ms, token = task_file(store, tmp_path, opens_in_s=4)
+    opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
+    curl = (f"curl '{store.url}/api/orders' \\\n  -H 'accept: application/json' \\\n"
+            f"  -H 'content-type: application/json' \\\n  -b 'session={token}' \\\n"
+            "  --data-raw $'{\"sku_id\":\"eggs\",\"qty\":1}'\n")
+    (tmp_path / "order.curl").write_text(curl)
+    made = sniper("import-curl", "order.curl", "-o", "imported.yaml", "--sku-id", "eggs",
+                  "--target-time", opening, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert token not in made.stdout + made.stderr
+    assert (tmp_path / "imported.yaml.cookie").stat().st_mode & 0o077 == 0
+    text = (tmp_path / "imported.yaml").read_text()
+    assert "platform: http" in text
+    assert token not in text
+    (tmp_path / "imported.yaml").write_text(text + f'log_file: "{tmp_path}/h.log"\n')
+    done = sniper("run", "imported.yaml", cwd=tmp_path, timeout=90)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Date" not in done.stderr
+    orders = store.admin("GET", "/admin/orders?sku_id=eggs").json()["orders"]
+    assert len(orders) == 1
+    assert 0 <= orders[0]["created_ms"] - opening_ms <= 50
+
+
+def test_store_date_header_follows_its_skewed_clock(start_store: StartStore) -> None:
+    """The Date header is the store's own clock, skew included, on every route."""
+    from email.utils import parsedate_to_datetime
+
+    store = start_store(args=("--clock-skew-ms", "-3000"))
+    for response in (httpx.get(f"{store.url}/healthz"),
+                     httpx.post(f"{store.url}/api/orders", json={"sku_id": "eggs"})):
+        shown = parsedate_to_datetime(response.headers["date"]).timestamp()
+        assert abs(shown - (time.time() - 3.0)) <= 1.5
+        assert len(response.headers.get_list("date")) == 1

@@ -130,8 +130,12 @@ class Sniper:
             if probe is not None:
                 answer = await conn.request(probe.call, self.task.timeout_s)
                 self._session_dead = answer.status in (401, 403)
-            self.estimate, self.samples = await measure(conn, self.platform, self.clock,
-                                                        timeout_s=self.task.timeout_s)
+            # Date-header samples keep their worth (seconds, not ms, of resolution): pool them.
+            earlier = self.samples if self.platform.time_call() is None else None
+            self.estimate, self.samples = await measure(
+                conn, self.platform, self.clock, timeout_s=self.task.timeout_s, earlier=earlier,
+                must_end=lambda est: schedule.plan(self.task.target_ms, est,
+                                                   self.task.preheat_ms).preheat_at)
         except ConnectionBroken as exc:
             raise ClockError(str(exc)) from exc
         finally:

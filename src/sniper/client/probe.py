@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
@@ -12,9 +13,9 @@ from sniper.client.timesync import (
     Estimate,
     Sample,
     date_header_sample,
+    edge_probe_times,
     estimate,
     ms_tick_sample,
-    next_edge_probe,
 )
 from sniper.clock import Clock
 
@@ -80,21 +81,30 @@ async def take_sample(conn: Connection, source: TimeSource, timeout_s: float) ->
 
 async def measure(
     conn: Connection, source: TimeSource, clock: Clock, *, count: int = 8,
-    timeout_s: float = 5.0, edge_probes: int = 12,
+    timeout_s: float = 5.0, earlier: list[Sample] | None = None, edge_rounds: int = 6,
+    probes_per_edge: int = 8, good_enough_ms: float = 1.0,
+    must_end: Callable[[Estimate], float] | None = None,
 ) -> tuple[Estimate, list[Sample]]:
-    """Take ``count`` samples; for a ``Date``-only server, then probe the second's edges
-    (``edge_probes`` more samples, about one a second) to narrow one second to milliseconds."""
-    samples = [await take_sample(conn, source, timeout_s) for _ in range(count)]
+    """Take ``count`` samples. For a ``Date``-only server, also probe the edges of its second
+    (up to ``edge_rounds`` seconds, ``probes_per_edge`` probes each) until the offset is known to
+    ``good_enough_ms``, or until ``must_end(estimate)`` (local ms) is less than a second away;
+    ``earlier`` samples of the same server count too."""
+    samples = [*(earlier or []), *[await take_sample(conn, source, timeout_s)
+                                   for _ in range(count)]]
     if source.time_call() is None:
-        for _ in range(edge_probes):
+        for _ in range(edge_rounds):
             current = estimate(samples)
-            if current.uncertainty < 1.0:
-                break
             now = clock.monotonic() * 1000
-            send_at = next_edge_probe(current, now, current.rtt)
-            await asyncio.sleep(max(0.0, send_at - clock.monotonic() * 1000) / 1000)
-            samples.append(await take_sample(conn, source, timeout_s))
-    return estimate(samples), samples
+            out_of_time = must_end is not None and must_end(current) - now < 1000.0
+            if current.uncertainty < good_enough_ms or out_of_time:
+                break
+            for send_at in edge_probe_times(current, now, probes_per_edge):
+                delay = send_at - clock.monotonic() * 1000
+                if delay < 0:
+                    continue  # an answer took longer than the spacing: skip this phase
+                await asyncio.sleep(delay / 1000)
+                samples.append(await take_sample(conn, source, timeout_s))
+    return estimate(samples), samples[-256:]
 
 
 __all__ = ["ClockError", "ConnectionBroken", "TimeProbe", "TimeSource", "measure", "sample_from",

@@ -112,8 +112,8 @@ def estimate(samples: Sequence[Sample]) -> Estimate:
 
 
 def next_edge_probe(current: Estimate, now: float, rtt: float, period: float = 1000.0) -> float:
-    """When to send the next ``Date``-header probe: so that it reaches the server right at the
-    next predicted edge of the server's second, which splits the remaining uncertainty.
+    """When to send a ``Date``-header probe so that it reaches the server right at the next
+    predicted edge of the server's second, which splits the remaining uncertainty.
 
     Returns a local time after ``now``.
     """
@@ -123,3 +123,14 @@ def next_edge_probe(current: Estimate, now: float, rtt: float, period: float = 1
     while send <= now:
         send += period
     return send
+
+
+def edge_probe_times(current: Estimate, now: float, probes: int,
+                     period: float = 1000.0) -> list[float]:
+    """Send times for ``probes`` probes spread evenly across the uncertainty around the next
+    edge of the server's second: once the edge has passed, each answer says on which side its
+    probe landed, so one second narrows the uncertainty ``probes + 1`` times."""
+    center = next_edge_probe(current, now + current.uncertainty, current.rtt, period)
+    half = min(current.uncertainty, period / 2)
+    step = 2 * half / (probes + 1)
+    return [center - half + step * (j + 1) for j in range(probes)]

@@ -26,7 +26,13 @@ from sniper.errors import MethodNotAllowed, NotFound, StoreError
 from sniper.store.backends import Backend, backend_from_settings
 from sniper.store.hotpath import HotPath, OrderEndpoint
 from sniper.store.metrics import StoreMetrics
-from sniper.store.middleware import Admission, AdmissionControl, MetricsMiddleware
+from sniper.store.middleware import (
+    Admission,
+    AdmissionControl,
+    DateMiddleware,
+    HttpDate,
+    MetricsMiddleware,
+)
 from sniper.store.routes import error_response, routes
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings, settings_for_worker
@@ -48,8 +54,10 @@ class StoreApp:
         admission = Admission(settings.max_inflight)
         if not metrics.watch_in_flight(lambda: admission.inflight):
             admission.gauge = metrics.in_flight  # several processes: count through the gauge
-        rest = MetricsMiddleware(AdmissionControl(starlette, admission), metrics)
-        self._app = HotPath(rest, order_endpoint, admission, metrics)
+        date = HttpDate(service.clock)
+        rest = DateMiddleware(MetricsMiddleware(AdmissionControl(starlette, admission), metrics),
+                              date)
+        self._app = HotPath(rest, order_endpoint, admission, metrics, date)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)

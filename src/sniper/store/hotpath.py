@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sniper.errors import StoreError, TooLarge
 from sniper.store.metrics import StoreMetrics
-from sniper.store.middleware import OVERLOADED, Admission, send_json
+from sniper.store.middleware import OVERLOADED, Admission, HttpDate, send_json
 from sniper.store.schemas import OrderBody, parse_body
 from sniper.store.service import StoreService
 from sniper.store.settings import MAX_BODY_BYTES
@@ -62,10 +62,11 @@ class HotPath:
     """Answers ``POST /api/orders`` itself (admission, metrics, endpoint); the rest goes on."""
 
     def __init__(
-        self, app: ASGIApp, endpoint: OrderEndpoint, admission: Admission, metrics: StoreMetrics
+        self, app: ASGIApp, endpoint: OrderEndpoint, admission: Admission, metrics: StoreMetrics,
+        date: HttpDate,
     ) -> None:
         self.app, self.endpoint = app, endpoint
-        self.admission, self.metrics = admission, metrics
+        self.admission, self.metrics, self.date = admission, metrics, date
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
@@ -81,7 +82,7 @@ class HotPath:
                     self.admission.leave()
             else:
                 status, payload, extra = 503, OVERLOADED, [(b"retry-after", b"1")]
-            await send_json(send, status, payload, extra)
+            await send_json(send, status, payload, [*extra, self.date.header()])
         finally:
             self.metrics.observe_request("POST", PATH, status, time.perf_counter() - start)
 

@@ -7,11 +7,13 @@ The order hot path (:mod:`sniper.store.hotpath`) does the same accounting inline
 from __future__ import annotations
 
 import time
+from email.utils import formatdate
 
 import orjson
 from prometheus_client.metrics import Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sniper.clock import Clock
 from sniper.store.metrics import StoreMetrics
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -44,6 +46,45 @@ class MetricsMiddleware:
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             template = getattr(scope.get("route"), "path", None) or UNMATCHED
             self.metrics.observe_request(method, template, status, time.perf_counter() - start)
+
+
+class HttpDate:
+    """The ``Date`` header from the store's own clock (``--clock-skew-ms`` included), exact to
+    the second. uvicorn's own header is refreshed about once a second at an arbitrary phase,
+    which would mislead a client that reads the server's time from it."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._second = -1
+        self._value = b""
+
+    def header(self) -> tuple[bytes, bytes]:
+        """``(b"date", value)`` for now."""
+        now = self._clock.time()
+        second = int(now)
+        if second != self._second:
+            self._second, self._value = second, formatdate(second, usegmt=True).encode()
+        return b"date", self._value
+
+
+class DateMiddleware:
+    """Adds the store's ``Date`` header to every response."""
+
+    def __init__(self, app: ASGIApp, date: HttpDate) -> None:
+        self.app, self.date = app, date
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_date(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  self.date.header()]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_date)
 
 
 class Admission:

@@ -58,6 +58,7 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
                 http="httptools",
                 log_level=settings.log_level,
                 access_log=False,
+                date_header=False,  # the store sends its own, from its own (skewed) clock
                 backlog=4096,
                 timeout_graceful_shutdown=10,
             )
