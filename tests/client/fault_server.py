@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,8 +57,9 @@ class FaultServer:
     """Start with ``async with FaultServer(script) as server``; ``server.url`` is its address."""
 
     def __init__(self, script: list[Step], *, skew_ms: float = 0.0,
-                 existing: list[str] | None = None, repeat_last: bool = True) -> None:
-        self.script, self.skew_ms = list(script), skew_ms
+                 existing: list[str] | None = None, repeat_last: bool = True,
+                 tls: ssl.SSLContext | None = None) -> None:
+        self.script, self.skew_ms, self.tls = list(script), skew_ms, tls
         self.existing = existing or []
         self.repeat_last = repeat_last
         self.requests: list[Seen] = []
@@ -71,9 +73,9 @@ class FaultServer:
         return int(time.time() * 1000 + self.skew_ms)
 
     async def __aenter__(self) -> FaultServer:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=self.tls)
         port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"https://localhost:{port}" if self.tls else f"http://127.0.0.1:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -140,3 +140,25 @@ async def test_cookie_never_in_output_or_log(tmp_path: Path, lang: str) -> None:
         assert secret not in out
         assert secret not in log
     assert ("下单成功" in out) == (lang == "zh")
+
+
+class TestHttps:
+    """TLS with a custom CA file; a certificate from an unknown CA is refused."""
+
+    async def test_custom_ca_file(self, tmp_path: Path) -> None:
+        """The server's certificate is signed by a private CA given as ca_file: ordered."""
+        import ssl
+
+        import trustme
+
+        ca = trustme.CA()
+        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("localhost").configure_cert(server_ctx)
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        async with FaultServer([ok("TLS1")], tls=server_ctx) as server:
+            summary, _ = await snipe(make_task(server, tmp_path, concurrency=2,
+                                               ca_file=tmp_path / "ca.pem"))
+            assert (summary.exit_code, summary.order_id) == (0, "TLS1")
+            untrusted, out = await snipe(make_task(server, tmp_path, concurrency=1))
+        assert untrusted.exit_code == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in out

@@ -130,3 +130,36 @@ def test_unknown_platform_is_a_config_error() -> None:
     """Not built in, no plugin of that name."""
     with pytest.raises(ConfigError, match="platform: unknown 'nope'"):
         platform_class("nope")
+
+
+class _Entry:
+    """A stand-in for an installed entry point."""
+
+    def __init__(self, name: str, obj: object) -> None:
+        self.name, self._obj = name, obj
+
+    def load(self) -> object:
+        return self._obj
+
+
+class MyShop(StorePlatform):
+    """A plugin platform."""
+
+    name = "myshop"
+
+
+def test_plugins_come_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name not built in is looked up in ``sniper.platforms``; a non-Platform is refused."""
+    import sniper.client.platforms as registry
+
+    def fake_entry_points(group: str) -> list[_Entry]:
+        assert group == "sniper.platforms"
+        return [_Entry("myshop", MyShop), _Entry("broken", object())]
+
+    monkeypatch.setattr(registry, "entry_points", fake_entry_points)
+    assert platform_class("myshop") is MyShop
+    assert platform_class("store") is StorePlatform
+    with pytest.raises(ConfigError, match="not a Platform class"):
+        platform_class("broken")
+    with pytest.raises(ConfigError, match="known: broken, http, myshop, store"):
+        platform_class("nope")

@@ -67,6 +67,7 @@ class Sniper:
         self.estimate: Estimate | None = None
         self.connections: list[Connection] = []
         self._session_dead = False
+        self.fire_late_ms = 0.0
 
     def now(self) -> float:
         """Local monotonic milliseconds."""
@@ -88,6 +89,7 @@ class Sniper:
         finally:
             await self._close_all()
             self.log.summary(result=summary.result.name.lower(), order_id=summary.order_id,
+                             fire_late_ms=round(self.fire_late_ms, 3),
                              existing_order=summary.existing, detail=summary.detail,
                              request_id=self.request_id)
             self.log.close()
@@ -111,7 +113,9 @@ class Sniper:
         for conn in self.connections:
             conn.prepare(self.platform.order_call(self.request_id))
         await self._spin_until(plan.send_at)
+        fired_at = self.now()
         sent = [conn.fire() for conn in self.connections]
+        self.fire_late_ms = fired_at - plan.send_at
         for seq in range(1, len(sent) + 1):
             self.console.say("sent", seq=seq)
         policy = RetryPolicy(deadline=plan.arrive_at + self.task.retry.window_s * 1000,

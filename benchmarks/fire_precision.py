@@ -1,0 +1,156 @@
+"""How precisely does the sniper hit an opening on a server whose clock differs from ours?
+
+    python benchmarks/fire_precision.py [--snipes 20] [--skew-ms 1500] [--concurrency 3]
+
+Two servers, both with their clock shifted by ``--skew-ms``:
+
+* the real store (``sniper serve --clock-skew-ms``): each snipe buys the only unit of an item
+  opening on a whole second of the store's clock; the figure is the order's ``created_ms`` minus
+  the opening (the store's clock, whole milliseconds);
+* ``benchmarks/recorder.py``: notes when each request's first byte reached its socket (the
+  kernel's receive timestamp, to the microsecond);
+  the figures are each burst's arrival minus the opening, and its spread (last − first arrival).
+
+Beside each, the naive way: sleep until the target on the local clock, then send with a plain HTTP
+client (httpx; for the burst, ``concurrency`` requests with ``asyncio.gather``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from procs import free_port, running
+from sniper.client.config import TaskConfig
+from sniper.client.console import Console
+from sniper.client.engine import Sniper
+
+HERE = Path(__file__).resolve().parent
+ADMIN = {"Authorization": "Bearer precision-admin-token"}
+
+
+def opening_after(server_now_ms: float, lead_s: float) -> int:
+    """The next whole second of the server's clock at least ``lead_s`` away."""
+    return int((server_now_ms / 1000 + lead_s) // 1 + 1) * 1000
+
+
+def iso(ms: int) -> str:
+    """Epoch ms as RFC 3339 UTC."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+async def snipe(url: str, cookie: str, sku: str, opening_ms: int, *, args: argparse.Namespace,
+                tmp: Path) -> None:
+    """One run of the sniper, in this process, quiet."""
+    task = TaskConfig.model_validate({
+        "base_url": url, "cookie": cookie, "sku_id": sku, "target_time": iso(opening_ms),
+        "concurrency": args.concurrency, "log_file": tmp / "precision.log"})
+    await Sniper(task, Console("en", io.StringIO())).run()
+
+
+async def naive(url: str, cookie: str, sku: str, opening_ms: int, concurrency: int) -> None:
+    """Sleep until the local clock says it is time, then send with httpx."""
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        await asyncio.sleep(max(0.0, opening_ms / 1000 - time.time()))
+        await asyncio.gather(*(client.post("/api/orders", json={"sku_id": sku},
+                                           headers={"Cookie": cookie})
+                               for _ in range(concurrency)))
+
+
+async def against_store(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
+    """created_ms − opening on the real store, sniper and naive."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "sniper", "serve", "--port", str(port), "--store",
+           f"sqlite:///{tmp / 'store.db'}", "--admin-token", ADMIN["Authorization"][7:],
+           "--clock-skew-ms", str(int(args.skew_ms)), "--log-level", "warning"]
+    out: dict[str, list[float]] = {"sniper": [], "naive": []}
+    with running(cmd, port):
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=url, headers=ADMIN, timeout=30) as admin:
+            users = (await admin.post("/admin/users", json={"count": 2 * args.snipes})).json()
+            cookies = [f"session={u['session']}" for u in users["users"]]
+            for k in range(2 * args.snipes):
+                who = "sniper" if k % 2 == 0 else "naive"
+                now = (await admin.get("/api/time")).json()["now_ms"]
+                opening = opening_after(now, args.lead_s)
+                sku = f"p{k}"
+                await admin.put(f"/admin/items/{sku}", json={
+                    "name": sku, "price_cents": 1, "stock": 1, "sale_start": iso(opening)})
+                if who == "sniper":
+                    await snipe(url, cookies[k], sku, opening, args=args, tmp=tmp)
+                else:
+                    await naive(url, cookies[k], sku, opening, 1)
+                orders = (await admin.get(f"/admin/orders?sku_id={sku}")).json()["orders"]
+                if orders:
+                    out[who].append(orders[0]["created_ms"] - opening)
+    return out
+
+
+async def against_recorder(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
+    """Arrival − opening and burst spread, sniper and naive."""
+    port = free_port()
+    cmd = [sys.executable, str(HERE / "recorder.py"), str(port), "--skew-ms", str(args.skew_ms)]
+    out: dict[str, dict[str, list[float]]] = {
+        w: {"arrival": [], "spread": []} for w in ("sniper", "naive")}
+    with running(cmd, port), tempfile.TemporaryDirectory() as tmp:
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=url, timeout=10) as probe:
+            for k in range(2 * args.snipes):
+                who = "sniper" if k % 2 == 0 else "naive"
+                now = (await probe.get("/api/time")).json()["now_ms"]
+                opening = opening_after(now, args.lead_s)
+                if who == "sniper":
+                    await snipe(url, "session=x", "x", opening, args=args, tmp=Path(tmp))
+                else:
+                    await naive(url, "session=x", "x", opening, args.concurrency)
+                arrivals = [float(a[2]) for a in (await probe.get("/arrivals")).json()
+                            if a[1] == "/api/orders"][: args.concurrency]
+                out[who]["arrival"] += [a - opening for a in arrivals]
+                out[who]["spread"].append(max(arrivals) - min(arrivals))
+    return out
+
+
+def stats(values: list[float]) -> str:
+    """p50 / p99 / max in ms."""
+    if not values:
+        return f"{'-':>9}{'-':>9}{'-':>9}"
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return f"{statistics.median(ordered):9.3f}{p99:9.3f}{ordered[-1]:9.3f}"
+
+
+async def main() -> None:
+    """Run both parts and print one table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--snipes", type=int, default=20)
+    parser.add_argument("--skew-ms", type=float, default=1500.0)
+    parser.add_argument("--concurrency", type=int, default=3)
+    parser.add_argument("--lead-s", type=float, default=1.5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sniper-precision-") as tmp:
+        store = await against_store(args, Path(tmp))
+    recorder = await against_recorder(args)
+    print(f"fire_precision: {args.snipes} snipes each, server clock {args.skew_ms:+g} ms, "
+          f"burst of {args.concurrency}; all figures ms, p50 / p99 / max")
+    print(f"{'':8}{'created_ms - opening (store)':>27}   {'arrival - opening (recorder)':>27}"
+          f"   {'burst arrival spread':>27}")
+    for who in ("sniper", "naive"):
+        print(f"{who:8}{stats(store[who])}   {stats(recorder[who]['arrival'])}   "
+              f"{stats(recorder[who]['spread'])}")
+    missing = {w: args.snipes - len(store[w]) for w in store if len(store[w]) < args.snipes}
+    if missing:
+        print(f"(no order at all: {missing}; a naive client early on a server behind us is "
+              "refused 425)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
