@@ -162,3 +162,12 @@ class TestHttps:
             untrusted, out = await snipe(make_task(server, tmp_path, concurrency=1))
         assert untrusted.exit_code == 1
         assert "CERTIFICATE_VERIFY_FAILED" in out
+
+
+async def test_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
+    """Nobody listens: exit 1 and a message naming the address, no traceback."""
+    async with FaultServer([ok()]) as server:
+        task = make_task(server, tmp_path, concurrency=1)
+    summary, out = await snipe(task)  # the server is gone now
+    assert summary.exit_code == 1
+    assert "cannot connect to 127.0.0.1:" in out

@@ -127,12 +127,18 @@ class Connection:
         self._prepared = data
 
     def fire(self) -> float:
-        """Write the prepared request; returns the local monotonic ms it was handed to the OS."""
+        """Write the prepared request; returns the local monotonic ms the write began.
+
+        Before, not after: on one machine the write can wake the server and let it answer before
+        the call returns, so a time taken afterwards could postdate the server's reading of its
+        clock and bias the offset.
+        """
         if self._writer is None or self._prepared is None:
             raise ConnectionBroken("nothing prepared, or not connected")
+        began = self._clock.monotonic() * 1000
         self._writer.write(self._prepared)
         self._prepared = None
-        return self._clock.monotonic() * 1000
+        return began
 
     async def read_response(self, timeout_s: float) -> Response:
         """Read one whole response (bounded in time)."""
