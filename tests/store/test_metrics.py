@@ -49,4 +49,5 @@ async def test_duration_in_flight_and_orders_by_result(store: Store) -> None:
     assert "http_requests_in_flight 1.0" in text  # the /metrics request itself
     orders = samples(text, "store_orders_total")
     assert orders['path="backend",result="created"'] == 1
-    assert orders['path="backend",result="sold_out"'] == 1
+    # The second is refused by the backend, or by the cache if its sold-out flag is already up.
+    assert sum(v for k, v in orders.items() if 'result="sold_out"' in k) == 1

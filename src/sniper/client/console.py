@@ -22,6 +22,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fatal": "✗ unexpected answer, stopping: {detail}",
         "interrupted": "✗ interrupted",
         "summary": "summary: {attempts} attempt(s), result: {result}",
+        "state_waiting": "waiting",
     },
     "zh": {
         "clock": "时钟:服务器比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
@@ -39,6 +40,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fatal": "✗ 意外的响应,停止:{detail}",
         "interrupted": "✗ 已中断",
         "summary": "汇总:共 {attempts} 次请求,结果:{result}",
+        "state_waiting": "等待中",
     },
 }
 

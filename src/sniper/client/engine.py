@@ -197,7 +197,8 @@ class Sniper:
             assert self.estimate is not None
             self.console.countdown(seconds=(plan.send_at - now) / 1000,
                                    offset=self._wall_offset(self.estimate),
-                                   rtt=self.estimate.rtt, state="waiting")
+                                   rtt=self.estimate.rtt,
+                                   state=self.console.text("state_waiting"))
             await asyncio.sleep(min(_TICK_MS, plan.preheat_at - now,
                                     max(0.0, plan.remeasure_at - now) or _TICK_MS) / 1000)
         return plan
