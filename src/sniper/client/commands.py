@@ -11,7 +11,7 @@ from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Ori
 from sniper.client.console import Console
 from sniper.client.engine import Sniper
 from sniper.client.platforms import platform_class
-from sniper.client.probe import ClockError, TimeProbe, measure
+from sniper.client.probe import ClockError, TimeProbe, measure, wall_offset
 from sniper.client.schedule import plan
 from sniper.client.timesync import Estimate
 from sniper.clock import Clock, SystemClock
@@ -76,7 +76,7 @@ async def clock_report(url: str, console: Console, *, samples: int = 8,
     finally:
         await conn.aclose()
     _say_clock(console, est, clock)
-    print(json.dumps({"offset_ms": round(_wall_offset(est, clock), 3),
+    print(json.dumps({"offset_ms": round(wall_offset(est, clock), 3),
                       "uncertainty_ms": round(est.uncertainty, 3), "rtt_ms": round(est.rtt, 3),
                       "samples": est.samples, "method": est.method,
                       "source": "/api/time" if has_endpoint else "Date header"}),
@@ -84,12 +84,8 @@ async def clock_report(url: str, console: Console, *, samples: int = 8,
     return 0
 
 
-def _wall_offset(est: Estimate, clock: Clock) -> float:
-    return est.offset - (clock.time() - clock.monotonic()) * 1000
-
-
 def _say_clock(console: Console, est: Estimate, clock: Clock) -> None:
-    console.say("clock", offset=_wall_offset(est, clock), uncertainty=est.uncertainty,
+    console.say("clock", offset=wall_offset(est, clock), uncertainty=est.uncertainty,
                 rtt=est.rtt, samples=est.samples, method=est.method)
 
 

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 
 from sniper.errors import ConfigError
 from sniper.store.schemas import parse_rfc3339
+from sniper.validation import describe
 
 Positive = Annotated[float, Field(gt=0)]
 
@@ -208,16 +209,6 @@ def load_task(path: Path | None, flags: dict[str, Any] | None = None) -> TaskCon
         return TaskConfig.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ConfigError(describe(exc)) from None
-
-
-def describe(exc: pydantic.ValidationError) -> str:
-    """One line naming the first bad field and what is wrong, never echoing its value."""
-    err = exc.errors(include_url=False, include_input=False)[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field"
-    return f"{loc}: {msg}" if loc else msg
 
 
 def redact(secret: str) -> str:

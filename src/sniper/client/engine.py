@@ -25,7 +25,7 @@ from sniper.client.console import Console
 from sniper.client.outcome import Kind, Verdict, failure
 from sniper.client.platforms import Platform, platform_class
 from sniper.client.policy import Result, RetryPolicy
-from sniper.client.probe import ClockError, measure, take_sample
+from sniper.client.probe import ClockError, measure, take_sample, wall_offset
 from sniper.client.runlog import RunLog
 from sniper.client.timesync import Estimate, Sample, estimate
 from sniper.clock import Clock, SystemClock
@@ -170,12 +170,8 @@ class Sniper:
         finally:
             await conn.aclose()
         est = self.estimate
-        self.console.say("clock", offset=self._wall_offset(est), uncertainty=est.uncertainty,
+        self.console.say("clock", offset=wall_offset(est, self.clock), uncertainty=est.uncertainty,
                          rtt=est.rtt, samples=est.samples, method=est.method)
-
-    def _wall_offset(self, est: Estimate) -> float:
-        """The offset against this machine's wall clock (what people compare), in ms."""
-        return est.offset - (self.clock.time() - self.clock.monotonic()) * 1000
 
     def _plan(self) -> schedule.FirePlan:
         # The estimate maps our monotonic clock to the server's wall clock, so a local wall
@@ -196,7 +192,7 @@ class Sniper:
                 continue
             assert self.estimate is not None
             self.console.countdown(seconds=(plan.send_at - now) / 1000,
-                                   offset=self._wall_offset(self.estimate),
+                                   offset=wall_offset(self.estimate, self.clock),
                                    rtt=self.estimate.rtt,
                                    state=self.console.text("state_waiting"))
             await asyncio.sleep(min(_TICK_MS, plan.preheat_at - now,

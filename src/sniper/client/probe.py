@@ -20,6 +20,14 @@ from sniper.client.timesync import (
 from sniper.clock import Clock
 
 
+def wall_offset(est: Estimate, clock: Clock) -> float:
+    """An estimate's offset against this machine's wall clock (what people compare), in ms.
+
+    Estimates relate the server to our *monotonic* clock, so that a wall-clock step cannot move
+    a plan; people compare wall clocks."""
+    return est.offset - (clock.time() - clock.monotonic()) * 1000
+
+
 class ClockError(Exception):
     """The server's answers carry no usable time."""
 

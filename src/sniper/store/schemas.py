@@ -15,6 +15,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sniper.errors import BadRequest
+from sniper.validation import describe
 
 MAX_QTY = 1000
 MAX_COUNT = 10_000
@@ -129,13 +130,4 @@ def parse_body(model: type[B], raw: bytes) -> B:
     try:
         return model.model_validate_json(raw)
     except pydantic.ValidationError as exc:
-        raise BadRequest(_describe(exc)) from None
-
-
-def _describe(exc: pydantic.ValidationError) -> str:
-    first = exc.errors(include_url=False, include_input=False)[0]
-    if first["type"] == "json_invalid":
-        return "malformed JSON body"
-    loc = ".".join(str(p) for p in first["loc"])
-    msg = str(first["msg"]).removeprefix("Value error, ")
-    return f"{loc}: {msg}" if loc else msg
+        raise BadRequest(describe(exc)) from None

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sniper.errors import ConfigError
+from sniper.validation import describe
 
 #: Worker processes of ``--workers N`` receive the parent's settings through this variable.
 WORKER_ENV = "SNIPER_STORE_WORKER_SETTINGS"
@@ -64,9 +65,7 @@ def load_settings(**flags: Any) -> StoreSettings:
     try:
         return StoreSettings(**given)
     except pydantic.ValidationError as exc:
-        err = exc.errors(include_url=False, include_input=False)[0]
-        field = ".".join(str(p) for p in err["loc"]) or "settings"
-        raise ConfigError(f"{field}: {err['msg']}") from None
+        raise ConfigError(describe(exc)) from None
 
 
 def settings_for_worker() -> StoreSettings:
