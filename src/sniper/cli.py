@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import yaml
 
 from sniper import __version__
+from sniper.bench.admin import AdminError
 from sniper.client import commands
 from sniper.client.config import TaskConfig, load_task, redact
 from sniper.client.console import Console
 from sniper.client.platforms import platform_class
-from sniper.client.runner import run_until_signal
+from sniper.client.runner import Interrupted, run_until_signal
 from sniper.errors import ConfigError
 from sniper.logs import setup_logging
 
 EXIT_CONFIG = 2
+T = TypeVar("T")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]},
@@ -74,7 +77,7 @@ def run(config: Path, **flags: Any) -> None:
     """Run a task: order at the opening instant."""
     task, cookie = _load(config, flags)
     console = Console(task.lang)
-    sys.exit(asyncio.run(run_until_signal(commands.run(task, cookie, console))))
+    sys.exit(_run_async(commands.run(task, cookie, console)))
 
 
 @cli.command()
@@ -83,7 +86,7 @@ def run(config: Path, **flags: Any) -> None:
 def check(config: Path, **flags: Any) -> None:
     """Validate a task, probe the login and the item, measure the clock; sends no order."""
     task, cookie = _load(config, flags)
-    sys.exit(asyncio.run(run_until_signal(commands.check(task, cookie, Console(task.lang)))))
+    sys.exit(_run_async(commands.check(task, cookie, Console(task.lang))))
 
 
 @cli.command()
@@ -95,8 +98,7 @@ def clock(url: str, samples: int, ca_file: str | None) -> None:
     if not url.startswith(("http://", "https://")):
         click.echo("sniper: url: must start with http:// or https://", err=True)
         sys.exit(EXIT_CONFIG)
-    sys.exit(asyncio.run(run_until_signal(
-        commands.clock_report(url, Console(), samples=samples, ca_file=ca_file))))
+    sys.exit(_run_async(commands.clock_report(url, Console(), samples=samples, ca_file=ca_file)))
 
 
 @cli.command()
@@ -153,6 +155,54 @@ def import_curl(source: Any, output: Path, sku_id: str | None, target_time: str 
     click.echo(f"wrote {output} ({request.method} {request.url.split('?')[0]}), cookie "
                f"{redact(request.cookie) if request.cookie else 'none found'}"
                f"{' -> ' + str(cookie_path) if request.cookie else ''}")
+
+
+@cli.command()
+@click.option("--url", required=True, help="The store, e.g. http://127.0.0.1:8000.")
+@click.option("--admin-token", envvar="SNIPER_ADMIN_TOKEN", required=True,
+              help="The store's admin token (or SNIPER_ADMIN_TOKEN).")
+@click.option("--users", type=click.IntRange(1, 20_000), required=True)
+@click.option("--stock", type=click.IntRange(0, 1_000_000), required=True)
+@click.option("--at", "at", default="+2s", show_default=True, help="Opening, from now: +2s.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.option("--timeout-s", type=click.FloatRange(0.1, 600), default=30.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+@click.option("--plot", type=click.Path(path_type=Path), help="Write a PNG of the run.")
+def bench(**given: Any) -> None:
+    """Burst load test: N users order at one instant; checked for oversell."""
+    from sniper.bench.report import to_json
+    from sniper.bench.run import BenchOptions, parse_at, run_bench
+    from sniper.bench.show import show
+    from sniper.store.server import raise_fd_limit
+
+    raise_fd_limit()
+    as_json, plot = given["as_json"], given["plot"]
+    opts = BenchOptions(given["url"].rstrip("/"), given["admin_token"], given["users"],
+                        given["stock"], _or_exit(parse_at, given["at"]), given["limit"],
+                        given["timeout_s"])
+    say = (lambda _: None) if as_json else click.echo
+    report, shots = _run_async(run_bench(opts, say))
+    if plot is not None:
+        from sniper.bench.plot import plot as draw
+
+        _or_exit(draw, shots, report, plot)
+    if as_json:
+        click.echo(to_json(report))
+    else:
+        show(report)
+    sys.exit(1 if report["oversold"] else 0)
+
+
+def _run_async(work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; a signal exits 130/143, a ConfigError or a refused admin call
+    exits 2 with one line."""
+    try:
+        return asyncio.run(run_until_signal(work))
+    except Interrupted as exc:
+        sys.exit(exc.code)
+    except (ConfigError, AdminError) as exc:
+        click.echo(f"sniper: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
 
 
 def _or_exit(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -1,17 +1,28 @@
-"""Running a command's coroutine under SIGINT/SIGTERM: cancel, let it clean up, exit 130/143."""
+"""Running a command's coroutine under SIGINT/SIGTERM: cancel it, let it clean up, exit 130/143."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
+from sniper.errors import SniperError
+
+T = TypeVar("T")
 EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-async def run_until_signal(work: Coroutine[Any, Any, int]) -> int:
-    """Run ``work`` (which returns an exit code); a signal cancels it and gives 130 or 143.
+class Interrupted(SniperError):
+    """A signal stopped the command; ``code`` is the exit code it calls for."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"interrupted ({code})")
+        self.code = code
+
+
+async def run_until_signal(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work``; SIGINT or SIGTERM cancels it and raises :class:`Interrupted`.
 
     The coroutine's own cleanup (closing connections, flushing the log, the summary) runs in its
     ``finally`` blocks while the cancellation unwinds; a second signal is not needed.
@@ -32,7 +43,7 @@ async def run_until_signal(work: Coroutine[Any, Any, int]) -> int:
     except asyncio.CancelledError:
         if not received or (task is not None and task.cancelling()):
             raise
-        return EXIT_BY_SIGNAL[received[0]]
+        raise Interrupted(EXIT_BY_SIGNAL[received[0]]) from None
     finally:
         for sig in EXIT_BY_SIGNAL:
             loop.remove_signal_handler(sig)

@@ -38,7 +38,7 @@ class DemoInfo:
 
 def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
     """Run the store until SIGINT/SIGTERM; returns after a graceful shutdown."""
-    _raise_fd_limit()
+    raise_fd_limit()
     if settings.demo:
         generated = settings.admin_token_value() is None
         if generated:
@@ -120,7 +120,7 @@ def _say_demo(
     say(f"  user {info.user!r}, password {info.password!r}: POST {base}/api/login")
 
 
-def _raise_fd_limit() -> None:
+def raise_fd_limit() -> None:
     """An opening is thousands of connections at once: allow as many files as the system does."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:

@@ -1,0 +1,76 @@
+"""A flash-sale opening against a store: item and users through the admin API, every user's
+order at the opening instant, then the store's own order list checked for oversell."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sniper.bench.admin import StoreAdmin
+from sniper.bench.burst import close_all, fire, open_connections
+from sniper.bench.report import Shot, summarize
+from sniper.client.connection import Connection, Origin, ssl_context
+from sniper.client.probe import TimeProbe, measure
+from sniper.clock import Clock, SystemClock
+from sniper.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What ``sniper bench`` was asked."""
+
+    url: str
+    admin_token: str
+    users: int
+    stock: int
+    at_s: float = 2.0
+    limit: int = 1
+    timeout_s: float = 30.0
+    ca_file: Path | None = None
+
+
+def parse_at(text: str) -> float:
+    """``+2s``, ``2``, ``+1500ms`` → seconds from now (0 to 3600)."""
+    match = re.fullmatch(r"\+?(\d+(?:\.\d+)?)(ms|s)?", text.strip())
+    if match is None:
+        raise ConfigError(f"at: {text!r} is not like +2s or +1500ms")
+    value = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
+    if not 0 <= value <= 3600:
+        raise ConfigError("at: must be between 0 and 3600 seconds ahead")
+    return value
+
+
+async def run_bench(opts: BenchOptions, say: Callable[[str], None],
+                    clock: Clock | None = None) -> tuple[dict[str, Any], list[Shot]]:
+    """Run one opening; the report and every shot."""
+    clock = clock or SystemClock()
+    origin = Origin.from_url(opts.url)
+    tls = ssl_context(origin, opts.ca_file)
+    sku = f"bench-{secrets.token_hex(4)}"
+    async with StoreAdmin(opts.url, opts.admin_token) as admin:
+        opening_ms = await admin.now_ms() + int(opts.at_s * 1000)
+        await admin.put_item(sku, stock=opts.stock, opening_ms=opening_ms, limit=opts.limit)
+        users = await admin.make_users(opts.users)
+        say(f"item {sku}: stock {opts.stock}, limit {opts.limit}; {len(users)} users")
+        probe = Connection(origin, clock, tls)
+        await probe.open(opts.timeout_s)
+        try:
+            est, _ = await measure(probe, TimeProbe(True), clock, timeout_s=opts.timeout_s)
+        finally:
+            await probe.aclose()
+        conns = await open_connections(origin, len(users), clock, tls, opts.timeout_s)
+        say(f"{len(conns)} connections open; firing at the opening "
+            f"(server clock {est.offset - (clock.time() - clock.monotonic()) * 1000:+.1f} ms "
+            f"from here)")
+        try:
+            send_at = est.local_time(opening_ms) - est.rtt / 2
+            shots = await fire(conns, users, sku, send_at=send_at, clock=clock,
+                               timeout_s=opts.timeout_s)
+        finally:
+            await close_all(conns)
+        orders = await admin.orders(sku)
+    return summarize(shots, orders, stock=opts.stock, limit=opts.limit), shots
