@@ -193,6 +193,15 @@ def bench(**given: Any) -> None:
     sys.exit(1 if report["oversold"] else 0)
 
 
+@cli.command()
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+def demo(lang: str) -> None:
+    """Start a store, open a sale a few seconds ahead, snipe it beside a crowd, show who won."""
+    from sniper.demo import run_demo
+
+    sys.exit(_run_async(run_demo(lang)))
+
+
 def _run_async(work: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; a signal exits 130/143, a ConfigError or a refused admin call
     exits 2 with one line."""

@@ -1,0 +1,124 @@
+"""``sniper demo``: one command that shows the whole thing on a fresh machine.
+
+A store starts on a temporary SQLite file and a free loopback port, with its clock running 800 ms
+ahead of this machine's (as a platform's clock may). An item with 5 units opens a few seconds
+ahead. 200 ordinary buyers press "buy" when *their own* clock says it is time, each once; one
+sniper task aims at the opening on the *store's* clock. Then the store's order list says who got
+the stock. Everything started is stopped, and every file is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sniper.bench.admin import StoreAdmin
+from sniper.client.config import TaskConfig
+from sniper.client.console import Console
+from sniper.client.engine import Sniper
+from sniper.store.process import child_store
+
+SKU, STOCK, CROWD, SKEW_MS, LEAD_S = "demo-eggs", 5, 200, 800, 4
+
+TEXT = {
+    "en": {
+        "store": "store at {url}, on a temporary database; "
+                 "its clock runs {skew} ms ahead of this one",
+        "item": "{stock} × {sku} open at {opening} on the store's clock; "
+                "{crowd} buyers and one sniper are waiting",
+        "crowd": "the crowd presses buy at its own clock's opening (plus a human reaction time)",
+        "sniper": "--- the sniper ---",
+        "who": "who got the {stock} units:",
+        "row": "  {who:<7} {user}  created {delta:+.1f} ms after the opening",
+        "won": "the sniper's order {order_id}, created {delta:.1f} ms after the opening",
+        "lost": "the sniper got nothing this time",
+        "crowd_late": "the crowd's first order came {delta:.0f} ms after the opening",
+        "sniper_name": "sniper",
+        "crowd_name": "crowd",
+    },
+    "zh": {
+        "store": "商店已启动:{url}(临时数据库);它的时钟比本机快 {skew} ms",
+        "item": "{stock} 份 {sku} 将于商店时钟 {opening} 开抢;{crowd} 位买家和一个抢购器在等待",
+        "crowd": "普通买家按自己电脑的时间点击购买(再加上人的反应时间)",
+        "sniper": "--- 抢购器 ---",
+        "who": "谁抢到了这 {stock} 份:",
+        "row": "  {who:<7} {user}  开抢后 {delta:+.1f} ms 下单",
+        "won": "抢购器的订单 {order_id},开抢后 {delta:.1f} ms 创建",
+        "lost": "这次抢购器没有抢到",
+        "crowd_late": "普通买家的第一单在开抢后 {delta:.0f} ms",
+        "sniper_name": "抢购器",
+        "crowd_name": "普通买家",
+    },
+}
+
+
+async def _crowd(url: str, tokens: list[str], opening_ms: int) -> None:
+    """Plain clients: each waits until this machine's clock shows the opening time (they do not
+    know the store's clock differs), reacts like a person, and buys once."""
+    limits = httpx.Limits(max_connections=len(tokens))
+    async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
+
+        async def buy(token: str) -> None:
+            reaction = random.uniform(0.05, 0.4)
+            await asyncio.sleep(max(0.0, opening_ms / 1000 - time.time() + reaction))
+            await client.post("/api/orders", json={"sku_id": SKU},
+                              headers={"Cookie": f"session={token}"})
+
+        await asyncio.gather(*(buy(t) for t in tokens), return_exceptions=True)
+
+
+async def run_demo(lang: str = "en", say: Callable[[str], None] = print) -> int:
+    """The whole demo; 0 when the sniper got an order, else 3."""
+    text = TEXT.get(lang, TEXT["en"])
+    token = secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory(prefix="sniper-demo-") as tmp:
+        async with child_store(Path(tmp) / "store.db", token,
+                               extra=("--clock-skew-ms", str(SKEW_MS)),
+                               log=Path(tmp) / "store.log") as url:
+            say(text["store"].format(url=url, skew=SKEW_MS))
+            async with StoreAdmin(url, token) as admin:
+                opening_ms = (await admin.now_ms() // 1000 + LEAD_S) * 1000
+                await admin.put_item(SKU, stock=STOCK, opening_ms=opening_ms,
+                                     name="30 fresh eggs")
+                users = await admin.make_users(CROWD + 1)
+                opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
+                say(text["item"].format(stock=STOCK, sku=SKU, opening=opening, crowd=CROWD))
+                say(text["crowd"])
+                say(text["sniper"])
+                task = TaskConfig.model_validate({
+                    "name": "demo", "base_url": url, "cookie": f"session={users[0][1]}",
+                    "sku_id": SKU, "target_time": opening, "lang": lang,
+                    "log_file": Path(tmp) / "sniper.log"})
+                summary, _ = await asyncio.gather(
+                    Sniper(task, Console(lang)).run(),
+                    _crowd(url, [t for _, t in users[1:]], opening_ms))
+                orders = await admin.orders(SKU)
+        _show(orders, users[0][0], opening_ms, order_id=summary.order_id, text=text, say=say)
+    return 0 if summary.order_id is not None else 3
+
+
+def _show(orders: list[dict[str, Any]], sniper_user: str, opening_ms: int, *,
+          order_id: str | None, text: dict[str, str], say: Callable[[str], None]) -> None:
+    say(text["who"].format(stock=STOCK))
+    for order in sorted(orders, key=lambda o: o["created_ms"]):
+        who = text["sniper_name"] if order["user"] == sniper_user else text["crowd_name"]
+        say(text["row"].format(who=who, user=order["user"],
+                               delta=order["created_ms"] - opening_ms))
+    mine = next((o for o in orders if o["order_id"] == order_id), None)
+    if mine is not None:
+        say(text["won"].format(order_id=order_id, delta=mine["created_ms"] - opening_ms))
+    else:
+        say(text["lost"])
+    crowd = [o["created_ms"] for o in orders if o["user"] != sniper_user]
+    if crowd:
+        say(text["crowd_late"].format(delta=min(crowd) - opening_ms))
+

@@ -1,0 +1,86 @@
+"""``sniper bench`` and ``sniper demo`` as a user runs them: subprocesses, real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.conftest import ADMIN_TOKEN
+from tests.e2e.conftest import StartStore
+from tests.e2e.oversell_store import OversellingStore
+
+
+def _bench(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sniper", "bench", "--url", url, "--admin-token", ADMIN_TOKEN,
+         "--users", "300", "--stock", "30", "--at", "+1s", "--json", *extra],
+        capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_bench_against_the_store(start_store: StartStore, tmp_path: Path) -> None:
+    """300 users, stock 30: ok 30, sold_out 270, not oversold; one JSON object; a PNG."""
+    store = start_store()
+    done = _bench(store.url, "--plot", str(tmp_path / "bench.png"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)  # exactly one JSON object, nothing else on stdout
+    assert set(report) >= {"requests", "ok", "sold_out", "errors", "oversold", "latency_ms",
+                           "throughput_rps", "spread_ms"}
+    assert (report["requests"], report["ok"], report["sold_out"]) == (300, 30, 270)
+    assert report["errors"] == {}
+    assert report["oversold"] is False
+    assert set(report["latency_ms"]) == {"p50", "p90", "p99", "max"}
+    assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
+
+
+async def test_bench_catches_an_overselling_store() -> None:
+    """A store that accepts every order: the check says oversold, exit 1."""
+    async with OversellingStore() as store:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sniper", "bench", "--url", store.url, "--admin-token", "x",
+            "--users", "300", "--stock", "30", "--at", "+1s", "--json",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+    report = json.loads(out)
+    assert proc.returncode == 1, err
+    assert report["oversold"] is True
+    assert report["ok"] == 300
+
+
+def _demo_leftovers() -> tuple[list[str], list[int]]:
+    tmp = tempfile.gettempdir()
+    dirs = sorted(p for p in os.listdir(tmp) if p.startswith("sniper-demo-"))
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"sniper-demo-" in cmdline:
+            pids.append(int(pid))
+    return dirs, pids
+
+
+def test_demo_orders_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Exit 0, an order id in the output, and no process or temporary file left."""
+    before = _demo_leftovers()
+    done = subprocess.run([sys.executable, "-m", "sniper", "demo"], capture_output=True,
+                          text=True, timeout=90, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "✓ order placed! order id: " in done.stdout
+    assert "the sniper's order " in done.stdout
+    assert _demo_leftovers() == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_in_chinese(tmp_path: Path) -> None:
+    """--lang zh shows the Chinese lines."""
+    done = subprocess.run([sys.executable, "-m", "sniper", "demo", "--lang", "zh"],
+                          capture_output=True, text=True, timeout=90, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "✓ 下单成功!订单号:" in done.stdout
+    assert "抢购器的订单" in done.stdout
