@@ -311,3 +311,17 @@ async def test_my_orders_lists_only_my_own(store: Store) -> None:
     assert [(o["user"], o["sku_id"]) for o in mine["orders"]] == [(ann, "eggs")]
     assert (await client.get("/api/orders?sku_id=eggs")).status_code == 401
     assert (await client.get("/api/orders?sku_id=x!", headers=cookie(ann_token))).status_code == 400
+
+
+async def test_new_sessions_need_no_database_read(store: Store) -> None:
+    """Sessions made by the admin API or a login are known to this process at once."""
+    client, service = store
+    await put_item(client, "eggs", stock=5, start_ms=T0_MS)
+    [(_, token)] = await make_users(client, 1)
+    await client.post("/admin/users", headers=ADMIN, json={"user": "ann", "password": "pw"})
+    login = await client.post("/api/login", json={"user": "ann", "password": "pw"})
+    for session in (token, login.cookies["session"]):
+        answer = await client.post("/api/orders", json={"sku_id": "eggs"},
+                                   headers=cookie(session))
+        assert answer.status_code == 201
+    assert service.backend.calls.get("get_session", 0) == 0

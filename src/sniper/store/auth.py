@@ -72,6 +72,13 @@ class Sessions:
         token = new_token()
         return token, Session(user, hash_token(token), now_ms(self._clock) + self._ttl_ms)
 
+    def remember(self, session: Session) -> None:
+        """Cache a session this process just stored, so that its first request at an opening
+        does not wait for a database read."""
+        if len(self._cache) >= self._max_cached:
+            self._cache.clear()
+        self._cache[session.token_hash] = session
+
     @property
     def ttl_s(self) -> int:
         """How long a session lives, in seconds."""
@@ -84,6 +91,7 @@ class Sessions:
             raise Unauthorized("wrong user or password")
         token, session = self.new_session(user)
         await self._backend.create_session(session)
+        self.remember(session)
         return token
 
     async def user_for(self, token: str | None) -> str:

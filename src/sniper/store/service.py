@@ -224,6 +224,8 @@ class StoreService:
         await self.backend.create_users(
             [NewUser(name, password_hash, session) for name, _, session in issued]
         )
+        for _, _, session in issued:
+            self.sessions.remember(session)
         return [(name, token) for name, token, _ in issued]
 
     async def aclose(self) -> None:
