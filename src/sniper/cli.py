@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -14,9 +15,11 @@ import yaml
 from sniper import __version__
 from sniper.bench.admin import AdminError
 from sniper.client import commands
-from sniper.client.config import TaskConfig, load_task, redact
+from sniper.client.config import TaskConfig, check_log_file, load_task, redact
+from sniper.client.connection import ConnectionBroken
 from sniper.client.console import Console
 from sniper.client.platforms import platform_class
+from sniper.client.probe import ClockError
 from sniper.client.runner import Interrupted, run_until_signal
 from sniper.errors import ConfigError
 from sniper.logs import setup_logging
@@ -76,6 +79,7 @@ def _load(config: Path | None, flags: dict[str, Any]) -> tuple[TaskConfig, str]:
 def run(config: Path, **flags: Any) -> None:
     """Run a task: order at the opening instant."""
     task, cookie = _load(config, flags)
+    _or_exit(check_log_file, task)
     console = Console(task.lang)
     sys.exit(_run_async(commands.run(task, cookie, console)))
 
@@ -146,10 +150,10 @@ def import_curl(source: Any, output: Path, sku_id: str | None, target_time: str 
     cookie_path = output.with_name(output.name + ".cookie")
     task = to_task(request, sku_id=sku_id, target_time=target_time,
                    cookie_file=str(cookie_path))
-    output.write_text(yaml.safe_dump(task, allow_unicode=True, sort_keys=False))
+    # Both files may carry secrets (the cookie; an Authorization header): yours alone.
+    _write_private(output, yaml.safe_dump(task, allow_unicode=True, sort_keys=False))
     if request.cookie:
-        cookie_path.touch(mode=0o600)
-        cookie_path.write_text(request.cookie + "\n")
+        _write_private(cookie_path, request.cookie + "\n")
     for warning in request.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"wrote {output} ({request.method} {request.url.split('?')[0]}), cookie "
@@ -202,6 +206,14 @@ def demo(lang: str) -> None:
     sys.exit(_run_async(run_demo(lang)))
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600, also when the file already exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 def _run_async(work: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; a signal exits 130/143, a ConfigError or a refused admin call
     exits 2 with one line."""
@@ -212,6 +224,9 @@ def _run_async(work: Coroutine[Any, Any, T]) -> T:
     except (ConfigError, AdminError) as exc:
         click.echo(f"sniper: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+    except (ConnectionBroken, ClockError) as exc:
+        click.echo(f"sniper: {exc}", err=True)
+        sys.exit(1)
 
 
 def _or_exit(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -58,8 +58,9 @@ class FaultServer:
 
     def __init__(self, script: list[Step], *, skew_ms: float = 0.0,
                  existing: list[str] | None = None, repeat_last: bool = True,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, close_each: bool = False) -> None:
         self.script, self.skew_ms, self.tls = list(script), skew_ms, tls
+        self.close_each = close_each
         self.existing = existing or []
         self.repeat_last = repeat_last
         self.requests: list[Seen] = []
@@ -118,9 +119,13 @@ class FaultServer:
                 payload = json.dumps(step.body).encode()
                 headers = [("Content-Type", "application/json"),
                            ("Content-Length", str(len(payload))), *step.headers]
+                if self.close_each:
+                    headers.append(("Connection", "close"))
                 writer.write(conn.send(h11.Response(status_code=step.status, headers=headers)))
                 writer.write(conn.send(h11.Data(data=payload)) + conn.send(h11.EndOfMessage()))
                 await writer.drain()
+                if self.close_each:
+                    return
                 conn.start_next_cycle()
         except (ConnectionError, h11.ProtocolError):
             return

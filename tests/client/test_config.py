@@ -70,6 +70,15 @@ def test_cookie_from_file(tmp_path: Path) -> None:
     assert load_task(write(tmp_path, text)).cookie_value() == "session=from-file-123456"
 
 
+def test_cookie_file_from_a_higher_layer_beats_a_cookie_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SNIPER_COOKIE_FILE (environment) wins over `cookie:` in the task file."""
+    (tmp_path / "new.cookie").write_text("session=newer-cookie-value\n")
+    monkeypatch.setenv("SNIPER_COOKIE_FILE", str(tmp_path / "new.cookie"))
+    assert load_task(write(tmp_path, GOOD)).cookie_value() == "session=newer-cookie-value"
+
+
 def test_cookie_never_in_repr(tmp_path: Path) -> None:
     """The parsed task does not show the cookie."""
     task = load_task(write(tmp_path, GOOD))
@@ -116,6 +125,10 @@ BAD: list[tuple[str, dict[str, Any] | str, str]] = [
     ("typo-field", {"concurency": 3}, "concurency: unknown field"),
     ("http-without-request", {"platform": "http"}, "the http platform needs"),
     ("missing-cookie", {"cookie": None}, "cookie: missing"),
+    ("cookie-line-break", {"cookie": "session=abc\nuid=7"}, "cookie: only printable ASCII"),
+    ("cookie-non-ascii", {"cookie": "session=abcé"}, "cookie: only printable ASCII"),
+    ("http-header-line-break", {"platform": "http", "request": {
+        "url": "http://x/o", "headers": {"X-A": "1\r\nEvil: 2"}}}, "request.headers:"),
     ("missing-cookie-file", {"cookie": None, "cookie_file": "/nonexistent/c"}, "cookie_file:"),
 ]
 

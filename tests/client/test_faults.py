@@ -171,3 +171,21 @@ async def test_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
     summary, out = await snipe(task)  # the server is gone now
     assert summary.exit_code == 1
     assert "cannot connect to 127.0.0.1:" in out
+
+
+async def test_server_that_closes_after_every_answer(tmp_path: Path) -> None:
+    """`Connection: close` on every answer (clock samples, warm-up): reconnect, still order."""
+    async with FaultServer([ok("CL1")], close_each=True) as server:
+        summary, _ = await snipe(make_task(server, tmp_path, concurrency=2))
+    assert (summary.exit_code, summary.order_id) == (0, "CL1")
+
+
+async def test_unwritable_log_does_not_cost_the_order(tmp_path: Path, capsys: Any) -> None:
+    """The log file turns out unwritable mid-run: one warning, and the order still counts."""
+    (tmp_path / "logdir").mkdir()
+    async with FaultServer([ok("LG1")]) as server:
+        task = make_task(server, tmp_path, concurrency=1).model_copy(
+            update={"log_file": tmp_path / "logdir"})
+        summary, _ = await snipe(task)
+    assert (summary.exit_code, summary.order_id) == (0, "LG1")
+    assert capsys.readouterr().err.count("log_file: cannot write") == 1

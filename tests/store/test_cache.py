@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sniper.clock import ManualClock
-from sniper.store.cache import ItemCache
+from sniper.store.cache import ItemCache, SoldOut
 from sniper.store.models import Item, Order
 
 
@@ -43,9 +43,9 @@ class TestItemCache:
         cache = ItemCache(ttl=10.0, clock=ManualClock())
         order = Order("o1", "eggs", 1, "ann", 5, "r1")
         cache.mark_sold_out(_item(0), {("ann", "r1"): order}, cache.generation("eggs"))
-        replays, due = cache.sold_out("eggs")
-        assert replays is not None
-        assert replays[("ann", "r1")] == order
+        gone, due = cache.sold_out("eggs")
+        assert gone is not None
+        assert gone.replays[("ann", "r1")] == order
         assert not due
         cache.invalidate("eggs")
         assert cache.sold_out("eggs") == (None, False)
@@ -54,12 +54,13 @@ class TestItemCache:
         """Past the TTL the flag still answers but asks to be reloaded; past twice it is gone."""
         clock = ManualClock()
         cache = ItemCache(ttl=1.0, clock=clock)
+        empty = SoldOut({}, {}, 1)
         cache.mark_sold_out(_item(0), {}, 0)
-        assert cache.sold_out("eggs") == ({}, False)
+        assert cache.sold_out("eggs") == (empty, False)
         clock.advance(1.0)
-        assert cache.sold_out("eggs") == ({}, True)
+        assert cache.sold_out("eggs") == (empty, True)
         cache.mark_sold_out(_item(0), {}, 0)  # reloaded: fresh again
-        assert cache.sold_out("eggs") == ({}, False)
+        assert cache.sold_out("eggs") == (empty, False)
         clock.advance(2.0)
         assert cache.sold_out("eggs") == (None, False)
 
@@ -80,10 +81,13 @@ class TestItemCache:
         clock.advance(0.5)
         assert cache.get("eggs") == (False, None)
 
-    def test_size_is_bounded(self) -> None:
-        """Past ``max_items`` the cache starts over rather than grow."""
+    def test_size_is_bounded_but_keeps_sold_out_flags(self) -> None:
+        """Past ``max_items`` the cache forgets everything but its sold-out flags: made-up ids
+        cannot push a real opening's flood back onto the backend."""
         cache = ItemCache(ttl=10.0, clock=ManualClock(), max_items=3)
+        cache.mark_sold_out(_item(0), {}, 0)
         for sku in "abcd":
             cache.put(sku, None, 0)
         assert cache.get("d") == (True, None)
         assert cache.get("a") == (False, None)
+        assert cache.sold_out("eggs")[0] is not None

@@ -66,6 +66,25 @@ class TestSoldOutFastPath:
         assert other.status_code == 409
         assert service.backend.calls["reserve"] == reserves
 
+    async def test_limit_reached_still_wins_over_sold_out(self, store: Store) -> None:
+        """The rules check the limit before the stock: the winner's new request_id after the
+        sell-out hears limit_reached from the cache too, as it would from the backend."""
+        client, service = store
+        await put_item(client, "eggs", stock=1, start_ms=T0_MS)
+        (_, ann), (_, bob) = await make_users(client, 2)
+        first = await client.post("/api/orders", json={"sku_id": "eggs", "request_id": "a"},
+                                  headers={"Cookie": f"session={ann}"})
+        assert first.status_code == 201
+        await _settle(service, "eggs")
+        reserves = service.backend.calls["reserve"]
+        again = await client.post("/api/orders", json={"sku_id": "eggs", "request_id": "b"},
+                                  headers={"Cookie": f"session={ann}"})
+        other = await client.post("/api/orders", json={"sku_id": "eggs"},
+                                  headers={"Cookie": f"session={bob}"})
+        assert (again.status_code, again.json()["error"]) == (409, "limit_reached")
+        assert (other.status_code, other.json()["error"]) == (409, "sold_out")
+        assert service.backend.calls["reserve"] == reserves
+
     async def test_restock_clears_the_flag(self, store: Store) -> None:
         """PATCH stock through the admin API: the next order reaches the backend and succeeds."""
         client, service = store

@@ -18,7 +18,8 @@ OPEN_AT_ONCE = 256
 
 async def open_connections(origin: Origin, count: int, clock: Clock,
                            tls: ssl.SSLContext | None, timeout_s: float) -> list[Connection]:
-    """``count`` open connections (bounded concurrency while opening)."""
+    """``count`` open connections (bounded concurrency while opening); if any fails, none is
+    left open and the failure is raised."""
     conns = [Connection(origin, clock, tls) for _ in range(count)]
     gate = asyncio.Semaphore(OPEN_AT_ONCE)
 
@@ -26,7 +27,11 @@ async def open_connections(origin: Origin, count: int, clock: Clock,
         async with gate:
             await conn.open(timeout_s)
 
-    await asyncio.gather(*(open_one(c) for c in conns))
+    results = await asyncio.gather(*(open_one(c) for c in conns), return_exceptions=True)
+    failed = next((r for r in results if isinstance(r, BaseException)), None)
+    if failed is not None:
+        await close_all(conns)
+        raise failed
     return conns
 
 

@@ -7,6 +7,7 @@ whose one-line message names the field. The cookie may come from the file, ``SNI
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,6 +23,15 @@ from sniper.store.schemas import parse_rfc3339
 from sniper.validation import describe
 
 Positive = Annotated[float, Field(gt=0)]
+_HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
+
+
+def header_safe(value: str, field: str) -> str:
+    """A value that can go into an HTTP header as it is: printable ASCII, no line breaks."""
+    if not _HEADER_VALUE.match(value):
+        raise ConfigError(f"{field}: only printable ASCII can go into an HTTP header "
+                          "(no line breaks, no other characters)")
+    return value
 
 
 class _Strict(BaseModel):
@@ -60,6 +70,16 @@ class HttpRequest(_Strict):
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _ascii_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name) or \
+                    not _HEADER_VALUE.match(text):
+                raise ValueError(f"header {name[:40]!r} is not valid in HTTP "
+                                 "(printable ASCII only, no line breaks)")
+        return value
 
 
 class HttpRules(_Strict):
@@ -136,15 +156,16 @@ class TaskConfig(_Strict):
     def cookie_value(self) -> str:
         """The cookie header value: from ``cookie``, else read from ``cookie_file``."""
         if self.cookie is not None and self.cookie.get_secret_value():
-            return self.cookie.get_secret_value().strip()
+            return header_safe(self.cookie.get_secret_value().strip(), "cookie")
         if self.cookie_file is not None:
             try:
                 text = self.cookie_file.read_text().strip()
-            except OSError as exc:
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or "not text"
                 raise ConfigError(f"cookie_file: cannot read {self.cookie_file}: "
-                                  f"{exc.strerror}") from None
+                                  f"{reason}") from None
             if text:
-                return text
+                return header_safe(text, "cookie_file")
             raise ConfigError(f"cookie_file: {self.cookie_file} is empty")
         raise ConfigError("cookie: missing (set it in the file, SNIPER_COOKIE or cookie_file)")
 
@@ -203,12 +224,26 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def load_task(path: Path | None, flags: dict[str, Any] | None = None) -> TaskConfig:
     """Defaults < YAML file < environment < flags (``None`` flags are not given)."""
     data = read_yaml(path) if path is not None else {}
-    data = _merge(data, _env_values())
-    data = _merge(data, {k: v for k, v in (flags or {}).items() if v is not None})
+    env = _env_values()
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    for layer in (env, given):  # a cookie_file from a higher layer beats a lower layer's cookie
+        if "cookie_file" in layer and "cookie" not in layer:
+            data.pop("cookie", None)
+    data = _merge(_merge(data, env), given)
     try:
         return TaskConfig.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ConfigError(describe(exc)) from None
+
+
+def check_log_file(task: TaskConfig) -> None:
+    """The log file can be appended to (created if need be); else ConfigError naming it."""
+    try:
+        task.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with task.log_file.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"log_file: cannot write {task.log_file}: {exc.strerror}") from None
 
 
 def redact(secret: str) -> str:

@@ -96,6 +96,11 @@ class Connection:
         """True while the connection can carry another request."""
         return self._writer is not None and not self._writer.is_closing()
 
+    async def ensure_open(self, timeout_s: float) -> None:
+        """Open the connection if it is not (the server may have closed it after an answer)."""
+        if not self.is_open:
+            await self.open(timeout_s)
+
     async def open(self, timeout_s: float) -> None:
         """TCP (and TLS) handshake."""
         try:
@@ -122,8 +127,10 @@ class Connection:
             if call.body:
                 data += self._h11.send(h11.Data(data=call.body))
             data += self._h11.send(h11.EndOfMessage())
-        except h11.LocalProtocolError as exc:
-            raise ConnectionBroken(f"cannot send a request now: {exc}") from exc
+        except (h11.LocalProtocolError, UnicodeEncodeError):
+            # h11's message quotes the offending header, which may be the cookie: not shown.
+            raise ConnectionBroken("cannot build the request (a bad header, or the "
+                                   "connection is not ready)") from None
         self._prepared = data
 
     def fire(self) -> float:

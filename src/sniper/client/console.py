@@ -23,6 +23,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "interrupted": "✗ interrupted",
         "summary": "summary: {attempts} attempt(s), result: {result}",
         "state_waiting": "waiting",
+        "remeasure_failed": "! clock re-measure failed, keeping the last estimate: {detail}",
     },
     "zh": {
         "clock": "时钟:服务器比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
@@ -41,6 +42,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "interrupted": "✗ 已中断",
         "summary": "汇总:共 {attempts} 次请求,结果:{result}",
         "state_waiting": "等待中",
+        "remeasure_failed": "! 重新测量时钟失败,沿用上次结果:{detail}",
     },
 }
 

@@ -91,6 +91,7 @@ class Sniper:
         self.estimate: Estimate | None = None
         self.connections: list[Connection] = []
         self._session_dead = False
+        self._stop = asyncio.Event()
         self.fire_late_ms = 0.0
 
     def now(self) -> float:
@@ -133,8 +134,10 @@ class Sniper:
         self.console.say("preheat", n=self.task.concurrency)
         self.connections = await self._open_connections()
         await self._sleep_until(plan.warm_at)
-        plan = await self._warm()
+        plan = await self._warm(plan.send_at)
+        self.connections = [c for c in self.connections if c.is_open] or self.connections
         for conn in self.connections:
+            await conn.ensure_open(self.task.timeout_s)
             conn.prepare(self.platform.order_call(self.request_id))
         await self._spin_until(plan.send_at)
         with burst_priority():
@@ -187,7 +190,10 @@ class Sniper:
             due_near = not remeasured_near and now >= plan.remeasure_at
             if due_near or now - last_measure >= REMEASURE_EVERY_MS:
                 remeasured_near = remeasured_near or due_near
-                await self._measure_on_probe_connection()
+                try:
+                    await self._measure_on_probe_connection()
+                except ClockError as exc:  # a blip while waiting: keep the last estimate
+                    self.console.say("remeasure_failed", detail=str(exc))
                 plan, last_measure = self._plan(), self.now()
                 continue
             assert self.estimate is not None
@@ -199,15 +205,23 @@ class Sniper:
                                     max(0.0, plan.remeasure_at - now) or _TICK_MS) / 1000)
         return plan
 
-    async def _warm(self) -> schedule.FirePlan:
-        """One small request per connection: warms it and gives fresh clock samples."""
-        fresh: list[Sample] = []
-        for conn in self.connections:
-            with contextlib.suppress(ConnectionBroken, ClockError):
-                fresh.append(await take_sample(conn, self.platform, self.task.timeout_s))
-                continue
-            await conn.aclose()  # broken while warming: open a new one for the burst
-            await conn.open(self.task.timeout_s)
+    async def _warm(self, send_at: float) -> schedule.FirePlan:
+        """One small request on every connection at once: warms them and gives fresh clock
+        samples. Bounded so that it ends before the send; a connection that broke or did not
+        answer in time is opened afresh (also bounded)."""
+        budget_s = max(0.001, (send_at - self.now() - schedule.SPIN_MS) / 1000)
+
+        async def warm_one(conn: Connection) -> Sample | None:
+            try:
+                return await take_sample(conn, self.platform, budget_s)
+            except (ConnectionBroken, ClockError):
+                await conn.aclose()
+                with contextlib.suppress(ConnectionBroken):
+                    await conn.open(max(0.001, (send_at - self.now()) / 1000))
+                return None
+
+        answers = await asyncio.gather(*(warm_one(c) for c in self.connections))
+        fresh = [s for s in answers if s is not None]
         if fresh:
             # Seconds-old samples still bound the offset (clocks drift by microseconds a
             # second): pooled with the fresh ones, the intersection stays tight.
@@ -218,18 +232,29 @@ class Sniper:
     # -- connections ---------------------------------------------------------------------------
 
     async def _open_connections(self) -> list[Connection]:
-        conns = [Connection(self.origin, self.clock, self.tls)
-                 for _ in range(self.task.concurrency)]
-        await asyncio.gather(*(c.open(self.task.timeout_s) for c in conns))
-        return conns
+        """Exactly ``concurrency`` connections; if any cannot be opened, none is left open."""
+        self.connections = [Connection(self.origin, self.clock, self.tls)
+                            for _ in range(self.task.concurrency)]
+        results = await asyncio.gather(*(c.open(self.task.timeout_s) for c in self.connections),
+                                       return_exceptions=True)
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            await self._close_all()
+            raise failed
+        return self.connections
 
     async def _close_all(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self.connections), return_exceptions=True)
 
-    async def _sleep_until(self, at: float) -> None:
+    async def _sleep_until(self, at: float, interrupt: asyncio.Event | None = None) -> None:
         remaining = at - self.now()
-        if remaining > 0:
+        if remaining <= 0:
+            return
+        if interrupt is None:
             await asyncio.sleep(remaining / 1000)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(interrupt.wait(), remaining / 1000)
 
     async def _spin_until(self, at: float) -> None:
         """Sleep coarsely, then spin: sleeps wake late by up to ms, a spin by microseconds."""
@@ -264,12 +289,14 @@ class Sniper:
                              verdict=Verdict(Kind.RETRY, detail="cancelled"), response=None,
                              outcome="cancelled")
                 raise
+            next_at = policy.after(verdict, self.now())
+            if not policy.may_send:
+                self._stop.set()  # wake every connection waiting to retry
             self._record(seq=seq, attempt=attempt, sent_at=sent_at, verdict=verdict,
                          response=response)
-            next_at = policy.after(verdict, self.now())
             if next_at is None:
                 return
-            await self._sleep_until(next_at)
+            await self._sleep_until(next_at, interrupt=self._stop)
             if not policy.may_send or self.now() > policy.deadline:
                 return
             resent = await self._resend(conn, policy)
@@ -296,7 +323,9 @@ class Sniper:
                 next_at = policy.after(verdict, self.now())
                 if next_at is None:
                     return None
-                await self._sleep_until(next_at)
+                await self._sleep_until(next_at, interrupt=self._stop)
+        if not policy.may_send:  # decided while we were reconnecting
+            return None
         conn.prepare(self.platform.order_call(self.request_id))
         return conn.fire()
 

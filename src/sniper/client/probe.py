@@ -81,6 +81,7 @@ def sample_from(response: Response, t0: float, from_time_endpoint: bool) -> Samp
 async def take_sample(conn: Connection, source: TimeSource, timeout_s: float) -> Sample:
     """One timed request on ``conn``."""
     call = source.time_call()
+    await conn.ensure_open(timeout_s)
     conn.prepare(call or source.warm_call())
     t0 = conn.fire()
     response = await conn.read_response(timeout_s)

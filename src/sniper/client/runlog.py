@@ -6,6 +6,7 @@ Response headers are kept except ``Set-Cookie``; the cookie never appears.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,13 +22,25 @@ class RunLog:
         self.path, self.task = path, task
         self._file: IO[str] | None = None
         self.attempts = 0
+        self.failed = False
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def open(self) -> None:
+        """Open (and create) the file now; OSError if it cannot be written."""
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
+
+    def _write(self, record: dict[str, Any]) -> None:
+        try:
+            self.open()
+            assert self._file is not None
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._file.flush()
+        except OSError as exc:  # a full disk must not cost the order: say it once, go on
+            if not self.failed:
+                self.failed = True
+                print(f"sniper: log_file: cannot write {self.path}: {exc.strerror}",
+                      file=sys.stderr)
 
     def attempt(
         self, *, seq: int, attempt: int, sent_server_ms: float, latency_ms: float | None,

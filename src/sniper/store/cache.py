@@ -22,12 +22,23 @@ from sniper.store.models import Item, Order
 ReplayMap = Mapping[tuple[str, str], Order]
 
 
+@dataclass(frozen=True, slots=True)
+class SoldOut:
+    """What the fast path needs of a sold-out item: its orders by ``(user, request_id)`` (for
+    replays), the units each user holds (so that a user at the limit still hears
+    ``limit_reached``, which the rules check before stock) and the per-user limit."""
+
+    replays: ReplayMap
+    bought: Mapping[str, int]
+    limit: int
+
+
 @dataclass(slots=True)
 class _Entry:
     item: Item | None
     loaded: float
     generation: int
-    sold_out: ReplayMap | None = field(default=None)
+    sold_out: SoldOut | None = field(default=None)
 
 
 class ItemCache:
@@ -47,9 +58,9 @@ class ItemCache:
         entry = self._fresh(sku_id)
         return (False, None) if entry is None else (True, entry.item)
 
-    def sold_out(self, sku_id: str) -> tuple[ReplayMap | None, bool]:
-        """``(replays, refresh_due)``: the replay map if the item is flagged sold out (else
-        None), and whether the flag is past its TTL and should be reloaded."""
+    def sold_out(self, sku_id: str) -> tuple[SoldOut | None, bool]:
+        """``(state, refresh_due)``: the sold-out state if the item is flagged (else None), and
+        whether the flag is past its TTL and should be reloaded."""
         entry = self._entries.get(sku_id)
         if entry is None or entry.sold_out is None:
             return None, False
@@ -64,15 +75,19 @@ class ItemCache:
         if generation != self.generation(sku_id):
             return
         if len(self._entries) >= self._max and sku_id not in self._entries:
-            self._entries.clear()
+            # Full (perhaps of unknown ids someone made up): forget all but the sold-out flags,
+            # which stand between a real opening's flood and the backend.
+            self._entries = {k: e for k, e in self._entries.items() if e.sold_out is not None}
         self._entries[sku_id] = _Entry(item, self._clock.monotonic(), generation)
 
-    def mark_sold_out(self, item: Item, replays: ReplayMap, generation: int) -> None:
-        """Flag ``item`` sold out with its complete replay map (``item.stock`` must be 0)."""
+    def mark_sold_out(self, item: Item, replays: ReplayMap, generation: int,
+                      bought: Mapping[str, int] | None = None) -> None:
+        """Flag ``item`` sold out with its complete replay map and per-user units
+        (``item.stock`` must be 0)."""
         if item.stock > 0 or generation != self.generation(item.sku_id):
             return
         self.put(item.sku_id, item, generation)
-        self._entries[item.sku_id].sold_out = replays
+        self._entries[item.sku_id].sold_out = SoldOut(replays, bought or {}, item.limit_per_user)
 
     def update_stock(self, sku_id: str, stock: int) -> None:
         """Keep a cached item's stock current after a reservation, without refreshing its age."""

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -64,11 +64,14 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         raise TooLarge(f"request body over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"request body over {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"request body over {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody will read the answer; it must not be a 500
+        raise BadRequest("the client went away before sending its body") from None
     return b"".join(chunks)
 
 
@@ -124,9 +127,11 @@ async def login(request: Request) -> Response:
 async def get_order(request: Request) -> Response:
     """``GET /api/orders/{order_id}``: the owner's order."""
     order_id = request.path_params["order_id"]
+    service = _service(request)
+    await service.sessions.user_for(_session(request))  # 401 comes before 400
     if not _IDENTIFIER.match(order_id):
         raise BadRequest("order_id: 1-64 letters, digits, '-' or '_'")
-    order = await _service(request).get_order(_session(request), order_id)
+    order = await service.get_order(_session(request), order_id)
     return json_response(order.to_json())
 
 

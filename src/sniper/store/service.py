@@ -10,7 +10,7 @@ import asyncio
 import math
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from sniper.clock import Clock, now_ms
 from sniper.errors import (
@@ -99,26 +99,28 @@ class StoreService:
 
     def _fast_path(self, user: str, body: OrderBody) -> Order | None:
         """Answer from memory when the cache already knows the answer."""
-        replays, refresh_due = self.cache.sold_out(body.sku_id)
+        gone, refresh_due = self.cache.sold_out(body.sku_id)
         if refresh_due:
             self._flag_sold_out(body.sku_id)
-        if replays is not None:
-            order = replays.get((user, body.request_id)) if body.request_id else None
-            if order is None:
-                self.metrics.order(Outcome.SOLD_OUT.value, "cache").inc()
-                raise SoldOut("sold out")
-            self.metrics.order(Outcome.REPLAYED.value, "cache").inc()
-            return order
+        if gone is not None:
+            order = gone.replays.get((user, body.request_id)) if body.request_id else None
+            if order is not None:
+                self.metrics.order(Outcome.REPLAYED.value, "cache").inc()
+                return order
+            # The rules check the per-user limit before the stock.
+            over = gone.bought.get(user, 0) + body.qty > gone.limit
+            self._refuse(Outcome.LIMIT_REACHED if over else Outcome.SOLD_OUT)
         hit, item = self.cache.get(body.sku_id)
-        refusal = None
         if hit and item is None:
-            refusal = Outcome.NOT_FOUND
-        elif item is not None and self.now_ms() < item.sale_start_ms:
-            refusal = Outcome.NOT_STARTED
-        if refusal is not None:
-            self.metrics.order(refusal.value, "cache").inc()
-            raise _REFUSALS[refusal]()
+            self._refuse(Outcome.NOT_FOUND)
+        if item is not None and self.now_ms() < item.sale_start_ms:
+            self._refuse(Outcome.NOT_STARTED)
         return None
+
+    def _refuse(self, refusal: Outcome) -> NoReturn:
+        """Count a refusal decided from the cache and raise it."""
+        self.metrics.order(refusal.value, "cache").inc()
+        raise _REFUSALS[refusal]()
 
     def _answer(
         self, sku_id: str, result: ReservationResult, generation: int
@@ -146,13 +148,13 @@ class StoreService:
 
         async def load() -> None:
             try:
-                item, replays = await self.backend.sold_out_snapshot(sku_id)
+                item, replays, bought = await self.backend.sold_out_snapshot(sku_id)
             except Unavailable:
                 return
             finally:
                 self._loading.discard(sku_id)
             if item is not None and item.stock == 0:
-                self.cache.mark_sold_out(item, replays, generation)
+                self.cache.mark_sold_out(item, replays, generation, bought)
             else:
                 self.cache.put(sku_id, item, generation)
 
@@ -171,7 +173,7 @@ class StoreService:
     async def my_orders(self, token: str | None, sku_id: str | None) -> list[Order]:
         """The caller's own orders, of one item or all."""
         user = await self.sessions.user_for(token)
-        return [o for o in await self.backend.list_orders(sku_id) if o.user == user]
+        return await self.backend.list_orders(sku_id, user=user)
 
     # -- items -----------------------------------------------------------------------------
 

@@ -126,10 +126,12 @@ class TestRecords:
         assert listed == [first.order, second.order]
         assert first.order is not None
         assert await backend.get_order(first.order.order_id) == first.order
-        item, replays = await backend.sold_out_snapshot("eggs")
+        item, replays, bought = await backend.sold_out_snapshot("eggs")
         assert item is not None
         assert item.stock == 0
         assert replays == {("ann", "ra"): first.order}
+        assert bought == {"ann": 1, "bob": 1}
+        assert await backend.list_orders("eggs", user="bob") == [second.order]
 
     async def test_check(self, backend: Backend) -> None:
         """An open backend passes its health check."""
@@ -145,3 +147,28 @@ def test_backend_url_errors(url: str, message: str) -> None:
     """A store URL that names no usable backend is a ConfigError naming ``store``."""
     with pytest.raises(ConfigError, match=message):
         backend_from_settings(StoreSettings(store=url), ManualClock())
+
+
+async def test_a_failing_job_fails_alone(tmp_path: Path, clock: ManualClock) -> None:
+    """A job that raises (any exception) gets an error; the jobs batched with it still commit."""
+    from sniper.errors import Unavailable
+
+    backend = SqliteBackend(tmp_path / "jobs.db", clock)
+    await backend.open()
+    try:
+        await backend.put_item(_item(stock=5))
+
+        def broken(_: object) -> None:
+            raise ZeroDivisionError
+
+        results = await asyncio.gather(
+            backend.reserve(Reservation("ann", "eggs", 1)),
+            backend._writer.submit(broken),
+            backend.reserve(Reservation("bob", "eggs", 1)),
+            return_exceptions=True,
+        )
+        assert isinstance(results[1], Unavailable)
+        assert [r.outcome for r in (results[0], results[2])] == [Outcome.CREATED] * 2  # type: ignore[union-attr]
+        assert len(await backend.list_orders("eggs")) == 2
+    finally:
+        await backend.aclose()

@@ -58,8 +58,11 @@ class Backend(ABC):
         """Change the named fields of an item; None if there is no such item."""
 
     @abstractmethod
-    async def sold_out_snapshot(self, sku_id: str) -> tuple[Item | None, ReplayOrders]:
-        """The item and, read at the same instant, its orders keyed by ``(user, request_id)``."""
+    async def sold_out_snapshot(
+        self, sku_id: str
+    ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
+        """Read at one instant: the item, its orders keyed by ``(user, request_id)``, and the
+        units each user has bought of it."""
 
     @abstractmethod
     async def create_users(self, users: list[NewUser]) -> None:
@@ -82,5 +85,5 @@ class Backend(ABC):
         """The order, or None."""
 
     @abstractmethod
-    async def list_orders(self, sku_id: str | None) -> list[Order]:
-        """Every order, or every order of one item, oldest first."""
+    async def list_orders(self, sku_id: str | None, *, user: str | None = None) -> list[Order]:
+        """Every order (of one item, of one user), oldest first."""

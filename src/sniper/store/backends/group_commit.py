@@ -112,7 +112,7 @@ class GroupCommitWriter:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._committer, conn.execute, "COMMIT")
             self.batches += 1
-        except (sqlite3.Error, Unavailable) as exc:
+        except Exception as exc:  # whatever happened, every caller gets an answer
             log.error("sqlite batch of %d failed: %s", len(batch), exc)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -139,7 +139,7 @@ class GroupCommitWriter:
                 continue
             try:
                 results[i] = job.fn(conn)
-            except (StoreError, sqlite3.DatabaseError, ValueError) as exc:
+            except Exception as exc:  # a job's own bug fails that job alone
                 failed[i] = _as_store_error(exc)
                 return i
         return None
@@ -164,5 +164,5 @@ class GroupCommitWriter:
 def _as_store_error(exc: BaseException) -> StoreError:
     if isinstance(exc, StoreError):
         return exc
-    log.error("sqlite job failed: %s", exc)
+    log.error("sqlite job failed: %r", exc)
     return Unavailable("storage refused the change")

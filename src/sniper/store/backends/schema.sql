@@ -34,3 +34,4 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE UNIQUE INDEX IF NOT EXISTS orders_by_request ON orders (username, request_id)
     WHERE request_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS orders_by_sku ON orders (sku_id);
+CREATE INDEX IF NOT EXISTS orders_by_user ON orders (username, sku_id);

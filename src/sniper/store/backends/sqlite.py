@@ -212,11 +212,13 @@ class SqliteBackend(Backend):
 
         return await self._writer.submit(patch)
 
-    async def sold_out_snapshot(self, sku_id: str) -> tuple[Item | None, ReplayOrders]:
-        """Item and replayable orders from one read transaction."""
+    async def sold_out_snapshot(
+        self, sku_id: str
+    ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
+        """Item, replayable orders and per-user units from one read transaction."""
         self._count("sold_out_snapshot")
 
-        def snap(conn: sqlite3.Connection) -> tuple[Item | None, ReplayOrders]:
+        def snap(conn: sqlite3.Connection) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
             conn.execute("BEGIN")
             try:
                 item = _item(conn, sku_id)
@@ -224,10 +226,14 @@ class SqliteBackend(Backend):
                     f"SELECT {_ORDER_COLS} FROM orders "
                     "WHERE sku_id = ? AND request_id IS NOT NULL", (sku_id,),
                 ).fetchall()
+                bought = dict(conn.execute(
+                    "SELECT username, qty FROM purchases WHERE sku_id = ?", (sku_id,)
+                ).fetchall())
             finally:
                 conn.execute("COMMIT")
             orders = [Order(*r) for r in rows]
-            return item, {(o.user, o.request_id): o for o in orders if o.request_id is not None}
+            replays = {(o.user, o.request_id): o for o in orders if o.request_id is not None}
+            return item, replays, bought
 
         return await self._read(snap)
 
@@ -299,14 +305,15 @@ class SqliteBackend(Backend):
         )
         return None if row is None else Order(*row)
 
-    async def list_orders(self, sku_id: str | None) -> list[Order]:
+    async def list_orders(self, sku_id: str | None, *, user: str | None = None) -> list[Order]:
         """Orders sorted by id (which sorts by time)."""
         self._count("list_orders")
-        args: tuple[str, ...] = ()
-        sql = f"SELECT {_ORDER_COLS} FROM orders ORDER BY order_id"
-        if sku_id is not None:
-            sql = f"SELECT {_ORDER_COLS} FROM orders WHERE sku_id = ? ORDER BY order_id"
-            args = (sku_id,)
+        where = [(col, v) for col, v in (("sku_id", sku_id), ("username", user)) if v is not None]
+        sql = f"SELECT {_ORDER_COLS} FROM orders"
+        if where:
+            sql += " WHERE " + " AND ".join(f"{col} = ?" for col, _ in where)
+        sql += " ORDER BY order_id"
+        args = tuple(v for _, v in where)
         rows = await self._read(lambda c: c.execute(sql, args).fetchall())
         return [Order(*r) for r in rows]
 
