@@ -15,9 +15,10 @@ import yaml
 from sniper import __version__
 from sniper.bench.admin import AdminError
 from sniper.client import commands
-from sniper.client.config import TaskConfig, check_log_file, load_task, redact
+from sniper.client.config import TaskConfig, check_log_file, load_tasks, redact
 from sniper.client.connection import ConnectionBroken
 from sniper.client.console import Console
+from sniper.client.many import run_many
 from sniper.client.platforms import platform_class
 from sniper.client.probe import ClockError
 from sniper.client.runner import Interrupted, run_until_signal
@@ -65,12 +66,20 @@ def task_options(fn: Any) -> Any:
     return fn
 
 
-def _load(config: Path | None, flags: dict[str, Any]) -> tuple[TaskConfig, str]:
-    """The task and its cookie, or one line on stderr and exit code 2."""
-    task: TaskConfig = _or_exit(load_task, config, flags)
-    cookie: str = _or_exit(task.cookie_value)
-    _or_exit(platform_class, task.platform)
-    return task, cookie
+def _load(config: Path | None, flags: dict[str, Any]) -> list[tuple[TaskConfig, str]]:
+    """Every task with its cookie, or one line on stderr and exit code 2."""
+    tasks: list[TaskConfig] = _or_exit(load_tasks, config, flags)
+    loaded = []
+    for task in tasks:
+        where = f"tasks.{task.name}: " if len(tasks) > 1 else ""
+        try:
+            cookie = task.cookie_value()
+            platform_class(task.platform)
+        except ConfigError as exc:
+            click.echo(f"sniper: {where}{exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+        loaded.append((task, cookie))
+    return loaded
 
 
 @cli.command()
@@ -78,10 +87,13 @@ def _load(config: Path | None, flags: dict[str, Any]) -> tuple[TaskConfig, str]:
 @task_options
 def run(config: Path, **flags: Any) -> None:
     """Run a task: order at the opening instant."""
-    task, cookie = _load(config, flags)
-    _or_exit(check_log_file, task)
-    console = Console(task.lang)
-    sys.exit(_run_async(commands.run(task, cookie, console)))
+    tasks = _load(config, flags)
+    for task, _ in tasks:
+        _or_exit(check_log_file, task)
+    if len(tasks) == 1:
+        task, cookie = tasks[0]
+        sys.exit(_run_async(commands.run(task, cookie, Console(task.lang))))
+    sys.exit(_run_async(run_many(tasks, tasks[0][0].lang)))
 
 
 @cli.command()
@@ -89,8 +101,9 @@ def run(config: Path, **flags: Any) -> None:
 @task_options
 def check(config: Path, **flags: Any) -> None:
     """Validate a task, probe the login and the item, measure the clock; sends no order."""
-    task, cookie = _load(config, flags)
-    sys.exit(_run_async(commands.check(task, cookie, Console(task.lang))))
+    codes = [_run_async(commands.check(task, cookie, Console(task.lang)))
+             for task, cookie in _load(config, flags)]
+    sys.exit(max(codes))
 
 
 @cli.command()

@@ -84,3 +84,25 @@ class TestRetryPolicy:
         assert p.after(Verdict(Kind.RETRY), 500.0) == pytest.approx(500.0)
         assert p.after(Verdict(Kind.RETRY), 600.0) is None
         assert p.result() is Result.NOT_ORDERED
+
+
+def test_a_shared_bucket_paces_several_policies() -> None:
+    """Three tasks on one host share a bucket (5/s, burst 1): together, one retry per 200 ms."""
+    from sniper.ratelimit import TokenBucket
+
+    bucket = TokenBucket(5.0, 1, 1, 0.0)
+    policies = [RetryPolicy(deadline=2100.0, rate_per_s=5.0, burst=1, now=0.0, bucket=bucket)
+                for _ in range(3)]
+    ready = [0.0, 0.0, 0.0]
+    sent: list[float] = []
+    for _ in range(60):
+        i = min(range(3), key=lambda k: ready[k])
+        at = policies[i].after(Verdict(Kind.RETRY), ready[i])
+        if at is None:
+            ready[i] = float("inf")
+            continue
+        sent.append(at)
+        ready[i] = at + 0.5  # the answer comes half a millisecond later
+    assert len(sent) == 1 + 10  # the burst, then 5/s for 2 s (the window ends at 2.1 s)
+    gaps = [b - a for a, b in zip(sorted(sent), sorted(sent)[1:], strict=False)]
+    assert min(gaps) >= 199.9

@@ -203,3 +203,35 @@ def test_store_date_header_follows_its_skewed_clock(start_store: StartStore) -> 
         shown = parsedate_to_datetime(response.headers["date"]).timestamp()
         assert abs(shown - (time.time() - 3.0)) <= 1.5
         assert len(response.headers.get_list("date")) == 1
+
+
+def test_two_accounts_two_items_one_file(start_store: StartStore, tmp_path: Path) -> None:
+    """Four tasks (2 accounts × 2 items) and a duplicated entry: four orders, one each, exit 0."""
+    store = start_store(args=("--clock-skew-ms", "700"))
+    now_ms = httpx.get(f"{store.url}/api/time").json()["now_ms"]
+    opening_ms = (now_ms // 1000 + 3) * 1000
+    opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
+    for sku in ("eggs", "milk"):
+        assert store.admin("PUT", f"/admin/items/{sku}", json={
+            "name": sku, "price_cents": 1, "stock": 10, "sale_start": opening,
+            "limit_per_user": 5}).status_code == 200
+    (mum, mum_token), (me, me_token) = users(store, 2)
+    entries = [
+        {"name": f"{who}-{sku}", "cookie": f"session={token}", "sku_id": sku}
+        for who, token in (("mum", mum_token), ("me", me_token)) for sku in ("eggs", "milk")]
+    entries.append({"name": "mum-eggs-again", "cookie": f"session={mum_token}",
+                    "sku_id": "eggs"})
+    import yaml
+
+    path = tmp_path / "tasks.yaml"
+    path.write_text(yaml.safe_dump({
+        "platform": "store", "base_url": store.url, "target_time": opening,
+        "log_file": str(tmp_path / "s.log"), "tasks": entries}))
+    done = sniper("run", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "task mum-eggs-again has the same account and item as mum-eggs: not run" \
+        in done.stdout
+    orders = store.admin("GET", "/admin/orders").json()["orders"]
+    assert sorted((o["user"], o["sku_id"]) for o in orders) == sorted(
+        [(mum, "eggs"), (mum, "milk"), (me, "eggs"), (me, "milk")])
+    assert all(0 <= o["created_ms"] - opening_ms <= 20 for o in orders)

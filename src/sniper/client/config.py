@@ -221,19 +221,53 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_task(path: Path | None, flags: dict[str, Any] | None = None) -> TaskConfig:
-    """Defaults < YAML file < environment < flags (``None`` flags are not given)."""
-    data = read_yaml(path) if path is not None else {}
-    env = _env_values()
-    given = {k: v for k, v in (flags or {}).items() if v is not None}
-    for layer in (env, given):  # a cookie_file from a higher layer beats a lower layer's cookie
+def _stack(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Merge layers, lowest first; a ``cookie_file`` in a higher layer beats a lower ``cookie``."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
         if "cookie_file" in layer and "cookie" not in layer:
-            data.pop("cookie", None)
-    data = _merge(_merge(data, env), given)
+            merged.pop("cookie", None)
+        merged = _merge(merged, layer)
+    return merged
+
+
+def _validate(data: dict[str, Any], where: str = "") -> TaskConfig:
     try:
         return TaskConfig.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ConfigError(describe(exc)) from None
+        raise ConfigError(where + describe(exc)) from None
+
+
+def load_task(path: Path | None, flags: dict[str, Any] | None = None) -> TaskConfig:
+    """Defaults < YAML file < environment < flags (``None`` flags are not given)."""
+    tasks = load_tasks(path, flags)
+    if len(tasks) != 1:
+        raise ConfigError(f"tasks: this command takes one task, the file has {len(tasks)}")
+    return tasks[0]
+
+
+def load_tasks(path: Path | None, flags: dict[str, Any] | None = None) -> list[TaskConfig]:
+    """Every task of a file. The single-task form is one task; with ``tasks:``, the top-level
+    fields are every task's defaults and each entry overrides what it names. Layering, lowest
+    first: defaults < top level < the entry < environment < flags."""
+    data = read_yaml(path) if path is not None else {}
+    env = _env_values()
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    entries = data.pop("tasks", None)
+    if entries is None:
+        return [_validate(_stack(data, env, given))]
+    if not isinstance(entries, list) or not entries or \
+            not all(isinstance(e, dict) for e in entries):
+        raise ConfigError("tasks: must be a non-empty list of mappings")
+    tasks = []
+    for index, entry in enumerate(entries):
+        named = {"name": f"task-{index + 1}", **entry}
+        tasks.append(_validate(_stack(data, named, env, given), where=f"tasks.{index}."))
+    names = [t.name for t in tasks]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"tasks: names must differ, {', '.join(twice)} is used twice")
+    return tasks
 
 
 def check_log_file(task: TaskConfig) -> None:

@@ -24,6 +24,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "summary": "summary: {attempts} attempt(s), result: {result}",
         "state_waiting": "waiting",
         "remeasure_failed": "! clock re-measure failed, keeping the last estimate: {detail}",
+        "duplicate": "! task {name} has the same account and item as {other}: not run",
+        "task_result": "task {name}: {result}, order {order_id}",
     },
     "zh": {
         "clock": "时钟:服务器比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
@@ -43,6 +45,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "summary": "汇总:共 {attempts} 次请求,结果:{result}",
         "state_waiting": "等待中",
         "remeasure_failed": "! 重新测量时钟失败,沿用上次结果:{detail}",
+        "duplicate": "! 任务 {name} 与 {other} 是同一账号同一商品:不运行",
+        "task_result": "任务 {name}:{result},订单 {order_id}",
     },
 }
 
@@ -50,8 +54,9 @@ MESSAGES: dict[str, dict[str, str]] = {
 class Console:
     """Lines for people. ``countdown`` redraws one line on a terminal and is silent otherwise."""
 
-    def __init__(self, lang: str = "en", stream: TextIO | None = None) -> None:
+    def __init__(self, lang: str = "en", stream: TextIO | None = None, prefix: str = "") -> None:
         self.lang = lang if lang in MESSAGES else "en"
+        self.prefix = prefix  # the task's name, when several run at once
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty()
         self._drawn = False
@@ -63,13 +68,13 @@ class Console:
     def say(self, key: str, **values: object) -> None:
         """Print one line."""
         self._clear()
-        print(self.text(key, **values), file=self.stream, flush=True)
+        print(self.prefix + self.text(key, **values), file=self.stream, flush=True)
 
     def countdown(self, **values: object) -> None:
         """Redraw the live line (terminals only)."""
         if self.live:
-            print("\r\x1b[2K" + self.text("countdown", **values), end="", file=self.stream,
-                  flush=True)
+            print("\r\x1b[2K" + self.prefix + self.text("countdown", **values), end="",
+                  file=self.stream, flush=True)
             self._drawn = True
 
     def _clear(self) -> None:

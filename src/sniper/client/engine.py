@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sniper.client import schedule
+from sniper.client.clockboard import ClockBoard
 from sniper.client.config import TaskConfig
 from sniper.client.connection import Connection, ConnectionBroken, Response, ssl_context
 from sniper.client.console import Console
@@ -29,6 +30,7 @@ from sniper.client.probe import ClockError, measure, take_sample, wall_offset
 from sniper.client.runlog import RunLog
 from sniper.client.timesync import Estimate, Sample, estimate
 from sniper.clock import Clock, SystemClock
+from sniper.ratelimit import TokenBucket
 
 #: While waiting for an opening far away, the clock is measured again this often.
 REMEASURE_EVERY_MS = 30_000.0
@@ -79,7 +81,8 @@ class Sniper:
     """One task, run once."""
 
     def __init__(self, task: TaskConfig, console: Console, *, clock: Clock | None = None,
-                 cookie: str | None = None) -> None:
+                 cookie: str | None = None, clocks: ClockBoard | None = None,
+                 bucket: TokenBucket | None = None) -> None:
         self.task, self.console = task, console
         self.clock = clock or SystemClock()
         self.platform: Platform = platform_class(task.platform)(task, cookie or task.cookie_value())
@@ -91,6 +94,8 @@ class Sniper:
         self.estimate: Estimate | None = None
         self.connections: list[Connection] = []
         self._session_dead = False
+        self.clocks = clocks or ClockBoard(fresh_ms=0.0)
+        self.bucket = bucket
         self._stop = asyncio.Event()
         self.fire_late_ms = 0.0
 
@@ -148,7 +153,7 @@ class Sniper:
             self.console.say("sent", seq=seq)
         policy = RetryPolicy(deadline=plan.arrive_at + self.task.retry.window_s * 1000,
                              rate_per_s=self.task.retry.rate_per_s, burst=self.task.retry.burst,
-                             now=self.now())
+                             now=self.now(), bucket=self.bucket)
         await self._race(sent, policy)
         return await self._conclude(policy, sent)
 
@@ -164,10 +169,15 @@ class Sniper:
                 self._session_dead = answer.status in (401, 403)
             # Date-header samples keep their worth (seconds, not ms, of resolution): pool them.
             earlier = self.samples if self.platform.time_call() is None else None
-            self.estimate, self.samples = await measure(
-                conn, self.platform, self.clock, timeout_s=self.task.timeout_s, earlier=earlier,
-                must_end=lambda est: schedule.plan(self.task.target_ms, est,
-                                                   self.task.preheat_ms).preheat_at)
+
+            async def measure_here() -> tuple[Estimate, list[Sample]]:
+                return await measure(
+                    conn, self.platform, self.clock, timeout_s=self.task.timeout_s,
+                    earlier=earlier, must_end=lambda est: schedule.plan(
+                        self.task.target_ms, est, self.task.preheat_ms).preheat_at)
+
+            self.estimate, self.samples = await self.clocks.get(self.origin, self.now,
+                                                                measure_here)
         except ConnectionBroken as exc:
             raise ClockError(str(exc)) from exc
         finally:

@@ -38,7 +38,8 @@ class RetryPolicy:
     rate_per_s: float
     burst: int
     now: float
-    bucket: TokenBucket = field(init=False)
+    #: Shared by every task aimed at one host, so that together they keep to its rate.
+    bucket: TokenBucket | None = None
     order_id: str | None = None
     stopped: Kind | None = None
     seen: set[Kind] = field(default_factory=set)
@@ -46,7 +47,8 @@ class RetryPolicy:
     last_detail: str = ""
 
     def __post_init__(self) -> None:
-        self.bucket = TokenBucket(self.rate_per_s, self.burst, self.burst, self.now / 1000)
+        if self.bucket is None:
+            self.bucket = TokenBucket(self.rate_per_s, self.burst, self.burst, self.now / 1000)
 
     @property
     def may_send(self) -> bool:
@@ -72,11 +74,14 @@ class RetryPolicy:
             if verdict.kind is Kind.RATE_LIMITED:  # the whole run honours a 429
                 self.not_before = max(self.not_before, at)
         # Tokens already promised to later tries are not there before then.
-        at = max(at, self.bucket.updated * 1000)
-        wait_s = self.bucket.take(at / 1000)
-        if wait_s > 0:
-            at += wait_s * 1000
-            self.bucket.take(at / 1000)
+        bucket = self.bucket
+        assert bucket is not None
+        at = max(at, bucket.updated * 1000)
+        for _ in range(4):  # the token is there after the wait (a nudge covers rounding)
+            wait_s = bucket.take(at / 1000)
+            if wait_s <= 0:
+                break
+            at += wait_s * 1000 + 1e-6
         return at if at <= self.deadline else None
 
     def result(self) -> Result:
