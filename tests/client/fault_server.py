@@ -154,6 +154,8 @@ class FaultServer:
     def _answer_for(self, seen: Seen) -> Step:
         if seen.method == "GET" and seen.path == "/api/time":
             return Step(200, {"now_ms": self.now_ms()})
+        if seen.method == "GET" and seen.path.startswith("/api/items/"):
+            return Step(200, {"sku_id": seen.path.rsplit("/", 1)[1], "stock": 1})
         if seen.method == "GET" and seen.path.startswith("/api/orders"):
             if not seen.headers.get("cookie"):
                 return refuse(401, "unauthorized")

@@ -37,3 +37,27 @@ def test_coarse_sleep_leaves_the_last_ms_to_the_spin(now: float, until: float,
                                                      sleep: float) -> None:
     """Sleep to SPIN_MS before the instant, never negative."""
     assert coarse_sleep_ms(now, until) == pytest.approx(sleep)
+
+
+def _fire(send_at: float, preheat_ms: float = 500) -> object:
+    est = Estimate(offset=0.0, uncertainty=0.1, rtt=0.0, method="x", samples=8)
+    return plan(send_at, est, preheat_ms)
+
+
+@pytest.mark.parametrize(("now", "send", "preflight", "expected"), [
+    # an opening 20 minutes away: preflight at -5 min, measures at +10 min, -60 s, -5 s
+    (0.0, 1_200_000.0, 300_000.0,
+     [(600_000.0, "measure"), (900_000.0, "preflight"), (1_140_000.0, "measure"),
+      (1_195_000.0, "measure")]),
+    # 30 s away: preflight now, one measure at -5 s
+    (0.0, 30_000.0, 300_000.0, [(0.0, "preflight"), (25_000.0, "measure")]),
+    # 3 s away: preflight now only
+    (0.0, 3_000.0, 300_000.0, [(0.0, "preflight")]),
+])
+def test_checkpoints(now: float, send: float, preflight: float,
+                     expected: list[tuple[float, str]]) -> None:
+    """Preflight once; the clock at 60 s and 5 s before, and every 10 minutes on long waits."""
+    from sniper.client.schedule import checkpoints
+
+    fire = _fire(send)
+    assert checkpoints(fire, now, preflight) == expected  # type: ignore[arg-type]

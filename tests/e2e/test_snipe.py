@@ -235,3 +235,37 @@ def test_two_accounts_two_items_one_file(start_store: StartStore, tmp_path: Path
     assert sorted((o["user"], o["sku_id"]) for o in orders) == sorted(
         [(mum, "eggs"), (mum, "milk"), (me, "eggs"), (me, "milk")])
     assert all(0 <= o["created_ms"] - opening_ms <= 20 for o in orders)
+
+
+def test_preflight_reports_a_dead_cookie_before_the_opening(
+    start_store: StartStore, tmp_path: Path
+) -> None:
+    """Two tasks, one with a forged session and preflight_s 2: that one is reported (console and
+    log) about 2 s before the opening and ends with 4; the other still orders."""
+    import yaml
+
+    store = start_store()
+    now_ms = httpx.get(f"{store.url}/api/time").json()["now_ms"]
+    opening_ms = (now_ms // 1000 + 5) * 1000
+    opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
+    assert store.admin("PUT", "/admin/items/eggs", json={
+        "name": "eggs", "price_cents": 1, "stock": 5, "sale_start": opening}).status_code == 200
+    [(_, token)] = users(store, 1)
+    path = tmp_path / "tasks.yaml"
+    path.write_text(yaml.safe_dump({
+        "platform": "store", "base_url": store.url, "target_time": opening, "sku_id": "eggs",
+        "preflight_s": 2, "tasks": [
+            {"name": "good", "cookie": f"session={token}", "log_file": str(tmp_path / "g.log")},
+            {"name": "stale", "cookie": "session=expired-long-ago",
+             "log_file": str(tmp_path / "s.log")}]}))
+    done = sniper("run", str(path), cwd=tmp_path)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "[stale] ✗ pre-flight failed: login HTTP 401" in done.stdout
+    assert "[good] ✓ order placed!" in done.stdout
+    events = [json.loads(ln) for ln in (tmp_path / "s.log").read_text().splitlines()]
+    preflight = next(e for e in events if e["event"] == "preflight")
+    assert preflight["probes"]["login"] == 401
+    assert preflight["ok"] is False
+    assert opening_ms - 2500 < preflight["at_server_ms"] < opening_ms - 1500
+    assert events[-1]["result"] == "auth_failed"
+    assert len(store.admin("GET", "/admin/orders").json()["orders"]) == 1

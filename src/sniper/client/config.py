@@ -115,6 +115,7 @@ class TaskConfig(_Strict):
     qty: Annotated[int, Field(ge=1, le=1000)] = 1
     concurrency: Annotated[int, Field(ge=1, le=64)] = 3
     preheat_ms: Annotated[int, Field(ge=0, le=60_000)] = 500
+    preflight_s: Annotated[float, Field(ge=0, le=86_400)] = 300.0
     retry: RetryConfig = RetryConfig()
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
     log_file: Path = Path("sniper.log")

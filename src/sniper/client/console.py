@@ -25,6 +25,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "state_waiting": "waiting",
         "remeasure_failed": "! clock re-measure failed, keeping the last estimate: {detail}",
         "duplicate": "! task {name} has the same account and item as {other}: not run",
+        "preflight_ok": "pre-flight: {probes} ok",
+        "preflight_failed": "✗ pre-flight failed: {detail}",
+        "preflight_unreachable": "! pre-flight: cannot reach the platform: {detail}",
         "task_result": "task {name}: {result}, order {order_id}",
     },
     "zh": {
@@ -46,6 +49,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "state_waiting": "等待中",
         "remeasure_failed": "! 重新测量时钟失败,沿用上次结果:{detail}",
         "duplicate": "! 任务 {name} 与 {other} 是同一账号同一商品:不运行",
+        "preflight_ok": "预检:{probes} 正常",
+        "preflight_failed": "✗ 预检失败:{detail}",
+        "preflight_unreachable": "! 预检:无法连接平台:{detail}",
         "task_result": "任务 {name}:{result},订单 {order_id}",
     },
 }

@@ -32,8 +32,6 @@ from sniper.client.timesync import Estimate, Sample, estimate
 from sniper.clock import Clock, SystemClock
 from sniper.ratelimit import TokenBucket
 
-#: While waiting for an opening far away, the clock is measured again this often.
-REMEASURE_EVERY_MS = 30_000.0
 _TICK_MS = 100.0
 
 
@@ -127,15 +125,15 @@ class Sniper:
                              result=summary.result.name.lower())
 
     async def _run(self) -> RunSummary:
-        await self._measure_on_probe_connection(check_session=True)
-        if self._session_dead:
-            self.console.say("auth")
-            return RunSummary(Result.AUTH_FAILED, detail="the session probe was refused")
+        await self._measure_on_probe_connection()
         plan = self._plan()
         target = self.task.target_time.isoformat()
         self.console.say("waiting", target=target, seconds=max(0.0, plan.send_at - self.now())
                          / 1000)
         plan = await self._wait_for_preheat(plan)
+        if self._session_dead:
+            self.console.say("auth")
+            return RunSummary(Result.AUTH_FAILED, detail="the pre-flight login probe was refused")
         self.console.say("preheat", n=self.task.concurrency)
         self.connections = await self._open_connections()
         await self._sleep_until(plan.warm_at)
@@ -159,14 +157,10 @@ class Sniper:
 
     # -- the clock ---------------------------------------------------------------------------
 
-    async def _measure_on_probe_connection(self, *, check_session: bool = False) -> None:
+    async def _measure_on_probe_connection(self) -> None:
         conn = Connection(self.origin, self.clock, self.tls)
         try:
             await conn.open(self.task.timeout_s)
-            probe = self.platform.session_probe() if check_session else None
-            if probe is not None:
-                answer = await conn.request(probe.call, self.task.timeout_s)
-                self._session_dead = answer.status in (401, 403)
             # Date-header samples keep their worth (seconds, not ms, of resolution): pool them.
             earlier = self.samples if self.platform.time_call() is None else None
 
@@ -193,27 +187,64 @@ class Sniper:
         return schedule.plan(self.task.target_ms, self.estimate, self.task.preheat_ms)
 
     async def _wait_for_preheat(self, plan: schedule.FirePlan) -> schedule.FirePlan:
-        last_measure = self.now()
-        remeasured_near = False
+        """Wait for preheat: pre-flight once, re-measure the clock at the checkpoints, and keep
+        the countdown line fresh. Returns the plan from the latest clock estimate."""
+        pending = schedule.checkpoints(plan, self.now(), self.task.preflight_s * 1000)
         while self.now() < plan.preheat_at:
             now = self.now()
-            due_near = not remeasured_near and now >= plan.remeasure_at
-            if due_near or now - last_measure >= REMEASURE_EVERY_MS:
-                remeasured_near = remeasured_near or due_near
-                try:
-                    await self._measure_on_probe_connection()
-                except ClockError as exc:  # a blip while waiting: keep the last estimate
-                    self.console.say("remeasure_failed", detail=str(exc))
-                plan, last_measure = self._plan(), self.now()
+            if pending and pending[0][0] <= now:
+                _, kind = pending.pop(0)
+                if kind == "preflight":
+                    await self._preflight()
+                    if self._session_dead:
+                        return plan
+                else:
+                    plan = await self._remeasure(plan)
                 continue
             assert self.estimate is not None
             self.console.countdown(seconds=(plan.send_at - now) / 1000,
                                    offset=wall_offset(self.estimate, self.clock),
                                    rtt=self.estimate.rtt,
                                    state=self.console.text("state_waiting"))
-            await asyncio.sleep(min(_TICK_MS, plan.preheat_at - now,
-                                    max(0.0, plan.remeasure_at - now) or _TICK_MS) / 1000)
+            until = min(plan.preheat_at, pending[0][0] if pending else plan.preheat_at)
+            await asyncio.sleep(max(0.0, min(_TICK_MS, until - now)) / 1000)
         return plan
+
+    async def _remeasure(self, plan: schedule.FirePlan) -> schedule.FirePlan:
+        try:
+            await self._measure_on_probe_connection()
+        except ClockError as exc:  # a blip while waiting: keep the last estimate
+            self.console.say("remeasure_failed", detail=str(exc))
+            return plan
+        return self._plan()
+
+    async def _preflight(self) -> None:
+        """Probe the login and the item now, well before the opening; a dead cookie ends the
+        task here (exit 4) instead of at the opening."""
+        conn = Connection(self.origin, self.clock, self.tls)
+        results: dict[str, int | None] = {}
+        try:
+            await conn.open(self.task.timeout_s)
+            for probe in self.platform.probes():
+                try:
+                    answer = await conn.request(probe.call, self.task.timeout_s)
+                    results[probe.label] = answer.status
+                except ConnectionBroken:
+                    results[probe.label] = None
+        except ConnectionBroken as exc:
+            self.console.say("preflight_unreachable", detail=str(exc))
+        finally:
+            await conn.aclose()
+        bad = {k: v for k, v in results.items() if v not in (200,)}
+        self._session_dead = results.get("login") in (401, 403)
+        at = self.estimate.server_time(self.now()) if self.estimate else None
+        self.log.event("preflight", probes=results, ok=not bad,
+                       at_server_ms=None if at is None else round(at, 3))
+        if bad:
+            self.console.say("preflight_failed",
+                             detail=", ".join(f"{k} HTTP {v}" for k, v in bad.items()))
+        elif results:
+            self.console.say("preflight_ok", probes=", ".join(results))
 
     async def _warm(self, send_at: float) -> schedule.FirePlan:
         """One small request on every connection at once: warms them and gives fresh clock

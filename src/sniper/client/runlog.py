@@ -58,6 +58,10 @@ class RunLog:
             "outcome": outcome, "order_id": order_id, "detail": detail, "headers": headers,
         })
 
+    def event(self, kind: str, **fields: Any) -> None:
+        """Something that happened before the opening (a pre-flight check, say)."""
+        self._write({"event": kind, "task": self.task, **fields})
+
     def summary(self, **fields: Any) -> None:
         """The final line."""
         self._write({"event": "summary", "task": self.task, "attempts": self.attempts, **fields})

@@ -17,8 +17,12 @@ from sniper.client.timesync import Estimate
 WARM_LEAD_MS = 60.0
 #: The last stretch before the send is spun, not slept.
 SPIN_MS = 3.0
-#: The clock is measured once more this long before preheat.
-REMEASURE_LEAD_MS = 2000.0
+#: The clock is measured again this long before the send...
+REMEASURE_BEFORE_MS = (60_000.0, 5_000.0)
+#: ...and this often while the opening is further away.
+REMEASURE_EVERY_MS = 600_000.0
+#: Kept for the plan's own record: the last re-measure before preheat.
+REMEASURE_LEAD_MS = 5_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,7 @@ def plan(target_server_ms: float, clock: Estimate, preheat_ms: float) -> FirePla
     preheat = send - preheat_ms
     warm = max(preheat, send - WARM_LEAD_MS)
     return FirePlan(
-        remeasure_at=preheat - REMEASURE_LEAD_MS,
+        remeasure_at=send - REMEASURE_LEAD_MS,
         preheat_at=preheat,
         warm_at=warm,
         send_at=send,
@@ -53,3 +57,17 @@ def plan(target_server_ms: float, clock: Estimate, preheat_ms: float) -> FirePla
 def coarse_sleep_ms(now: float, until: float, spin_ms: float = SPIN_MS) -> float:
     """How long to sleep before spinning the rest of the way to ``until`` (0 = spin now)."""
     return max(0.0, until - now - spin_ms)
+
+
+def checkpoints(fire: FirePlan, now: float, preflight_ms: float) -> list[tuple[float, str]]:
+    """What to do while waiting, in time order: ``preflight`` once at ``preflight_ms`` before the
+    send (at once if that has passed), ``measure`` every ``REMEASURE_EVERY_MS`` and at each of
+    ``REMEASURE_BEFORE_MS``. Points at or after preheat are left out (preheat re-measures)."""
+    points = [(max(now, fire.send_at - preflight_ms), "preflight")]
+    at = now + REMEASURE_EVERY_MS
+    while at < fire.send_at - max(REMEASURE_BEFORE_MS):
+        points.append((at, "measure"))
+        at += REMEASURE_EVERY_MS
+    points += [(fire.send_at - lead, "measure") for lead in REMEASURE_BEFORE_MS
+               if fire.send_at - lead > now]
+    return sorted(p for p in points if p[0] < fire.preheat_at or p[1] == "preflight")
