@@ -152,19 +152,24 @@ class FaultServer:
                 return None, b""
 
     def _answer_for(self, seen: Seen) -> Step:
-        if seen.method == "GET" and seen.path == "/api/time":
-            return Step(200, {"now_ms": self.now_ms()})
-        if seen.method == "GET" and seen.path.startswith("/api/items/"):
-            return Step(200, {"sku_id": seen.path.rsplit("/", 1)[1], "stock": 1})
-        if seen.method == "GET" and seen.path.startswith("/api/orders"):
-            if not seen.headers.get("cookie"):
-                return refuse(401, "unauthorized")
-            orders = [{"order_id": o, "sku_id": "eggs", "qty": 1, "user": "u", "created_ms": 0}
-                      for o in self.existing]
-            return Step(200, {"orders": orders})
+        if seen.method == "GET":
+            return self._get(seen)
         if seen.method == "POST" and seen.path == "/api/orders":
             if len(self.script) > 1 or (self.script and not self.repeat_last):
                 return self.script.pop(0)
             if self.script:
                 return self.script[0]
+        return refuse(404, "not_found")
+
+    def _get(self, seen: Seen) -> Step:
+        if seen.path == "/api/time":
+            return Step(200, {"now_ms": self.now_ms()})
+        if seen.path.startswith("/api/items/"):
+            return Step(200, {"sku_id": seen.path.rsplit("/", 1)[1], "stock": 1})
+        if seen.path.startswith("/api/orders"):
+            if not seen.headers.get("cookie"):
+                return refuse(401, "unauthorized")
+            orders = [{"order_id": o, "sku_id": "eggs", "qty": 1, "user": "u", "created_ms": 0}
+                      for o in self.existing]
+            return Step(200, {"orders": orders})
         return refuse(404, "not_found")
