@@ -106,6 +106,24 @@ def check(config: Path, **flags: Any) -> None:
     sys.exit(max(codes))
 
 
+@cli.command("notify-test")
+@click.argument("config", type=click.Path(path_type=Path))
+def notify_test(config: Path) -> None:
+    """Send one test message through every channel of the task file's notify: section."""
+    from sniper.client.notify import Notifier
+
+    tasks = _load(config, {})
+    channels = list({id(c): c for task, _ in tasks for c in task.notify}.values())
+    if not channels:
+        click.echo("sniper: notify: no channels configured", err=True)
+        sys.exit(EXIT_CONFIG)
+    notifier = Notifier(channels, lambda _: None)
+    results = _run_async(notifier.check("sniper: test", "a test message from sniper notify-test"))
+    for kind, error in results:
+        click.echo(f"{kind}: {'ok' if error is None else error}")
+    sys.exit(0 if all(e is None for _, e in results) else 1)
+
+
 @cli.command()
 @click.argument("url")
 @click.option("--samples", type=click.IntRange(1, 100), default=8, show_default=True)

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from sniper.client.notify import Channel
 from sniper.errors import ConfigError
 from sniper.store.schemas import parse_rfc3339
 from sniper.validation import describe
@@ -123,6 +124,7 @@ class TaskConfig(_Strict):
     ca_file: Path | None = None
     request: HttpRequest | None = None
     rules: HttpRules = HttpRules()
+    notify: list[Channel] = Field(default_factory=list)
 
     @field_validator("base_url")
     @classmethod

@@ -23,6 +23,7 @@ from sniper.client.clockboard import ClockBoard
 from sniper.client.config import TaskConfig
 from sniper.client.connection import Connection, ConnectionBroken, Response, ssl_context
 from sniper.client.console import Console
+from sniper.client.notify import Notifier
 from sniper.client.outcome import Kind, Verdict, failure
 from sniper.client.platforms import Platform, platform_class
 from sniper.client.policy import Result, RetryPolicy
@@ -94,6 +95,8 @@ class Sniper:
         self._session_dead = False
         self.clocks = clocks or ClockBoard(fresh_ms=0.0)
         self.bucket = bucket
+        self.notifier = Notifier(task.notify, lambda m: console.say("notify_failed", detail=m))
+        self._won_at: float | None = None
         self._stop = asyncio.Event()
         self.fire_late_ms = 0.0
 
@@ -113,9 +116,12 @@ class Sniper:
             return summary
         except asyncio.CancelledError:
             self.console.say("interrupted")
+            self._tell("stopped", "stopped by a signal before an order was placed")
             raise
         finally:
             await self._close_all()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.notifier.drain()
             self.log.summary(result=summary.result.name.lower(), order_id=summary.order_id,
                              fire_late_ms=round(self.fire_late_ms, 3),
                              existing_order=summary.existing, detail=summary.detail,
@@ -133,6 +139,7 @@ class Sniper:
         plan = await self._wait_for_preheat(plan)
         if self._session_dead:
             self.console.say("auth")
+            self._tell("pre-flight failed", "the login was refused: the cookie has expired")
             return RunSummary(Result.AUTH_FAILED, detail="the pre-flight login probe was refused")
         self.console.say("preheat", n=self.task.concurrency)
         self.connections = await self._open_connections()
@@ -241,8 +248,10 @@ class Sniper:
         self.log.event("preflight", probes=results, ok=not bad,
                        at_server_ms=None if at is None else round(at, 3))
         if bad:
-            self.console.say("preflight_failed",
-                             detail=", ".join(f"{k} HTTP {v}" for k, v in bad.items()))
+            detail = ", ".join(f"{k} HTTP {v}" for k, v in bad.items())
+            self.console.say("preflight_failed", detail=detail)
+            if not self._session_dead:  # a dead cookie is told once, when the task stops
+                self._tell("pre-flight failed", detail)
         elif results:
             self.console.say("preflight_ok", probes=", ".join(results))
 
@@ -374,6 +383,8 @@ class Sniper:
                 response: Response | None, outcome: str | None = None) -> None:
         assert self.estimate is not None
         latency = None if response is None else response.received_at - sent_at
+        if verdict.kind is Kind.ORDERED and response is not None and self._won_at is None:
+            self._won_at = response.received_at
         outcome = outcome or verdict.kind.value
         self.log.attempt(seq=seq, attempt=attempt,
                          sent_server_ms=self.estimate.server_time(sent_at),
@@ -393,6 +404,10 @@ class Sniper:
                 result, existing = Result.ORDERED, True
         if result is Result.ORDERED:
             self.console.say("existing" if existing else "ordered", order_id=order_id)
+            after = "" if self._won_at is None else \
+                f", answered {self.estimate.server_time(self._won_at) - self.task.target_ms:.1f}" \
+                " ms after the opening"
+            self._tell("order placed", f"order {order_id}{after}")
         elif result is Result.AUTH_FAILED:
             self.console.say("auth")
         elif result is Result.FATAL:
@@ -400,8 +415,14 @@ class Sniper:
         else:
             sold = Kind.SOLD_OUT in policy.seen or Kind.LIMIT_REACHED in policy.seen
             self.console.say("sold_out" if sold else "window")
+            self._tell("no order", "sold out" if sold else "the retry window is over")
         return RunSummary(result, order_id, existing, self.log.attempts, sent_server,
                           self.estimate, policy.last_detail)
+
+    def _tell(self, title: str, message: str) -> None:
+        """A push message on every configured channel (in the background)."""
+        if self.notifier.channels:
+            self.notifier.send(f"sniper: {title}", f"task {self.task.name}: {message}")
 
     async def _look_up(self) -> str | None:
         conn = Connection(self.origin, self.clock, self.tls)
