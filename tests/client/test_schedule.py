@@ -61,3 +61,16 @@ def test_checkpoints(now: float, send: float, preflight: float,
 
     fire = _fire(send)
     assert checkpoints(fire, now, preflight) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("baseline", "wall", "mono", "jumped"), [
+    (1000.0, 5000.0, 4000.0, False),      # unchanged
+    (1000.0, 5050.0, 4000.0, False),      # 50 ms of NTP slew: fine
+    (1000.0, 65_000.0, 4000.0, True),     # the laptop slept a minute (monotonic stood still)
+    (1000.0, 3000.0, 4000.0, True),       # the wall clock was stepped back 2 s
+])
+def test_clock_jump(baseline: float, wall: float, mono: float, jumped: bool) -> None:
+    """A jump is a change of wall − monotonic beyond 100 ms."""
+    from sniper.client.schedule import clock_jumped
+
+    assert clock_jumped(baseline, wall, mono) is jumped

@@ -34,6 +34,7 @@ from sniper.clock import Clock, SystemClock
 from sniper.ratelimit import TokenBucket
 
 _TICK_MS = 100.0
+_IDLE_TICK_MS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Sniper:
         self.bucket = bucket
         self.notifier = Notifier(task.notify, lambda m: console.say("notify_failed", detail=m))
         self._won_at: float | None = None
+        self._preflighted = False
         self._stop = asyncio.Event()
         self.fire_late_ms = 0.0
 
@@ -197,8 +199,17 @@ class Sniper:
         """Wait for preheat: pre-flight once, re-measure the clock at the checkpoints, and keep
         the countdown line fresh. Returns the plan from the latest clock estimate."""
         pending = schedule.checkpoints(plan, self.now(), self.task.preflight_s * 1000)
+        baseline = self._wall_minus_mono()
         while self.now() < plan.preheat_at:
             now = self.now()
+            if schedule.clock_jumped(baseline, self.clock.time() * 1000, now):
+                # Slept, or the clock was stepped: measure afresh and plan again.
+                self.log.event("clock_jump", by_ms=round(self._wall_minus_mono() - baseline, 3))
+                plan, baseline = await self._remeasure(plan), self._wall_minus_mono()
+                pending = [p for p in schedule.checkpoints(plan, self.now(),
+                                                           self.task.preflight_s * 1000)
+                           if p[1] != "preflight" or not self._preflighted]
+                continue
             if pending and pending[0][0] <= now:
                 _, kind = pending.pop(0)
                 if kind == "preflight":
@@ -214,8 +225,14 @@ class Sniper:
                                    rtt=self.estimate.rtt,
                                    state=self.console.text("state_waiting"))
             until = min(plan.preheat_at, pending[0][0] if pending else plan.preheat_at)
-            await asyncio.sleep(max(0.0, min(_TICK_MS, until - now)) / 1000)
+            # A terminal's countdown redraws ten times a second; otherwise wake once a second
+            # (to notice a clock jump), so that a long wait costs next to no CPU.
+            tick = _TICK_MS if self.console.live else _IDLE_TICK_MS
+            await asyncio.sleep(max(0.0, min(tick, until - now)) / 1000)
         return plan
+
+    def _wall_minus_mono(self) -> float:
+        return (self.clock.time() - self.clock.monotonic()) * 1000
 
     async def _remeasure(self, plan: schedule.FirePlan) -> schedule.FirePlan:
         try:
@@ -228,6 +245,7 @@ class Sniper:
     async def _preflight(self) -> None:
         """Probe the login and the item now, well before the opening; a dead cookie ends the
         task here (exit 4) instead of at the opening."""
+        self._preflighted = True
         conn = Connection(self.origin, self.clock, self.tls)
         results: dict[str, int | None] = {}
         try:

@@ -18,8 +18,10 @@ _SECRET_HEADERS = frozenset({"set-cookie", "cookie", "authorization"})
 class RunLog:
     """Appends JSON lines to ``path``; flushed after every line."""
 
-    def __init__(self, path: Path, task: str) -> None:
+    def __init__(self, path: Path, task: str, *, max_bytes: int = 10_000_000,
+                 keep: int = 3) -> None:
         self.path, self.task = path, task
+        self.max_bytes, self.keep = max_bytes, keep
         self._file: IO[str] | None = None
         self.attempts = 0
         self.failed = False
@@ -30,12 +32,25 @@ class RunLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
 
+    def _rotate_if_full(self) -> None:
+        """Past ``max_bytes``: ``sniper.log`` → ``.1`` → ``.2`` …, keeping ``keep`` old files."""
+        if self._file is None or self._file.tell() < self.max_bytes:
+            return
+        self._file.close()
+        self._file = None
+        for n in range(self.keep - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{n}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+
     def _write(self, record: dict[str, Any]) -> None:
         try:
             self.open()
             assert self._file is not None
             self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._file.flush()
+            self._rotate_if_full()
         except OSError as exc:  # a full disk must not cost the order: say it once, go on
             if not self.failed:
                 self.failed = True

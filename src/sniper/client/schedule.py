@@ -71,3 +71,14 @@ def checkpoints(fire: FirePlan, now: float, preflight_ms: float) -> list[tuple[f
     points += [(fire.send_at - lead, "measure") for lead in REMEASURE_BEFORE_MS
                if fire.send_at - lead > now]
     return sorted(p for p in points if p[0] < fire.preheat_at or p[1] == "preflight")
+
+
+#: A change of (wall − monotonic) larger than this means the machine slept or its clock stepped.
+JUMP_MS = 100.0
+
+
+def clock_jumped(baseline_ms: float, wall_ms: float, mono_ms: float,
+                 tolerance_ms: float = JUMP_MS) -> bool:
+    """True when wall − monotonic has moved since ``baseline_ms``: a suspended laptop (the
+    monotonic clock stood still) or a stepped wall clock. Plans made before are then suspect."""
+    return abs((wall_ms - mono_ms) - baseline_ms) > tolerance_ms
