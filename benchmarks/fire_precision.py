@@ -33,6 +33,7 @@ from procs import free_port, running
 from sniper.client.config import TaskConfig
 from sniper.client.console import Console
 from sniper.client.engine import Sniper
+from sniper.client.many import run_many
 
 HERE = Path(__file__).resolve().parent
 ADMIN = {"Authorization": "Bearer precision-admin-token"}
@@ -57,6 +58,16 @@ async def snipe(url: str, cookie: str, sku: str, opening_ms: int, *, args: argpa
     await Sniper(task, Console("en", io.StringIO())).run()
 
 
+async def snipe_many(url: str, cookies: list[str], skus: list[str], opening_ms: int,
+                     tmp: Path) -> None:
+    """Several tasks of one file at once (shared clock estimate and bucket), quiet."""
+    tasks = [(TaskConfig.model_validate({
+        "name": f"t{i}", "base_url": url, "cookie": cookie, "sku_id": sku,
+        "target_time": iso(opening_ms), "log_file": tmp / f"precision-{i}.log"}), cookie)
+        for i, (cookie, sku) in enumerate(zip(cookies, skus, strict=True))]
+    await run_many(tasks, "en", stream=io.StringIO())
+
+
 async def naive(url: str, cookie: str, sku: str, opening_ms: int, concurrency: int) -> None:
     """Sleep until the local clock says it is time, then send with httpx."""
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
@@ -73,25 +84,33 @@ async def against_store(args: argparse.Namespace, tmp: Path) -> dict[str, list[f
            f"sqlite:///{tmp / 'store.db'}", "--admin-token", ADMIN["Authorization"][7:],
            "--clock-skew-ms", str(int(args.skew_ms)), "--log-level", "warning"]
     out: dict[str, list[float]] = {"sniper": [], "naive": []}
+    per = args.tasks  # tasks (accounts × items) at each opening
     with running(cmd, port):
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url, headers=ADMIN, timeout=30) as admin:
-            users = (await admin.post("/admin/users", json={"count": 2 * args.snipes})).json()
+            users = (await admin.post("/admin/users",
+                                      json={"count": 2 * args.snipes * per})).json()
             cookies = [f"session={u['session']}" for u in users["users"]]
             for k in range(2 * args.snipes):
                 who = "sniper" if k % 2 == 0 else "naive"
                 now = (await admin.get("/api/time")).json()["now_ms"]
                 opening = opening_after(now, args.lead_s)
-                sku = f"p{k}"
-                await admin.put(f"/admin/items/{sku}", json={
-                    "name": sku, "price_cents": 1, "stock": 1, "sale_start": iso(opening)})
-                if who == "sniper":
-                    await snipe(url, cookies[k], sku, opening, args=args, tmp=tmp)
+                skus = [f"p{k}-{j}" for j in range(per)]
+                for sku in skus:
+                    await admin.put(f"/admin/items/{sku}", json={
+                        "name": sku, "price_cents": 1, "stock": 1, "sale_start": iso(opening)})
+                mine = cookies[k * per:(k + 1) * per]
+                if who == "sniper" and per == 1:
+                    await snipe(url, mine[0], skus[0], opening, args=args, tmp=tmp)
+                elif who == "sniper":
+                    await snipe_many(url, mine, skus, opening, tmp)
                 else:
-                    await naive(url, cookies[k], sku, opening, 1)
-                orders = (await admin.get(f"/admin/orders?sku_id={sku}")).json()["orders"]
-                if orders:
-                    out[who].append(orders[0]["created_ms"] - opening)
+                    await asyncio.gather(*(naive(url, c, s, opening, 1)
+                                           for c, s in zip(mine, skus, strict=True)))
+                for sku in skus:
+                    orders = (await admin.get(f"/admin/orders?sku_id={sku}")).json()["orders"]
+                    if orders:
+                        out[who].append(orders[0]["created_ms"] - opening)
     return out
 
 
@@ -108,12 +127,15 @@ async def against_recorder(args: argparse.Namespace) -> dict[str, dict[str, list
                 who = "sniper" if k % 2 == 0 else "naive"
                 now = (await probe.get("/api/time")).json()["now_ms"]
                 opening = opening_after(now, args.lead_s)
-                if who == "sniper":
+                if who == "sniper" and args.tasks == 1:
                     await snipe(url, "session=x", "x", opening, args=args, tmp=Path(tmp))
+                elif who == "sniper":
+                    await snipe_many(url, [f"session=x{j}" for j in range(args.tasks)],
+                                     [f"x{j}" for j in range(args.tasks)], opening, Path(tmp))
                 else:
-                    await naive(url, "session=x", "x", opening, args.concurrency)
+                    await naive(url, "session=x", "x", opening, args.concurrency * args.tasks)
                 arrivals = [float(a[2]) for a in (await probe.get("/arrivals")).json()
-                            if a[1] == "/api/orders"][: args.concurrency]
+                            if a[1] == "/api/orders"][: args.concurrency * args.tasks]
                 out[who]["arrival"] += [a - opening for a in arrivals]
                 out[who]["spread"].append(max(arrivals) - min(arrivals))
     return out
@@ -135,18 +157,22 @@ async def main() -> None:
     parser.add_argument("--skew-ms", type=float, default=1500.0)
     parser.add_argument("--concurrency", type=int, default=3)
     parser.add_argument("--lead-s", type=float, default=1.5)
+    parser.add_argument("--tasks", type=int, default=1,
+                        help="tasks (accounts x items) at each opening, run as one task file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sniper-precision-") as tmp:
         store = await against_store(args, Path(tmp))
     recorder = await against_recorder(args)
-    print(f"fire_precision: {args.snipes} snipes each, server clock {args.skew_ms:+g} ms, "
-          f"burst of {args.concurrency}; all figures ms, p50 / p99 / max")
+    print(f"fire_precision: {args.snipes} snipes each, {args.tasks} task(s) per opening, "
+          f"server clock {args.skew_ms:+g} ms, burst of {args.concurrency}; "
+          "all figures ms, p50 / p99 / max")
     print(f"{'':8}{'created_ms - opening (store)':>27}   {'arrival - opening (recorder)':>27}"
           f"   {'burst arrival spread':>27}")
     for who in ("sniper", "naive"):
         print(f"{who:8}{stats(store[who])}   {stats(recorder[who]['arrival'])}   "
               f"{stats(recorder[who]['spread'])}")
-    missing = {w: args.snipes - len(store[w]) for w in store if len(store[w]) < args.snipes}
+    wanted = args.snipes * args.tasks
+    missing = {w: wanted - len(store[w]) for w in store if len(store[w]) < wanted}
     if missing:
         print(f"(no order at all: {missing}; a naive client early on a server behind us is "
               "refused 425)")

@@ -58,9 +58,11 @@ class FaultServer:
 
     def __init__(self, script: list[Step], *, skew_ms: float = 0.0,
                  existing: list[str] | None = None, repeat_last: bool = True,
-                 tls: ssl.SSLContext | None = None, close_each: bool = False) -> None:
+                 tls: ssl.SSLContext | None = None, close_each: bool = False,
+                 dead_cookies: frozenset[str] = frozenset()) -> None:
         self.script, self.skew_ms, self.tls = list(script), skew_ms, tls
         self.close_each = close_each
+        self.dead_cookies = dead_cookies  # sessions the login probe refuses (401)
         self.existing = existing or []
         self.repeat_last = repeat_last
         self.requests: list[Seen] = []
@@ -167,7 +169,8 @@ class FaultServer:
         if seen.path.startswith("/api/items/"):
             return Step(200, {"sku_id": seen.path.rsplit("/", 1)[1], "stock": 1})
         if seen.path.startswith("/api/orders"):
-            if not seen.headers.get("cookie"):
+            cookie = seen.headers.get("cookie")
+            if not cookie or cookie in self.dead_cookies:
                 return refuse(401, "unauthorized")
             orders = [{"order_id": o, "sku_id": "eggs", "qty": 1, "user": "u", "created_ms": 0}
                       for o in self.existing]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 
 import h11
@@ -17,6 +18,7 @@ class Received:
     target: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # wall-clock seconds when it arrived
 
 
 class Receiver:
@@ -66,7 +68,8 @@ class Receiver:
                 elif isinstance(event, h11.EndOfMessage) and request is not None:
                     self.got.append(Received(
                         request.method.decode(), request.target.decode(),
-                        {k.decode().lower(): v.decode() for k, v in request.headers}, body))
+                        {k.decode().lower(): v.decode() for k, v in request.headers}, body,
+                        time.time()))
                     if self.hang:
                         await asyncio.sleep(3600)
                     payload = b'{"ok": true}'

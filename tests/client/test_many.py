@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,3 +119,30 @@ async def test_tasks_share_one_bucket_and_one_clock(tmp_path: Path) -> None:
     assert 3 < posts <= 3 + 1 + 5 * 2 + 1
     time_calls = [r for r in server.requests if r.path == "/api/time"]
     assert len(time_calls) <= 8 + 3  # one measurement of 8 samples, plus one warm-up each
+
+
+async def test_preflight_failure_is_pushed_before_the_opening(tmp_path: Path) -> None:
+    """Two tasks, one with a dead session, preflight_s 1: a notification about it arrives
+    before the opening, that task ends with 4, and the other still orders."""
+    from tests.client.fault_server import ok
+    from tests.client.receiver import Receiver
+
+    async with FaultServer([ok("P1")], dead_cookies=frozenset({"session=dead"})) as server, \
+            Receiver() as hook:
+        opening_s = server.now_ms() / 1000 + 2.5
+        target = datetime.fromtimestamp(opening_s, tz=UTC).isoformat()
+        tasks = [
+            _task(name, cookie, "eggs", base_url=server.url, target_time=target,
+                  preflight_s=1.0, log_file=str(tmp_path / f"{name}.log"),
+                  notify=[{"type": "webhook", "url": hook.url}])
+            for name, cookie in (("good", "session=fine"), ("stale", "session=dead"))]
+        code = await asyncio.wait_for(run_many(tasks, "en"), 30)
+    arrived = {json.loads(r.body)["title"]: r.at for r in hook.got}
+    assert code == 4
+    assert arrived["sniper: pre-flight failed"] < opening_s - 0.5  # the server's clock is ours
+    assert arrived["sniper: order placed"] >= opening_s
+    messages = [json.loads(r.body)["message"] for r in hook.got]
+    assert any(m.startswith("task stale:") for m in messages)
+    assert any(m.startswith("task good: order P1") for m in messages)
+    first = hook.got[0]
+    assert json.loads(first.body)["title"] == "sniper: pre-flight failed"

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sniper.client import schedule
@@ -23,6 +21,7 @@ from sniper.client.clockboard import ClockBoard
 from sniper.client.config import TaskConfig
 from sniper.client.connection import Connection, ConnectionBroken, Response, ssl_context
 from sniper.client.console import Console
+from sniper.client.gate import FireGate
 from sniper.client.notify import Notifier
 from sniper.client.outcome import Kind, Verdict, failure
 from sniper.client.platforms import Platform, platform_class
@@ -55,34 +54,12 @@ class RunSummary:
         return self.result.value
 
 
-@contextlib.contextmanager
-def burst_priority() -> Iterator[None]:
-    """Real-time priority for the few microseconds of the burst's writes, where permitted.
-
-    On one machine (tests, a sniper beside its server) the first write wakes the server, and
-    the kernel may run the server on our CPU at once, holding the rest of the burst back by the
-    time the server needs to answer (~0.5 ms measured). A real-time task is not preempted by
-    that wakeup. Without the privilege (the usual case) nothing changes, and across a network
-    the effect does not arise.
-    """
-    try:
-        before = os.sched_getscheduler(0), os.sched_getparam(0)
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
-    except (AttributeError, OSError):
-        yield
-        return
-    try:
-        yield
-    finally:
-        os.sched_setscheduler(0, before[0], before[1])
-
-
 class Sniper:
     """One task, run once."""
 
     def __init__(self, task: TaskConfig, console: Console, *, clock: Clock | None = None,
                  cookie: str | None = None, clocks: ClockBoard | None = None,
-                 bucket: TokenBucket | None = None) -> None:
+                 bucket: TokenBucket | None = None, gate: FireGate | None = None) -> None:
         self.task, self.console = task, console
         self.clock = clock or SystemClock()
         self.platform: Platform = platform_class(task.platform)(task, cookie or task.cookie_value())
@@ -95,6 +72,7 @@ class Sniper:
         self.connections: list[Connection] = []
         self._session_dead = False
         self.clocks = clocks or ClockBoard(fresh_ms=0.0)
+        self.gate = gate or FireGate(self.clock)
         self.bucket = bucket
         self.notifier = Notifier(task.notify, lambda m: console.say("notify_failed", detail=m))
         self._won_at: float | None = None
@@ -151,10 +129,7 @@ class Sniper:
         for conn in self.connections:
             await conn.ensure_open(self.task.timeout_s)
             conn.prepare(self.platform.order_call(self.request_id))
-        await self._spin_until(plan.send_at)
-        with burst_priority():
-            fired_at = self.now()
-            sent = [conn.fire() for conn in self.connections]
+        fired_at, sent = await self.gate.fire(plan.send_at, self.connections)
         self.fire_late_ms = fired_at - plan.send_at
         for seq in range(1, len(sent) + 1):
             self.console.say("sent", seq=seq)
@@ -323,12 +298,6 @@ class Sniper:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(interrupt.wait(), remaining / 1000)
-
-    async def _spin_until(self, at: float) -> None:
-        """Sleep coarsely, then spin: sleeps wake late by up to ms, a spin by microseconds."""
-        await asyncio.sleep(schedule.coarse_sleep_ms(self.now(), at) / 1000)
-        while self.now() < at:
-            pass
 
     # -- the burst and the retries ---------------------------------------------------------------
 

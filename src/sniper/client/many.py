@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TextIO
 
 from sniper.client.clockboard import ClockBoard
 from sniper.client.config import TaskConfig
 from sniper.client.console import Console
 from sniper.client.engine import RunSummary, Sniper
+from sniper.client.gate import FireGate
 from sniper.client.platforms import platform_class
 from sniper.client.policy import Result
 from sniper.clock import Clock, SystemClock
@@ -62,19 +64,21 @@ def shared_buckets(tasks: Sequence[Planned], now_s: float) -> dict[str, TokenBuc
 
 
 async def run_many(tasks: Sequence[tuple[TaskConfig, str]], lang: str,
-                   clock: Clock | None = None) -> int:
+                   clock: Clock | None = None, stream: TextIO | None = None) -> int:
     """Run every task at once; print one line per task at the end; the combined exit code."""
     clock = clock or SystemClock()
     planned = plan_tasks(tasks)
     board = ClockBoard()
+    gate = FireGate(clock)
     runnable = [p for p in planned if p.duplicate_of is None]
     buckets = shared_buckets(runnable, clock.monotonic())
-    console = Console(lang)
+    console = Console(lang, stream)
     for p in planned:
         if p.duplicate_of is not None:
             console.say("duplicate", name=p.task.name, other=p.duplicate_of)
-    snipers = [Sniper(p.task, Console(p.task.lang, prefix=f"[{p.task.name}] "), clock=clock,
-                      cookie=p.cookie, clocks=board)
+    snipers = [Sniper(p.task, Console(p.task.lang, stream, prefix=f"[{p.task.name}] "),
+                      clock=clock,
+                      cookie=p.cookie, clocks=board, gate=gate)
                for p in runnable]
     for sniper in snipers:
         sniper.bucket = buckets[sniper.origin.host_header]
