@@ -18,6 +18,8 @@ from typing import Any
 
 import h11
 
+from tests.h11io import read_request, response_bytes
+
 
 @dataclass(frozen=True)
 class Step:
@@ -106,7 +108,7 @@ class FaultServer:
         conn = h11.Connection(h11.SERVER)
         try:
             while True:
-                request, body = await self._read(conn, reader)
+                request, body = await read_request(conn, reader)
                 if request is None:
                     return
                 seen = Seen(request.method.decode(), request.target.decode(), index,
@@ -118,13 +120,9 @@ class FaultServer:
                     await asyncio.sleep(3600)
                 if step.delay_s:
                     await asyncio.sleep(step.delay_s)
-                payload = json.dumps(step.body).encode()
-                headers = [("Content-Type", "application/json"),
-                           ("Content-Length", str(len(payload))), *step.headers]
-                if self.close_each:
-                    headers.append(("Connection", "close"))
-                writer.write(conn.send(h11.Response(status_code=step.status, headers=headers)))
-                writer.write(conn.send(h11.Data(data=payload)) + conn.send(h11.EndOfMessage()))
+                close = (("Connection", "close"),) if self.close_each else ()
+                writer.write(response_bytes(conn, step.status, json.dumps(step.body).encode(),
+                                            (*step.headers, *close)))
                 await writer.drain()
                 if self.close_each:
                     return
@@ -133,25 +131,6 @@ class FaultServer:
             return
         finally:
             writer.close()
-
-    async def _read(self, conn: h11.Connection,
-                    reader: asyncio.StreamReader) -> tuple[h11.Request | None, bytes]:
-        request, body = None, b""
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                data = await reader.read(65536)
-                conn.receive_data(data)
-                if not data:
-                    return None, b""
-            elif isinstance(event, h11.Request):
-                request = event
-            elif isinstance(event, h11.Data):
-                body += event.data
-            elif isinstance(event, h11.EndOfMessage):
-                return request, body
-            elif isinstance(event, h11.ConnectionClosed):
-                return None, b""
 
     def _answer_for(self, seen: Seen) -> Step:
         if seen.method == "GET":

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import h11
 
+from tests.h11io import read_request, response_bytes
+
 
 @dataclass
 class Received:
@@ -51,34 +53,15 @@ class Receiver:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER)
-        request: h11.Request | None = None
-        body = b""
         with contextlib.suppress(ConnectionError, h11.ProtocolError), contextlib.closing(writer):
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    data = await reader.read(65536)
-                    if not data:
-                        return
-                    conn.receive_data(data)
-                elif isinstance(event, h11.Request):
-                    request = event
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                elif isinstance(event, h11.EndOfMessage) and request is not None:
-                    self.got.append(Received(
-                        request.method.decode(), request.target.decode(),
-                        {k.decode().lower(): v.decode() for k, v in request.headers}, body,
-                        time.time()))
-                    if self.hang:
-                        await asyncio.sleep(3600)
-                    payload = b'{"ok": true}'
-                    writer.write(conn.send(h11.Response(status_code=self.status, headers=[
-                        ("Content-Length", str(len(payload))), ("Connection", "close")])))
-                    writer.write(conn.send(h11.Data(data=payload)) +
-                                 conn.send(h11.EndOfMessage()))
-                    await writer.drain()
-                    writer.close()
-                    return
-                else:
-                    return
+            request, body = await read_request(conn, reader)
+            if request is None:
+                return
+            self.got.append(Received(
+                request.method.decode(), request.target.decode(),
+                {k.decode().lower(): v.decode() for k, v in request.headers}, body, time.time()))
+            if self.hang:
+                await asyncio.sleep(3600)
+            writer.write(response_bytes(conn, self.status, b'{"ok": true}',
+                                        (("Connection", "close"),)))
+            await writer.drain()

@@ -11,6 +11,8 @@ from typing import Any
 
 import h11
 
+from tests.h11io import read_request, response_bytes
+
 
 class OversellingStore:
     """``async with OversellingStore() as store``; ``store.url``."""
@@ -34,32 +36,15 @@ class OversellingStore:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER)
-        request: h11.Request | None = None
-        body = b""
         try:
             while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    data = await reader.read(65536)
-                    if not data:
-                        return
-                    conn.receive_data(data)
-                elif isinstance(event, h11.Request):
-                    request, body = event, b""
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                elif isinstance(event, h11.EndOfMessage) and request is not None:
-                    status, answer = self._answer(request, body)
-                    payload = json.dumps(answer).encode()
-                    writer.write(conn.send(h11.Response(status_code=status, headers=[
-                        ("Content-Type", "application/json"),
-                        ("Content-Length", str(len(payload)))])))
-                    writer.write(conn.send(h11.Data(data=payload)) +
-                                 conn.send(h11.EndOfMessage()))
-                    await writer.drain()
-                    conn.start_next_cycle()
-                else:
+                request, body = await read_request(conn, reader)
+                if request is None:
                     return
+                status, answer = self._answer(request, body)
+                writer.write(response_bytes(conn, status, json.dumps(answer).encode()))
+                await writer.drain()
+                conn.start_next_cycle()
         except (ConnectionError, h11.ProtocolError):
             return
         finally:
