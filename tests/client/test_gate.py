@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sniper.clock import SystemClock
 from sniper.client.gate import FireGate
+from sniper.clock import SystemClock
 
 
 class FakeConnection:
