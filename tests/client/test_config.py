@@ -126,6 +126,9 @@ BAD: list[tuple[str, dict[str, Any] | str, str]] = [
     ("http-without-request", {"platform": "http"}, "the http platform needs"),
     ("missing-cookie", {"cookie": None}, "cookie: missing"),
     ("cookie-line-break", {"cookie": "session=abc\nuid=7"}, "cookie: only printable ASCII"),
+    ("bad-port", {"base_url": "http://127.0.0.1:99999"}, "base_url: has a bad port"),
+    ("missing-ca-file", {"ca_file": "/nonexistent/ca.pem"}, "ca_file: /nonexistent/ca.pem is not"),
+    ("bad-regex", {"rules": {"sold_out": [{"regex": "("}]}}, "rules.sold_out.0: regex does not"),
     ("cookie-non-ascii", {"cookie": "session=abcé"}, "cookie: only printable ASCII"),
     ("http-header-line-break", {"platform": "http", "request": {
         "url": "http://x/o", "headers": {"X-A": "1\r\nEvil: 2"}}}, "request.headers:"),

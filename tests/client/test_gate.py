@@ -38,3 +38,34 @@ async def test_bursts_due_together_leave_together_interleaved() -> None:
     began = [r[0] for r in results]
     assert began[0] == began[1] == began[2] < began[3]
     assert began[0] >= now + 20
+
+
+async def test_a_later_burst_due_sooner_is_not_held_back() -> None:
+    """A burst due in 200 ms waits in the gate; one that joins after it but is due in 20 ms
+    still leaves at its own instant."""
+    clock = SystemClock()
+    gate = FireGate(clock)
+    log: list[str] = []
+    now = clock.monotonic() * 1000
+    late = asyncio.ensure_future(gate.fire(now + 200, [FakeConnection("late", log)]))
+    await asyncio.sleep(0.005)
+    began, _ = await gate.fire(now + 20, [FakeConnection("soon", log)])
+    assert now + 20 <= began < now + 25
+    await late
+    assert log == ["soon", "late"]
+
+
+async def test_a_failing_write_fails_its_waiters_instead_of_hanging() -> None:
+    """If a write raises, every burst of that moment hears of it."""
+
+    class Broken(FakeConnection):
+        def fire(self) -> float:
+            raise ConnectionError("gone")
+
+    clock = SystemClock()
+    gate = FireGate(clock)
+    now = clock.monotonic() * 1000
+    results = await asyncio.wait_for(asyncio.gather(
+        gate.fire(now + 10, [Broken("x", [])]), gate.fire(now + 10, [FakeConnection("y", [])]),
+        return_exceptions=True), 2)
+    assert all(isinstance(r, ConnectionError) for r in results)

@@ -19,3 +19,21 @@ def test_rotation_keeps_the_log_bounded(tmp_path: Path) -> None:
     assert all(p.stat().st_size < 2200 for p in tmp_path.iterdir())
     last = [json.loads(ln) for ln in (tmp_path / "s.log").read_text().splitlines()]
     assert last[-1] == {"event": "tick", "task": "t", "n": 199}
+
+
+def test_tasks_sharing_a_log_follow_each_others_rotation(tmp_path: Path) -> None:
+    """Two tasks, one file: after either rotates, both write to the new file; nothing fails."""
+    path = tmp_path / "s.log"
+    logs = [RunLog(path, name, max_bytes=3000, keep=3) for name in ("a", "b")]
+    for i in range(60):
+        for log in logs:
+            log.event("tick", n=i)
+    for log in logs:
+        log.close()
+        assert not log.failed
+    current = [json.loads(ln) for ln in path.read_text().splitlines()]
+    assert current[-2:] == [{"event": "tick", "task": "a", "n": 59},
+                            {"event": "tick", "task": "b", "n": 59}]
+    kept = sum(len(p.read_text().splitlines()) for p in tmp_path.iterdir())
+    assert len(list(tmp_path.iterdir())) > 1  # it did rotate
+    assert kept == 120  # 120 lines fit in four files of 3 kB: not one was lost

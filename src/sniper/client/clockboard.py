@@ -32,12 +32,13 @@ class ClockBoard:
         self.measurements = 0
 
     async def get(self, origin: Origin, now_ms: Callable[[], float],
-                  measure: Callable[[], Awaitable[Measured]]) -> Measured:
-        """A fresh estimate for ``origin``: reused if another task just measured, else made."""
+                  measure: Callable[[], Awaitable[Measured]], *, force: bool = False) -> Measured:
+        """A fresh estimate for ``origin``: reused if another task just measured (unless
+        ``force``: after a clock jump nothing from before counts), else made."""
         lock = self._locks.setdefault(origin, asyncio.Lock())
         async with lock:
             entry = self._entries.get(origin)
-            if entry is not None and now_ms() - entry.at_ms < self.fresh_ms:
+            if not force and entry is not None and now_ms() - entry.at_ms < self.fresh_ms:
                 return entry.measured
             measured = await measure()
             self.measurements += 1

@@ -58,6 +58,11 @@ class Match(_Strict):
     def _one_kind(self) -> Match:
         if (self.json_path is None) == (self.regex is None):
             raise ValueError('give one of "json" or "regex"')
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:  # found now, not at the opening
+                raise ValueError(f"regex does not compile: {exc}") from None
         return self
 
 
@@ -132,6 +137,11 @@ class TaskConfig(_Strict):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
+        try:
+            parts.port  # noqa: B018  # raises for a port out of range or not a number
+            parts.hostname.encode("idna")
+        except (ValueError, UnicodeError):
+            raise ValueError("has a bad port or host name") from None
         return value.rstrip("/")
 
     @field_validator("target_time", mode="before")
@@ -149,6 +159,8 @@ class TaskConfig(_Strict):
     def _platform_needs(self) -> TaskConfig:
         if self.platform == "http" and self.request is None:
             raise ValueError("the http platform needs a 'request' section")
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(f"ca_file: {self.ca_file} is not a file")
         return self
 
     @property

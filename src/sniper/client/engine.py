@@ -94,6 +94,10 @@ class Sniper:
             summary = RunSummary(Result.FATAL, detail=str(exc))
             self.console.say("fatal", detail=summary.detail)
             return summary
+        except Exception as exc:  # one task's surprise must not end the others
+            summary = RunSummary(Result.FATAL, detail=type(exc).__name__)
+            self.console.say("fatal", detail=summary.detail)
+            return summary
         except asyncio.CancelledError:
             self.console.say("interrupted")
             self._tell("stopped", "stopped by a signal before an order was placed")
@@ -141,7 +145,7 @@ class Sniper:
 
     # -- the clock ---------------------------------------------------------------------------
 
-    async def _measure_on_probe_connection(self) -> None:
+    async def _measure_on_probe_connection(self, *, fresh: bool = False) -> None:
         conn = Connection(self.origin, self.clock, self.tls)
         try:
             await conn.open(self.task.timeout_s)
@@ -155,7 +159,7 @@ class Sniper:
                         self.task.target_ms, est, self.task.preheat_ms).preheat_at)
 
             self.estimate, self.samples = await self.clocks.get(self.origin, self.now,
-                                                                measure_here)
+                                                                measure_here, force=fresh)
         except ConnectionBroken as exc:
             raise ClockError(str(exc)) from exc
         finally:
@@ -178,9 +182,10 @@ class Sniper:
         while self.now() < plan.preheat_at:
             now = self.now()
             if schedule.clock_jumped(baseline, self.clock.time() * 1000, now):
-                # Slept, or the clock was stepped: measure afresh and plan again.
+                # Slept, or the clock was stepped: nothing measured before counts.
                 self.log.event("clock_jump", by_ms=round(self._wall_minus_mono() - baseline, 3))
-                plan, baseline = await self._remeasure(plan), self._wall_minus_mono()
+                self.samples = []
+                plan, baseline = await self._remeasure(plan, fresh=True), self._wall_minus_mono()
                 pending = [p for p in schedule.checkpoints(plan, self.now(),
                                                            self.task.preflight_s * 1000)
                            if p[1] != "preflight" or not self._preflighted]
@@ -188,7 +193,7 @@ class Sniper:
             if pending and pending[0][0] <= now:
                 _, kind = pending.pop(0)
                 if kind == "preflight":
-                    await self._preflight()
+                    await self._preflight(until=plan.preheat_at)
                     if self._session_dead:
                         return plan
                 else:
@@ -209,25 +214,30 @@ class Sniper:
     def _wall_minus_mono(self) -> float:
         return (self.clock.time() - self.clock.monotonic()) * 1000
 
-    async def _remeasure(self, plan: schedule.FirePlan) -> schedule.FirePlan:
+    async def _remeasure(self, plan: schedule.FirePlan, *,
+                         fresh: bool = False) -> schedule.FirePlan:
         try:
-            await self._measure_on_probe_connection()
+            await self._measure_on_probe_connection(fresh=fresh)
         except ClockError as exc:  # a blip while waiting: keep the last estimate
             self.console.say("remeasure_failed", detail=str(exc))
             return plan
         return self._plan()
 
-    async def _preflight(self) -> None:
+    async def _preflight(self, until: float) -> None:
         """Probe the login and the item now, well before the opening; a dead cookie ends the
-        task here (exit 4) instead of at the opening."""
+        task here (exit 4) instead of at the opening. Bounded so as to end before ``until``."""
         self._preflighted = True
         conn = Connection(self.origin, self.clock, self.tls)
         results: dict[str, int | None] = {}
+
+        def limit() -> float:
+            return max(0.001, min(self.task.timeout_s, (until - self.now()) / 1000 - 0.05))
+
         try:
-            await conn.open(self.task.timeout_s)
+            await conn.open(limit())
             for probe in self.platform.probes():
                 try:
-                    answer = await conn.request(probe.call, self.task.timeout_s)
+                    answer = await conn.request(probe.call, limit())
                     results[probe.label] = answer.status
                 except ConnectionBroken:
                     results[probe.label] = None

@@ -55,6 +55,7 @@ class FireGate:
         self._clock, self._window = clock, window_ms
         self._pending: list[_Burst] = []
         self._runner: asyncio.Task[None] | None = None
+        self._joined = asyncio.Event()  # wakes the runner when a burst joins
 
     def _now(self) -> float:
         return self._clock.monotonic() * 1000
@@ -64,22 +65,37 @@ class FireGate:
         returns when the writes began and each write's own start."""
         burst = _Burst(send_at, conns, asyncio.get_running_loop().create_future())
         self._pending.append(burst)
+        self._joined.set()
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(self._run())
         return await burst.done
 
     async def _run(self) -> None:
-        while self._pending:
+        while True:
+            self._pending = [b for b in self._pending if not b.done.done()]  # gave up waiting
+            if not self._pending:
+                return
             first = min(b.send_at for b in self._pending)
-            await asyncio.sleep(coarse_sleep_ms(self._now(), first) / 1000)
-            first = min(b.send_at for b in self._pending)  # someone may have joined earlier
+            self._joined.clear()
+            with contextlib.suppress(TimeoutError):  # a burst due sooner may join meanwhile
+                await asyncio.wait_for(self._joined.wait(),
+                                       coarse_sleep_ms(self._now(), first) / 1000)
+            first = min(b.send_at for b in self._pending)
+            if first - self._now() > coarse_sleep_ms(0, 0) + 5:
+                continue  # woken by a join with time to spare: sleep again
             while self._now() < first:
                 pass
             due = [b for b in self._pending if b.send_at <= first + self._window]
             self._pending = [b for b in self._pending if b not in due]
-            with burst_priority():
-                began = self._now()
-                sent = _fire_interleaved(due)
+            try:
+                with burst_priority():
+                    began = self._now()
+                    sent = _fire_interleaved(due)
+            except Exception as exc:  # every waiter hears of it; nobody waits forever
+                for burst in due:
+                    if not burst.done.done():
+                        burst.done.set_exception(exc)
+                continue
             for burst, times in zip(due, sent, strict=True):
                 if not burst.done.done():
                     burst.done.set_result((began, times))

@@ -209,6 +209,9 @@ class Notifier:
                  drain_s: float = 10.0) -> None:
         self.channels, self._warn, self.drain_s = channels, warn, drain_s
         self._tasks: set[asyncio.Task[None]] = set()
+        # One client, made now: building one loads the CA store, which would hold the event
+        # loop for tens of milliseconds if it happened next to a task's opening.
+        self._client = httpx.AsyncClient(timeout=_SEND_TIMEOUT_S) if channels else None
 
     def send(self, title: str, message: str) -> None:
         """Queue a message on every channel and return at once."""
@@ -224,8 +227,7 @@ class Notifier:
             try:
                 await asyncio.wait_for(self._once(channel, title, message), _SEND_TIMEOUT_S)
                 return None
-            except (httpx.HTTPError, OSError, smtplib.SMTPException, TimeoutError,
-                    ConfigError) as exc:
+            except Exception as exc:  # a channel's failure is reported, never raised
                 # The class name only: an HTTP error's text holds the URL, which may hold a key.
                 error = type(exc).__name__ if not isinstance(exc, ConfigError) else str(exc)
             if attempt + 1 < _TRIES:
@@ -237,6 +239,7 @@ class Notifier:
     async def check(self, title: str, message: str) -> list[tuple[str, str | None]]:
         """Send one message through every channel now; ``(channel type, error or None)``."""
         errors = await asyncio.gather(*(self._deliver(c, title, message) for c in self.channels))
+        await self.drain()
         return [(c.type, e) for c, e in zip(self.channels, errors, strict=True)]
 
     async def _quietly(self, channel: Channel, title: str, message: str) -> None:
@@ -247,18 +250,20 @@ class Notifier:
             await asyncio.to_thread(_send_mail, channel, title, message)
             return
         push = http_push(channel, title, message)
-        async with httpx.AsyncClient(timeout=_SEND_TIMEOUT_S) as client:
-            response = await client.request(push.method, push.url, headers=push.headers,
-                                            content=push.body)
+        assert self._client is not None
+        response = await self._client.request(push.method, push.url, headers=push.headers,
+                                              content=push.body)
         if response.status_code >= 400:
             raise httpx.HTTPStatusError(f"HTTP {response.status_code}",
                                         request=response.request, response=response)
 
     async def drain(self) -> None:
-        """Wait for queued messages, at most ``drain_s``; stragglers are cancelled."""
-        if not self._tasks:
-            return
-        _, late = await asyncio.wait(set(self._tasks), timeout=self.drain_s)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        """Wait for queued messages, at most ``drain_s``; stragglers are cancelled; the
+        client is closed."""
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=self.drain_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()

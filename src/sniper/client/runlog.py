@@ -6,6 +6,7 @@ Response headers are kept except ``Set-Cookie``; the cookie never appears.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -27,14 +28,29 @@ class RunLog:
         self.failed = False
 
     def open(self) -> None:
-        """Open (and create) the file now; OSError if it cannot be written."""
+        """Open (and create) the file now; OSError if it cannot be written. Several tasks may
+        share one file: if another one rotated it away, this one follows to the new file."""
+        if self._file is not None and not self._still_ours():
+            self._file.close()
+            self._file = None
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
 
+    def _still_ours(self) -> bool:
+        assert self._file is not None
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self._file.fileno()).st_ino
+        except OSError:
+            return False
+
     def _rotate_if_full(self) -> None:
         """Past ``max_bytes``: ``sniper.log`` → ``.1`` → ``.2`` …, keeping ``keep`` old files."""
-        if self._file is None or self._file.tell() < self.max_bytes:
+        try:
+            size = os.stat(self.path).st_size  # the file's, not this handle's: it may be shared
+        except OSError:
+            return
+        if self._file is None or size < self.max_bytes:
             return
         self._file.close()
         self._file = None
