@@ -13,10 +13,18 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from sniper.client.connection import Connection
 from sniper.client.schedule import coarse_sleep_ms
 from sniper.clock import Clock
+
+
+class Loaded(Protocol):
+    """What the gate writes: a connection holding a prepared request."""
+
+    def fire(self) -> float:
+        """Write the prepared request; when the write began (local monotonic ms)."""
+        ...
 
 
 @contextlib.contextmanager
@@ -44,7 +52,7 @@ def burst_priority() -> Iterator[None]:
 @dataclass
 class _Burst:
     send_at: float
-    conns: Sequence[Connection]
+    conns: Sequence[Loaded]
     done: asyncio.Future[tuple[float, list[float]]]
 
 
@@ -60,7 +68,7 @@ class FireGate:
     def _now(self) -> float:
         return self._clock.monotonic() * 1000
 
-    async def fire(self, send_at: float, conns: Sequence[Connection]) -> tuple[float, list[float]]:
+    async def fire(self, send_at: float, conns: Sequence[Loaded]) -> tuple[float, list[float]]:
         """Write every connection's prepared request at ``send_at`` (local monotonic ms);
         returns when the writes began and each write's own start."""
         burst = _Burst(send_at, conns, asyncio.get_running_loop().create_future())
