@@ -1,4 +1,4 @@
-"""Processes the benchmarks start: free loopback ports, and servers stopped by their own pid."""
+"""Processes the benchmarks start: servers on free loopback ports, stopped by their own pid."""
 
 from __future__ import annotations
 
@@ -9,13 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from sniper.store.process import free_port
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], limit_s: float = 30.0) -> None:
@@ -46,3 +40,6 @@ def running(cmd: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+__all__ = ["free_port", "running", "wait_for_port"]

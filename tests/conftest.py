@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import pytest
 
 from sniper.clock import ManualClock
 from sniper.store.app import create_app
-from sniper.store.backends import SqliteBackend
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings
 
@@ -32,11 +32,11 @@ def settings(tmp_path: Path) -> StoreSettings:
     return StoreSettings(store=f"sqlite:///{tmp_path / 'store.db'}", admin_token=ADMIN_TOKEN)
 
 
-@pytest.fixture
-async def store(
+@contextlib.asynccontextmanager
+async def in_process(
     settings: StoreSettings, clock: ManualClock
 ) -> AsyncIterator[tuple[httpx.AsyncClient, StoreService]]:
-    """The store app in-process (lifespan run), an httpx client bound to it, and its service."""
+    """A store app in-process (lifespan run), an httpx client bound to it, and its service."""
     app = create_app(settings, clock=clock)
     async with app.lifespan():
         transport = httpx.ASGITransport(app=app)
@@ -45,9 +45,18 @@ async def store(
 
 
 @pytest.fixture
+async def store(
+    settings: StoreSettings, clock: ManualClock
+) -> AsyncIterator[tuple[httpx.AsyncClient, StoreService]]:
+    """The store in-process with the default test settings."""
+    async with in_process(settings, clock) as pair:
+        yield pair
+
+
+@pytest.fixture
 def db_path(settings: StoreSettings) -> Path:
     """The SQLite file behind the ``store`` fixture."""
     return Path(settings.store.removeprefix("sqlite:///"))
 
 
-__all__ = ["ADMIN", "ADMIN_TOKEN", "T0_MS", "SqliteBackend"]
+__all__ = ["ADMIN", "ADMIN_TOKEN", "T0_MS", "in_process"]

@@ -21,9 +21,9 @@ from sniper.client.config import TaskConfig
 from sniper.client.console import Console
 from sniper.client.engine import Sniper
 from sniper.client.notify import Channel, Notifier
+from sniper.store.process import free_port
 from tests.client.fault_server import FaultServer, ok
 from tests.client.receiver import Receiver
-from tests.e2e.store_process import free_port
 
 adapter: pydantic.TypeAdapter[Channel] = pydantic.TypeAdapter(Channel)
 

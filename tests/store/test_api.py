@@ -8,10 +8,9 @@ import httpx
 import pytest
 
 from sniper.clock import ManualClock
-from sniper.store.app import create_app
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings
-from tests.conftest import ADMIN, T0_MS
+from tests.conftest import ADMIN, T0_MS, in_process
 from tests.store.helpers import make_users, put_item, rfc3339
 
 Store = tuple[httpx.AsyncClient, StoreService]
@@ -151,10 +150,7 @@ class TestOrders:
                                                  settings: StoreSettings) -> None:
         """Past the per-user burst: 429 rate_limited with Retry-After; time refills it."""
         tight = settings.model_copy(update={"user_rate_per_s": 0.5, "user_burst": 2})
-        app = create_app(tight, clock=clock)
-        async with app.lifespan():
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        async with in_process(tight, clock) as (client, _):
                 await put_item(client, "eggs", stock=10, start_ms=T0_MS + 60_000)
                 [(_, token)] = await make_users(client, 1)
 
@@ -175,10 +171,7 @@ class TestOrders:
     ) -> None:
         """With room for one queued reservation, a simultaneous crowd gets quick 503s."""
         tight = settings.model_copy(update={"max_pending_orders": 1})
-        app = create_app(tight, clock=clock)
-        async with app.lifespan():
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        async with in_process(tight, clock) as (client, _):
                 await put_item(client, "eggs", stock=100, start_ms=T0_MS)
                 users = await make_users(client, 20)
                 answers = await asyncio.gather(*(
@@ -258,10 +251,7 @@ class TestAdmin:
                                               settings: StoreSettings) -> None:
         """A store started without a token answers 401 to every admin request."""
         closed = settings.model_copy(update={"admin_token": None})
-        app = create_app(closed, clock=clock)
-        async with app.lifespan():
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        async with in_process(closed, clock) as (client, _):
                 for headers in ({}, ADMIN, {"Authorization": "Bearer "}):
                     response = await client.get("/admin/orders", headers=headers)
                     assert response.status_code == 401
@@ -282,10 +272,7 @@ async def test_admission_control_answers_503_when_too_many_are_in_flight(
 ) -> None:
     """With room for one request at a time, slow logins in flight make the rest a quick 503."""
     tight = settings.model_copy(update={"max_inflight": 1})
-    app = create_app(tight, clock=clock)
-    async with app.lifespan():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+    async with in_process(tight, clock) as (client, _):
             await client.post("/admin/users", headers=ADMIN, json={"user": "ann", "password": "pw"})
             answers = await asyncio.gather(*(
                 client.post("/api/login", json={"user": "ann", "password": "pw"})

@@ -14,7 +14,7 @@ from sniper.bench.admin import StoreAdmin
 from sniper.bench.burst import close_all, fire, open_connections
 from sniper.bench.report import Shot, summarize
 from sniper.client.connection import Connection, Origin, ssl_context
-from sniper.client.probe import TimeProbe, measure
+from sniper.client.probe import TimeProbe, measure, wall_offset
 from sniper.clock import Clock, SystemClock
 from sniper.errors import ConfigError
 
@@ -64,7 +64,7 @@ async def run_bench(opts: BenchOptions, say: Callable[[str], None],
             await probe.aclose()
         conns = await open_connections(origin, len(users), clock, tls, opts.timeout_s)
         say(f"{len(conns)} connections open; firing at the opening "
-            f"(server clock {est.offset - (clock.time() - clock.monotonic()) * 1000:+.1f} ms "
+            f"(server clock {wall_offset(est, clock):+.1f} ms "
             f"from here)")
         try:
             send_at = est.local_time(opening_ms) - est.rtt / 2
