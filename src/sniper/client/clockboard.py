@@ -1,7 +1,8 @@
 """One clock estimate per server, shared by every task of a run aimed at it.
 
 Four tasks against one shop need one measurement, not four: the first task to ask measures, the
-others (waiting on the same lock) take its result while it is fresh.
+others (waiting on the same lock) take its result while it is fresh. A task that already has an
+estimate waits for another's measurement only until its own deadline, then keeps what it has.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sniper.client.connection import Origin
+from sniper.client.probe import ClockError
 from sniper.client.timesync import Estimate, Sample
 
 Measured = tuple[Estimate, list[Sample]]
@@ -32,11 +34,22 @@ class ClockBoard:
         self.measurements = 0
 
     async def get(self, origin: Origin, now_ms: Callable[[], float],
-                  measure: Callable[[], Awaitable[Measured]], *, force: bool = False) -> Measured:
+                  measure: Callable[[], Awaitable[Measured]], *, force: bool = False,
+                  wait_until_ms: float | None = None) -> Measured:
         """A fresh estimate for ``origin``: reused if another task just measured (unless
-        ``force``: after a clock jump nothing from before counts), else made."""
+        ``force``: after a clock jump nothing from before counts), else made.
+
+        With ``wait_until_ms`` (on ``now_ms``'s scale) a busy board is waited for only until
+        then: ``ClockError`` after, so that a task due sooner is never held past its preheat by
+        another task's measurement."""
         lock = self._locks.setdefault(origin, asyncio.Lock())
-        async with lock:
+        wait_s = None if wait_until_ms is None else max(0.0, wait_until_ms - now_ms()) / 1000
+        try:
+            async with asyncio.timeout(wait_s):
+                await lock.acquire()
+        except TimeoutError:
+            raise ClockError("another task is still measuring this server's clock") from None
+        try:
             entry = self._entries.get(origin)
             if not force and entry is not None and now_ms() - entry.at_ms < self.fresh_ms:
                 return entry.measured
@@ -44,3 +57,5 @@ class ClockBoard:
             self.measurements += 1
             self._entries[origin] = _Entry(measured, now_ms())
             return measured
+        finally:
+            lock.release()

@@ -145,7 +145,8 @@ class Sniper:
 
     # -- the clock ---------------------------------------------------------------------------
 
-    async def _measure_on_probe_connection(self, *, fresh: bool = False) -> None:
+    async def _measure_on_probe_connection(self, *, fresh: bool = False,
+                                           wait_until_ms: float | None = None) -> None:
         conn = Connection(self.origin, self.clock, self.tls)
         try:
             await conn.open(self.task.timeout_s)
@@ -159,7 +160,8 @@ class Sniper:
                         self.task.target_ms, est, self.task.preheat_ms).preheat_at)
 
             self.estimate, self.samples = await self.clocks.get(self.origin, self.now,
-                                                                measure_here, force=fresh)
+                                                                measure_here, force=fresh,
+                                                                wait_until_ms=wait_until_ms)
         except ConnectionBroken as exc:
             raise ClockError(str(exc)) from exc
         finally:
@@ -217,7 +219,8 @@ class Sniper:
     async def _remeasure(self, plan: schedule.FirePlan, *,
                          fresh: bool = False) -> schedule.FirePlan:
         try:
-            await self._measure_on_probe_connection(fresh=fresh)
+            # Another task's measurement of the same server may not hold this one past preheat.
+            await self._measure_on_probe_connection(fresh=fresh, wait_until_ms=plan.preheat_at)
         except ClockError as exc:  # a blip while waiting: keep the last estimate
             self.console.say("remeasure_failed", detail=str(exc))
             return plan
