@@ -9,7 +9,8 @@ Two servers, both with their clock shifted by ``--skew-ms``:
   the opening (the store's clock, whole milliseconds);
 * ``benchmarks/recorder.py``: notes when each request's first byte reached its socket (the
   kernel's receive timestamp, to the microsecond);
-  the figures are each burst's arrival minus the opening, and its spread (last − first arrival).
+  the figures are each burst's arrival minus the opening, and its spread (last − first arrival);
+  with ``--tasks N`` also per task: its first request's arrival and its own burst's spread.
 
 Beside each, the naive way: sleep until the target on the local clock, then send with a plain HTTP
 client (httpx; for the burst, ``concurrency`` requests with ``asyncio.gather``).
@@ -115,11 +116,15 @@ async def against_store(args: argparse.Namespace, tmp: Path) -> dict[str, list[f
 
 
 async def against_recorder(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
-    """Arrival − opening and burst spread, sniper and naive."""
+    """Arrival − opening and burst spread, sniper and naive: of every request, and per task
+    (its first request's arrival, its own burst's spread)."""
     port = free_port()
     cmd = [sys.executable, str(HERE / "recorder.py"), str(port), "--skew-ms", str(args.skew_ms)]
     out: dict[str, dict[str, list[float]]] = {
-        w: {"arrival": [], "spread": []} for w in ("sniper", "naive")}
+        w: {"arrival": [], "spread": [], "first": [], "task_spread": []}
+        for w in ("sniper", "naive")}
+    cookies = [f"session=x{j}" for j in range(args.tasks)]
+    skus = [f"x{j}" for j in range(args.tasks)]
     with running(cmd, port), tempfile.TemporaryDirectory() as tmp:
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url, timeout=10) as probe:
@@ -128,16 +133,21 @@ async def against_recorder(args: argparse.Namespace) -> dict[str, dict[str, list
                 now = (await probe.get("/api/time")).json()["now_ms"]
                 opening = opening_after(now, args.lead_s)
                 if who == "sniper" and args.tasks == 1:
-                    await snipe(url, "session=x", "x", opening, args=args, tmp=Path(tmp))
+                    await snipe(url, cookies[0], skus[0], opening, args=args, tmp=Path(tmp))
                 elif who == "sniper":
-                    await snipe_many(url, [f"session=x{j}" for j in range(args.tasks)],
-                                     [f"x{j}" for j in range(args.tasks)], opening, Path(tmp))
+                    await snipe_many(url, cookies, skus, opening, Path(tmp))
                 else:
-                    await naive(url, "session=x", "x", opening, args.concurrency * args.tasks)
-                arrivals = [float(a[2]) for a in (await probe.get("/arrivals")).json()
-                            if a[1] == "/api/orders"][: args.concurrency * args.tasks]
+                    await asyncio.gather(*(naive(url, c, s, opening, args.concurrency)
+                                           for c, s in zip(cookies, skus, strict=True)))
+                by_task: dict[str, list[float]] = {}
+                for _, path, ms, cookie in (await probe.get("/arrivals")).json():
+                    if path == "/api/orders" and len(by_task.get(cookie, [])) < args.concurrency:
+                        by_task.setdefault(cookie, []).append(float(ms))
+                arrivals = [a for burst in by_task.values() for a in burst]
                 out[who]["arrival"] += [a - opening for a in arrivals]
                 out[who]["spread"].append(max(arrivals) - min(arrivals))
+                out[who]["first"] += [min(b) - opening for b in by_task.values()]
+                out[who]["task_spread"] += [max(b) - min(b) for b in by_task.values()]
     return out
 
 
@@ -171,6 +181,11 @@ async def main() -> None:
     for who in ("sniper", "naive"):
         print(f"{who:8}{stats(store[who])}   {stats(recorder[who]['arrival'])}   "
               f"{stats(recorder[who]['spread'])}")
+    if args.tasks > 1:
+        print(f"{'per task':8}{'':27}   {'first arrival - opening':>27}   {'own burst spread':>27}")
+        for who in ("sniper", "naive"):
+            print(f"{who:8}{'':27}   {stats(recorder[who]['first'])}   "
+                  f"{stats(recorder[who]['task_spread'])}")
     wanted = args.snipes * args.tasks
     missing = {w: wanted - len(store[w]) for w in store if len(store[w]) < wanted}
     if missing:

@@ -3,7 +3,7 @@
 The time is the kernel's receive timestamp of the packet (``SO_TIMESTAMPNS``), so neither this
 process's scheduling nor its Python code moves it. ``GET /api/time`` answers its clock (the
 machine's, shifted by ``--skew-ms``), like the store. ``POST /api/orders`` is answered 201 with an
-order; ``GET /arrivals`` returns and clears the record ``[connection, path, server ms]``.
+order; ``GET /arrivals`` returns and clears the record ``[connection, path, server ms, cookie]``.
 One thread per connection. Run: ``python recorder.py PORT --skew-ms N``; for fire_precision.py.
 """
 
@@ -28,7 +28,7 @@ class Recorder:
 
     def __init__(self, port: int, skew_ms: float) -> None:
         self.skew_ms = skew_ms
-        self.arrivals: list[tuple[int, str, float]] = []
+        self.arrivals: list[tuple[int, str, float, str]] = []
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", port), backlog=128)
 
@@ -44,7 +44,7 @@ class Recorder:
         """Read requests, note their first byte's kernel time, answer."""
         conn = h11.Connection(h11.SERVER)
         first: float | None = None
-        target = ""
+        target = cookie = ""
         with sock:
             while True:
                 event = conn.next_event()
@@ -57,8 +57,9 @@ class Recorder:
                     conn.receive_data(data)
                 elif isinstance(event, h11.Request):
                     target = event.target.decode()
+                    cookie = dict(event.headers).get(b"cookie", b"").decode()
                 elif isinstance(event, h11.EndOfMessage):
-                    sock.sendall(self._answer(conn, target, first))
+                    sock.sendall(self._answer(conn, target, first, cookie))
                     conn.start_next_cycle()
                     first = None
                 elif isinstance(event, h11.ConnectionClosed):
@@ -71,7 +72,8 @@ class Recorder:
                 return float(sec * 1000 + nsec / 1e6 + self.skew_ms)
         return time.time() * 1000 + self.skew_ms
 
-    def _answer(self, conn: h11.Connection, target: str, first: float | None) -> bytes:
+    def _answer(self, conn: h11.Connection, target: str, first: float | None,
+                cookie: str) -> bytes:
         if target == "/api/time":
             body = json.dumps({"now_ms": int(time.time() * 1000 + self.skew_ms)}).encode()
             status = 200
@@ -81,7 +83,7 @@ class Recorder:
                 self.arrivals.clear()
         else:
             with self.lock:
-                self.arrivals.append((0, target, first or 0.0))
+                self.arrivals.append((0, target, first or 0.0, cookie))
             body, status = _ORDER, 201
         head = conn.send(h11.Response(status_code=status, headers=[
             ("Content-Type", "application/json"), ("Content-Length", str(len(body)))]))

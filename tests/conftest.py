@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -13,6 +13,7 @@ from sniper.clock import ManualClock
 from sniper.store.app import create_app
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings
+from tests.redis_servers import flush, redis_cluster, redis_server
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -60,3 +61,31 @@ def db_path(settings: StoreSettings) -> Path:
 
 
 __all__ = ["ADMIN", "ADMIN_TOKEN", "T0_MS", "in_process"]
+
+
+@pytest.fixture(scope="session")
+def redis_server_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """One private Redis server for the whole run (tests flush it before use)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as (port, _):
+        yield port
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
+    """One private 3-master Redis Cluster for the whole run."""
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as ports:
+        yield ports
+
+
+@pytest.fixture
+def redis_url(redis_server_port: int) -> str:
+    """``redis://`` of the private server, emptied for this test."""
+    flush([redis_server_port])
+    return f"redis://127.0.0.1:{redis_server_port}/0"
+
+
+@pytest.fixture
+def cluster_url(redis_cluster_ports: list[int]) -> str:
+    """``redis+cluster://`` of the private cluster, emptied for this test."""
+    flush(redis_cluster_ports)
+    return f"redis+cluster://127.0.0.1:{redis_cluster_ports[0]}"

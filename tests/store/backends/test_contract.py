@@ -12,13 +12,17 @@ from sniper.clock import ManualClock
 from sniper.errors import ConfigError
 from sniper.store.backends import Backend, SqliteBackend, backend_from_settings
 from sniper.store.models import Item, NewUser, Session
+from sniper.store.redisdb.backend import RedisBackend
 from sniper.store.rules import Outcome, Reservation
 from sniper.store.settings import StoreSettings
 from tests.conftest import T0_MS
 
-Factory = Callable[[Path, ManualClock], Backend]
+Factory = Callable[[pytest.FixtureRequest, Path, ManualClock], Backend]
 FACTORIES: dict[str, Factory] = {
-    "sqlite": lambda tmp, clock: SqliteBackend(tmp / "contract.db", clock),
+    "sqlite": lambda _, tmp, clock: SqliteBackend(tmp / "contract.db", clock),
+    "redis": lambda request, _, clock: RedisBackend(request.getfixturevalue("redis_url"), clock),
+    "cluster": lambda request, _, clock: RedisBackend(request.getfixturevalue("cluster_url"),
+                                                      clock),
 }
 
 
@@ -31,7 +35,7 @@ def _item(sku: str = "eggs", stock: int = 3, limit: int = 1, start: int = T0_MS)
 async def backend(request: pytest.FixtureRequest, tmp_path: Path,
                   clock: ManualClock) -> AsyncIterator[Backend]:
     """An opened backend of each kind."""
-    made = FACTORIES[request.param](tmp_path, clock)
+    made = FACTORIES[request.param](request, tmp_path, clock)
     await made.open()
     try:
         yield made
@@ -141,12 +145,16 @@ class TestRecords:
 @pytest.mark.parametrize(
     ("url", "message"),
     [("mysql://x", "unknown scheme"), ("sqlite:///:memory:", "not :memory:"),
-     ("sqlite://relative", "not sqlite"), ("sqlite:///", "not sqlite")],
+     ("sqlite://relative", "not sqlite"), ("sqlite:///", "not sqlite"),
+     ("redis://127.0.0.1", "needs a host and a port"),
+     ("redis+cluster://:secret@:6379", "needs a host and a port"),
+     ("redis://127.0.0.1:99999/0", "not a valid Redis URL")],
 )
 def test_backend_url_errors(url: str, message: str) -> None:
     """A store URL that names no usable backend is a ConfigError naming ``store``."""
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as caught:
         backend_from_settings(StoreSettings(store=url), ManualClock())
+    assert "secret" not in str(caught.value)
 
 
 async def test_a_failing_job_fails_alone(tmp_path: Path, clock: ManualClock) -> None:

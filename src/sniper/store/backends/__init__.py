@@ -1,4 +1,5 @@
-"""Backends chosen by the scheme of ``--store URL``."""
+"""Backends chosen by the scheme of ``--store URL``: ``sqlite://``, ``redis://``,
+``redis+cluster://``."""
 
 from __future__ import annotations
 
@@ -23,7 +24,13 @@ def _sqlite(settings: StoreSettings, clock: Clock) -> Backend:
     )
 
 
-BACKENDS: dict[str, BackendFactory] = {"sqlite": _sqlite}
+def _redis(settings: StoreSettings, clock: Clock) -> Backend:
+    from sniper.store.redisdb.backend import RedisBackend
+
+    return RedisBackend(settings.store, clock)
+
+
+BACKENDS: dict[str, BackendFactory] = {"sqlite": _sqlite, "redis": _redis, "redis+cluster": _redis}
 
 
 def backend_from_settings(settings: StoreSettings, clock: Clock) -> Backend:

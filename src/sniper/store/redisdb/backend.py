@@ -1,0 +1,227 @@
+"""The store on Redis or Redis Cluster, for several replicas sharing one stock.
+
+One Lua script (``lua/reserve.lua``) is the whole reservation step: it mirrors
+:func:`sniper.store.rules.decide` check for check (the backend contract suite runs on both
+backends to hold them together), takes the stock, counts the purchase, and records the order in the
+SKU's order hash and stream before answering, so an order is in Redis before its ``201``. Items,
+users and sessions live in Redis too, so any replica serves any user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+import orjson
+
+from sniper.clock import Clock, now_ms
+from sniper.store.backends.base import Backend, ReplayOrders
+from sniper.store.ids import OrderIdGenerator
+from sniper.store.models import Item, NewUser, Order, Session
+from sniper.store.redisdb.client import Calls, Client, connect, load_script
+from sniper.store.redisdb.keys import SKUS, session_key, sku_keys, user_key
+from sniper.store.rules import Outcome, Reservation, ReservationResult
+
+_SESSION_GRACE_MS = 60_000
+_ITEM_FIELDS = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
+
+
+def order_json(order: Order) -> str:
+    """An order as stored in Redis (the API's fields and the request id)."""
+    return orjson.dumps({**order.to_json(), "request_id": order.request_id}).decode()
+
+
+def order_from_json(raw: str) -> Order:
+    """The stored form back to an order."""
+    d = orjson.loads(raw)
+    return Order(d["order_id"], d["sku_id"], d["qty"], d["user"], d["created_ms"],
+                 d.get("request_id"))
+
+
+def _item_args(item: Item) -> list[Any]:
+    return [v for f in _ITEM_FIELDS for v in (f, getattr(item, f))]
+
+
+def _item_from(sku_id: str, fields: Mapping[str, str] | list[str]) -> Item | None:
+    if isinstance(fields, list):
+        fields = dict(zip(fields[::2], fields[1::2], strict=True))
+    if not fields:
+        return None
+    return Item(sku_id, fields["name"], int(fields["price_cents"]), int(fields["stock"]),
+                fields["sale_start"], int(fields["sale_start_ms"]), int(fields["limit_per_user"]))
+
+
+class RedisBackend(Backend):
+    """Items, users, sessions and orders in Redis (one server or a cluster)."""
+
+    def __init__(self, url: str, clock: Clock, ids: OrderIdGenerator | None = None) -> None:
+        super().__init__()
+        self.url = url
+        self._clock = clock
+        self._ids = ids or OrderIdGenerator()
+        self.client: Client = connect(url)
+        self._calls = Calls()
+        self._reserve = load_script(self.client, "reserve")
+        self._snapshot = load_script(self.client, "snapshot")
+        self._put = load_script(self.client, "put_item")
+        self._patch = load_script(self.client, "patch_item")
+        self._create = load_script(self.client, "create_item")
+
+    async def open(self) -> None:
+        """Check that Redis answers (there is no schema to create)."""
+        await self.check()
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        await self.client.aclose()
+
+    async def check(self) -> None:
+        """Raise ``Unavailable`` unless Redis answers a PING."""
+        async with self._calls():
+            await self.client.ping()
+
+    # -- the atomic step -------------------------------------------------------------------
+
+    async def reserve(self, request: Reservation) -> ReservationResult:
+        """Run the reservation script; a new order is in Redis when this returns."""
+        self._count("reserve")
+        now = now_ms(self._clock)
+        order = Order(self._ids.next_id(now), request.sku_id, request.qty, request.user, now,
+                      request.request_id)
+        keys = sku_keys(request.sku_id)
+        async with self._calls():
+            reply = await self._reserve(
+                keys=[keys.item, keys.bought, keys.replays, keys.orders, keys.stream],
+                args=[request.user, request.qty, request.request_id or "", now, order.order_id,
+                      order_json(order)])
+        outcome = Outcome(reply[0])
+        if outcome is Outcome.CREATED:
+            return ReservationResult(outcome, order, int(reply[1]))
+        if outcome is Outcome.REPLAYED:
+            return ReservationResult(outcome, order_from_json(reply[2]))
+        if outcome is Outcome.NOT_FOUND:
+            return ReservationResult(outcome)
+        return ReservationResult(outcome, None, int(reply[1]), _item_from(request.sku_id, reply[2]))
+
+    # -- items -----------------------------------------------------------------------------
+
+    async def get_item(self, sku_id: str) -> Item | None:
+        """The item, or None."""
+        self._count("get_item")
+        async with self._calls():
+            fields = await self.client.hgetall(sku_keys(sku_id).item)
+        return _item_from(sku_id, cast("dict[str, str]", fields))
+
+    async def put_item(self, item: Item) -> Item:
+        """Create or replace; users' purchase counts and orders are kept."""
+        self._count("put_item")
+        async with self._calls():
+            await self.client.sadd(SKUS, item.sku_id)
+            await self._put(keys=[sku_keys(item.sku_id).item], args=_item_args(item))
+        return item
+
+    async def create_item(self, item: Item, fencing_token: int) -> int:
+        """Create the item unless it exists (1 created, 0 there already, -1 fenced off: a
+        newer lock holder has written this item)."""
+        self._count("create_item")
+        keys = sku_keys(item.sku_id)
+        async with self._calls():
+            await self.client.sadd(SKUS, item.sku_id)
+            return int(await self._create(keys=[keys.item, keys.fence],
+                                          args=[fencing_token, *_item_args(item)]))
+
+    async def patch_item(self, sku_id: str, changes: Mapping[str, Any]) -> Item | None:
+        """Set only the named fields, atomically with respect to reservations."""
+        self._count("patch_item")
+        args = [v for f in _ITEM_FIELDS if f in changes for v in (f, changes[f])]
+        async with self._calls():
+            fields = await self._patch(keys=[sku_keys(sku_id).item], args=args)
+        return _item_from(sku_id, fields or [])
+
+    async def sold_out_snapshot(
+        self, sku_id: str
+    ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
+        """Item, replayable orders and per-user units, read by one script at one instant."""
+        self._count("sold_out_snapshot")
+        keys = sku_keys(sku_id)
+        async with self._calls():
+            item_fields, bought, replays = await self._snapshot(
+                keys=[keys.item, keys.bought, keys.replays, keys.orders])
+        orders: ReplayOrders = {}
+        for key, raw in zip(replays[::2], replays[1::2], strict=True):
+            user, _, request_id = key.partition("\0")
+            orders[(user, request_id)] = order_from_json(raw)
+        return (_item_from(sku_id, item_fields), orders,
+                {u: int(n) for u, n in zip(bought[::2], bought[1::2], strict=True)})
+
+    # -- users and sessions ----------------------------------------------------------------
+
+    async def create_users(self, users: list[NewUser]) -> None:
+        """Store users (a known name gets the new password) and their first sessions."""
+        self._count("create_users")
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            for u in users:
+                pipe.set(user_key(u.user), u.password_hash or "")
+                self._queue_session(pipe, u.session)
+            await pipe.execute()
+
+    def _queue_session(self, pipe: Any, session: Session) -> None:
+        key = session_key(session.token_hash)
+        pipe.hset(key, mapping={"user": session.user, "expires_ms": session.expires_ms})
+        # The store's clock (it may be skewed) decides validity; Redis's TTL only clears the
+        # key away a minute after that.
+        pipe.pexpire(key, max(0, session.expires_ms - now_ms(self._clock)) + _SESSION_GRACE_MS)
+
+    async def password_hash(self, user: str) -> str | None:
+        """The stored hash, if any."""
+        self._count("password_hash")
+        async with self._calls():
+            stored = await self.client.get(user_key(user))
+        return cast("str | None", stored) or None
+
+    async def create_session(self, session: Session) -> None:
+        """Store the session; Redis drops it when it expires."""
+        self._count("create_session")
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            self._queue_session(pipe, session)
+            await pipe.execute()
+
+    async def get_session(self, token_hash: str) -> Session | None:
+        """Look a session up by the hash of its token."""
+        self._count("get_session")
+        async with self._calls():
+            fields = cast("dict[str, str]", await self.client.hgetall(session_key(token_hash)))
+        if not fields:
+            return None
+        return Session(fields["user"], token_hash, int(fields["expires_ms"]))
+
+    # -- orders ----------------------------------------------------------------------------
+
+    async def _skus(self, sku_id: str | None) -> list[str]:
+        if sku_id is not None:
+            return [sku_id]
+        async with self._calls():
+            return sorted(cast("set[str]", await self.client.smembers(SKUS)))
+
+    async def get_order(self, order_id: str) -> Order | None:
+        """The order, looked for in every SKU's order hash (a handful of items per sale)."""
+        self._count("get_order")
+        skus = await self._skus(None)
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            for sku in skus:
+                pipe.hget(sku_keys(sku).orders, order_id)
+            found = [raw for raw in await pipe.execute() if raw]
+        return order_from_json(found[0]) if found else None
+
+    async def list_orders(self, sku_id: str | None, *, user: str | None = None) -> list[Order]:
+        """Orders sorted by id (which sorts by time)."""
+        self._count("list_orders")
+        skus = await self._skus(sku_id)
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            for sku in skus:
+                pipe.hvals(sku_keys(sku).orders)
+            stored = await pipe.execute()
+        orders = [order_from_json(raw) for values in stored for raw in values]
+        if user is not None:
+            orders = [o for o in orders if o.user == user]
+        return sorted(orders, key=lambda o: o.order_id)

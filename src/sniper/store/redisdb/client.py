@@ -1,0 +1,93 @@
+"""Connecting to Redis or Redis Cluster from a store URL, the Lua scripts, and error mapping.
+
+``redis://[:password@]HOST:PORT/DB`` is one server; ``redis+cluster://HOST:PORT`` is any node of
+a cluster (the client learns the others). Scripts are files beside this module, registered once
+and called by SHA (``EVALSHA``; redis-py reloads one that a restarted server has forgotten).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from sniper.errors import ConfigError, Unavailable
+
+Client = aioredis.Redis | RedisCluster
+
+#: Connections per server (per node on a cluster); more requests than this wait for one.
+MAX_CONNECTIONS = 256
+_TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
+
+
+def is_redis_url(url: str) -> bool:
+    """Whether ``url`` names a Redis store."""
+    return url.startswith(("redis://", "redis+cluster://"))
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for logs and errors)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def connect(url: str) -> Client:
+    """A client for ``url`` (no connection is made until the first command)."""
+    scheme, _, rest = url.partition("://")
+    try:
+        parts = urlsplit(f"redis://{rest}")
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"store: {redact_url(url)!r} is not a valid Redis URL") from None
+    if not parts.hostname or port is None:
+        raise ConfigError(f"store: {redact_url(url)!r} needs a host and a port")
+    if scheme == "redis+cluster":
+        return RedisCluster.from_url(f"redis://{rest}", decode_responses=True,
+                                     max_connections=MAX_CONNECTIONS, **_TIMEOUTS)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, decode_responses=True, max_connections=MAX_CONNECTIONS, timeout=5.0, **_TIMEOUTS)
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
+
+
+def load_script(client: Client, name: str) -> AsyncScript:
+    """The script ``lua/<name>.lua``, registered with ``client`` (loaded on first call)."""
+    source = resources.files(__package__).joinpath("lua", f"{name}.lua").read_text("utf-8")
+    return client.register_script(source)
+
+
+@contextlib.contextmanager
+def unavailable_on_error() -> Iterator[None]:
+    """Redis trouble becomes the store's own ``503 unavailable``: only the error's class is
+    told (a redis-py message may name hosts, never a client's business)."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise Unavailable(f"storage unavailable ({type(exc).__name__})", retry_after=1) from None
+
+
+class Calls:
+    """At most ``MAX_CONNECTIONS`` commands in flight, Redis errors mapped to ``Unavailable``.
+
+    redis-py's cluster client refuses a command past its connection limit instead of waiting
+    for a connection, so a burst larger than the limit queues here."""
+
+    def __init__(self, limit: int = MAX_CONNECTIONS) -> None:
+        self._room = asyncio.Semaphore(limit)
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        async with self._room:
+            with unavailable_on_error():
+                yield

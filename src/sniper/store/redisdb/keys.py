@@ -1,0 +1,48 @@
+"""Key names. Every key of one SKU carries the SKU as its hash tag (``{sku}``), so that the
+reservation script, which touches them all, runs on one Redis Cluster node."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+PREFIX = "sniper"
+#: Every SKU ever stored (listing orders of every item); a key of its own slot.
+SKUS = f"{PREFIX}:skus"
+
+
+class SkuKeys(NamedTuple):
+    """The keys of one SKU, in the order the scripts take them."""
+
+    item: str
+    bought: str
+    replays: str
+    orders: str
+    stream: str
+    fence: str
+
+
+def sku_keys(sku_id: str) -> SkuKeys:
+    """The keys of ``sku_id`` (letters, digits, ``-``, ``_``: never a brace)."""
+    tag = f"{{{sku_id}}}"
+    return SkuKeys(*(f"{PREFIX}:{kind}:{tag}"
+                     for kind in ("item", "bought", "replays", "orders", "stream", "fence")))
+
+
+def user_key(user: str) -> str:
+    """A user's password hash ("" for a session-only user)."""
+    return f"{PREFIX}:user:{user}"
+
+
+def session_key(token_hash: str) -> str:
+    """A session, by the hash of its token."""
+    return f"{PREFIX}:session:{token_hash}"
+
+
+def bucket_key(user: str) -> str:
+    """A user's order-rate token bucket, shared by every replica."""
+    return f"{PREFIX}:bucket:{user}"
+
+
+def lock_keys(name: str) -> tuple[str, str]:
+    """A lock and its fencing counter (one hash tag: one script touches both)."""
+    return f"{PREFIX}:lock:{{{name}}}", f"{PREFIX}:fencing:{{{name}}}"
