@@ -22,7 +22,7 @@ from sniper.client.many import run_many
 from sniper.client.platforms import platform_class
 from sniper.client.probe import ClockError
 from sniper.client.runner import Interrupted, run_until_signal
-from sniper.errors import ConfigError
+from sniper.errors import ConfigError, Unavailable
 from sniper.logs import setup_logging
 
 EXIT_CONFIG = 2
@@ -152,6 +152,10 @@ def clock(url: str, samples: int, ca_file: str | None) -> None:
 @click.option("--max-inflight", type=int, help="Requests in progress before 503 (default 10000).")
 @click.option("--cache-ttl", "cache_ttl_s", type=float,
               help="Seconds an item (and its sold-out flag) stays cached (default 1).")
+@click.option("--catalog", type=click.Path(dir_okay=False),
+              help="Items to create at start-up (YAML); existing items are left as they are.")
+@click.option("--orders-db", help="Redis store: SQL table the orders are copied into "
+              "(default sqlite:///./orders.db).")
 @click.option("--sqlite-synchronous", type=click.Choice(["FULL", "NORMAL"]),
               help="FULL (default): orders survive power loss; NORMAL: faster, survive crashes.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
@@ -162,7 +166,11 @@ def serve(**flags: Any) -> None:
 
     settings = _or_exit(load_settings, **flags)
     setup_logging(settings.log_level)
-    _or_exit(run_store, settings)
+    try:
+        _or_exit(run_store, settings)
+    except Unavailable as exc:  # the storage is down at start-up (catalog, demo)
+        click.echo(f"sniper: {exc}", err=True)
+        sys.exit(1)
 
 
 @cli.command("import-curl")

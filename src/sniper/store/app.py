@@ -82,6 +82,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await backend.open()
         try:
+            await backend.start_background()
             yield
         finally:
             await service.aclose()

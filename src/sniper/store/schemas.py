@@ -15,6 +15,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sniper.errors import BadRequest
+from sniper.store.models import Item
 from sniper.validation import describe
 
 MAX_QTY = 1000
@@ -32,6 +33,11 @@ Limit = Annotated[int, Field(ge=1, le=MAX_QTY)]
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 )
+
+
+def epoch_ms(sale_start: str) -> int:
+    """An RFC 3339 time (already validated) as epoch milliseconds."""
+    return int(parse_rfc3339(sale_start).timestamp() * 1000)
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -82,6 +88,11 @@ class ItemBody(_Body):
     stock: Amount
     sale_start: SaleStart
     limit_per_user: Limit = 1
+
+    def to_item(self, sku_id: str) -> Item:
+        """The item as stored."""
+        return Item(sku_id, self.name, self.price_cents, self.stock, self.sale_start,
+                    epoch_ms(self.sale_start), self.limit_per_user)
 
 
 class ItemPatchBody(_Body):

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -19,6 +20,7 @@ from uvicorn.supervisors import Multiprocess
 from sniper.clock import SkewedClock, SystemClock
 from sniper.store.auth import Sessions, hash_password
 from sniper.store.backends import backend_from_settings
+from sniper.store.catalog import load_catalog_file
 from sniper.store.models import Item, NewUser
 from sniper.store.settings import WORKER_ENV, StoreSettings
 
@@ -45,6 +47,11 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
             settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(24)})
         info = asyncio.run(seed_demo(settings))
         _say_demo(info, settings, say, show_token=generated)
+    if settings.catalog is not None:
+        items = load_catalog_file(Path(settings.catalog))
+        created = asyncio.run(load_catalog(settings, items))
+        say(f"catalog {settings.catalog}: {created} item(s) created, "
+            f"{len(items) - created} already there")
     with _metrics_dir(settings.workers):
         os.environ[WORKER_ENV] = settings.to_worker_env()
         try:
@@ -83,6 +90,16 @@ class _GracefulServer(uvicorn.Server):
         with super().capture_signals():
             yield
             self._captured_signals.clear()
+
+
+async def load_catalog(settings: StoreSettings, items: list[Item]) -> int:
+    """Create the catalog's missing items, once, before the workers start; how many."""
+    backend = backend_from_settings(settings, SkewedClock(SystemClock(), settings.clock_skew_ms))
+    await backend.open()
+    try:
+        return await backend.load_catalog(items)
+    finally:
+        await backend.aclose()
 
 
 async def seed_demo(settings: StoreSettings) -> DemoInfo:

@@ -29,7 +29,7 @@ from sniper.store.cache import ItemCache
 from sniper.store.metrics import StoreMetrics
 from sniper.store.models import Item, NewUser, Order
 from sniper.store.rules import Outcome, Reservation, ReservationResult
-from sniper.store.schemas import ItemBody, ItemPatchBody, OrderBody, UsersBody, parse_rfc3339
+from sniper.store.schemas import ItemBody, ItemPatchBody, OrderBody, UsersBody, epoch_ms
 from sniper.store.settings import StoreSettings
 
 _REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
@@ -50,9 +50,14 @@ class StoreService:
         self.sessions = Sessions(backend, clock, settings.session_ttl_s)
         self.admin = AdminGuard(settings.admin_token_value())
         self.cache = ItemCache(settings.cache_ttl_s, clock)
+        # Replicas on shared storage share each user's bucket; one process keeps its own.
+        self.shared_user_limiter = (
+            backend.shared_user_limiter(settings.user_rate_per_s, settings.user_burst)
+            if settings.user_rate_per_s > 0 else None
+        )
         self.user_limiter = (
             KeyedLimiter(settings.user_rate_per_s, settings.user_burst, clock)
-            if settings.user_rate_per_s > 0 else None
+            if settings.user_rate_per_s > 0 and self.shared_user_limiter is None else None
         )
         self.global_limiter = (
             GlobalLimiter(settings.global_rate_per_s, settings.global_burst, clock)
@@ -73,6 +78,8 @@ class StoreService:
         """``(201, order)`` for a new order, ``(200, order)`` for a replay; else a StoreError."""
         user = await self.sessions.user_for(token)
         self._take_tokens(user)
+        if self.shared_user_limiter is not None:
+            self._rate_limited(await self.shared_user_limiter.take(user))
         replayed = self._fast_path(user, body)
         if replayed is not None:
             return 200, replayed
@@ -93,6 +100,9 @@ class StoreService:
         wait = self.global_limiter.take() if self.global_limiter is not None else 0.0
         if not wait and self.user_limiter is not None:
             wait = self.user_limiter.take(user)
+        self._rate_limited(wait)
+
+    def _rate_limited(self, wait: float) -> None:
         if wait > 0:
             self.metrics.order("rate_limited", "limiter").inc()
             raise RateLimited("too many requests", retry_after=max(1, math.ceil(wait)))
@@ -190,10 +200,7 @@ class StoreService:
 
     async def put_item(self, sku_id: str, body: ItemBody) -> Item:
         """Create or replace an item; clears this process's cached copy and sold-out flag."""
-        item = Item(
-            sku_id, body.name, body.price_cents, body.stock, body.sale_start,
-            _epoch_ms(body.sale_start), body.limit_per_user,
-        )
+        item = body.to_item(sku_id)
         self.cache.invalidate(sku_id)
         stored = await self.backend.put_item(item)
         self.cache.invalidate(sku_id)
@@ -203,7 +210,7 @@ class StoreService:
         """Change the named fields only."""
         changes: dict[str, Any] = body.changes()
         if "sale_start" in changes:
-            changes["sale_start_ms"] = _epoch_ms(changes["sale_start"])
+            changes["sale_start_ms"] = epoch_ms(changes["sale_start"])
         self.cache.invalidate(sku_id)
         item = await self.backend.patch_item(sku_id, changes)
         self.cache.invalidate(sku_id)
@@ -235,6 +242,3 @@ class StoreService:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
-
-def _epoch_ms(sale_start: str) -> int:
-    return int(parse_rfc3339(sale_start).timestamp() * 1000)

@@ -40,6 +40,12 @@ class StoreSettings(BaseSettings):
     max_pending_orders: int = Field(4096, ge=1, description="reservations queued before 503")
     cache_ttl_s: float = Field(1.0, ge=0)
 
+    catalog: str | None = Field(None, description="items to create at start-up (YAML)")
+    orders_db: str = Field("sqlite:///./orders.db",
+                           description="Redis store: the SQL table orders are copied into")
+    persister_max_workers: int = Field(8, ge=1, le=64)
+    persister_batch_timeout_s: float = Field(5.0, gt=0)
+
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
     sqlite_max_batch: int = Field(256, ge=1, le=10_000)

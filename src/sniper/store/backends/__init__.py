@@ -27,7 +27,9 @@ def _sqlite(settings: StoreSettings, clock: Clock) -> Backend:
 def _redis(settings: StoreSettings, clock: Clock) -> Backend:
     from sniper.store.redisdb.backend import RedisBackend
 
-    return RedisBackend(settings.store, clock)
+    return RedisBackend(settings.store, clock, orders_db=settings.orders_db,
+                        persister_max_workers=settings.persister_max_workers,
+                        persister_batch_timeout_s=settings.persister_batch_timeout_s)
 
 
 BACKENDS: dict[str, BackendFactory] = {"sqlite": _sqlite, "redis": _redis, "redis+cluster": _redis}

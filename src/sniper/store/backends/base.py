@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sniper.store.models import Item, NewUser, Order, Session
 from sniper.store.rules import Reservation, ReservationResult
 
 #: Orders that a replay of ``(user, request_id)`` must get back.
 ReplayOrders = dict[tuple[str, str], Order]
+
+
+class SharedLimiter(Protocol):
+    """A per-user rate limit that every replica of the store shares."""
+
+    async def take(self, user: str) -> float:
+        """0 when a token was taken, else seconds until one is there."""
 
 
 class Backend(ABC):
@@ -29,9 +36,22 @@ class Backend(ABC):
     def _count(self, op: str) -> None:
         self.calls[op] = self.calls.get(op, 0) + 1
 
+    def shared_user_limiter(self, rate_per_s: float, burst: int) -> SharedLimiter | None:
+        """The per-user limit in shared storage, if this backend is shared by several
+        replicas; None means each process limits on its own."""
+        return None
+
+    @abstractmethod
+    async def load_catalog(self, items: list[Item]) -> int:
+        """Create the items that do not exist yet (existing ones, with their live stock, are
+        left alone); how many were created."""
+
     @abstractmethod
     async def open(self) -> None:
         """Connect and create the schema if needed."""
+
+    async def start_background(self) -> None:  # noqa: B027 - optional: most backends have none
+        """Start work that runs beside the requests while the store serves (none here)."""
 
     @abstractmethod
     async def aclose(self) -> None:

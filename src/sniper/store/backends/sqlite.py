@@ -196,6 +196,18 @@ class SqliteBackend(Backend):
 
         return await self._writer.submit(put)
 
+    async def load_catalog(self, items: list[Item]) -> int:
+        """Insert the items not there yet, in one transaction; existing ones stay as they are."""
+        self._count("load_catalog")
+
+        def load(conn: sqlite3.Connection) -> int:
+            return sum(conn.execute(
+                f"INSERT OR IGNORE INTO items ({_ITEM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (i.sku_id, i.name, i.price_cents, i.stock, i.sale_start, i.sale_start_ms,
+                 i.limit_per_user)).rowcount for i in items)
+
+        return await self._writer.submit(load)
+
     async def patch_item(self, sku_id: str, changes: Mapping[str, Any]) -> Item | None:
         """Set only the named columns."""
         self._count("patch_item")

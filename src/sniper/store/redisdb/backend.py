@@ -9,33 +9,28 @@ users and sessions live in Redis too, so any replica serves any user.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Mapping
 from typing import Any, cast
-
-import orjson
 
 from sniper.clock import Clock, now_ms
 from sniper.store.backends.base import Backend, ReplayOrders
 from sniper.store.ids import OrderIdGenerator
 from sniper.store.models import Item, NewUser, Order, Session
 from sniper.store.redisdb.client import Calls, Client, connect, load_script
+from sniper.store.redisdb.codec import order_from_json, order_json
 from sniper.store.redisdb.keys import SKUS, session_key, sku_keys, user_key
+from sniper.store.redisdb.lock import LockLost, RedisLock
+from sniper.store.redisdb.order_table import OrderTable
+from sniper.store.redisdb.persister import OrderPersister
+from sniper.store.redisdb.pool import PoolPolicy
+from sniper.store.redisdb.ratelimit import SharedUserLimiter
 from sniper.store.rules import Outcome, Reservation, ReservationResult
 
 _SESSION_GRACE_MS = 60_000
 _ITEM_FIELDS = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
-
-
-def order_json(order: Order) -> str:
-    """An order as stored in Redis (the API's fields and the request id)."""
-    return orjson.dumps({**order.to_json(), "request_id": order.request_id}).decode()
-
-
-def order_from_json(raw: str) -> Order:
-    """The stored form back to an order."""
-    d = orjson.loads(raw)
-    return Order(d["order_id"], d["sku_id"], d["qty"], d["user"], d["created_ms"],
-                 d.get("request_id"))
 
 
 def _item_args(item: Item) -> list[Any]:
@@ -54,7 +49,13 @@ def _item_from(sku_id: str, fields: Mapping[str, str] | list[str]) -> Item | Non
 class RedisBackend(Backend):
     """Items, users, sessions and orders in Redis (one server or a cluster)."""
 
-    def __init__(self, url: str, clock: Clock, ids: OrderIdGenerator | None = None) -> None:
+    #: The catalog lock: its TTL (renewed by its watchdog) and how long a replica waits for it.
+    lock_ttl_ms = 10_000
+    lock_wait_s = 60.0
+
+    def __init__(self, url: str, clock: Clock, ids: OrderIdGenerator | None = None, *,
+                 orders_db: str | None = None, persister_max_workers: int = 8,
+                 persister_batch_timeout_s: float = 5.0) -> None:
         super().__init__()
         self.url = url
         self._clock = clock
@@ -66,13 +67,30 @@ class RedisBackend(Backend):
         self._put = load_script(self.client, "put_item")
         self._patch = load_script(self.client, "patch_item")
         self._create = load_script(self.client, "create_item")
+        #: Copies orders into ``orders_db`` while the store runs (None: no copying).
+        self.persister = None if orders_db is None else OrderPersister(
+            self.client, self._calls, OrderTable(orders_db),
+            name=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}",
+            policy=PoolPolicy(max_workers=persister_max_workers),
+            batch_timeout_s=persister_batch_timeout_s)
+
+    def shared_user_limiter(self, rate_per_s: float, burst: int) -> SharedUserLimiter:
+        """The per-user bucket in Redis, shared by every replica."""
+        return SharedUserLimiter(self.client, self._calls, rate_per_s, burst)
 
     async def open(self) -> None:
         """Check that Redis answers (there is no schema to create)."""
         await self.check()
 
+    async def start_background(self) -> None:
+        """Start the order persister."""
+        if self.persister is not None:
+            await self.persister.start()
+
     async def aclose(self) -> None:
-        """Close every connection."""
+        """Stop the persister (each worker finishes its batch), then close every connection."""
+        if self.persister is not None:
+            await self.persister.stop()
         await self.client.aclose()
 
     async def check(self) -> None:
@@ -129,6 +147,22 @@ class RedisBackend(Backend):
             await self.client.sadd(SKUS, item.sku_id)
             return int(await self._create(keys=[keys.item, keys.fence],
                                           args=[fencing_token, *_item_args(item)]))
+
+    async def load_catalog(self, items: list[Item]) -> int:
+        """Create the missing items under the ``catalog`` lock: replicas starting together load
+        it once (the others wait, then find every item there); each write carries the lock's
+        fencing token, so a holder that lost the lock while paused is refused."""
+        lock = RedisLock(self.client, self._calls, "catalog", ttl_ms=self.lock_ttl_ms)
+        created = 0
+        async with lock.held(wait_s=self.lock_wait_s) as fence:
+            for item in items:
+                if lock.lost.is_set():
+                    raise LockLost("the catalog lock expired while loading")
+                done = await self.create_item(item, fence)
+                if done < 0:
+                    raise LockLost("a newer holder of the catalog lock has written this item")
+                created += done
+        return created
 
     async def patch_item(self, sku_id: str, changes: Mapping[str, Any]) -> Item | None:
         """Set only the named fields, atomically with respect to reservations."""

@@ -1,0 +1,104 @@
+"""A Redis lock for work that exactly one replica should do (seed §2.2).
+
+``SET NX PX`` with a random owner token; release and renew only by the owner (compare-and-delete,
+compare-and-extend, each one Lua script); a fencing token from ``INCR`` handed out with every
+acquisition, which whatever the lock guards checks on each write (a holder paused past its TTL
+then finds its token older than the new holder's and is refused). A watchdog renews the lock
+while the work runs and stops with it. The lock saves duplicate work; no stock invariant depends
+on it (the reservation script alone keeps those).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+
+from sniper.errors import Unavailable
+from sniper.store.redisdb.client import Calls, Client, load_script
+from sniper.store.redisdb.keys import lock_keys
+
+
+class LockNotAcquired(Unavailable):
+    """Another owner held the lock for as long as we were willing to wait."""
+
+
+class LockLost(Unavailable):
+    """The lock stopped being ours while its work ran (expired or fenced off)."""
+
+
+class RedisLock:
+    """One named lock; one acquisition at a time per instance."""
+
+    def __init__(self, client: Client, calls: Calls, name: str, ttl_ms: int = 10_000) -> None:
+        self.name, self.ttl_ms = name, ttl_ms
+        self._key, self._fencing = lock_keys(name)
+        self._calls = calls
+        self._acquire = load_script(client, "lock_acquire")
+        self._release = load_script(client, "lock_release")
+        self._renew = load_script(client, "lock_renew")
+        self.token: str | None = None
+        self.fence = 0
+        #: Set when a renewal found the lock no longer ours (expired, or taken over).
+        self.lost = asyncio.Event()
+
+    async def acquire(self) -> int | None:
+        """Take the lock if it is free: the fencing token, or None."""
+        token = secrets.token_hex(16)
+        async with self._calls():
+            fence = int(await self._acquire(keys=[self._key, self._fencing],
+                                            args=[token, self.ttl_ms]))
+        if fence == 0:
+            return None
+        self.token, self.fence = token, fence
+        self.lost.clear()
+        return fence
+
+    async def renew(self) -> bool:
+        """Extend the TTL if we still own the lock."""
+        if self.token is None:
+            return False
+        async with self._calls():
+            return bool(await self._renew(keys=[self._key], args=[self.token, self.ttl_ms]))
+
+    async def release(self) -> bool:
+        """Delete the lock if we still own it; False if it was no longer ours."""
+        if self.token is None:
+            return False
+        token, self.token = self.token, None
+        async with self._calls():
+            return bool(await self._release(keys=[self._key], args=[token]))
+
+    async def _watchdog(self) -> None:
+        """Renew at a third of the TTL until cancelled or the lock is found lost."""
+        while True:
+            await asyncio.sleep(self.ttl_ms / 3000)
+            try:
+                kept = await self.renew()
+            except Unavailable:  # Redis unreachable: the lock may expire meanwhile
+                kept = False
+            if not kept:
+                self.lost.set()
+                return
+
+    @contextlib.asynccontextmanager
+    async def held(self, *, wait_s: float, poll_s: float = 0.05) -> AsyncIterator[int]:
+        """Hold the lock (waiting up to ``wait_s`` for it), renewed by the watchdog; yields the
+        fencing token and releases on exit."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        fence = await self.acquire()
+        while fence is None:
+            if loop.time() >= deadline:
+                raise LockNotAcquired(f"lock {self.name!r} still held by another owner")
+            await asyncio.sleep(poll_s)
+            fence = await self.acquire()
+        watchdog = asyncio.create_task(self._watchdog())
+        try:
+            yield fence
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+            await self.release()
