@@ -137,6 +137,15 @@ class TestRecords:
         assert bought == {"ann": 1, "bob": 1}
         assert await backend.list_orders("eggs", user="bob") == [second.order]
 
+    async def test_catalog_creates_only_missing_items(self, backend: Backend) -> None:
+        """A catalog never touches an item that exists (its live stock stays)."""
+        await backend.put_item(_item("eggs", stock=1))
+        catalog = [_item("eggs", stock=50), _item("milk", stock=7)]
+        assert await backend.load_catalog(catalog) == 1
+        assert await backend.get_item("eggs") == _item("eggs", stock=1)
+        assert await backend.get_item("milk") == _item("milk", stock=7)
+        assert await backend.load_catalog(catalog) == 0
+
     async def test_check(self, backend: Backend) -> None:
         """An open backend passes its health check."""
         await backend.check()

@@ -85,7 +85,7 @@ class OrderPersister:
     def _spawn(self) -> None:
         self._next_id += 1
         n = self._next_id
-        task = asyncio.create_task(self._work(f"{self.name}-{n}"))
+        task = asyncio.create_task(self._work(n))
         self._workers[n] = task
         task.add_done_callback(lambda _: self._workers.pop(n, None))
         self.peak_workers = max(self.peak_workers, self.workers)
@@ -115,7 +115,8 @@ class OrderPersister:
 
     # -- one worker ------------------------------------------------------------------------
 
-    async def _work(self, consumer: str) -> None:
+    async def _work(self, n: int) -> None:
+        consumer = f"{self.name}-{n}"
         idle_since = self.clock()
         while not self._stopping.is_set():
             try:
@@ -128,7 +129,9 @@ class OrderPersister:
                 idle_since = self.clock()
                 continue
             if self.policy.retire(self.workers, self.clock() - idle_since):
-                log.info("persister: %s idle, leaving (%d left)", consumer, self.workers - 1)
+                # Leave the count at once: workers deciding together must not all go.
+                self._workers.pop(n, None)
+                log.info("persister: %s idle, leaving (%d left)", consumer, self.workers)
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.poll_s)
@@ -177,7 +180,8 @@ class OrderPersister:
     async def _copy(self, stream: str, entries: Entries) -> None:
         orders: list[Order] = [order_from_json(fields["order"]) for _, fields in entries]
         async with asyncio.timeout(self.batch_timeout_s):
-            self.persisted += await self.table.insert(orders)
+            added = await self.table.insert(orders)
+        self.persisted += added  # not `+= await`: that reads the count before the wait
         ids = [eid for eid, _ in entries]
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             pipe.xack(stream, GROUP, *ids)

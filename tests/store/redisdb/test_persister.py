@@ -1,0 +1,156 @@
+"""The order persister on a real private Redis: every order in SQL exactly once, even when a
+worker dies mid-batch; the pool grows with the backlog and shrinks when idle (fake clock)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from sniper.clock import ManualClock
+from sniper.store.models import Item, Order
+from sniper.store.redisdb.backend import RedisBackend
+from sniper.store.redisdb.order_table import OrderTable
+from sniper.store.redisdb.persister import OrderPersister
+from sniper.store.redisdb.pool import PoolPolicy
+from sniper.store.rules import Outcome, Reservation
+from tests.conftest import T0_MS
+
+
+@pytest.mark.parametrize(("workers", "backlog", "grow"), [
+    (0, 0, True), (1, 0, False), (1, 49, False), (1, 50, True), (7, 500, True), (8, 500, False),
+])
+def test_the_pool_grows_at_a_backlog_of_50(workers: int, backlog: int, grow: bool) -> None:
+    assert PoolPolicy(max_workers=8).grow(workers, backlog) is grow
+
+
+@pytest.mark.parametrize(("workers", "idle_s", "retire"), [
+    (2, 29.9, False), (2, 30.0, True), (1, 300.0, False),
+])
+def test_an_idle_worker_leaves_after_30_s(workers: int, idle_s: float, retire: bool) -> None:
+    assert PoolPolicy().retire(workers, idle_s) is retire
+
+
+def test_a_pool_needs_a_worker() -> None:
+    with pytest.raises(ValueError, match="min_workers"):
+        PoolPolicy(min_workers=0)
+
+
+class FakeClock:
+    """Monotonic seconds that move only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class DiesAfterCommit(OrderTable):
+    """A table whose writer 'dies' after committing its first batch, before the acknowledgement
+    (the worst moment: the rows are in, the stream does not know)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.died = False
+
+    async def insert(self, orders: list[Order]) -> int:
+        added = await super().insert(orders)
+        if not self.died:
+            self.died = True
+            raise TimeoutError("killed mid-batch")
+        return added
+
+
+@pytest.fixture
+async def backend(redis_url: str, clock: ManualClock) -> AsyncIterator[RedisBackend]:
+    made = RedisBackend(redis_url, clock)
+    await made.open()
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+async def _orders(backend: RedisBackend, n: int, sku: str = "eggs") -> list[Order]:
+    await backend.put_item(Item(sku, sku, 1, n, "2023-11-14T22:13:20+00:00", T0_MS, 1))
+    results = await asyncio.gather(*(backend.reserve(Reservation(f"u{i}", sku, 1))
+                                     for i in range(n)))
+    assert all(r.outcome is Outcome.CREATED for r in results)
+    return [r.order for r in results if r.order is not None]
+
+
+async def _until(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) -> None:
+    """Poll ``check`` (state in Redis and in the pool: nothing to wait on) until it holds."""
+    async with asyncio.timeout(timeout_s):
+        while not await check():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+@pytest.mark.redis
+async def test_killed_mid_batch_then_restarted_every_order_once(
+        backend: RedisBackend, tmp_path: Path) -> None:
+    """The first persister copies a batch and dies before acknowledging it; a new one claims the
+    dead one's pending entries: every order is in SQL, each once, and the streams are empty."""
+    orders = await _orders(backend, 120) + await _orders(backend, 30, sku="milk")
+    url = f"sqlite:///{tmp_path / 'orders.db'}"
+    dying = DiesAfterCommit(url)
+    first = OrderPersister(backend.client, backend._calls, dying, name="first", batch=50,
+                           batch_timeout_s=0.1)
+    await first.table.open()
+    with pytest.raises(TimeoutError):  # the batch went in, then the worker died
+        await first.step("first-1")
+    assert dying.died
+    await first.stop()
+
+    second = OrderPersister(backend.client, backend._calls, OrderTable(url), name="second",
+                            batch=50, batch_timeout_s=0.1)  # claims after 0.3 s pending
+    await second.start()
+    try:
+        async def all_moved() -> bool:
+            return await second.backlog() == 0
+        await _until(all_moved)
+    finally:
+        await second.stop()
+    table = OrderTable(url)
+    stored = await table.all()
+    table.close()
+    assert sorted(stored, key=lambda o: o.order_id) == sorted(orders, key=lambda o: o.order_id)
+    assert len({o.order_id for o in stored}) == len(stored) == 150
+
+
+@pytest.mark.redis
+async def test_the_pool_grows_with_the_backlog_and_shrinks_when_idle(
+        backend: RedisBackend, tmp_path: Path) -> None:
+    """600 orders waiting: the supervisor's ticks add workers (backlog >= 50); once all are
+    copied and 30 s pass on the fake clock, the extra workers leave, one stays."""
+    await _orders(backend, 600)
+    clock = FakeClock()
+    persister = OrderPersister(backend.client, backend._calls,
+                               OrderTable(f"sqlite:///{tmp_path / 'orders.db'}"), name="p",
+                               batch=20, clock=clock)
+    await persister.start(supervise=False)
+    try:
+        assert persister.workers == 1
+        for _ in range(4):
+            await persister.tick()
+        assert persister.workers > 1  # 600 waiting: grew on each tick while >= 50 were left
+
+        async def drained() -> bool:
+            return await persister.backlog() == 0
+        await _until(drained)
+        grown = persister.workers
+        assert grown > 1
+        clock.now += 29.0
+        await asyncio.sleep(0.2)  # every worker looks at its idle time a few times
+        assert persister.workers == grown  # not yet
+        clock.now += 2.0
+        async def shrunk() -> bool:
+            return persister.workers == 1
+        await _until(shrunk)
+        assert persister.persisted == 600
+        assert persister.peak_workers == grown
+    finally:
+        await persister.stop()
