@@ -14,14 +14,16 @@ StartStore = Callable[..., StoreProcess]
 
 @pytest.fixture
 def start_store(tmp_path: Path) -> Iterator[StartStore]:
-    """Start real stores (``start_store(workers=2, args=(...))``); all are stopped afterwards."""
+    """Start real stores (``start_store(workers=2, args=(...))``, ``store=`` a backend URL);
+    all are stopped afterwards."""
     started: list[StoreProcess] = []
 
-    def start(*, db: Path | None = None, workers: int = 1,
-              args: tuple[str, ...] = ()) -> StoreProcess:
-        store = StoreProcess(db or tmp_path / "store.db", workers=workers, args=args)
-        started.append(store)
-        return store.start()
+    def start(*, db: Path | None = None, workers: int = 1, args: tuple[str, ...] = (),
+              store: str | None = None) -> StoreProcess:
+        store_process = StoreProcess(db or tmp_path / "store.db", workers=workers, args=args,
+                                     store=store)
+        started.append(store_process)
+        return store_process.start()
 
     yield start
     for store in started:

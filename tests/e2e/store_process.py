@@ -18,10 +18,13 @@ from tests.conftest import ADMIN, ADMIN_TOKEN
 
 
 class StoreProcess:
-    """``sniper serve`` on a private SQLite file; ended only by its own pid (and its group)."""
+    """``sniper serve`` on a private SQLite file (or the ``store`` URL given, its log named after
+    ``db``); ended only by its own pid (and its group)."""
 
-    def __init__(self, db: Path, *, workers: int = 1, args: tuple[str, ...] = ()) -> None:
+    def __init__(self, db: Path, *, workers: int = 1, args: tuple[str, ...] = (),
+                 store: str | None = None) -> None:
         self.db, self.workers, self.args = db, workers, args
+        self.store = store or f"sqlite:///{db}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = db.with_suffix(f".{self.port}.log")
@@ -30,13 +33,22 @@ class StoreProcess:
 
     def start(self, timeout: float = 30.0) -> StoreProcess:
         """Start and wait (bounded) until /healthz answers."""
+        self.start_async()
+        return self.wait_ready(timeout)
+
+    def start_async(self) -> None:
+        """Start the process and return at once (several stores starting together)."""
         self._log = self.log_path.open("ab")
         cmd = [sys.executable, "-m", "sniper", "serve", "--port", str(self.port),
-               "--store", f"sqlite:///{self.db}", "--admin-token", ADMIN_TOKEN,
+               "--store", self.store, "--admin-token", ADMIN_TOKEN,
                "--workers", str(self.workers), "--log-level", "warning", *self.args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
+
+    def wait_ready(self, timeout: float = 30.0) -> StoreProcess:
+        """Wait (bounded) until /healthz answers."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
