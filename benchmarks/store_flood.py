@@ -9,7 +9,13 @@ Prints, from one run on this machine:
 each with its ratio to the ceiling. The load comes from ``wrk`` (Debian package ``wrk``) in a
 second process, with the same request bytes for all three (POST, JSON body, session cookie).
 
+With ``--store redis://HOST:PORT/DB`` the store runs on that Redis (use an empty database: the run
+leaves its items and orders there), its persister copying into a temporary SQLite file, and the
+same Redis's own ceiling is measured too: the reserve script's EVALSHA rate without HTTP
+(benchmarks/redis_ceiling.py).
+
     python benchmarks/store_flood.py [--workers 1] [--connections 64] [--duration 5]
+                                     [--store redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any
 import httpx
 
 from procs import free_port, running
+from redis_ceiling import ceiling
 
 HERE = Path(__file__).resolve().parent
 ADMIN_TOKEN = "bench-admin-token"  # noqa: S105  # a throwaway store on loopback
@@ -107,7 +114,11 @@ def run_all(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     store = [sys.executable, "-m", "sniper", "serve", "--port", str(store_port),
              "--workers", str(args.workers), "--store", store_url, "--admin-token", ADMIN_TOKEN,
              "--user-rate", "0", "--log-level", "warning",
-             "--sqlite-synchronous", args.synchronous]
+             "--sqlite-synchronous", args.synchronous,
+             "--orders-db", f"sqlite:///{tmp / 'orders.db'}"]
+    on_redis = store_url.startswith("redis")
+    run_id = f"{os.getpid()}-{int(time.time())}"  # fresh items on a Redis that is kept
+    stock_sku, gone_sku = f"flood-stock-{run_id}", f"flood-gone-{run_id}"
     runs: dict[str, list[dict[str, Any]]] = {"ceiling": [], "orders": [], "sold_out": []}
     with running(raw, raw_port), running(store, store_port):
         base = f"http://127.0.0.1:{store_port}"
@@ -115,24 +126,30 @@ def run_all(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
                           timeout=60)
         made.raise_for_status()
         tokens.write_text("".join(u["session"] + "\n" for u in made.json()["users"]))
-        put_item(base, "flood-stock", 10_000_000)
-        put_item(base, "flood-gone", 0)
+        put_item(base, stock_sku, 10_000_000)
+        put_item(base, gone_sku, 0)
         for _ in range(args.rounds):
             runs["ceiling"].append(measure(raw_port, dummy, "x", args))
-            runs["orders"].append(measure(store_port, tokens, "flood-stock", args))
-            runs["sold_out"].append(measure(store_port, tokens, "flood-gone", args))
+            runs["orders"].append(measure(store_port, tokens, stock_sku, args))
+            runs["sold_out"].append(measure(store_port, tokens, gone_sku, args))
+        redis = ceiling(store_url, args.duration) if on_redis else None
     best = {name: median_run(rs) for name, rs in runs.items()}
+    extra: dict[str, Any] = {}
+    if redis is not None:
+        extra = {"redis_ceiling": redis,
+                 "orders_to_redis": best["orders"]["rps"] / redis["created"]}
     return {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "settings": {"workers": args.workers, "connections": args.connections,
                      "wrk_threads": args.threads, "duration_s": args.duration,
                      "rounds": args.rounds,
-                     "store": "sqlite" if args.store is None else args.store.split(":")[0],
+                     "store": store_url.split(":")[0],
                      "synchronous": args.synchronous},
         **best,
         "rounds_rps": {name: [round(r["rps"]) for r in rs] for name, rs in runs.items()},
         "orders_ratio": best["orders"]["rps"] / best["ceiling"]["rps"],
         "sold_out_ratio": best["sold_out"]["rps"] / best["ceiling"]["rps"],
+        **extra,
     }
 
 
@@ -155,6 +172,11 @@ def report(r: dict[str, Any]) -> None:
         status = {k: v for k, v in row["status"].items() if v}
         print(f"{name:<12}{row['rps']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.2f}"
               f"{row['p99_ms']:>9.2f}  {status}  rounds: {r['rounds_rps'][key]}")
+    redis = r.get("redis_ceiling")
+    if redis is not None:
+        print(f"redis ceiling (reserve script by EVALSHA, {redis['driver']}): "
+              f"created {redis['created']:.0f}/s, sold out {redis['sold_out']:.0f}/s; "
+              f"store orders / script created = {r['orders_to_redis']:.2f}")
 
 
 if __name__ == "__main__":

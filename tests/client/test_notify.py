@@ -18,8 +18,7 @@ import pydantic
 import pytest
 
 from sniper.client.config import TaskConfig
-from sniper.client.console import Console
-from sniper.client.engine import Sniper
+from sniper.client.many import run_many
 from sniper.client.notify import Channel, Notifier
 from sniper.store.process import free_port
 from tests.client.fault_server import FaultServer, ok
@@ -141,16 +140,26 @@ class TestPresets:
 
 
 async def test_a_hanging_channel_does_not_delay_firing(tmp_path: Path) -> None:
-    """A webhook that never answers: the order is placed, and the burst leaves on time."""
-    async with FaultServer([ok("N1")]) as server, Receiver(hang=True) as hook:
-        target = datetime.fromtimestamp(server.now_ms() / 1000 + 0.8, tz=UTC)
-        task = TaskConfig.model_validate({
-            "base_url": server.url, "sku_id": "eggs", "target_time": target,
-            "cookie": "session=c", "log_file": tmp_path / "n.log", "concurrency": 2,
-            "notify": [{"type": "webhook", "url": hook.url}]})
-        sniper = Sniper(task, Console("en", io.StringIO()))
-        sniper.notifier.drain_s = 0.5
-        summary = await asyncio.wait_for(sniper.run(), 20)
-    assert summary.order_id == "N1"
-    assert sniper.fire_late_ms < 2.0
-    assert len(hook.got) == 1  # the "order placed" message went out (and hung)
+    """A webhook that never answers: one task's pre-flight failure goes to it a second before
+    the opening and is still unanswered at the opening; the other task's burst leaves on time
+    anyway. A send in the way would cost the channel's timeout (5 s); the gap allowed is 50 ms,
+    so a loaded machine does not fail the test while a blocking send still would."""
+    async with FaultServer([ok("N1")], dead_cookies=frozenset({"session=dead"})) as server, \
+            Receiver(hang=True) as hook:
+        opening_s = server.now_ms() / 1000 + 2.0
+        tasks = [(TaskConfig.model_validate({
+            "name": name, "base_url": server.url, "sku_id": "eggs", "cookie": cookie,
+            "target_time": datetime.fromtimestamp(opening_s, tz=UTC), "concurrency": 2,
+            "preflight_s": 1.0, "log_file": tmp_path / f"{name}.log",
+            "notify": [{"type": "webhook", "url": hook.url}]}), cookie)
+            for name, cookie in (("good", "session=fine"), ("stale", "session=dead"))]
+        code = await asyncio.wait_for(run_many(tasks, "en", stream=io.StringIO()), 30)
+    assert code == 4  # stale: its cookie was refused at pre-flight; good: ordered
+    hung = [r for r in hook.got if json.loads(r.body)["title"] == "sniper: pre-flight failed"]
+    assert hung  # (a send that times out is tried again: more than one may arrive)
+    assert hung[0].at < opening_s - 0.5  # sent well before the opening, never answered
+    summary = next(json.loads(line) for line in (tmp_path / "good.log").read_text().splitlines()
+                   if json.loads(line)["event"] == "summary")
+    assert summary["result"] == "ordered"
+    assert summary["order_id"] == "N1"
+    assert summary["fire_late_ms"] < 50
