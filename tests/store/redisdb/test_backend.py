@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -71,3 +72,13 @@ async def test_redis_down_is_unavailable_not_a_traceback(clock: ManualClock) -> 
             await down.check()
     finally:
         await down.aclose()
+
+
+async def test_reservations_arriving_together_share_pipelines(backend: RedisBackend) -> None:
+    """200 at once: every one decided by its own script call, carried by far fewer pipelines."""
+    await backend.put_item(_item("eggs", stock=150))
+    results = await asyncio.gather(*(backend.reserve(Reservation(f"u{i}", "eggs", 1))
+                                     for i in range(200)))
+    assert sum(r.order is not None for r in results) == 150
+    assert backend._reserve.carried == 200
+    assert backend._reserve.batches <= 20

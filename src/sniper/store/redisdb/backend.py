@@ -19,6 +19,7 @@ from sniper.clock import Clock, now_ms
 from sniper.store.backends.base import Backend, ReplayOrders
 from sniper.store.ids import OrderIdGenerator
 from sniper.store.models import Item, NewUser, Order, Session
+from sniper.store.redisdb.batch import ScriptBatcher
 from sniper.store.redisdb.client import Calls, Client, connect, load_script
 from sniper.store.redisdb.codec import order_from_json, order_json
 from sniper.store.redisdb.keys import SKUS, session_key, sku_keys, user_key
@@ -62,7 +63,8 @@ class RedisBackend(Backend):
         self._ids = ids or OrderIdGenerator()
         self.client: Client = connect(url)
         self._calls = Calls()
-        self._reserve = load_script(self.client, "reserve")
+        self._reserve = ScriptBatcher(self.client, self._calls,
+                                      load_script(self.client, "reserve"))
         self._snapshot = load_script(self.client, "snapshot")
         self._put = load_script(self.client, "put_item")
         self._patch = load_script(self.client, "patch_item")
@@ -79,8 +81,10 @@ class RedisBackend(Backend):
         return SharedUserLimiter(self.client, self._calls, rate_per_s, burst)
 
     async def open(self) -> None:
-        """Check that Redis answers (there is no schema to create)."""
+        """Check that Redis answers and load the hot scripts (there is no schema to create)."""
         await self.check()
+        async with self._calls():
+            await self.client.script_load(self._reserve.script.script)
 
     async def start_background(self) -> None:
         """Start the order persister."""
@@ -107,11 +111,10 @@ class RedisBackend(Backend):
         order = Order(self._ids.next_id(now), request.sku_id, request.qty, request.user, now,
                       request.request_id)
         keys = sku_keys(request.sku_id)
-        async with self._calls():
-            reply = await self._reserve(
-                keys=[keys.item, keys.bought, keys.replays, keys.orders, keys.stream],
-                args=[request.user, request.qty, request.request_id or "", now, order.order_id,
-                      order_json(order)])
+        reply = await self._reserve(
+            [keys.item, keys.bought, keys.replays, keys.orders, keys.stream],
+            [request.user, request.qty, request.request_id or "", now, order.order_id,
+             order_json(order)])
         outcome = Outcome(reply[0])
         if outcome is Outcome.CREATED:
             return ReservationResult(outcome, order, int(reply[1]))

@@ -54,14 +54,16 @@ class OrderTable:
         with self._lock:
             conn = self._open()
             conn.execute("BEGIN IMMEDIATE")
+            before = conn.total_changes
             try:
-                added = sum(conn.execute(
+                conn.executemany(
                     "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?)",
-                    (o.order_id, o.sku_id, o.qty, o.user, o.created_ms, o.request_id)).rowcount
-                    for o in orders)
+                    [(o.order_id, o.sku_id, o.qty, o.user, o.created_ms, o.request_id)
+                     for o in orders])
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            added = conn.total_changes - before
             conn.execute("COMMIT")
             return added
 

@@ -4,6 +4,7 @@ load balancer spreads one user's requests."""
 
 from __future__ import annotations
 
+from sniper.store.redisdb.batch import ScriptBatcher
 from sniper.store.redisdb.client import Calls, Client, load_script
 from sniper.store.redisdb.keys import bucket_key
 
@@ -13,11 +14,9 @@ class SharedUserLimiter:
 
     def __init__(self, client: Client, calls: Calls, rate_per_s: float, burst: int) -> None:
         self.rate_per_s, self.burst = rate_per_s, burst
-        self._calls = calls
-        self._take = load_script(client, "take_token")
+        self._take = ScriptBatcher(client, calls, load_script(client, "take_token"))
 
     async def take(self, user: str) -> float:
         """Take one token from ``user``'s bucket, or say how long to wait for one."""
-        async with self._calls():
-            wait_ms = await self._take(keys=[bucket_key(user)], args=[self.rate_per_s, self.burst])
+        wait_ms = await self._take([bucket_key(user)], [self.rate_per_s, self.burst])
         return int(wait_ms) / 1000

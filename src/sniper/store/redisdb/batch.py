@@ -1,0 +1,91 @@
+"""Calls of one Lua script that arrive together go to Redis in one pipeline.
+
+At an opening hundreds of reservations arrive within a millisecond. Sent one by one, each costs
+redis-py a connection checkout, a write and a read (~120 µs of this process's CPU here); sent as
+one pipeline, the calls of a turn of the event loop share them (~45 µs each). Each call stays one
+atomic ``EVALSHA`` on the server: pipelining changes the trip, not the step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from sniper.errors import Unavailable
+from sniper.store.redisdb.client import Calls, Client
+
+_Call = tuple[list[str], list[Any], "asyncio.Future[Any]"]
+
+
+class ScriptBatcher:
+    """``await batcher(keys, args)``: one script call, sent with the others of this moment."""
+
+    def __init__(self, client: Client, calls: Calls, script: AsyncScript,
+                 max_batch: int = 256) -> None:
+        self.client, self.script, self.max_batch = client, script, max_batch
+        self._calls = calls
+        self._pending: list[_Call] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Pipelines sent and calls carried (how well calls are being grouped).
+        self.batches = 0
+        self.carried = 0
+
+    async def __call__(self, keys: list[str], args: list[Any]) -> Any:
+        """Queue one call; the batch leaves once the calls ready in this turn have joined."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((keys, args, future))
+        return await future
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for start in range(0, len(pending), self.max_batch):
+            task = asyncio.get_running_loop().create_task(
+                self._send(pending[start:start + self.max_batch]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[_Call]) -> None:
+        self.batches += 1
+        self.carried += len(batch)
+        try:
+            async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+                for keys, args, _ in batch:
+                    # By name, not pipe.evalsha(): redis-py refuses that one in cluster
+                    # pipelines, yet routes this by its first key like any other command.
+                    pipe.execute_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
+                results = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:  # every caller gets an answer, whatever happened
+            error = exc if isinstance(exc, Unavailable) else Unavailable(
+                f"storage unavailable ({type(exc).__name__})", retry_after=1)
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (keys, args, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, NoScriptError):  # Redis restarted: load it, call it alone
+                await self._alone(keys, args, future)
+            elif isinstance(result, Exception):
+                future.set_exception(Unavailable(
+                    f"storage unavailable ({type(result).__name__})", retry_after=1))
+            else:
+                future.set_result(result)
+
+    async def _alone(self, keys: list[str], args: list[Any], future: asyncio.Future[Any]) -> None:
+        try:
+            async with self._calls():
+                result = await self.script(keys=keys, args=args)
+        except Unavailable as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
