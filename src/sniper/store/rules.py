@@ -39,9 +39,11 @@ def decide(
 ) -> Outcome:
     """Decide a reservation from the facts read in the atomic step.
 
-    Checks run in the documented order: a replay of a seen ``request_id`` wins over
-    everything; then the item must exist, the sale must have opened, the user must stay
-    within ``limit_per_user`` (counted in units bought), and the stock must cover ``qty``.
+    Checks run in the documented order: a replay of a ``request_id`` this user already sent
+    for this item wins over everything (a request id is scoped to one item: on Redis Cluster the
+    check runs inside that item's script, on that item's node); then the item must exist, the
+    sale must have opened, the user must stay within ``limit_per_user`` (counted in units
+    bought), and the stock must cover ``qty``.
     """
     if replay is not None:
         return Outcome.REPLAYED

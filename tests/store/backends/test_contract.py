@@ -91,6 +91,22 @@ class TestReserve:
         assert len(await backend.list_orders(None)) == 1
 
 
+    async def test_a_request_id_is_scoped_to_its_item(self, backend: Backend) -> None:
+        """The same request id for another item is another order (and a replay of each stays
+        with its own item)."""
+        await backend.put_item(_item("eggs", stock=2))
+        await backend.put_item(_item("milk", stock=2))
+        eggs = await backend.reserve(Reservation("ann", "eggs", 1, "r1"))
+        milk = await backend.reserve(Reservation("ann", "milk", 1, "r1"))
+        assert (eggs.outcome, milk.outcome) == (Outcome.CREATED, Outcome.CREATED)
+        assert eggs.order is not None
+        assert milk.order is not None
+        assert (await backend.reserve(Reservation("ann", "milk", 1, "r1"))).order == milk.order
+        assert (await backend.reserve(Reservation("ann", "eggs", 1, "r1"))).order == eggs.order
+        assert (await backend.reserve(Reservation("bob", "eggs", 1, "r1"))).outcome \
+            is Outcome.CREATED  # another user's key
+
+
 class TestRecords:
     """Items, sessions, users and orders."""
 

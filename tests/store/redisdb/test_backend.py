@@ -6,12 +6,15 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.exceptions import RedisClusterException
 
 from sniper.clock import ManualClock
 from sniper.errors import Unavailable
 from sniper.store.models import Item
 from sniper.store.process import free_port
 from sniper.store.redisdb.backend import RedisBackend
+from sniper.store.redisdb.client import unavailable_on_error
+from sniper.store.redisdb.keys import sku_keys
 from sniper.store.redisdb.lock import LockLost
 from sniper.store.rules import Reservation
 from tests.conftest import T0_MS
@@ -82,3 +85,38 @@ async def test_reservations_arriving_together_share_pipelines(backend: RedisBack
     assert sum(r.order is not None for r in results) == 150
     assert backend._reserve.carried == 200
     assert backend._reserve.batches <= 20
+
+
+async def test_a_resent_call_finds_its_own_order(backend: RedisBackend) -> None:
+    """A client that resends a script call after losing the reply (redis-py retries on a
+    broken connection) gets its order back; the stock is taken once."""
+    await backend.put_item(_item("eggs", stock=5))
+    keys = sku_keys("eggs")
+    args = ["ann", 1, "", T0_MS, "order-1", '{"order_id": "order-1"}']
+    first = await backend._reserve(list(keys[:5]), args)
+    again = await backend._reserve(list(keys[:5]), args)
+    assert first == again == ["created", 4]
+    assert await backend.client.hlen(keys.orders) == 1
+    assert await backend.client.xlen(keys.stream) == 1
+
+
+async def test_a_failing_reload_answers_503_not_a_hang(
+        backend: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The script forgotten by Redis and the handling of that failing with something unexpected:
+    every caller still gets an answer, Unavailable."""
+    await backend.put_item(_item("eggs"))
+    await backend.client.script_flush()
+
+    async def alone(*_: object) -> None:
+        raise RuntimeError("slot moved mid-reload")
+
+    monkeypatch.setattr(backend._reserve, "_alone", alone)
+    results = await asyncio.wait_for(asyncio.gather(
+        *(backend.reserve(Reservation(f"u{i}", "eggs", 1)) for i in range(3)),
+        return_exceptions=True), 5)
+    assert all(isinstance(r, Unavailable) for r in results)
+
+
+def test_cluster_errors_are_unavailable() -> None:
+    with pytest.raises(Unavailable, match="RedisClusterException"), unavailable_on_error():
+        raise RedisClusterException("every node is down")

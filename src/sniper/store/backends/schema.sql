@@ -31,7 +31,10 @@ CREATE TABLE IF NOT EXISTS orders (
     created_ms      INTEGER NOT NULL,
     request_id      TEXT
 );
-CREATE UNIQUE INDEX IF NOT EXISTS orders_by_request ON orders (username, request_id)
+-- A request id names one order of one user for one item (as on Redis, where the replay check runs
+-- inside the item's own script). Files made before this index had one across items: dropped.
+DROP INDEX IF EXISTS orders_by_request;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_by_item_request ON orders (username, sku_id, request_id)
     WHERE request_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS orders_by_sku ON orders (sku_id);
 CREATE INDEX IF NOT EXISTS orders_by_user ON orders (username, sku_id);

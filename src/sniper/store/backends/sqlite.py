@@ -29,7 +29,8 @@ T = TypeVar("T")
 
 _ITEM_COLS = "sku_id, name, price_cents, stock, sale_start, sale_start_ms, limit_per_user"
 _ORDER_COLS = "order_id, sku_id, qty, username, created_ms, request_id"
-_REPLAY_SQL = f"SELECT {_ORDER_COLS} FROM orders WHERE username = ? AND request_id = ?"
+_REPLAY_SQL = (f"SELECT {_ORDER_COLS} FROM orders "
+               "WHERE username = ? AND sku_id = ? AND request_id = ?")
 _ITEM_AND_BOUGHT_SQL = (
     f"SELECT {_ITEM_COLS}, coalesce((SELECT qty FROM purchases WHERE username = ? AND sku_id = ?),"
     " 0) FROM items WHERE sku_id = ?"
@@ -158,7 +159,7 @@ class SqliteBackend(Backend):
     def _reserve(self, conn: sqlite3.Connection, req: Reservation) -> ReservationResult:
         now = now_ms(self._clock)
         if req.request_id is not None:
-            row = conn.execute(_REPLAY_SQL, (req.user, req.request_id)).fetchone()
+            row = conn.execute(_REPLAY_SQL, (req.user, req.sku_id, req.request_id)).fetchone()
             if row is not None:
                 return ReservationResult(Outcome.REPLAYED, Order(*row))
         row = conn.execute(_ITEM_AND_BOUGHT_SQL, (req.user, req.sku_id, req.sku_id)).fetchone()

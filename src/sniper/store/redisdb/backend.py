@@ -93,9 +93,11 @@ class RedisBackend(Backend):
 
     async def aclose(self) -> None:
         """Stop the persister (each worker finishes its batch), then close every connection."""
-        if self.persister is not None:
-            await self.persister.stop()
-        await self.client.aclose()
+        try:
+            if self.persister is not None:
+                await self.persister.stop()
+        finally:
+            await self.client.aclose()
 
     async def check(self) -> None:
         """Raise ``Unavailable`` unless Redis answers a PING."""

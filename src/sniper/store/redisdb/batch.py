@@ -54,38 +54,46 @@ class ScriptBatcher:
         self.batches += 1
         self.carried += len(batch)
         try:
-            async with self._calls(), self.client.pipeline(transaction=False) as pipe:
-                for keys, args, _ in batch:
-                    # By name, not pipe.evalsha(): redis-py refuses that one in cluster
-                    # pipelines, yet routes this by its first key like any other command.
-                    pipe.execute_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
-                results = await pipe.execute(raise_on_error=False)
-        except BaseException as exc:  # every caller gets an answer, whatever happened
-            error = exc if isinstance(exc, Unavailable) else Unavailable(
-                f"storage unavailable ({type(exc).__name__})", retry_after=1)
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for (keys, args, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, NoScriptError):  # Redis restarted: load it, call it alone
-                await self._alone(keys, args, future)
-            elif isinstance(result, Exception):
-                future.set_exception(Unavailable(
-                    f"storage unavailable ({type(result).__name__})", retry_after=1))
-            else:
-                future.set_result(result)
+            results = await self._pipeline(batch)
+            for (keys, args, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, NoScriptError):  # Redis restarted: load it, call it alone
+                    await self._alone(keys, args, future)
+                elif isinstance(result, Exception):
+                    future.set_exception(_unavailable(result))
+                else:
+                    future.set_result(result)
+        except Exception as exc:  # any failure is every waiting caller's 503
+            _fail(batch, _unavailable(exc))
+        finally:  # even when cancelled: nobody waits forever
+            _fail(batch, Unavailable("storage call cancelled", retry_after=1))
+
+    async def _pipeline(self, batch: list[_Call]) -> list[Any]:
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            for keys, args, _ in batch:
+                # By name, not pipe.evalsha(): redis-py refuses that one in cluster pipelines,
+                # yet routes this by its first key like any other command.
+                pipe.execute_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
+            return list(await pipe.execute(raise_on_error=False))
 
     async def _alone(self, keys: list[str], args: list[Any], future: asyncio.Future[Any]) -> None:
         try:
             async with self._calls():
                 result = await self.script(keys=keys, args=args)
-        except Unavailable as exc:
-            future.set_exception(exc)
+        except Exception as exc:  # any failure is this caller's 503
+            future.set_exception(_unavailable(exc))
         else:
             future.set_result(result)
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    return exc if isinstance(exc, Unavailable) else Unavailable(
+        f"storage unavailable ({type(exc).__name__})", retry_after=1)
+
+
+def _fail(batch: list[_Call], error: Unavailable) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(error)
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from sniper.errors import ConfigError, Unavailable
 
@@ -73,7 +73,7 @@ def unavailable_on_error() -> Iterator[None]:
     told (a redis-py message may name hosts, never a client's business)."""
     try:
         yield
-    except (RedisError, OSError) as exc:
+    except (RedisError, RedisClusterException, OSError) as exc:
         raise Unavailable(f"storage unavailable ({type(exc).__name__})", retry_after=1) from None
 
 

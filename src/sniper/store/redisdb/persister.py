@@ -15,7 +15,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 from redis.exceptions import ResponseError
@@ -109,8 +109,8 @@ class OrderPersister:
         while True:
             try:
                 await self.tick()
-            except Unavailable as exc:
-                log.warning("persister: %s", exc)
+            except Exception as exc:
+                log.warning("persister: backlog not read (%s)", type(exc).__name__)
             await asyncio.sleep(max(self.poll_s, 0.2))
 
     # -- one worker ------------------------------------------------------------------------
@@ -121,9 +121,9 @@ class OrderPersister:
         while not self._stopping.is_set():
             try:
                 moved = await self.step(consumer)
-            except (Unavailable, TimeoutError, sqlite3.Error) as exc:
+            except Exception as exc:
                 # Nothing was acknowledged: the entries stay pending and are claimed again.
-                log.warning("persister %s: batch not copied (%s)", consumer, type(exc).__name__)
+                log.warning("persister %s: nothing copied (%s)", consumer, type(exc).__name__)
                 moved = 0
             if moved:
                 idle_since = self.clock()
@@ -142,11 +142,16 @@ class OrderPersister:
         moved = 0
         for sku in await self._skus():
             stream = sku_keys(sku).stream
-            await self._ensure_group(stream)
-            entries = await self._claim(stream, consumer) or await self._read(stream, consumer)
-            if entries:
-                await self._copy(stream, entries)
-                moved += len(entries)
+            try:
+                await self._ensure_group(stream)
+                entries = await self._claim(stream, consumer) or await self._read(stream, consumer)
+                if entries:
+                    await self._copy(stream, entries)
+                    moved += len(entries)
+            except (Unavailable, TimeoutError, sqlite3.Error) as exc:
+                # One item's trouble must not starve the others; its entries stay pending.
+                log.warning("persister %s: %s not copied (%s)", consumer, sku,
+                            type(exc).__name__)
         return moved
 
     async def _skus(self) -> list[str]:
@@ -165,17 +170,30 @@ class OrderPersister:
         self._grouped.add(stream)
 
     async def _claim(self, stream: str, consumer: str) -> Entries:
-        async with self._calls():
+        async with self._calls(), self._regroup_on_nogroup(stream):
             reply: Any = await self.client.xautoclaim(
                 stream, GROUP, consumer, min_idle_time=self.claim_idle_ms, start_id="0-0",
                 count=self.batch)
-        return [(eid, fields) for eid, fields in reply[1] if fields]
+            return [(eid, fields) for eid, fields in reply[1] if fields]
+        return []
 
     async def _read(self, stream: str, consumer: str) -> Entries:
-        async with self._calls():
+        async with self._calls(), self._regroup_on_nogroup(stream):
             reply: Any = await self.client.xreadgroup(GROUP, consumer, {stream: ">"},
                                                       count=self.batch)
-        return list(reply[0][1]) if reply else []
+            return list(reply[0][1]) if reply else []
+        return []
+
+    @contextlib.asynccontextmanager
+    async def _regroup_on_nogroup(self, stream: str) -> AsyncIterator[None]:
+        """A stream without our group (Redis restarted without its data, the stream was deleted
+        and made again by a new order): forget it, so that the next pass creates the group."""
+        try:
+            yield
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self._grouped.discard(stream)
 
     async def _copy(self, stream: str, entries: Entries) -> None:
         orders: list[Order] = [order_from_json(fields["order"]) for _, fields in entries]

@@ -4,6 +4,10 @@
 -- Returns {outcome, stock_left_or_false, order_json_or_item_fields...}
 local user, qty, rid = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local now, oid, order = tonumber(ARGV[4]), ARGV[5], ARGV[6]
+-- This very call again (a client resending after a lost reply): its order exists, answer it.
+if redis.call('HEXISTS', KEYS[4], oid) == 1 then
+  return {'created', tonumber(redis.call('HGET', KEYS[1], 'stock'))}
+end
 if rid ~= '' then
   local seen = redis.call('HGET', KEYS[3], user .. '\0' .. rid)
   if seen then
