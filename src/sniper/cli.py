@@ -149,6 +149,7 @@ def clock(url: str, samples: int, ca_file: str | None) -> None:
 @click.option("--user-burst", type=int, help="Burst of orders per user (default 100).")
 @click.option("--global-rate", "global_rate_per_s", type=float,
               help="Orders per second for everyone (0 = no limit; default).")
+@click.option("--global-burst", type=int, help="Burst of orders for everyone (default 10000).")
 @click.option("--max-inflight", type=int, help="Requests in progress before 503 (default 10000).")
 @click.option("--cache-ttl", "cache_ttl_s", type=float,
               help="Seconds an item (and its sold-out flag) stays cached (default 1).")

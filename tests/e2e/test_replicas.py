@@ -151,6 +151,25 @@ async def test_the_rate_limit_holds_across_replicas(
     assert statuses[429] == 30 - statuses[201]
 
 
+async def test_the_global_rate_limit_holds_across_replicas(
+        start_store: StartStore, tmp_path: Path, redis_url: str) -> None:
+    """Three users, one bucket for all orders (burst 6 at 1/s), spread over both replicas: six
+    orders get through in all, not six per replica."""
+    a, b = _replicas(start_store, tmp_path, redis_url,
+                     args=("--user-rate", "0", "--global-rate", "1", "--global-burst", "6"))
+    open_item(a, "eggs", stock=100, limit=100)
+    crowd = users(a, 3)
+    statuses: Counter[int] = Counter()
+    async with httpx.AsyncClient(timeout=10) as client:
+        for i in range(24):
+            response = await client.post(
+                f"{(a if i % 2 == 0 else b).url}/api/orders", json={"sku_id": "eggs"},
+                headers={"Cookie": f"session={crowd[i % 3][1]}"})
+            statuses[response.status_code] += 1
+    assert statuses[201] in (6, 7)  # a token may trickle back during the 24 requests
+    assert statuses[429] == 24 - statuses[201]
+
+
 def test_a_restock_reaches_every_replica_within_the_cache_ttl(
         start_store: StartStore, tmp_path: Path, redis_url: str) -> None:
     """Sold out on both (b's sold-out flag set); restocked through a; b sells again once its

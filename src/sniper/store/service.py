@@ -1,7 +1,8 @@
 """The store's behaviour, between the HTTP routes and the backend.
 
-Order path: session → rate limits → the cache's fast paths (sold out, not started, unknown
-item) → admission (bounded queue of reservations) → the backend's atomic step.
+Order path: session → in-process rate limits → the cache's fast paths (sold out, not started,
+unknown item) → rate limits shared in the storage (several replicas on Redis) → admission (bounded
+queue of reservations) → the backend's atomic step.
 """
 
 from __future__ import annotations
@@ -50,18 +51,20 @@ class StoreService:
         self.sessions = Sessions(backend, clock, settings.session_ttl_s)
         self.admin = AdminGuard(settings.admin_token_value())
         self.cache = ItemCache(settings.cache_ttl_s, clock)
-        # Replicas on shared storage share each user's bucket; one process keeps its own.
-        self.shared_user_limiter = (
-            backend.shared_user_limiter(settings.user_rate_per_s, settings.user_burst)
-            if settings.user_rate_per_s > 0 else None
-        )
+        # Replicas on shared storage share their buckets; one process keeps its own.
+        self.shared_limiters = [
+            (kind, limiter) for kind, rate, burst in (
+                ("all", settings.global_rate_per_s, settings.global_burst),
+                ("user", settings.user_rate_per_s, settings.user_burst))
+            if rate > 0 and (limiter := backend.shared_limiter(kind, rate, burst)) is not None]
+        shared = {kind for kind, _ in self.shared_limiters}
         self.user_limiter = (
             KeyedLimiter(settings.user_rate_per_s, settings.user_burst, clock)
-            if settings.user_rate_per_s > 0 and self.shared_user_limiter is None else None
+            if settings.user_rate_per_s > 0 and "user" not in shared else None
         )
         self.global_limiter = (
             GlobalLimiter(settings.global_rate_per_s, settings.global_burst, clock)
-            if settings.global_rate_per_s > 0 else None
+            if settings.global_rate_per_s > 0 and "all" not in shared else None
         )
         self.max_pending = settings.max_pending_orders
         self.pending = 0
@@ -78,11 +81,13 @@ class StoreService:
         """``(201, order)`` for a new order, ``(200, order)`` for a replay; else a StoreError."""
         user = await self.sessions.user_for(token)
         self._take_tokens(user)
-        if self.shared_user_limiter is not None:
-            self._rate_limited(await self.shared_user_limiter.take(user))
         replayed = self._fast_path(user, body)
         if replayed is not None:
             return 200, replayed
+        # Shared buckets cost a trip to the storage: only for requests that will need it anyway
+        # (the sold-out flood is answered from memory above, for free).
+        for kind, limiter in self.shared_limiters:
+            self._rate_limited(await limiter.take(user if kind == "user" else ""))
         if self.pending >= self.max_pending:
             raise Unavailable("too many orders in progress, try again", retry_after=1)
         self.pending += 1

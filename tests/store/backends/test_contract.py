@@ -173,7 +173,10 @@ class TestRecords:
      ("sqlite://relative", "not sqlite"), ("sqlite:///", "not sqlite"),
      ("redis://127.0.0.1", "needs a host and a port"),
      ("redis+cluster://:secret@:6379", "needs a host and a port"),
-     ("redis://127.0.0.1:99999/0", "not a valid Redis URL")],
+     ("redis://127.0.0.1:99999/0", "not a valid Redis URL"),
+     ("redis://:se/cret@127.0.0.1:6379/0", "not a valid Redis URL"),
+     ("redis://:secret@127.0.0.1:notaport/0", "not a valid Redis URL"),
+     ("redis+cluster://:secret@127.0.0.1:7000/3", "only database 0")],
 )
 def test_backend_url_errors(url: str, message: str) -> None:
     """A store URL that names no usable backend is a ConfigError naming ``store``."""

@@ -13,7 +13,7 @@ from sniper.errors import Unavailable
 from sniper.store.models import Item
 from sniper.store.process import free_port
 from sniper.store.redisdb.backend import RedisBackend
-from sniper.store.redisdb.client import unavailable_on_error
+from sniper.store.redisdb.client import redact_url, unavailable_on_error
 from sniper.store.redisdb.keys import sku_keys
 from sniper.store.redisdb.lock import LockLost
 from sniper.store.rules import Reservation
@@ -120,3 +120,14 @@ async def test_a_failing_reload_answers_503_not_a_hang(
 def test_cluster_errors_are_unavailable() -> None:
     with pytest.raises(Unavailable, match="RedisClusterException"), unavailable_on_error():
         raise RedisClusterException("every node is down")
+
+
+@pytest.mark.parametrize("url", [
+    "redis://:hunter2@127.0.0.1:6379/0", "redis://ann:hunter2@127.0.0.1:6379/0",
+    "redis://:hun/ter#2@127.0.0.1:6379/0", "redis://:hunter2@@127.0.0.1:6379/0",
+    "redis://127.0.0.1:6379/0?password=hunter2&db=0"])
+def test_redacted_urls_never_show_the_password(url: str) -> None:
+    shown = redact_url(url)
+    assert "hunter2" not in shown
+    assert "hun/ter" not in shown
+    assert "127.0.0.1:6379" in shown

@@ -18,9 +18,9 @@ ReplayOrders = dict[tuple[str, str], Order]
 
 
 class SharedLimiter(Protocol):
-    """A per-user rate limit that every replica of the store shares."""
+    """A rate limit that every replica of the store shares (per name: a user, or "" for all)."""
 
-    async def take(self, user: str) -> float:
+    async def take(self, name: str = "") -> float:
         """0 when a token was taken, else seconds until one is there."""
 
 
@@ -36,9 +36,9 @@ class Backend(ABC):
     def _count(self, op: str) -> None:
         self.calls[op] = self.calls.get(op, 0) + 1
 
-    def shared_user_limiter(self, rate_per_s: float, burst: int) -> SharedLimiter | None:
-        """The per-user limit in shared storage, if this backend is shared by several
-        replicas; None means each process limits on its own."""
+    def shared_limiter(self, kind: str, rate_per_s: float, burst: int) -> SharedLimiter | None:
+        """A rate limit (``user``: one bucket per user; ``all``: one for every order) kept in
+        the storage, if several replicas share it; None means each process limits on its own."""
         return None
 
     @abstractmethod

@@ -27,7 +27,7 @@ from sniper.store.redisdb.lock import LockLost, RedisLock
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.redisdb.persister import OrderPersister
 from sniper.store.redisdb.pool import PoolPolicy
-from sniper.store.redisdb.ratelimit import SharedUserLimiter
+from sniper.store.redisdb.ratelimit import SharedBucket
 from sniper.store.rules import Outcome, Reservation, ReservationResult
 
 _SESSION_GRACE_MS = 60_000
@@ -76,9 +76,9 @@ class RedisBackend(Backend):
             policy=PoolPolicy(max_workers=persister_max_workers),
             batch_timeout_s=persister_batch_timeout_s)
 
-    def shared_user_limiter(self, rate_per_s: float, burst: int) -> SharedUserLimiter:
-        """The per-user bucket in Redis, shared by every replica."""
-        return SharedUserLimiter(self.client, self._calls, rate_per_s, burst)
+    def shared_limiter(self, kind: str, rate_per_s: float, burst: int) -> SharedBucket:
+        """Buckets in Redis, shared by every replica."""
+        return SharedBucket(self.client, self._calls, kind, rate_per_s, burst)
 
     async def open(self) -> None:
         """Check that Redis answers and load the hot scripts (there is no schema to create)."""

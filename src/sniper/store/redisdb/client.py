@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Iterator
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -23,6 +24,7 @@ from sniper.errors import ConfigError, Unavailable
 
 Client = aioredis.Redis | RedisCluster
 
+_SECRET_PARAM = re.compile(r"(?i)((?:password|pass|pwd|token)=)[^&#]*")
 #: Connections per server (per node on a cluster); more requests than this wait for one.
 MAX_CONNECTIONS = 256
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
@@ -34,25 +36,29 @@ def is_redis_url(url: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for logs and errors)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL with its user part and any ``password=`` replaced by ``***`` (for logs and
+    errors). Plain text work, not a URL parser: a password holding ``/``, ``#`` or ``@`` must not
+    fool it."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if at >= 0:
+        rest = "***@" + rest[at + 1:]
+    return scheme + sep + _SECRET_PARAM.sub(r"\1***", rest)
 
 
 def connect(url: str) -> Client:
     """A client for ``url`` (no connection is made until the first command)."""
     scheme, _, rest = url.partition("://")
+    shown = redact_url(url)
     try:
         parts = urlsplit(f"redis://{rest}")
         port = parts.port
     except ValueError:
-        raise ConfigError(f"store: {redact_url(url)!r} is not a valid Redis URL") from None
+        raise ConfigError(f"store: {shown!r} is not a valid Redis URL") from None
     if not parts.hostname or port is None:
-        raise ConfigError(f"store: {redact_url(url)!r} needs a host and a port")
+        raise ConfigError(f"store: {shown!r} needs a host and a port")
+    if scheme == "redis+cluster" and parts.path not in ("", "/", "/0"):
+        raise ConfigError(f"store: {shown!r}: a Redis Cluster has only database 0")
     if scheme == "redis+cluster":
         return RedisCluster.from_url(f"redis://{rest}", decode_responses=True,
                                      max_connections=MAX_CONNECTIONS, **_TIMEOUTS)

@@ -38,9 +38,10 @@ def session_key(token_hash: str) -> str:
     return f"{PREFIX}:session:{token_hash}"
 
 
-def bucket_key(user: str) -> str:
-    """A user's order-rate token bucket, shared by every replica."""
-    return f"{PREFIX}:bucket:{user}"
+def bucket_key(kind: str, name: str = "") -> str:
+    """An order-rate token bucket shared by every replica: a user's (``user``, name), or the
+    one for all orders (``all``)."""
+    return f"{PREFIX}:bucket:{kind}:{name}"
 
 
 def lock_keys(name: str) -> tuple[str, str]:

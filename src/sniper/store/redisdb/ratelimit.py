@@ -1,6 +1,6 @@
-"""The per-user order rate limit, shared by every replica: one token bucket per user in Redis,
-taken by one script (``lua/take_token.lua``) on Redis's own clock, so the limit holds however a
-load balancer spreads one user's requests."""
+"""Order rate limits shared by every replica: token buckets in Redis, taken by one script
+(``lua/take_token.lua``) on Redis's own clock, so that a limit holds however a load balancer
+spreads the requests. One bucket per user, and one for all orders."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from sniper.store.redisdb.client import Calls, Client, load_script
 from sniper.store.redisdb.keys import bucket_key
 
 
-class SharedUserLimiter:
-    """``take(user)`` → 0 when a token was taken, else seconds until one is there."""
+class SharedBucket:
+    """``take(name)`` → 0 when a token was taken from ``name``'s bucket, else seconds until
+    one is there. ``kind`` names the family of buckets (``user``, ``all``)."""
 
-    def __init__(self, client: Client, calls: Calls, rate_per_s: float, burst: int) -> None:
-        self.rate_per_s, self.burst = rate_per_s, burst
+    def __init__(self, client: Client, calls: Calls, kind: str, rate_per_s: float,
+                 burst: int) -> None:
+        self.kind, self.rate_per_s, self.burst = kind, rate_per_s, burst
         self._take = ScriptBatcher(client, calls, load_script(client, "take_token"))
 
-    async def take(self, user: str) -> float:
-        """Take one token from ``user``'s bucket, or say how long to wait for one."""
-        wait_ms = await self._take([bucket_key(user)], [self.rate_per_s, self.burst])
+    async def take(self, name: str = "") -> float:
+        """Take one token, or say how long to wait for one."""
+        wait_ms = await self._take([bucket_key(self.kind, name)], [self.rate_per_s, self.burst])
         return int(wait_ms) / 1000
