@@ -12,7 +12,7 @@ from sniper.clock import ManualClock
 from sniper.errors import Unavailable
 from sniper.store.models import Item
 from sniper.store.process import free_port
-from sniper.store.redisdb.backend import RedisBackend
+from sniper.store.redisdb.backend import RedisBackend, durability_warning
 from sniper.store.redisdb.client import redact_url, unavailable_on_error
 from sniper.store.redisdb.keys import sku_keys
 from sniper.store.redisdb.lock import LockLost
@@ -131,3 +131,41 @@ def test_redacted_urls_never_show_the_password(url: str) -> None:
     assert "hunter2" not in shown
     assert "hun/ter" not in shown
     assert "127.0.0.1:6379" in shown
+
+
+async def test_a_catalog_load_that_lost_its_lock_takes_it_again(
+        backend: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first write is fenced off (another holder came and went while this one paused): the
+    load takes the lock again and finishes; each item created once, counted once."""
+    real = backend.create_item
+    fenced_once: list[int] = []
+
+    async def create_item(item: Item, fencing_token: int) -> int:
+        if not fenced_once:
+            fenced_once.append(fencing_token)
+            return -1
+        return await real(item, fencing_token)
+
+    monkeypatch.setattr(backend, "create_item", create_item)
+    assert await backend.load_catalog([_item("eggs"), _item("milk")]) == 2
+    assert fenced_once == [1]
+    assert await backend.get_item("milk") == _item("milk")
+    assert await backend.load_catalog([_item("eggs"), _item("milk")]) == 0
+
+
+@pytest.mark.parametrize(("config", "says"), [
+    ({"appendonly": "yes", "appendfsync": "always"}, None),
+    ({"appendonly": "yes", "appendfsync": "everysec"}, "last second or two"),
+    ({"appendonly": "no", "appendfsync": "always"}, "without its append-only file"),
+    ({}, "could not read"),
+])
+def test_what_a_redis_crash_could_cost(config: dict[str, str], says: str | None) -> None:
+    warning = durability_warning(config)
+    assert (warning is None) if says is None else (warning is not None and says in warning)
+
+
+async def test_the_store_says_so_at_start(backend: RedisBackend,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    """The private test server runs without an append-only file: the warning is logged."""
+    await backend.start_background()
+    assert "appendonly no" in caplog.text

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from sniper.errors import Unavailable
 from sniper.store.redisdb.client import Calls, Client, connect
 from sniper.store.redisdb.lock import LockNotAcquired, RedisLock
 
@@ -81,3 +82,25 @@ async def test_waiting_for_a_held_lock_is_bounded(client: Client) -> None:
     with pytest.raises(LockNotAcquired, match="still held"):
         async with b.held(wait_s=0.2, poll_s=0.02):
             pytest.fail("must not get here")
+
+
+async def test_one_failed_renewal_is_not_a_lost_lock(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis unreachable for one renewal (TTL 300 ms, renewals every 100 ms): the lock is still
+    ours, and the watchdog goes on renewing it."""
+    a = _lock(client, ttl_ms=300)
+    real = a.renew
+    failures: list[int] = []
+
+    async def renew() -> bool:
+        if not failures:
+            failures.append(1)
+            raise Unavailable("a blip")
+        return await real()
+
+    monkeypatch.setattr(a, "renew", renew)
+    async with a.held(wait_s=1):
+        await asyncio.sleep(0.5)
+        assert failures == [1]
+        assert not a.lost.is_set()
+        assert await client.get("sniper:lock:{job}") == a.token

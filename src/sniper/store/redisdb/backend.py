@@ -9,6 +9,7 @@ users and sessions live in Redis too, so any replica serves any user.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from sniper.clock import Clock, now_ms
+from sniper.errors import Unavailable
 from sniper.store.backends.base import Backend, ReplayOrders
 from sniper.store.ids import OrderIdGenerator
 from sniper.store.models import Item, NewUser, Order, Session
@@ -30,7 +32,10 @@ from sniper.store.redisdb.pool import PoolPolicy
 from sniper.store.redisdb.ratelimit import SharedBucket
 from sniper.store.rules import Outcome, Reservation, ReservationResult
 
+log = logging.getLogger(__name__)
+
 _SESSION_GRACE_MS = 60_000
+_CATALOG_ATTEMPTS = 3
 _ITEM_FIELDS = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
 
 
@@ -45,6 +50,23 @@ def _item_from(sku_id: str, fields: Mapping[str, str] | list[str]) -> Item | Non
         return None
     return Item(sku_id, fields["name"], int(fields["price_cents"]), int(fields["stock"]),
                 fields["sale_start"], int(fields["sale_start_ms"]), int(fields["limit_per_user"]))
+
+
+def durability_warning(config: Mapping[str, str]) -> str | None:
+    """What a crash of Redis could cost under this ``CONFIG GET append*``, or None when every
+    acknowledged order is on Redis's disk before its reply (``appendfsync always``)."""
+    if not config:
+        return ("could not read Redis's persistence settings (CONFIG GET refused): acknowledged "
+                "orders survive a Redis crash only with appendonly yes, appendfsync always")
+    if config.get("appendonly") != "yes":
+        return ("Redis runs without its append-only file (appendonly no): a crash of Redis "
+                "loses the acknowledged orders not yet copied to the orders database; "
+                "run it with --appendonly yes --appendfsync always")
+    if config.get("appendfsync") != "always":
+        return (f"Redis flushes its append-only file '{config.get('appendfsync')}', not "
+                "'always': a power loss or kernel crash can lose the last second or two of "
+                "acknowledged orders")
+    return None
 
 
 class RedisBackend(Backend):
@@ -87,7 +109,15 @@ class RedisBackend(Backend):
             await self.client.script_load(self._reserve.script.script)
 
     async def start_background(self) -> None:
-        """Start the order persister."""
+        """Say if Redis may lose acknowledged orders; start the order persister."""
+        try:
+            async with self._calls():
+                config = await self.client.config_get("append*")
+        except Unavailable:  # CONFIG refused (a managed Redis): say that it is unknown
+            config = {}
+        warning = durability_warning(cast("dict[str, str]", config))
+        if warning is not None:
+            log.warning("%s", warning)
         if self.persister is not None:
             await self.persister.start()
 
@@ -156,18 +186,28 @@ class RedisBackend(Backend):
     async def load_catalog(self, items: list[Item]) -> int:
         """Create the missing items under the ``catalog`` lock: replicas starting together load
         it once (the others wait, then find every item there); each write carries the lock's
-        fencing token, so a holder that lost the lock while paused is refused."""
-        lock = RedisLock(self.client, self._calls, "catalog", ttl_ms=self.lock_ttl_ms)
+        fencing token, so a holder that lost the lock while paused is refused. A replica that
+        lost the lock takes it again and goes on: every write is "create if missing"."""
         created = 0
-        async with lock.held(wait_s=self.lock_wait_s) as fence:
-            for item in items:
-                if lock.lost.is_set():
-                    raise LockLost("the catalog lock expired while loading")
-                done = await self.create_item(item, fence)
-                if done < 0:
-                    raise LockLost("a newer holder of the catalog lock has written this item")
-                created += done
-        return created
+        for attempt in range(1, _CATALOG_ATTEMPTS + 1):
+            lock = RedisLock(self.client, self._calls, "catalog", ttl_ms=self.lock_ttl_ms)
+            try:
+                async with lock.held(wait_s=self.lock_wait_s) as fence:
+                    for item in items:
+                        created += await self._create_fenced(item, fence, lock)
+                return created
+            except LockLost:
+                if attempt == _CATALOG_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _create_fenced(self, item: Item, fence: int, lock: RedisLock) -> int:
+        if lock.lost.is_set():
+            raise LockLost("the catalog lock expired while loading")
+        done = await self.create_item(item, fence)
+        if done < 0:
+            raise LockLost("a newer holder of the catalog lock has written this item")
+        return done
 
     async def patch_item(self, sku_id: str, changes: Mapping[str, Any]) -> Item | None:
         """Set only the named fields, atomically with respect to reservations."""

@@ -71,16 +71,20 @@ class RedisLock:
             return bool(await self._release(keys=[self._key], args=[token]))
 
     async def _watchdog(self) -> None:
-        """Renew at a third of the TTL until cancelled or the lock is found lost."""
+        """Renew at a third of the TTL until cancelled or the lock is found lost: taken by
+        another owner, or not renewed for a whole TTL (Redis unreachable that long)."""
+        loop = asyncio.get_running_loop()
+        renewed_at = loop.time()
         while True:
             await asyncio.sleep(self.ttl_ms / 3000)
             try:
-                kept = await self.renew()
-            except Unavailable:  # Redis unreachable: the lock may expire meanwhile
-                kept = False
-            if not kept:
-                self.lost.set()
-                return
+                if not await self.renew():
+                    break
+                renewed_at = loop.time()
+            except Unavailable:  # one failed renewal is not a lost lock while its TTL lasts
+                if loop.time() - renewed_at >= self.ttl_ms / 1000:
+                    break
+        self.lost.set()
 
     @contextlib.asynccontextmanager
     async def held(self, *, wait_s: float, poll_s: float = 0.05) -> AsyncIterator[int]:
@@ -101,4 +105,6 @@ class RedisLock:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
-            await self.release()
+            # A release that fails must not hide the work's own error: the TTL ends the lock.
+            with contextlib.suppress(Unavailable):
+                await self.release()
