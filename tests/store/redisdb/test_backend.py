@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.exceptions import RedisClusterException
@@ -24,16 +23,6 @@ pytestmark = pytest.mark.redis
 
 def _item(sku: str, stock: int = 3) -> Item:
     return Item(sku, sku, 100, stock, "2023-11-14T22:13:20+00:00", T0_MS, 1)
-
-
-@pytest.fixture
-async def backend(redis_url: str, clock: ManualClock) -> AsyncIterator[RedisBackend]:
-    made = RedisBackend(redis_url, clock)
-    await made.open()
-    try:
-        yield made
-    finally:
-        await made.aclose()
 
 
 async def test_a_stale_fencing_token_is_refused(backend: RedisBackend) -> None:

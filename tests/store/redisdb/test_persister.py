@@ -4,12 +4,11 @@ worker dies mid-batch; the pool grows with the backlog and shrinks when idle (fa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from sniper.clock import ManualClock
 from sniper.store.models import Item, Order
 from sniper.store.redisdb.backend import RedisBackend
 from sniper.store.redisdb.keys import sku_keys
@@ -63,16 +62,6 @@ class DiesAfterCommit(OrderTable):
             self.died = True
             raise TimeoutError("killed mid-batch")
         return added
-
-
-@pytest.fixture
-async def backend(redis_url: str, clock: ManualClock) -> AsyncIterator[RedisBackend]:
-    made = RedisBackend(redis_url, clock)
-    await made.open()
-    try:
-        yield made
-    finally:
-        await made.aclose()
 
 
 async def _orders(backend: RedisBackend, n: int, sku: str = "eggs") -> list[Order]:
