@@ -33,21 +33,20 @@ async def evalsha_rate(url: str, *, seconds: float, stock: int, connections: int
                        depth: int = 64) -> float:
     """Reserve-script calls per second for ``seconds``, ``connections`` pipelines of ``depth``."""
     client = connect(url)
-    script = load_script(client, "reserve")
     keys = sku_keys(f"ceiling-{time.monotonic_ns()}")
     try:
+        sha = str(await client.script_load(load_script(client, "reserve").script))
         await client.hset(keys.item, mapping=cast(Any, {**_ITEM, "stock": stock}))
         end = time.monotonic() + seconds
         calls = 0
 
         async def drive(n: int) -> None:
             nonlocal calls
-            args: list[Any] = [f"user-{n}", 1, "", 1, f"order-{n}", _ORDER]
             while time.monotonic() < end:
                 async with client.pipeline(transaction=False) as pipe:
-                    for _ in range(depth):
-                        await script(keys=list(keys[:5]), args=args,
-                                     client=pipe)  # type: ignore[arg-type]  # queued
+                    for i in range(depth):  # a new order id each call, as the store sends
+                        pipe.execute_command("EVALSHA", sha, 5, *keys[:5], f"user-{n}", 1, "",
+                                             1, f"order-{n}-{calls + i}", _ORDER)
                     await pipe.execute()
                 calls += depth
 
@@ -86,7 +85,9 @@ def benchmark_rate(tool: str, url: str, *, requests: int, stock: int) -> float:
         out = subprocess.run(
             [tool, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port),
              "-c", "50", "-P", "16", "-n", str(requests), "-q",
-             "EVALSHA", sha, "5", *keys[:5], "user", "1", "", "1", "order-1", _ORDER],
+             # A new order id each call (as the store sends; a repeated one is answered early).
+             "-r", "1000000000",
+             "EVALSHA", sha, "5", *keys[:5], "user", "1", "", "1", "order-__rand_int__", _ORDER],
             capture_output=True, text=True, check=True, timeout=300).stdout
     finally:
         asyncio.run(_drop(url, keys))
