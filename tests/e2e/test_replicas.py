@@ -186,7 +186,7 @@ def test_a_restock_reaches_every_replica_within_the_cache_ttl(
         assert gone.json()["error"] == "sold_out"
     restocked = a.admin("PATCH", "/admin/items/eggs", json={"stock": 5})
     assert restocked.status_code == 200
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 0.5 + 1.0  # the TTL, and a second for a loaded machine
     while True:
         again = httpx.post(f"{b.url}/api/orders", json={"sku_id": "eggs"},
                            headers={"Cookie": f"session={crowd[2][1]}"})

@@ -95,8 +95,8 @@ class _GracefulServer(uvicorn.Server):
 async def load_catalog(settings: StoreSettings, items: list[Item]) -> int:
     """Create the catalog's missing items, once, before the workers start; how many."""
     backend = backend_from_settings(settings, SkewedClock(SystemClock(), settings.clock_skew_ms))
-    await backend.open()
     try:
+        await backend.open()
         return await backend.load_catalog(items)
     finally:
         await backend.aclose()
@@ -106,8 +106,8 @@ async def seed_demo(settings: StoreSettings) -> DemoInfo:
     """A demo item opening in 30 s (stock 10, one per user) and a user ``demo``/``demo``."""
     clock = SkewedClock(SystemClock(), settings.clock_skew_ms)
     backend = backend_from_settings(settings, clock)
-    await backend.open()
     try:
+        await backend.open()
         opening = datetime.fromtimestamp(clock.time(), tz=UTC).replace(microsecond=0)
         opening += timedelta(seconds=30)
         sale_start = opening.isoformat()

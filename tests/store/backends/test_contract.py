@@ -176,7 +176,10 @@ class TestRecords:
      ("redis://127.0.0.1:99999/0", "not a valid Redis URL"),
      ("redis://:se/cret@127.0.0.1:6379/0", "not a valid Redis URL"),
      ("redis://:secret@127.0.0.1:notaport/0", "not a valid Redis URL"),
-     ("redis+cluster://:secret@127.0.0.1:7000/3", "only database 0")],
+     ("redis+cluster://:secret@127.0.0.1:7000/3", "only database 0"),
+     ("redis://:secret@127.0.0.1:6379/0x", "the database is a number"),
+     ("redis://:secret@127.0.0.1:6379/0?socket_timeout=abc", "in the URL's options"),
+     ("redis+cluster://:secret@127.0.0.1:7000?db=1", "in the URL's options")],
 )
 def test_backend_url_errors(url: str, message: str) -> None:
     """A store URL that names no usable backend is a ConfigError naming ``store``."""

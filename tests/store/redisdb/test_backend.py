@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from redis.exceptions import RedisClusterException
+from redis.exceptions import NoScriptError, RedisClusterException
 
 from sniper.clock import ManualClock
 from sniper.errors import Unavailable
@@ -82,8 +82,8 @@ async def test_a_resent_call_finds_its_own_order(backend: RedisBackend) -> None:
     await backend.put_item(_item("eggs", stock=5))
     keys = sku_keys("eggs")
     args = ["ann", 1, "", T0_MS, "order-1", '{"order_id": "order-1"}']
-    first = await backend._reserve(list(keys[:5]), args)
-    again = await backend._reserve(list(keys[:5]), args)
+    first = await backend._reserve(keys.reserve(), args)
+    again = await backend._reserve(keys.reserve(), args)
     assert first == again == ["created", 4]
     assert await backend.client.hlen(keys.orders) == 1
     assert await backend.client.xlen(keys.stream) == 1
@@ -158,3 +158,27 @@ async def test_the_store_says_so_at_start(backend: RedisBackend,
     """The private test server runs without an append-only file: the warning is logged."""
     await backend.start_background()
     assert "appendonly no" in caplog.text
+
+
+async def test_a_caller_gone_during_a_reload_costs_the_others_nothing(
+        backend: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One call of a batch must be sent again (its node forgot the script) and its caller hangs
+    up meanwhile: the two calls already decided get their answers, at once."""
+    batcher = backend._reserve
+    reloading = asyncio.Event()
+
+    async def pipeline(batch: object) -> list[object]:
+        return [NoScriptError("NOSCRIPT"), ["created", 1], ["created", 2]]
+
+    async def alone(keys: object, args: object, future: asyncio.Future[object]) -> None:
+        reloading.set()
+        await asyncio.sleep(0.05)
+        future.set_result(["created", 0])  # as a careless reload would: the caller is gone
+
+    monkeypatch.setattr(batcher, "_pipeline", pipeline)
+    monkeypatch.setattr(batcher, "_alone", alone)
+    calls = [asyncio.ensure_future(batcher(["k"], [i])) for i in range(3)]
+    await reloading.wait()
+    calls[0].cancel()
+    assert list(await asyncio.wait_for(asyncio.gather(calls[1], calls[2]), 1)) == [
+        ["created", 1], ["created", 2]]

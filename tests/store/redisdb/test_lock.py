@@ -104,3 +104,25 @@ async def test_one_failed_renewal_is_not_a_lost_lock(
         assert failures == [1]
         assert not a.lost.is_set()
         assert await client.get("sniper:lock:{job}") == a.token
+
+
+async def test_a_renewal_that_hangs_is_cut_short_and_tried_again(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first renewal hangs (a network stall longer than the TTL): it is given up after a
+    third of the TTL and tried again in time, so the lock stays ours."""
+    a = _lock(client, ttl_ms=300)
+    real = a.renew
+    hung: list[int] = []
+
+    async def renew() -> bool:
+        if not hung:
+            hung.append(1)
+            await asyncio.sleep(10)
+        return await real()
+
+    monkeypatch.setattr(a, "renew", renew)
+    async with a.held(wait_s=1):
+        await asyncio.sleep(0.6)
+        assert hung == [1]
+        assert not a.lost.is_set()
+        assert await client.get("sniper:lock:{job}") == a.token

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from sniper.store.models import Item, Order
+from sniper.store.process import free_port
 from sniper.store.redisdb.backend import RedisBackend
+from sniper.store.redisdb.client import Calls, connect
 from sniper.store.redisdb.keys import sku_keys
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.redisdb.persister import OrderPersister
@@ -174,3 +176,20 @@ async def test_a_stream_that_lost_its_group_is_picked_up_again(
         await _until(await copied(15))
     finally:
         await persister.stop()
+
+
+async def test_an_outage_backs_off_and_does_not_flood_the_log(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Redis unreachable for a second: one warning, not dozens; and the pool lives on."""
+    down = connect(f"redis://127.0.0.1:{free_port()}/0")
+    persister = OrderPersister(down, Calls(), OrderTable(f"sqlite:///{tmp_path / 'o.db'}"),
+                               name="p", poll_s=0.01)
+    try:
+        await persister.start()
+        await asyncio.sleep(1.0)
+        assert persister.workers == 1
+    finally:
+        await persister.stop()
+        await down.aclose()
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]

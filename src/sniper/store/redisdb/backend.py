@@ -144,7 +144,7 @@ class RedisBackend(Backend):
                       request.request_id)
         keys = sku_keys(request.sku_id)
         reply = await self._reserve(
-            [keys.item, keys.bought, keys.replays, keys.orders, keys.stream],
+            keys.reserve(),
             [request.user, request.qty, request.request_id or "", now, order.order_id,
              order_json(order)])
         outcome = Outcome(reply[0])
@@ -293,14 +293,31 @@ class RedisBackend(Backend):
         return order_from_json(found[0]) if found else None
 
     async def list_orders(self, sku_id: str | None, *, user: str | None = None) -> list[Order]:
-        """Orders sorted by id (which sorts by time)."""
+        """Orders sorted by id (which sorts by time); one user's are read through that user's
+        index in each SKU, not by reading every order."""
         self._count("list_orders")
         skus = await self._skus(sku_id)
+        if user is not None:
+            return await self._orders_of(user, skus)
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             for sku in skus:
                 pipe.hvals(sku_keys(sku).orders)
             stored = await pipe.execute()
-        orders = [order_from_json(raw) for values in stored for raw in values]
-        if user is not None:
-            orders = [o for o in orders if o.user == user]
-        return sorted(orders, key=lambda o: o.order_id)
+        return sorted((order_from_json(raw) for values in stored for raw in values),
+                      key=lambda o: o.order_id)
+
+    async def _orders_of(self, user: str, skus: list[str]) -> list[Order]:
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            for sku in skus:
+                pipe.hget(sku_keys(sku).by_user, user)
+            ids = await pipe.execute()
+        wanted = [(sku, joined.split(",")) for sku, joined in zip(skus, ids, strict=True)
+                  if joined]
+        if not wanted:
+            return []
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            for sku, order_ids in wanted:
+                pipe.hmget(sku_keys(sku).orders, order_ids)
+            stored = await pipe.execute()
+        return sorted((order_from_json(raw) for values in stored for raw in values if raw),
+                      key=lambda o: o.order_id)

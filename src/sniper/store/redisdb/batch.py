@@ -55,15 +55,17 @@ class ScriptBatcher:
         self.carried += len(batch)
         try:
             results = await self._pipeline(batch)
-            for (keys, args, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, NoScriptError):  # Redis restarted: load it, call it alone
-                    await self._alone(keys, args, future)
+            again: list[_Call] = []
+            # Answer everything that has its answer first, so that a reload below never keeps
+            # a decided caller waiting (or, failing, takes its answer away).
+            for call, result in zip(batch, results, strict=True):
+                if isinstance(result, NoScriptError):  # Redis restarted: load it, call again
+                    again.append(call)
                 elif isinstance(result, Exception):
-                    future.set_exception(_unavailable(result))
+                    _settle(call[2], error=_unavailable(result))
                 else:
-                    future.set_result(result)
+                    _settle(call[2], result=result)
+            await asyncio.gather(*(self._alone(*call) for call in again))
         except Exception as exc:  # any failure is every waiting caller's 503
             _fail(batch, _unavailable(exc))
         finally:  # even when cancelled: nobody waits forever
@@ -82,9 +84,20 @@ class ScriptBatcher:
             async with self._calls():
                 result = await self.script(keys=keys, args=args)
         except Exception as exc:  # any failure is this caller's 503
-            future.set_exception(_unavailable(exc))
+            _settle(future, error=_unavailable(exc))
         else:
-            future.set_result(result)
+            _settle(future, result=result)
+
+
+def _settle(future: asyncio.Future[Any], *, result: Any = None,
+            error: Unavailable | None = None) -> None:
+    """Answer a caller unless it has gone (cancelled: a client that hung up)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 def _unavailable(exc: BaseException) -> Unavailable:
@@ -94,6 +107,5 @@ def _unavailable(exc: BaseException) -> Unavailable:
 
 def _fail(batch: list[_Call], error: Unavailable) -> None:
     for _, _, future in batch:
-        if not future.done():
-            future.set_exception(error)
+        _settle(future, error=error)
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import parse_url
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -57,13 +58,20 @@ def connect(url: str) -> Client:
         raise ConfigError(f"store: {shown!r} is not a valid Redis URL") from None
     if not parts.hostname or port is None:
         raise ConfigError(f"store: {shown!r} needs a host and a port")
+    if not re.fullmatch(r"(/\d*)?", parts.path):
+        raise ConfigError(f"store: {shown!r}: the database is a number, as in /0")
     if scheme == "redis+cluster" and parts.path not in ("", "/", "/0"):
         raise ConfigError(f"store: {shown!r}: a Redis Cluster has only database 0")
-    if scheme == "redis+cluster":
-        return RedisCluster.from_url(f"redis://{rest}", decode_responses=True,
-                                     max_connections=MAX_CONNECTIONS, **_TIMEOUTS)
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, decode_responses=True, max_connections=MAX_CONNECTIONS, timeout=5.0, **_TIMEOUTS)
+    try:  # redis-py reads the rest (database number, query options): its errors are ours
+        parse_url(f"redis://{rest}")
+        if scheme == "redis+cluster":
+            return RedisCluster.from_url(f"redis://{rest}", decode_responses=True,
+                                         max_connections=MAX_CONNECTIONS, **_TIMEOUTS)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=MAX_CONNECTIONS, timeout=5.0,
+            **_TIMEOUTS)
+    except (ValueError, TypeError, RedisClusterException) as exc:
+        raise ConfigError(f"store: {shown!r}: {type(exc).__name__} in the URL's options") from None
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 

@@ -18,14 +18,20 @@ class SkuKeys(NamedTuple):
     replays: str
     orders: str
     stream: str
+    by_user: str
     fence: str
+
+    def reserve(self) -> list[str]:
+        """The keys of ``lua/reserve.lua``, in its order."""
+        return [self.item, self.bought, self.replays, self.orders, self.stream, self.by_user]
 
 
 def sku_keys(sku_id: str) -> SkuKeys:
     """The keys of ``sku_id`` (letters, digits, ``-``, ``_``: never a brace)."""
     tag = f"{{{sku_id}}}"
     return SkuKeys(*(f"{PREFIX}:{kind}:{tag}"
-                     for kind in ("item", "bought", "replays", "orders", "stream", "fence")))
+                     for kind in ("item", "bought", "replays", "orders", "stream", "byuser",
+                                  "fence")))
 
 
 def user_key(user: str) -> str:

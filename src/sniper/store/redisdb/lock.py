@@ -72,18 +72,27 @@ class RedisLock:
 
     async def _watchdog(self) -> None:
         """Renew at a third of the TTL until cancelled or the lock is found lost: taken by
-        another owner, or not renewed for a whole TTL (Redis unreachable that long)."""
+        another owner, or not renewed for a whole TTL. Each renewal may take a third of the TTL
+        at most, and a failed one is tried again sooner, so one slow or failed renewal (Redis
+        unreachable for a moment) does not lose a lock whose TTL still runs."""
         loop = asyncio.get_running_loop()
-        renewed_at = loop.time()
+        ttl_s = self.ttl_ms / 1000
+        period = ttl_s / 3
+        renewed_at, delay = loop.time(), period
         while True:
-            await asyncio.sleep(self.ttl_ms / 3000)
+            await asyncio.sleep(delay)
             try:
-                if not await self.renew():
+                async with asyncio.timeout(period):
+                    kept = await self.renew()
+            except (Unavailable, TimeoutError):
+                left = renewed_at + ttl_s - loop.time()
+                if left <= 0:
                     break
-                renewed_at = loop.time()
-            except Unavailable:  # one failed renewal is not a lost lock while its TTL lasts
-                if loop.time() - renewed_at >= self.ttl_ms / 1000:
-                    break
+                delay = left / 3
+                continue
+            if not kept:
+                break
+            renewed_at, delay = loop.time(), period
         self.lost.set()
 
     @contextlib.asynccontextmanager

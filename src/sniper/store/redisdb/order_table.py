@@ -15,6 +15,7 @@ from pathlib import Path
 from sniper.errors import ConfigError
 from sniper.store.backends.sqlite import path_from_url
 from sniper.store.models import Order
+from sniper.store.redisdb.client import redact_url
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -35,7 +36,7 @@ class OrderTable:
         try:
             self.path: Path = path_from_url(url)
         except ConfigError:
-            raise ConfigError(f"orders_db: {url!r} is not sqlite:///PATH") from None
+            raise ConfigError(f"orders_db: {redact_url(url)!r} is not sqlite:///PATH") from None
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()

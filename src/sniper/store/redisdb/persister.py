@@ -31,6 +31,8 @@ from sniper.store.redisdb.pool import PoolPolicy
 log = logging.getLogger(__name__)
 
 GROUP = "persisters"
+_MAX_BACKOFF_S = 5.0
+_WARN_EVERY_S = 10.0
 Entries = list[tuple[str, dict[str, str]]]
 
 
@@ -56,6 +58,8 @@ class OrderPersister:
         #: Orders copied into the table (new rows) and the most workers seen at once.
         self.persisted = 0
         self.peak_workers = 0
+        self._warned_at = -_WARN_EVERY_S
+        self._suppressed = 0
 
     @property
     def workers(self) -> int:
@@ -110,7 +114,7 @@ class OrderPersister:
             try:
                 await self.tick()
             except Exception as exc:
-                log.warning("persister: backlog not read (%s)", type(exc).__name__)
+                self._warn("persister: backlog not read (%s)", type(exc).__name__)
             await asyncio.sleep(max(self.poll_s, 0.2))
 
     # -- one worker ------------------------------------------------------------------------
@@ -118,15 +122,22 @@ class OrderPersister:
     async def _work(self, n: int) -> None:
         consumer = f"{self.name}-{n}"
         idle_since = self.clock()
+        failures = 0
         while not self._stopping.is_set():
             try:
                 moved = await self.step(consumer)
+                failures = 0
             except Exception as exc:
                 # Nothing was acknowledged: the entries stay pending and are claimed again.
-                log.warning("persister %s: nothing copied (%s)", consumer, type(exc).__name__)
-                moved = 0
+                self._warn("persister %s: nothing copied (%s)", consumer, type(exc).__name__)
+                moved, failures = 0, failures + 1
             if moved:
                 idle_since = self.clock()
+                continue
+            if failures:  # an outage: back off (up to 5 s) instead of hammering Redis
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(),
+                                           min(_MAX_BACKOFF_S, self.poll_s * 2 ** failures))
                 continue
             if self.policy.retire(self.workers, self.clock() - idle_since):
                 # Leave the count at once: workers deciding together must not all go.
@@ -138,8 +149,8 @@ class OrderPersister:
 
     async def step(self, consumer: str) -> int:
         """One pass over every SKU's stream as ``consumer``: claim abandoned entries, read new
-        ones, copy, acknowledge. How many entries it moved."""
-        moved = 0
+        ones, copy, acknowledge. How many entries it moved; raises when every item failed."""
+        moved, trouble = 0, None
         for sku in await self._skus():
             stream = sku_keys(sku).stream
             try:
@@ -150,9 +161,21 @@ class OrderPersister:
                     moved += len(entries)
             except (Unavailable, TimeoutError, sqlite3.Error) as exc:
                 # One item's trouble must not starve the others; its entries stay pending.
-                log.warning("persister %s: %s not copied (%s)", consumer, sku,
-                            type(exc).__name__)
+                self._warn("persister %s: %s not copied (%s)", consumer, sku, type(exc).__name__)
+                trouble = trouble or exc
+        if trouble is not None and not moved:
+            raise trouble
         return moved
+
+    def _warn(self, message: str, *args: object) -> None:
+        """A warning, at most one per ``_WARN_EVERY_S`` (an outage must not flood the log)."""
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY_S:
+            suppressed, self._warned_at, self._suppressed = self._suppressed, now, 0
+            log.warning(message + (f" ({suppressed} more since the last)" if suppressed else ""),
+                        *args)
+        else:
+            self._suppressed += 1
 
     async def _skus(self) -> list[str]:
         async with self._calls():

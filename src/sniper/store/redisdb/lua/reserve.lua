@@ -1,5 +1,5 @@
 -- The whole reservation step, atomically (the same checks, in the same order, as rules.decide).
--- KEYS: item, bought, replays, orders, stream (one SKU: every key carries its {sku} hash tag)
+-- KEYS: item, bought, replays, orders, stream, by_user (one SKU: every key carries its {sku} tag)
 -- ARGV: user, qty, request_id ('' for none), now_ms, order_id, order_json
 -- Returns {outcome, stock_left_or_false, order_json_or_item_fields...}
 local user, qty, rid = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -33,6 +33,8 @@ end
 local left = redis.call('HINCRBY', KEYS[1], 'stock', -qty)
 redis.call('HINCRBY', KEYS[2], user, qty)
 redis.call('HSET', KEYS[4], oid, order)
+local mine = redis.call('HGET', KEYS[6], user)
+redis.call('HSET', KEYS[6], user, mine and (mine .. ',' .. oid) or oid)
 if rid ~= '' then
   redis.call('HSET', KEYS[3], user .. '\0' .. rid, oid)
 end
