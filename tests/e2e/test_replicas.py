@@ -17,6 +17,7 @@ import pytest
 from tests.e2e.conftest import StartStore
 from tests.e2e.crowd import Answer, fire, open_item, users
 from tests.e2e.store_process import StoreProcess
+from tests.redis_servers import redis_server
 
 pytestmark = pytest.mark.redis
 
@@ -234,3 +235,25 @@ def test_replicas_starting_together_load_the_catalog_once(
     finally:
         for replica in replicas:
             replica.close()
+
+
+def test_redis_gone_is_503_not_a_traceback(start_store: StartStore, tmp_path: Path) -> None:
+    """A replica whose Redis stops: orders, logins and health answer 503 `unavailable` with
+    Retry-After, in the store's own JSON, and the replica stays up."""
+    with redis_server(tmp_path / "own-redis") as (port, proc):
+        url = f"redis://127.0.0.1:{port}/0"
+        a = start_store(db=tmp_path / "lonely.db", store=url,
+                        args=("--orders-db", f"sqlite:///{tmp_path / 'orders.db'}"))
+        open_item(a, "eggs", stock=5)
+        [(_, token)] = users(a, 1)
+        proc.terminate()
+        proc.wait(10)
+        order = httpx.post(f"{a.url}/api/orders", json={"sku_id": "eggs", "request_id": "r1"},
+                           headers={"Cookie": f"session={token}"}, timeout=30)
+        assert order.status_code == 503
+        assert order.json()["error"] == "unavailable"
+        assert order.headers["Retry-After"] == "1"
+        assert httpx.get(f"{a.url}/healthz", timeout=30).status_code == 503
+        assert a.proc is not None
+        assert a.proc.poll() is None
+        assert "Traceback" not in a.log()
