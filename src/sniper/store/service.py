@@ -52,12 +52,11 @@ class StoreService:
         self.admin = AdminGuard(settings.admin_token_value())
         self.cache = ItemCache(settings.cache_ttl_s, clock)
         # Replicas on shared storage share their buckets; one process keeps its own.
-        self.shared_limiters = [
-            (kind, limiter) for kind, rate, burst in (
-                ("all", settings.global_rate_per_s, settings.global_burst),
-                ("user", settings.user_rate_per_s, settings.user_burst))
-            if rate > 0 and (limiter := backend.shared_limiter(kind, rate, burst)) is not None]
-        shared = {kind for kind, _ in self.shared_limiters}
+        wanted = (("all", settings.global_rate_per_s, settings.global_burst),
+                  ("user", settings.user_rate_per_s, settings.user_burst))
+        shared = {kind: limiter for kind, rate, burst in wanted if rate > 0
+                  and (limiter := backend.shared_limiter(kind, rate, burst)) is not None}
+        self.shared_limiters = list(shared.items())
         self.user_limiter = (
             KeyedLimiter(settings.user_rate_per_s, settings.user_burst, clock)
             if settings.user_rate_per_s > 0 and "user" not in shared else None

@@ -24,7 +24,7 @@ from sniper.store.models import Item, NewUser, Order, Session
 from sniper.store.redisdb.batch import ScriptBatcher
 from sniper.store.redisdb.client import Calls, Client, connect, load_script
 from sniper.store.redisdb.codec import order_from_json, order_json
-from sniper.store.redisdb.keys import SKUS, session_key, sku_keys, user_key
+from sniper.store.redisdb.keys import SKUS, known_skus, session_key, sku_keys, user_key
 from sniper.store.redisdb.lock import LockLost, RedisLock
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.redisdb.persister import OrderPersister
@@ -43,9 +43,14 @@ def _item_args(item: Item) -> list[Any]:
     return [v for f in _ITEM_FIELDS for v in (f, getattr(item, f))]
 
 
+def _pairs(flat: list[str]) -> list[tuple[str, str]]:
+    """A script's flat ``[field, value, ...]`` reply as pairs."""
+    return list(zip(flat[::2], flat[1::2], strict=True))
+
+
 def _item_from(sku_id: str, fields: Mapping[str, str] | list[str]) -> Item | None:
     if isinstance(fields, list):
-        fields = dict(zip(fields[::2], fields[1::2], strict=True))
+        fields = dict(_pairs(fields))
     if not fields:
         return None
     return Item(sku_id, fields["name"], int(fields["price_cents"]), int(fields["stock"]),
@@ -227,11 +232,11 @@ class RedisBackend(Backend):
             item_fields, bought, replays = await self._snapshot(
                 keys=[keys.item, keys.bought, keys.replays, keys.orders])
         orders: ReplayOrders = {}
-        for key, raw in zip(replays[::2], replays[1::2], strict=True):
+        for key, raw in _pairs(replays):
             user, _, request_id = key.partition("\0")
             orders[(user, request_id)] = order_from_json(raw)
         return (_item_from(sku_id, item_fields), orders,
-                {u: int(n) for u, n in zip(bought[::2], bought[1::2], strict=True)})
+                {u: int(n) for u, n in _pairs(bought)})
 
     # -- users and sessions ----------------------------------------------------------------
 
@@ -276,16 +281,10 @@ class RedisBackend(Backend):
 
     # -- orders ----------------------------------------------------------------------------
 
-    async def _skus(self, sku_id: str | None) -> list[str]:
-        if sku_id is not None:
-            return [sku_id]
-        async with self._calls():
-            return sorted(cast("set[str]", await self.client.smembers(SKUS)))
-
     async def get_order(self, order_id: str) -> Order | None:
         """The order, looked for in every SKU's order hash (a handful of items per sale)."""
         self._count("get_order")
-        skus = await self._skus(None)
+        skus = await known_skus(self.client, self._calls)
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             for sku in skus:
                 pipe.hget(sku_keys(sku).orders, order_id)
@@ -296,7 +295,7 @@ class RedisBackend(Backend):
         """Orders sorted by id (which sorts by time); one user's are read through that user's
         index in each SKU, not by reading every order."""
         self._count("list_orders")
-        skus = await self._skus(sku_id)
+        skus = [sku_id] if sku_id is not None else await known_skus(self.client, self._calls)
         if user is not None:
             return await self._orders_of(user, skus)
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:

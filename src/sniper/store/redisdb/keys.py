@@ -3,11 +3,20 @@ reservation script, which touches them all, runs on one Redis Cluster node."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
+
+if TYPE_CHECKING:
+    from sniper.store.redisdb.client import Calls, Client
 
 PREFIX = "sniper"
 #: Every SKU ever stored (listing orders of every item); a key of its own slot.
 SKUS = f"{PREFIX}:skus"
+
+
+async def known_skus(client: Client, calls: Calls) -> list[str]:
+    """Every SKU ever stored, sorted."""
+    async with calls():
+        return sorted(cast("set[str]", await client.smembers(SKUS)))
 
 
 class SkuKeys(NamedTuple):

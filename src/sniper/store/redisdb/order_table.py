@@ -85,7 +85,7 @@ class OrderTable:
 
     async def open(self) -> None:
         """Create the file and table if needed."""
-        await asyncio.to_thread(lambda: self._open() and None)
+        await asyncio.to_thread(self._open)
 
     def close(self) -> None:
         """Close the connection."""

@@ -16,7 +16,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
+from typing import Any
 
 from redis.exceptions import ResponseError
 
@@ -24,7 +24,7 @@ from sniper.errors import Unavailable
 from sniper.store.models import Order
 from sniper.store.redisdb.client import Calls, Client
 from sniper.store.redisdb.codec import order_from_json
-from sniper.store.redisdb.keys import SKUS, sku_keys
+from sniper.store.redisdb.keys import known_skus, sku_keys
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.redisdb.pool import PoolPolicy
 
@@ -96,7 +96,7 @@ class OrderPersister:
 
     async def backlog(self) -> int:
         """Orders in the streams not yet copied and acknowledged."""
-        keys = [sku_keys(sku).stream for sku in await self._skus()]
+        keys = [sku_keys(sku).stream for sku in await known_skus(self.client, self._calls)]
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.xlen(key)
@@ -151,7 +151,7 @@ class OrderPersister:
         """One pass over every SKU's stream as ``consumer``: claim abandoned entries, read new
         ones, copy, acknowledge. How many entries it moved; raises when every item failed."""
         moved, trouble = 0, None
-        for sku in await self._skus():
+        for sku in await known_skus(self.client, self._calls):
             stream = sku_keys(sku).stream
             try:
                 await self._ensure_group(stream)
@@ -176,10 +176,6 @@ class OrderPersister:
                         *args)
         else:
             self._suppressed += 1
-
-    async def _skus(self) -> list[str]:
-        async with self._calls():
-            return sorted(cast("set[str]", await self.client.smembers(SKUS)))
 
     async def _ensure_group(self, stream: str) -> None:
         if stream in self._grouped:
