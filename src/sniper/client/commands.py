@@ -5,14 +5,22 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from sniper.client.config import TaskConfig, redact
-from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Origin, ssl_context
+from sniper.client.connection import (
+    Connection,
+    ConnectionBroken,
+    HttpCall,
+    Origin,
+    Response,
+    ssl_context,
+)
 from sniper.client.console import Console
 from sniper.client.engine import Sniper
-from sniper.client.platforms import platform_class
+from sniper.client.platforms import Platform, Probe, platform_class
 from sniper.client.probe import ClockError, TimeProbe, measure, wall_offset
-from sniper.client.schedule import plan
+from sniper.client.schedule import past_target, plan
 from sniper.client.timesync import Estimate
 from sniper.clock import Clock, SystemClock
 
@@ -26,7 +34,8 @@ async def run(task: TaskConfig, cookie: str, console: Console) -> int:
 async def check(task: TaskConfig, cookie: str, console: Console,
                 clock: Clock | None = None) -> int:
     """``sniper check``: probe the login and the item, measure the clock, say when it would
-    fire. Sends no order. 0 if everything answered as expected, else 1 (4 for a dead cookie)."""
+    fire. Sends no order. 0 if everything answered as expected, else 1 (4 for a dead cookie, 2
+    for a bad task: an item the platform does not have, a target_time long past)."""
     clock = clock or SystemClock()
     platform = platform_class(task.platform)(task, cookie)
     origin = platform.origin
@@ -38,11 +47,7 @@ async def check(task: TaskConfig, cookie: str, console: Console,
         await conn.open(task.timeout_s)
         for probe in platform.probes():
             response = await conn.request(probe.call, task.timeout_s)
-            ok = response.status in probe.ok_status
-            print(f"  {probe.label}: HTTP {response.status} {'ok' if ok else 'FAILED'}",
-                  file=console.stream)
-            if not ok:
-                code = 4 if response.status in (401, 403) else max(code, 1)
+            code = max(code, _probe_answer(platform, probe, response, console.stream))
         est, _ = await measure(conn, platform, clock, timeout_s=task.timeout_s)
     except (ConnectionBroken, ClockError) as exc:
         print(f"  cannot reach {origin.host_header}: {exc}", file=console.stream)
@@ -50,12 +55,37 @@ async def check(task: TaskConfig, cookie: str, console: Console,
     finally:
         await conn.aclose()
     _say_clock(console, est, clock)
+    late = past_target(task.target_time, est.server_time(clock.monotonic() * 1000),
+                       task.retry.window_s)
+    if late is not None:
+        print(f"  ✗ {late}", file=console.stream)
+        return 2
     fire = plan(task.target_ms, est, task.preheat_ms)
     in_s = (fire.send_at - clock.monotonic() * 1000) / 1000
     print(f"  would fire at local {_local_iso(clock, fire.send_at)} "
           f"(in {in_s:.1f} s), {task.concurrency} request(s), arriving at "
           f"{task.target_time.isoformat()} on the server's clock", file=console.stream)
     return code
+
+
+def _probe_answer(platform: Platform, probe: Probe, response: Response, out: TextIO) -> int:
+    """Say what one probe's answer means; the exit code it calls for: 4 a refused login, 2 a
+    task naming what the platform does not have, 1 any other failure, else 0."""
+    ok = response.status in probe.ok_status
+    print(f"  {probe.label}: HTTP {response.status} {'ok' if ok else 'FAILED'}", file=out)
+    if response.status in (401, 403):
+        return 4
+    if response.status == 404 and probe.missing:
+        print(f"  ✗ {probe.missing}", file=out)
+        return 2
+    if not ok:
+        return 1
+    opens = platform.sale_start(probe, response)
+    target = platform.task.target_time
+    if opens is not None and opens != target:
+        print(f"  ! target_time {target.isoformat()} differs from the item's sale_start "
+              f"{opens.isoformat()}: the sale opens at sale_start", file=out)
+    return 0
 
 
 async def clock_report(url: str, console: Console, *, samples: int = 8,

@@ -30,6 +30,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "preflight_failed": "✗ pre-flight failed: {detail}",
         "preflight_unreachable": "! pre-flight: cannot reach the platform: {detail}",
         "task_result": "task {name}: {result}, order {order_id}",
+        "bad_task": "✗ {detail}",
     },
     "zh": {
         "clock": "时钟:服务器比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
@@ -55,6 +56,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "preflight_failed": "✗ 预检失败:{detail}",
         "preflight_unreachable": "! 预检:无法连接平台:{detail}",
         "task_result": "任务 {name}:{result},订单 {order_id}",
+        "bad_task": "✗ 任务有误:{detail}",
     },
 }
 

@@ -116,6 +116,12 @@ class Sniper:
 
     async def _run(self) -> RunSummary:
         await self._measure_on_probe_connection()
+        assert self.estimate is not None
+        late = schedule.past_target(self.task.target_time, self.estimate.server_time(self.now()),
+                                    self.task.retry.window_s)
+        if late is not None:
+            self.console.say("bad_task", detail=late)
+            return RunSummary(Result.BAD_TASK, detail=late)
         plan = self._plan()
         target = self.task.target_time.isoformat()
         self.console.say("waiting", target=target, seconds=max(0.0, plan.send_at - self.now())

@@ -43,8 +43,8 @@ def plan_tasks(tasks: Sequence[tuple[TaskConfig, str]]) -> list[Planned]:
 
 def combined_exit(results: Sequence[Result]) -> int:
     """0 only if every task ordered; else the most telling failure: 4 (a dead cookie),
-    1 (unexpected), 3 (not ordered)."""
-    for worst in (Result.AUTH_FAILED, Result.FATAL, Result.NOT_ORDERED):
+    2 (a bad task), 1 (unexpected), 3 (not ordered)."""
+    for worst in (Result.AUTH_FAILED, Result.BAD_TASK, Result.FATAL, Result.NOT_ORDERED):
         if worst in results:
             return int(worst.value)
     return 0

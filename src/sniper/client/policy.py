@@ -26,6 +26,7 @@ class Result(enum.Enum):
 
     ORDERED = 0
     FATAL = 1
+    BAD_TASK = 2  # found only once the server's clock is known: a target_time long past
     NOT_ORDERED = 3
     AUTH_FAILED = 4
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 from sniper.client.config import TaskConfig
@@ -22,6 +23,8 @@ class Probe:
     label: str
     call: HttpCall
     ok_status: tuple[int, ...] = (200,)
+    #: What a 404 means, when it means the task names something the platform does not have.
+    missing: str = ""
 
 
 class Platform(ABC):
@@ -62,6 +65,11 @@ class Platform(ABC):
     def probes(self) -> list[Probe]:
         """What ``sniper check`` asks before the opening; sends no order."""
         return []
+
+    def sale_start(self, probe: Probe, response: Response) -> datetime | None:
+        """When the platform says the sale opens, if a probe's answer tells (``sniper check``
+        compares it with ``target_time``)."""
+        return None
 
     async def existing_order(self, conn: Connection, timeout_s: float) -> str | None:
         """The id of an order this account already holds for the item, if the platform can say."""
