@@ -41,6 +41,8 @@ async def check(task: TaskConfig, cookie: str, console: Console,
     origin = platform.origin
     print(f"task {task.name}: {task.platform} at {origin.host_header}, sku {task.sku_id}, "
           f"cookie {redact(cookie)}", file=console.stream)
+    if task.concurrency > 1 and not platform.carries_request_id():
+        print("  " + console.text("no_request_id", n=task.concurrency), file=console.stream)
     conn = Connection(origin, clock, ssl_context(origin, task.ca_file))
     code = 0
     try:

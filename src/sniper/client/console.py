@@ -31,6 +31,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "preflight_unreachable": "! pre-flight: cannot reach the platform: {detail}",
         "task_result": "task {name}: {result}, order {order_id}",
         "bad_task": "✗ {detail}",
+        "extra_orders": "! {n} orders were placed, not one: {order_ids} (each request of the "
+                        "burst became an order); cancel those you do not want",
+        "no_request_id": "! the request carries no {{request_id}}: each of the {n} requests "
+                         "of the burst may become an order of its own (set concurrency: 1, or "
+                         "put {{request_id}} where the shop takes an idempotency key)",
     },
     "zh": {
         "clock": "时钟:服务器比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
@@ -57,6 +62,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "preflight_unreachable": "! 预检:无法连接平台:{detail}",
         "task_result": "任务 {name}:{result},订单 {order_id}",
         "bad_task": "✗ 任务有误:{detail}",
+        "extra_orders": "! 共下了 {n} 单,而不是一单:{order_ids}(同一批的每个请求都成了一单);"
+                        "请取消不需要的订单",
+        "no_request_id": "! 请求中没有 {{request_id}}:同一批的 {n} 个请求可能各成一单"
+                         "(设 concurrency: 1,或把 {{request_id}} 放在商家接受幂等键的位置)",
     },
 }
 

@@ -47,6 +47,9 @@ class RunSummary:
     sent_server_ms: tuple[float, ...] = ()
     clock: Estimate | None = None
     detail: str = ""
+    #: Every order the run was answered with (more than one: the shop took several requests of
+    #: the burst as orders of their own).
+    order_ids: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -107,6 +110,7 @@ class Sniper:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.notifier.drain()
             self.log.summary(result=summary.result.name.lower(), order_id=summary.order_id,
+                             orders=len(summary.order_ids), order_ids=list(summary.order_ids),
                              fire_late_ms=round(self.fire_late_ms, 3),
                              existing_order=summary.existing, detail=summary.detail,
                              request_id=self.request_id)
@@ -115,6 +119,8 @@ class Sniper:
                              result=summary.result.name.lower())
 
     async def _run(self) -> RunSummary:
+        if self.task.concurrency > 1 and not self.platform.carries_request_id():
+            self.console.say("no_request_id", n=self.task.concurrency)
         await self._measure_on_probe_connection()
         assert self.estimate is not None
         late = schedule.past_target(self.task.target_time, self.estimate.server_time(self.now()),
@@ -327,8 +333,10 @@ class Sniper:
             pending = set(workers)
             while pending:
                 _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if policy.order_id is not None or policy.stopped in (Kind.AUTH, Kind.FATAL):
-                    break  # first success wins: the rest are cancelled
+                # After a success nothing new is sent, but answers already on their way are
+                # read (each within timeout_s): any of them may be an order too.
+                if policy.stopped in (Kind.AUTH, Kind.FATAL):
+                    break
         finally:
             for worker in workers:
                 worker.cancel()
@@ -408,12 +416,17 @@ class Sniper:
             order_id = await self._look_up()
             if order_id is not None:
                 result, existing = Result.ORDERED, True
+        order_ids = tuple(policy.order_ids) or ((order_id,) if order_id is not None else ())
         if result is Result.ORDERED:
             self.console.say("existing" if existing else "ordered", order_id=order_id)
             after = "" if self._won_at is None else \
                 f", answered {self.estimate.server_time(self._won_at) - self.task.target_ms:.1f}" \
                 " ms after the opening"
-            self._tell("order placed", f"order {order_id}{after}")
+            extra = ""
+            if len(order_ids) > 1:
+                extra = f"; {len(order_ids)} orders in all: {', '.join(order_ids)}"
+                self.console.say("extra_orders", n=len(order_ids), order_ids=", ".join(order_ids))
+            self._tell("order placed", f"order {order_id}{after}{extra}")
         elif result is Result.AUTH_FAILED:
             self.console.say("auth")
         elif result is Result.FATAL:
@@ -423,7 +436,7 @@ class Sniper:
             self.console.say("sold_out" if sold else "window")
             self._tell("no order", "sold out" if sold else "the retry window is over")
         return RunSummary(result, order_id, existing, self.log.attempts, sent_server,
-                          self.estimate, policy.last_detail)
+                          self.estimate, policy.last_detail, order_ids=order_ids)
 
     def _tell(self, title: str, message: str) -> None:
         """A push message on every configured channel (in the background)."""

@@ -86,5 +86,5 @@ async def run_many(tasks: Sequence[tuple[TaskConfig, str]], lang: str,
     # (run() turns every failure into a result, so one task cannot end the others.)
     for sniper, summary in zip(snipers, summaries, strict=True):
         console.say("task_result", name=sniper.task.name, result=summary.result.name.lower(),
-                    order_id=summary.order_id or "-")
+                    order_id=", ".join(summary.order_ids) or "-")
     return combined_exit([s.result for s in summaries])

@@ -48,6 +48,11 @@ class Platform(ABC):
     def classify(self, response: Response) -> Verdict:
         """What an answer to the order request means."""
 
+    def carries_request_id(self) -> bool:
+        """Whether every request of a run carries the run's one request id, so that the shop can
+        make one order of a burst. When not, each request may become an order of its own."""
+        return True
+
     def time_call(self) -> HttpCall | None:
         """A request answering the server's time in ms (``{"now_ms": …}``), or None: then the
         ``Date`` header of :meth:`warm_call` is used."""
