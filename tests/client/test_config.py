@@ -42,7 +42,7 @@ def test_defaults(tmp_path: Path) -> None:
     task = load_task(write(tmp_path, GOOD))
     assert (task.qty, task.concurrency, task.preheat_ms, task.timeout_s) == (1, 3, 500, 5.0)
     assert (task.retry.window_s, task.retry.rate_per_s, task.retry.burst) == (10.0, 5.0, 5)
-    assert (task.log_file, task.lang) == (Path("sniper.log"), "en")
+    assert (task.log_file, task.lang) == (tmp_path / "sniper.log", "en")  # beside the file
     assert task.target_ms == 1_713_135_600_000
 
 

@@ -93,3 +93,17 @@ def _retarget(path: Path, target: str) -> str:
     lines = path.read_text().splitlines()
     return "\n".join(f'target_time: "{target}"' if ln.startswith("target_time:") else ln
                      for ln in lines) + "\n"
+
+
+def test_check_from_another_directory_reads_the_cookie_beside_the_task(
+    start_store: StartStore, tmp_path: Path
+) -> None:
+    """``cd / && sniper check /tmp/x/task.yaml`` with ``cookie_file: me.cookie`` beside it."""
+    store = start_store()
+    path, _, token = task_file(store, tmp_path, opens_in_s=5)
+    (tmp_path / "me.cookie").write_text(f"session={token}\n")
+    text = path.read_text().replace(f'cookie: "session={token}"', "cookie_file: me.cookie")
+    path.write_text(text)
+    done = sniper("check", str(path), cwd=Path("/"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "login: HTTP 200 ok" in done.stdout
