@@ -35,8 +35,6 @@ def test_imported_store_order_call_makes_one_order(start_store: StartStore,
     made = sniper("import-curl", "order.curl", "-o", "imported.yaml", "--sku-id", "eggs",
                   "--target-time", opening, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    assert "note: this is the store's own order call" in made.stdout
-    assert "warning" not in made.stderr
     with (tmp_path / "imported.yaml").open("a") as task:
         task.write(f'log_file: "{tmp_path}/h.log"\n')
     done = sniper("run", "imported.yaml", cwd=tmp_path, timeout=90)
@@ -44,6 +42,8 @@ def test_imported_store_order_call_makes_one_order(start_store: StartStore,
     assert done.stdout.count("→ request sent") >= 3
     assert len(store.admin("GET", "/admin/orders?sku_id=eggs").json()["orders"]) == 1
     assert "orders were placed" not in done.stdout
+    assert "note: this is the store's own order call" in made.stdout
+    assert "warning" not in made.stderr
 
 
 def test_every_order_of_a_burst_without_request_id_is_reported(start_store: StartStore,
