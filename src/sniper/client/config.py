@@ -250,9 +250,10 @@ def yaml_where(exc: yaml.YAMLError) -> str:
     opened = exc.context_mark.line + 1 if exc.context_mark is not None else found
     if opened == found:
         return f" at line {found}: {problem}"
+    context = exc.context or "while reading"
     if mark.buffer is not None and mark.index >= len(mark.buffer.rstrip("\0\n")):
-        return f" at line {opened}: {exc.context}, {problem}"
-    return f" at line {found}: {problem} ({exc.context} from line {opened})"
+        return f" at line {opened}: {context}, {problem}"
+    return f" at line {found}: {problem} ({context} from line {opened})"
 
 
 def _path_fields(*models: type[BaseModel]) -> frozenset[str]:
