@@ -61,7 +61,7 @@ async def check(task: TaskConfig, cookie: str, console: Console,
                        task.retry.window_s)
     if late is not None:
         print(f"  ✗ {late}", file=console.stream)
-        return 2
+        return max(code, 2)
     fire = plan(task.target_ms, est, task.preheat_ms)
     in_s = (fire.send_at - clock.monotonic() * 1000) / 1000
     print(f"  would fire at local {_local_iso(clock, fire.send_at)} "
