@@ -37,7 +37,7 @@ _TICK_MS = 100.0
 _IDLE_TICK_MS = 1000.0
 #: Before the server's clock is measured, stop waiting for an unreachable server this long
 #: before our own clock's preheat (the server's clock may be ahead).
-_UNMEASURED_MARGIN_MS = 10_000.0
+_UNMEASURED_MARGIN_MS = 5_000.0
 
 
 @dataclass(frozen=True)

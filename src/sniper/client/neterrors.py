@@ -21,6 +21,7 @@ class NetKind(enum.Enum):
     DNS_DOWN = "dns_down"
     TIMEOUT = "timeout"
     UNREACHABLE = "unreachable"
+    RESET = "reset"
     NOT_TLS = "not_tls"
     CERTIFICATE = "certificate"
     TLS = "tls"
@@ -50,6 +51,7 @@ _LINES = {
     NetKind.TIMEOUT: "{where}: no answer within {timeout_s:g} s (the host is down or a firewall "
                      "drops the connection)",
     NetKind.UNREACHABLE: "{where}: network unreachable (is this machine online?)",
+    NetKind.RESET: "{where}: the server dropped the connection at once ({reset_hint})",
     NetKind.NOT_TLS: "{where}: the server does not speak TLS on this port ({tls_hint})",
     NetKind.CERTIFICATE: "{where}: its TLS certificate is not trusted ({why}); for a private CA "
                          "give ca_file (or --ca-file)",
@@ -69,6 +71,8 @@ def classify(exc: BaseException) -> NetKind:
         kind = NetKind.REFUSED
     elif isinstance(exc, TimeoutError):
         kind = NetKind.TIMEOUT
+    elif isinstance(exc, ConnectionResetError):
+        kind = NetKind.RESET
     elif isinstance(exc, OSError) and exc.errno in _UNREACHABLE:
         kind = NetKind.UNREACHABLE
     return kind
@@ -95,7 +99,9 @@ def describe(exc: BaseException, *, scheme: str, host: str, port: int, timeout_s
            or getattr(exc, "strerror", None) or type(exc).__name__)
     return _LINES[classify(exc)].format(
         where=f"cannot connect to {host}:{port}", host=host, timeout_s=timeout_s, why=why,
-        tls_hint="use http:// instead of https://" if scheme == "https" else "check the URL")
+        tls_hint="use http:// instead of https://" if scheme == "https" else "check the URL",
+        reset_hint="if it does not speak TLS on this port, use http://" if scheme == "https"
+        else "is it the right port?")
 
 
 def retry_delay_s(tries: int, left_s: float) -> float | None:
