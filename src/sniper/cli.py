@@ -137,6 +137,41 @@ def clock(url: str, samples: int, ca_file: str | None) -> None:
 
 
 @cli.command()
+@click.argument("url")
+@click.argument("user")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The cookie file to write (default USER.cookie), readable by you only.")
+@click.option("--password-file", type=click.File("r"),
+              help="Read the password from this file's first line (else SNIPER_PASSWORD, "
+                   "else a prompt that does not echo).")
+@click.option("--ca-file", type=click.Path(exists=True, path_type=Path),
+              help="Extra CA certificates for https.")
+def login(url: str, user: str, output: Path | None, password_file: Any,
+          ca_file: Path | None) -> None:
+    """Log in to a store; write its session cookie to a file for a task's cookie_file."""
+    from sniper.client.login import LoginFailed
+    from sniper.client.login import login as log_in
+
+    if not url.startswith(("http://", "https://")):
+        click.echo("sniper: url: must start with http:// or https://", err=True)
+        sys.exit(EXIT_CONFIG)
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
+    else:
+        password = os.environ.get("SNIPER_PASSWORD") or click.prompt(
+            f"password for {user}", hide_input=True, err=True)
+    try:
+        cookie = _run_async(log_in(url, user, password, ca_file=ca_file))
+    except LoginFailed as exc:
+        click.echo(f"sniper: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    output = output or Path(f"{user}.cookie")
+    _write_private(output, cookie + "\n")
+    click.echo(f"wrote {output} (cookie {redact(cookie)}, readable by you only); "
+               f"in a task: cookie_file: {output}")
+
+
+@cli.command()
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default 8000).")
 @click.option("--store", help="Backend URL (default sqlite:///./store.db).")

@@ -135,6 +135,13 @@ def _say_demo(
     say(f"  item {info.sku_id}: stock 10, opens {info.sale_start}")
     say(f"    {base}/api/items/{info.sku_id}")
     say(f"  user {info.user!r}, password {info.password!r}: POST {base}/api/login")
+    say(f"    sniper login {base} {info.user} -o {info.user}.cookie    (writes the cookie)")
+    say(f"    curl -i {base}/api/login -H 'Content-Type: application/json' "
+        f"-d '{{\"user\": \"{info.user}\", \"password\": \"{info.password}\"}}'")
+    token = info.admin_token if show_token else "$SNIPER_ADMIN_TOKEN"
+    say("  move the opening (any RFC 3339 time with offset):")
+    say(f"    curl -X PATCH {base}/admin/items/{info.sku_id} -H 'Authorization: Bearer {token}' "
+        f"-H 'Content-Type: application/json' -d '{{\"sale_start\": \"{info.sale_start}\"}}'")
 
 
 def raise_fd_limit() -> None:
