@@ -133,3 +133,8 @@ def test_demo_in_chinese(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ 下单成功!订单号:" in done.stdout
     assert "抢购器的订单" in done.stdout
+    assert "预检:商品、登录 正常" in done.stdout
+    assert "结果:下单成功" in done.stdout
+    assert "201 下单成功" in done.stdout
+    for english in ("ordered", "intersection", "login", "item"):
+        assert english not in done.stdout

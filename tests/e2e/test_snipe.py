@@ -52,7 +52,7 @@ def test_order_lands_at_the_opening_on_the_store_clock(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ order placed! order id: " in done.stdout
     assert "→ request sent [seq=3]" in done.stdout
-    assert "the 3 requests (seq 1-3) carry one request id" in done.stdout
+    assert "seq 1-3 share request id snp-" in done.stdout
     orders = store.admin("GET", "/admin/orders?sku_id=eggs").json()["orders"]
     assert len(orders) == 1
     assert 0 <= orders[0]["created_ms"] - opening_ms <= 20

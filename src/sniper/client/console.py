@@ -10,14 +10,14 @@ from sniper.humanize import duration
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "clock": "clock: the server's clock is {offset:+.2f} ms from this one (±{uncertainty:.2f} "
-                 "ms), round trip (RTT) {rtt:.2f} ms; {samples} samples, {method}",
+                 "ms), round trip (RTT) {rtt:.2f} ms, from {samples} timed requests ({method})",
         "waiting": "opening at {target} on the server's clock; firing in {wait}",
         "countdown": "T-{wait}  offset {offset:+.2f} ms  RTT {rtt:.2f} ms  {state}",
         "still_waiting": "waiting: firing in {wait} (server clock {offset:+.2f} ms from this one)",
         "preheat": "preheating {n} connection(s)",
         "sent": "→ request sent [seq={seq}]",
-        "burst": "  the {n} requests (seq 1-{n}) carry one request id, {request_id}: the store "
-                 "makes at most one order of them (201 = the order, 200 = the same order again)",
+        "burst": "  seq 1-{n} share request id {request_id}: the store makes one order of them "
+                 "(201: the order, 200: the same order again)",
         "answer": "← [seq={seq}] {status} {outcome} in {latency:.1f} ms",
         "ordered": "✓ order placed! order id: {order_id}",
         "existing": "✓ this account already holds an order: {order_id}",
@@ -36,6 +36,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                        "developer tools (README: \"Finding the cookie\")",
         "no_session": " (yours has no session=)",
         "state_waiting": "waiting",
+        "and": ", ",
         "remeasure_failed": "! clock re-measure failed, keeping the last estimate: {detail}",
         "duplicate": "! task {name} has the same account and item as {other}: not run",
         "preflight_ok": "pre-flight: {probes} ok",
@@ -46,14 +47,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "zh": {
         "clock": "时钟:服务器时钟比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
-                 "往返时间(RTT){rtt:.2f} ms;{samples} 次采样,{method}",
+                 "往返时间(RTT){rtt:.2f} ms,由 {samples} 次计时请求测得({method})",
         "waiting": "开抢时间 {target}(服务器时钟);{wait}后开抢",
         "countdown": "倒计时 {wait}  时差 {offset:+.2f} ms  往返 {rtt:.2f} ms  {state}",
         "still_waiting": "等待中:{wait}后开抢(服务器时钟比本机 {offset:+.2f} ms)",
         "preheat": "预热 {n} 个连接",
         "sent": "→ 请求已发出 [seq={seq}]",
-        "burst": "  这 {n} 个请求(seq 1-{n})使用同一个请求号 {request_id}:"
-                 "商店最多为它们创建一个订单(201 = 新订单,200 = 同一订单再次返回)",
+        "burst": "  seq 1-{n} 使用同一个请求号 {request_id}:商店只为它们创建一个订单"
+                 "(201:新订单,200:同一订单再次返回)",
         "answer": "← [seq={seq}] {status} {outcome},耗时 {latency:.1f} ms",
         "ordered": "✓ 下单成功!订单号:{order_id}",
         "existing": "✓ 该账号已有订单:{order_id}",
@@ -72,6 +73,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                        "(见 README「找到 Cookie」)",
         "no_session": "(你的 Cookie 里没有 session=)",
         "state_waiting": "等待中",
+        "and": "、",
         "remeasure_failed": "! 重新测量时钟失败,沿用上次结果:{detail}",
         "duplicate": "! 任务 {name} 与 {other} 是同一账号同一商品:不运行",
         "preflight_ok": "预检:{probes} 正常",
@@ -87,14 +89,14 @@ MESSAGES: dict[str, dict[str, str]] = {
 #: plugin's probe label) are shown as they are.
 WORDS: dict[str, dict[str, str]] = {
     "en": {
-        "intersection": "the offset every sample allows",
-        "lowest-rtt": "from the fastest sample",
+        "intersection": "the offset all of them allow",
+        "lowest-rtt": "the fastest one",
         "not_started": "not started", "rate_limited": "rate limited", "auth_failed": "auth failed",
         "sold_out": "sold out", "limit_reached": "limit reached", "not_ordered": "not ordered",
     },
     "zh": {
-        "intersection": "取所有样本共同允许的区间",
-        "lowest-rtt": "取往返最短的样本",
+        "intersection": "取它们共同允许的时差",
+        "lowest-rtt": "取往返最快的一次",
         "ordered": "下单成功", "not_started": "未开始", "rate_limited": "被限流", "retry": "重试",
         "auth_failed": "认证失败", "sold_out": "已售罄", "limit_reached": "已达限购",
         "fatal": "意外错误", "cancelled": "已取消", "not_ordered": "未下单",

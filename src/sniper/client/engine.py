@@ -302,7 +302,8 @@ class Sniper:
                 self._tell("pre-flight failed", detail)
         elif results:
             self.console.say("preflight_ok",
-                             probes=", ".join(self.console.word(k) for k in results))
+                             probes=self.console.text("and").join(
+                                 self.console.word(k) for k in results))
 
     async def _warm(self, send_at: float) -> schedule.FirePlan:
         """One small request on every connection at once: warms them and gives fresh clock
