@@ -33,7 +33,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cookie_hint_store": "  hint: a store cookie looks like session=TOKEN{yours}; "
                              "`sniper login URL USER -o FILE` writes one for cookie_file",
         "cookie_hint": "  hint: copy the Cookie header of a logged-in request from the browser's "
-                       "developer tools (README: \"Finding the cookie\")",
+                       "developer tools (README: \"Finding the cookie for another shop\")",
         "no_session": " (yours has no session=)",
         "state_waiting": "waiting",
         "and": ", ",
@@ -70,7 +70,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cookie_hint_store": "  提示:商店的 Cookie 形如 session=TOKEN{yours};"
                              "`sniper login URL USER -o FILE` 可以生成一个,供 cookie_file 使用",
         "cookie_hint": "  提示:在浏览器开发者工具中复制已登录请求的 Cookie 请求头"
-                       "(见 README「找到 Cookie」)",
+                       "(见 README「找到其他商店的 Cookie」)",
         "no_session": "(你的 Cookie 里没有 session=)",
         "state_waiting": "等待中",
         "and": "、",
