@@ -98,3 +98,47 @@ def test_demo_banner_says_how_to_log_in_and_move_the_opening(start_store: StartS
     assert moved.status_code == 200
     assert moved.json()["sale_start"] == "2030-01-01T07:00:00+08:00"
     assert ADMIN["Authorization"].split()[1] not in log
+
+
+def test_demo_store_with_a_generated_token(tmp_path: Path) -> None:
+    """``sniper serve --demo`` without an admin token: the banner shows the generated one, and
+    the PATCH it prints moves the opening with it."""
+    import os
+    import signal
+    import time
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "SNIPER_ADMIN_TOKEN"}
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "sniper", "serve", "--demo", "--port",
+                             str(port), "--store", f"sqlite:///{tmp_path / 's.db'}"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        text = ""
+        while "Bearer" not in text and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            text = (tmp_path / "serve.log").read_text()
+        assert "Traceback" not in text, text
+        token = re.search(r"admin token: (\S+)", text)
+        assert token is not None, text
+        assert f"Authorization: Bearer {token.group(1)}'" in text
+        url = f"http://127.0.0.1:{port}/admin/items/demo-eggs"
+        moved = None
+        while time.monotonic() < deadline:
+            try:
+                moved = httpx.patch(url, json={"sale_start": "2030-01-01T07:00:00+08:00"},
+                                    headers={"Authorization": f"Bearer {token.group(1)}"})
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert moved is not None
+        assert moved.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()

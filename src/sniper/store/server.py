@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
+from pydantic import SecretStr
 from uvicorn.supervisors import Multiprocess
 
 from sniper.clock import SkewedClock, SystemClock
@@ -44,7 +45,8 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
     if settings.demo:
         generated = settings.admin_token_value() is None
         if generated:
-            settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(24)})
+            settings = settings.model_copy(
+                update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
         info = asyncio.run(seed_demo(settings))
         _say_demo(info, settings, say, show_token=generated)
     if settings.catalog is not None:
