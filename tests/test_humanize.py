@@ -32,6 +32,17 @@ def test_duration(seconds: float, lang: str, text: str) -> None:
     assert duration(seconds, lang) == text
 
 
+@pytest.mark.parametrize(("seconds", "text"), [
+    (5297.7, "1 h 28 min 17 s"),
+    (3600.0, "1 h"),
+    (3605.0, "1 h 5 s"),
+    (42.0, "42 s"),
+])
+def test_duration_to_the_second(seconds: float, text: str) -> None:
+    """Three units for a live countdown."""
+    assert duration(seconds, "en", 3) == text
+
+
 @pytest.mark.parametrize(("text", "cells", "padded"), [
     ("sniper", 8, "sniper  "),
     ("crowd", 8, "crowd   "),

@@ -10,9 +10,9 @@ _UNITS = {
 }
 
 
-def duration(seconds: float, lang: str = "en") -> str:
+def duration(seconds: float, lang: str = "en", units_shown: int = 2) -> str:
     """``seconds`` as a person says it: ``4.2 s``, ``42 s``, ``12 min 5 s``, ``1 h 28 min``,
-    ``2 d 3 h`` (the two largest units, rounded down; tenths under ten seconds)."""
+    ``2 d 3 h`` (the ``units_shown`` largest units, rounded down; tenths under ten seconds)."""
     units = _UNITS.get(lang, _UNITS["en"])
     seconds = max(0.0, seconds)
     if seconds < 10:
@@ -23,7 +23,7 @@ def duration(seconds: float, lang: str = "en") -> str:
     minutes, secs = divmod(rest, 60)
     parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
     first = next(i for i, (n, _) in enumerate(parts) if n)
-    shown = [(n, u) for n, u in parts[first:first + 2] if n or u == parts[first][1]]
+    shown = [(n, u) for n, u in parts[first:first + units_shown] if n or u == parts[first][1]]
     return " ".join(f"{n}{units[u]}" for n, u in shown)
 
 

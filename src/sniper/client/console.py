@@ -148,9 +148,9 @@ class Console:
     def countdown(self, *, seconds: float, offset: float, rtt: float) -> None:
         """Redraw the live line on a terminal; elsewhere, a plain line every few minutes."""
         wait = self.duration(seconds)
-        if self.live:
+        if self.live:  # to the second, so that the line is seen to move
             print("\r\x1b[2K" + self.prefix + self.text(
-                "countdown", wait=wait, offset=offset, rtt=rtt,
+                "countdown", wait=duration(seconds, self.lang, 3), offset=offset, rtt=rtt,
                 state=self.text("state_waiting")), end="", file=self.stream, flush=True)
             self._drawn = True
         elif self._quiet_line_at is None:
