@@ -296,9 +296,9 @@ class Sniper:
         if bad:
             detail = ", ".join(f"{k} HTTP {v}" for k, v in bad.items())
             self.console.say("preflight_failed", detail=detail)
-            if self._session_dead:
+            if self._session_dead:  # told (notified) once, when the task stops
                 self.console.cookie_hint(self.task.platform, self.platform.cookie)
-            if not self._session_dead:  # a dead cookie is told once, when the task stops
+            else:
                 self._tell("pre-flight failed", detail)
         elif results:
             self.console.say("preflight_ok",

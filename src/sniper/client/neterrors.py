@@ -96,7 +96,7 @@ def _all_refused(exc: BaseException) -> bool:
 def describe(exc: BaseException, *, scheme: str, host: str, port: int, timeout_s: float) -> str:
     """One line saying what failed and what to try."""
     why = (getattr(exc, "verify_message", None) or getattr(exc, "reason", None)
-           or getattr(exc, "strerror", None) or type(exc).__name__)
+           or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
     return _LINES[classify(exc)].format(
         where=f"cannot connect to {host}:{port}", host=host, timeout_s=timeout_s, why=why,
         tls_hint="use http:// instead of https://" if scheme == "https" else "check the URL",
