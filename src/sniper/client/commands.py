@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
 
 from sniper.client.config import TaskConfig, redact
 from sniper.client.connection import (
@@ -49,7 +48,7 @@ async def check(task: TaskConfig, cookie: str, console: Console,
         await conn.open(task.timeout_s)
         for probe in platform.probes():
             response = await conn.request(probe.call, task.timeout_s)
-            code = max(code, _probe_answer(platform, probe, response, console.stream))
+            code = max(code, _probe_answer(platform, probe, response, console))
         est, _ = await measure(conn, platform, clock, timeout_s=task.timeout_s)
     except (ConnectionBroken, ClockError) as exc:
         print(f"  cannot reach {origin.host_header}: {exc}", file=console.stream)
@@ -65,19 +64,21 @@ async def check(task: TaskConfig, cookie: str, console: Console,
     fire = plan(task.target_ms, est, task.preheat_ms)
     in_s = (fire.send_at - clock.monotonic() * 1000) / 1000
     print(f"  would fire at local {_local_iso(clock, fire.send_at)} "
-          f"(in {in_s:.1f} s), {task.concurrency} request(s), arriving at "
+          f"(in {console.duration(in_s)}), {task.concurrency} request(s), arriving at "
           f"{task.target_time.isoformat()} on the server's clock", file=console.stream)
     return code
 
 
-def _probe_answer(platform: Platform, probe: Probe, response: Response, out: TextIO) -> int:
-    """Say what one probe's answer means; the exit code it calls for: 4 a refused login, 2 a
-    task naming what the platform does not have, 1 any other failure, else 0."""
+def _probe_answer(platform: Platform, probe: Probe, response: Response, console: Console) -> int:
+    """Say what one probe's answer means; the exit code it calls for: 4 a refused login (with a
+    hint), 2 a task naming what the platform does not have, 1 any other failure, else 0."""
+    out = console.stream
     ok = response.status in probe.ok_status
     print(f"  {probe.label}: HTTP {response.status} {'ok' if ok else 'FAILED'}", file=out)
-    if response.status in (401, 403):
+    if not ok and response.status in (401, 403):
+        console.cookie_hint(platform.task.platform, platform.cookie)
         return 4
-    if response.status == 404 and probe.missing:
+    if not ok and response.status == 404 and probe.missing:
         print(f"  ✗ {probe.missing}", file=out)
         return 2
     if not ok:
@@ -118,7 +119,7 @@ async def clock_report(url: str, console: Console, *, samples: int = 8,
 
 def _say_clock(console: Console, est: Estimate, clock: Clock) -> None:
     console.say("clock", offset=wall_offset(est, clock), uncertainty=est.uncertainty,
-                rtt=est.rtt, samples=est.samples, method=est.method)
+                rtt=est.rtt, samples=est.samples, method=console.word(est.method))
 
 
 def _local_iso(clock: Clock, mono_ms: float) -> str:
