@@ -42,6 +42,7 @@ def test_imported_store_order_call_makes_one_order(start_store: StartStore,
     assert done.stdout.count("→ request sent") >= 3
     assert len(store.admin("GET", "/admin/orders?sku_id=eggs").json()["orders"]) == 1
     assert "orders were placed" not in done.stdout
+    assert "seq 1-3 share request id snp-" in done.stdout
     assert "note: this is the store's own order call" in made.stdout
     assert "warning" not in made.stderr
 
@@ -51,7 +52,11 @@ def test_every_order_of_a_burst_without_request_id_is_reported(start_store: Star
     """An http task with no {request_id}: warned before the opening; three 201s make three
     orders, all three named (console, summary log line); exit 0."""
     store = start_store()
-    _, opening, token = _limit_5(store, tmp_path)
+    opening_ms, opening, token = _limit_5(store, tmp_path)
+    # On sale a little before the burst lands, so that each of its requests meets an open sale
+    # (one landing a millisecond early would be a 425, and its retry may never be sent).
+    early = datetime.fromtimestamp(opening_ms / 1000 - 2, tz=UTC).isoformat()
+    assert store.admin("PATCH", "/admin/items/eggs", json={"sale_start": early}).status_code == 200
     (tmp_path / "me.cookie").write_text(f"session={token}\n")
     path = tmp_path / "task.yaml"
     path.write_text(yaml.safe_dump({
@@ -63,6 +68,7 @@ def test_every_order_of_a_burst_without_request_id_is_reported(start_store: Star
     done = sniper("run", str(path), cwd=Path("/"), timeout=90)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "! the request carries no {request_id}: each of the 3 requests" in done.stdout
+    assert "share request id" not in done.stdout  # that would be untrue here
     orders = store.admin("GET", "/admin/orders?sku_id=eggs").json()["orders"]
     ids = sorted(o["order_id"] for o in orders)
     assert len(ids) == 3
