@@ -45,20 +45,14 @@ class _LocalLimiter:
         return self._limiter.take(name)
 
 
-def _login_limits(
-    backend: Backend, settings: StoreSettings, clock: Clock
-) -> tuple[SharedLimiter | None, SharedLimiter | None]:
-    """Login buckets per user and per client address: in the storage when replicas share it
-    (Redis), else in this process; None where turned off (rate 0)."""
-    limits: list[SharedLimiter | None] = []
-    for kind, rate, burst in (("login-user", settings.login_user_rate_per_s,
-                               settings.login_user_burst),
-                              ("login-client", settings.login_client_rate_per_s,
-                               settings.login_client_burst)):
-        shared = backend.shared_limiter(kind, rate, burst) if rate > 0 else None
-        limits.append(shared if shared is not None or rate <= 0
-                      else _LocalLimiter(KeyedLimiter(rate, burst, clock)))
-    return limits[0], limits[1]
+def _login_limit(backend: Backend, clock: Clock, kind: str, rate: float,
+                 burst: int) -> SharedLimiter | None:
+    """A login bucket per name: in the storage when replicas share it (Redis), else in this
+    process; None when turned off (rate 0)."""
+    if rate <= 0:
+        return None
+    shared = backend.shared_limiter(kind, rate, burst)
+    return shared if shared is not None else _LocalLimiter(KeyedLimiter(rate, burst, clock))
 
 
 _REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
@@ -94,7 +88,12 @@ class StoreService:
             GlobalLimiter(settings.global_rate_per_s, settings.global_burst, clock)
             if settings.global_rate_per_s > 0 and "all" not in shared else None
         )
-        self.login_limits = _login_limits(backend, settings, clock)
+        # Per user name and per client address; every attempt takes a token before any hashing.
+        limits = ((kind, _login_limit(backend, clock, f"login-{kind}", rate, burst))
+                  for kind, rate, burst in (
+                      ("user", settings.login_user_rate_per_s, settings.login_user_burst),
+                      ("client", settings.login_client_rate_per_s, settings.login_client_burst)))
+        self.login_limits = [(kind, limit) for kind, limit in limits if limit is not None]
         self.max_pending = settings.max_pending_orders
         self.pending = 0
         self._background: set[asyncio.Task[None]] = set()
@@ -277,12 +276,11 @@ class StoreService:
     async def login(self, user: str, password: str, client: str) -> str:
         """A new session's token, if the password is right and neither this user nor this
         client (address) has tried too often."""
-        for limiter, name in zip(self.login_limits, (user, client), strict=True):
-            if limiter is not None:
-                wait = await limiter.take(name)
-                if wait > 0:
-                    raise RateLimited("too many login attempts, try again later",
-                                      retry_after=max(1, math.ceil(wait)))
+        for kind, limit in self.login_limits:
+            wait = await limit.take(user if kind == "user" else client)
+            if wait > 0:
+                raise RateLimited("too many login attempts, try again later",
+                                  retry_after=max(1, math.ceil(wait)))
         return await self.sessions.login(user, password)
 
     async def aclose(self) -> None:
