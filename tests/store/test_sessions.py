@@ -13,8 +13,15 @@ import httpx
 import pytest
 
 from sniper.clock import ManualClock
-from sniper.errors import Unavailable
-from sniper.store.auth import SCRYPT, Hasher, hash_password, needs_rehash, verify_password
+from sniper.errors import Unauthorized, Unavailable
+from sniper.store.auth import (
+    SCRYPT,
+    Hasher,
+    Sessions,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from sniper.store.models import Order
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.service import StoreService
@@ -230,3 +237,41 @@ async def test_the_store_files_are_private(tmp_path: Path, clock: ManualClock) -
     finally:
         table.close()
     assert modes == {"orders.db": 0o600, "orders.db-wal": 0o600, "orders.db-shm": 0o600}
+
+
+class _Log:
+    """The two calls of a backend that the session cache makes, over a revocation log in a
+    list (pure logic: the real backends run the same contract in tests/store/backends)."""
+
+    def __init__(self) -> None:
+        self.revoked: list[str] = []
+        self.reads = 0
+
+    async def revoked_since(self, cursor: str) -> tuple[str, list[str]]:
+        start = int(cursor or 0)
+        return str(len(self.revoked)), self.revoked[start:]
+
+    async def get_session(self, token_hash: str) -> None:
+        self.reads += 1
+
+
+async def test_a_session_revoked_while_being_stored_is_not_cached(clock: ManualClock) -> None:
+    """A log read that finishes between storing a session and caching it: if it revoked that
+    session, the cache does not take it (the next request asks the storage); if it revoked
+    others, the session is cached as usual."""
+    log = _Log()
+    sessions = Sessions(log, clock, 3600)  # type: ignore[arg-type]  # the two calls above
+    token_c, c = sessions.new_session("cyd")
+    sessions.remember(c, sessions.mark())
+    (token_a, a), (token_b, b) = sessions.new_session("ann"), sessions.new_session("bob")
+    mark = sessions.mark()  # ann and bob are being stored ...
+    log.revoked.append(a.token_hash)  # ... and ann's revoked by another process meanwhile
+    clock.advance(1.0)
+    assert await sessions.user_for(token_c) == "cyd"  # this request reads the log
+    sessions.remember(a, mark)
+    sessions.remember(b, mark)
+    assert await sessions.user_for(token_b) == "bob"
+    assert log.reads == 0
+    with pytest.raises(Unauthorized):
+        await sessions.user_for(token_a)
+    assert log.reads == 1

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, TypeVar
@@ -61,6 +62,8 @@ _DUMMY_HASH = f"scrypt${SCRYPT.tag()}$" + "A" * 22 + "$" + "A" * 43
 #: scrypt computations at once per process (each takes 128 MiB), and how many may wait.
 HASH_THREADS = 2
 MAX_WAITING_HASHES = 32
+#: Reads of the revocation log remembered (about one per --cache-ttl) for sessions being stored.
+_RECENT_READS = 64
 
 
 def new_token() -> str:
@@ -170,9 +173,10 @@ class Sessions:
         #: Cached entries are trusted until then (monotonic seconds).
         self._fresh_until = -math.inf
         self._syncing: asyncio.Task[None] | None = None
-        #: Completed reads of the log: an entry read from the storage before one of them
-        #: finished may have been revoked unseen, and is not cached.
+        #: Completed reads of the log, and what the last ones revoked: a session stored or read
+        #: before one of them finished is cached only if that read did not revoke it.
         self._epoch = 0
+        self._recent: deque[tuple[int, frozenset[str]]] = deque(maxlen=_RECENT_READS)
 
     async def start(self) -> None:
         """Start reading the revocation log from now (nothing is cached yet)."""
@@ -188,14 +192,19 @@ class Sessions:
         return self._epoch
 
     def remember(self, session: Session, mark: int) -> None:
-        """Cache a session this process just stored, so that its first request at an opening
-        does not wait for a database read; not if the revocation log was read meanwhile (it
-        may have been revoked before it got here)."""
-        if mark != self._epoch:
+        """Cache a session this process just stored (or read), so that its first request at an
+        opening does not wait for a database read; not if a read of the revocation log since
+        ``mark`` revoked it (or is too long ago to tell)."""
+        if mark != self._epoch and not self._unrevoked_since(mark, session.token_hash):
             return
         if len(self._cache) >= self._max_cached:
             self._cache.clear()
         self._cache[session.token_hash] = session
+
+    def _unrevoked_since(self, mark: int, token_hash: str) -> bool:
+        if not self._recent or self._recent[0][0] > mark + 1:
+            return False
+        return all(token_hash not in revoked for epoch, revoked in self._recent if epoch > mark)
 
     def forget(self, token_hashes: list[str]) -> None:
         """Drop revoked sessions from this process's cache."""
@@ -263,6 +272,7 @@ class Sessions:
         self._cursor, revoked = await self._backend.revoked_since(self._cursor)
         self.forget(revoked)
         self._epoch += 1
+        self._recent.append((self._epoch, frozenset(revoked)))
         self._fresh_until = started + self._recheck_s
 
     async def revoke(self, token: str | None) -> str:
