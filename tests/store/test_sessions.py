@@ -275,3 +275,42 @@ async def test_a_session_revoked_while_being_stored_is_not_cached(clock: ManualC
     with pytest.raises(Unauthorized):
         await sessions.user_for(token_a)
     assert log.reads == 1
+
+
+class _SlowLog(_Log):
+    """A log whose first read is taken at once but answered only when ``gate`` opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.slow_reads = 1
+
+    async def revoked_since(self, cursor: str) -> tuple[str, list[str]]:
+        answer = await super().revoked_since(cursor)
+        if self.slow_reads:
+            self.slow_reads -= 1
+            await self.gate.wait()
+        return answer
+
+
+async def test_a_request_does_not_trust_a_log_read_older_than_the_cache_ttl(
+        clock: ManualClock) -> None:
+    """A slow read of the log, started before a revocation, is still running when a request
+    comes more than --cache-ttl after it: that request waits for a fresh read, not the old one."""
+    log = _SlowLog()
+    sessions = Sessions(log, clock, 3600, recheck_s=1.0)  # type: ignore[arg-type]
+    (token_a, a), (token_c, c) = sessions.new_session("ann"), sessions.new_session("cyd")
+    for session in (a, c):
+        sessions.remember(session, sessions.mark())
+    first = asyncio.create_task(sessions.user_for(token_c))  # starts the slow read
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert log.slow_reads == 0  # the slow read is under way
+    log.revoked.append(a.token_hash)
+    clock.advance(1.5)
+    later = asyncio.create_task(sessions.user_for(token_a))
+    await asyncio.sleep(0)
+    log.gate.set()
+    assert await first == "cyd"
+    with pytest.raises(Unauthorized):
+        await later

@@ -257,15 +257,19 @@ class Sessions:
         return session.user
 
     async def _sync(self) -> None:
-        """Read the revocation log (one read shared by every request that needs it)."""
-        if self._syncing is None:
-            self._syncing = asyncio.get_running_loop().create_task(self._read_log())
-        task = self._syncing
-        try:
-            await asyncio.shield(task)
-        finally:
-            if task.done() and self._syncing is task:
-                self._syncing = None
+        """Read the revocation log (one read shared by every request that needs it). A read
+        that started more than ``recheck_s`` before this request may predate a revocation the
+        request must see: then another read follows it."""
+        due = self._clock.monotonic()
+        while self._fresh_until <= due:
+            task = self._syncing
+            if task is None:
+                task = self._syncing = asyncio.get_running_loop().create_task(self._read_log())
+            try:
+                await asyncio.shield(task)
+            finally:
+                if task.done() and self._syncing is task:
+                    self._syncing = None
 
     async def _read_log(self) -> None:
         started = self._clock.monotonic()
