@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from sniper.client.scrub import Secrets, printable
+
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "clock": "clock: server is {offset:+.2f} ms from here (±{uncertainty:.2f} ms), "
@@ -68,10 +70,15 @@ class Console:
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty()
         self._drawn = False
+        #: Never printed; set by whoever knows the cookie.
+        self.secrets = Secrets()
 
     def text(self, key: str, **values: object) -> str:
-        """A message in the console's language."""
-        return MESSAGES[self.lang][key].format(**values)
+        """A message in the console's language; text values (which may come from a server)
+        lose their control characters and secrets."""
+        safe = {k: self.secrets.hide(printable(v)) if isinstance(v, str) else v
+                for k, v in values.items()}
+        return MESSAGES[self.lang][key].format(**safe)
 
     def say(self, key: str, **values: object) -> None:
         """Print one line."""

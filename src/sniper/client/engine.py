@@ -28,6 +28,7 @@ from sniper.client.platforms import Platform, platform_class
 from sniper.client.policy import Result, RetryPolicy
 from sniper.client.probe import ClockError, measure, take_sample, wall_offset
 from sniper.client.runlog import RunLog
+from sniper.client.scrub import Secrets
 from sniper.client.timesync import Estimate, Sample, estimate
 from sniper.clock import Clock, SystemClock
 from sniper.ratelimit import TokenBucket
@@ -66,7 +67,9 @@ class Sniper:
         self.origin = self.platform.origin
         self.tls = ssl_context(self.origin, task.ca_file)
         self.request_id = f"snp-{secrets.token_hex(8)}"
-        self.log = RunLog(task.log_file, task.name)
+        hidden = Secrets.of_cookie(self.platform.cookie)
+        self.log = RunLog(task.log_file, task.name, secrets=hidden)
+        console.secrets = hidden
         self.samples: list[Sample] = []
         self.estimate: Estimate | None = None
         self.connections: list[Connection] = []
@@ -179,8 +182,7 @@ class Sniper:
     async def _wait_for_preheat(self, plan: schedule.FirePlan) -> schedule.FirePlan:
         """Wait for preheat: pre-flight once, re-measure the clock at the checkpoints, and keep
         the countdown line fresh. Returns the plan from the latest clock estimate."""
-        pending = schedule.checkpoints(plan, self.now(), self.task.preflight_s * 1000)
-        baseline = self._wall_minus_mono()
+        baseline, measured_at = self._wall_minus_mono(), self.now()
         while self.now() < plan.preheat_at:
             now = self.now()
             if schedule.clock_jumped(baseline, self.clock.time() * 1000, now):
@@ -188,25 +190,24 @@ class Sniper:
                 self.log.event("clock_jump", by_ms=round(self._wall_minus_mono() - baseline, 3))
                 self.samples = []
                 plan, baseline = await self._remeasure(plan, fresh=True), self._wall_minus_mono()
-                pending = [p for p in schedule.checkpoints(plan, self.now(),
-                                                           self.task.preflight_s * 1000)
-                           if p[1] != "preflight" or not self._preflighted]
+                measured_at = self.now()
                 continue
-            if pending and pending[0][0] <= now:
-                _, kind = pending.pop(0)
-                if kind == "preflight":
+            point = schedule.next_checkpoint(plan, now, measured_at,
+                                             self.task.preflight_s * 1000, self._preflighted)
+            if point is not None and point[0] <= now:
+                if point[1] == "preflight":
                     await self._preflight(until=plan.preheat_at)
                     if self._session_dead:
                         return plan
                 else:
-                    plan = await self._remeasure(plan)
+                    plan, measured_at = await self._remeasure(plan), self.now()
                 continue
             assert self.estimate is not None
             self.console.countdown(seconds=(plan.send_at - now) / 1000,
                                    offset=wall_offset(self.estimate, self.clock),
                                    rtt=self.estimate.rtt,
                                    state=self.console.text("state_waiting"))
-            until = min(plan.preheat_at, pending[0][0] if pending else plan.preheat_at)
+            until = min(plan.preheat_at, point[0] if point else plan.preheat_at)
             # A terminal's countdown redraws ten times a second; otherwise wake once a second
             # (to notice a clock jump), so that a long wait costs next to no CPU.
             tick = _TICK_MS if self.console.live else _IDLE_TICK_MS
