@@ -24,7 +24,8 @@ from tests.h11io import read_request, response_bytes
 @dataclass(frozen=True)
 class Step:
     """One scripted answer: status, JSON body (or ``raw`` bytes), headers, a delay before
-    answering, silence, or a body of ``endless`` chunks (sent until the client leaves)."""
+    answering, silence, or a body of ``endless`` chunks (sent until the client leaves), or one
+    of ``length`` bytes with its Content-Length (streamed, never held)."""
 
     status: int
     body: dict[str, Any] = field(default_factory=dict)
@@ -33,6 +34,7 @@ class Step:
     hang: bool = False
     raw: bytes | None = None
     endless: bool = False
+    length: int = 0
 
 
 def ok(order_id: str = "20240415070000000000001abcdef01") -> Step:
@@ -128,8 +130,8 @@ class FaultServer:
                 if step.delay_s:
                     await asyncio.sleep(step.delay_s)
                 extra = self._headers(seen)
-                if step.endless:
-                    await _endless(conn, writer, step, extra)
+                if step.endless or step.length:
+                    await _stream(conn, writer, step, extra)
                     return
                 payload = step.raw if step.raw is not None else json.dumps(step.body).encode()
                 payload = b"" if seen.method == "HEAD" else payload
@@ -180,12 +182,15 @@ class FaultServer:
 _ENDLESS_LIMIT = 4 << 30
 
 
-async def _endless(conn: h11.Connection, writer: asyncio.StreamWriter, step: Step,
-                   headers: tuple[tuple[str, str], ...]) -> None:
-    """A chunked answer that goes on until the client hangs up (or 4 GiB)."""
+async def _stream(conn: h11.Connection, writer: asyncio.StreamWriter, step: Step,
+                  headers: tuple[tuple[str, str], ...]) -> None:
+    """A long answer, written as the client reads it: ``step.length`` bytes with their
+    Content-Length, or chunks until the client hangs up (or 4 GiB)."""
+    size = step.length or _ENDLESS_LIMIT
+    declared = (("Content-Length", str(size)),) if step.length else ()
     writer.write(conn.send(h11.Response(status_code=step.status, headers=[
-        ("Content-Type", "application/json"), *step.headers, *headers])))
-    chunk = b'{"order_id": "' + b"9" * 65_000
-    for _ in range(_ENDLESS_LIMIT // len(chunk)):
-        writer.write(conn.send(h11.Data(data=chunk)))
+        ("Content-Type", "application/json"), *declared, *step.headers, *headers])))
+    chunk = b'{"order_id": "' + b"9" * 65_522
+    for sent in range(0, size, len(chunk)):
+        writer.write(conn.send(h11.Data(data=chunk[:size - sent])))
         await writer.drain()

@@ -15,8 +15,8 @@ from sniper.client.config import TaskConfig
 from tests.client.fault_server import FaultServer, Step, ok
 from tests.client.test_faults import COOKIE, make_task, snipe
 
-SHORT = {"concurrency": 1, "timeout_s": 0.5,
-         "retry": {"window_s": 0.5, "rate_per_s": 5, "burst": 2}}
+SHORT: dict[str, Any] = {"concurrency": 1, "timeout_s": 0.5,
+                         "retry": {"window_s": 0.5, "rate_per_s": 5, "burst": 2}}
 
 
 class TestNonsenseTime:
