@@ -92,14 +92,14 @@ def run_sniper(task: Path, *, term_after_s: float | None = None,
 
 
 def task_file(server: FaultServer, tmp_path: Path, *, target: datetime | None = None,
-              window_s: float = 2.0) -> Path:
+              window_s: float = 2.0, extra: str = "") -> Path:
     """A store task aimed at the fault server, opening 3 s from now unless told."""
     target = target or datetime.fromtimestamp(server.now_ms() / 1000 + 3, tz=UTC)
     path = tmp_path / "task.yaml"
     path.write_text(f'platform: store\nbase_url: "{server.url}"\ncookie: "{COOKIE}"\n'
                     f'sku_id: eggs\ntarget_time: "{target.isoformat()}"\n'
                     f'log_file: "{tmp_path}/s.log"\nconcurrency: 2\ntimeout_s: 2\n'
-                    f"retry: {{window_s: {window_s}, rate_per_s: 5, burst: 2}}\n")
+                    f"retry: {{window_s: {window_s}, rate_per_s: 5, burst: 2}}\n{extra}")
     return path
 
 
@@ -155,3 +155,19 @@ def test_sigterm_while_an_endless_answer_arrives(tmp_path: Path) -> None:
     assert done.stopped_in_s is not None
     assert done.stopped_in_s < 2.0
     assert done.peak_rss_mb < MAX_RSS_MB
+
+
+def test_sigterm_while_a_push_service_hangs(tmp_path: Path) -> None:
+    """The "stopped" notification goes to a webhook that never answers: SIGTERM still ends
+    the run within a second or so (the drain is cut short), exit 143."""
+    with serving(FaultServer([ok()])) as server, \
+            serving(FaultServer([Step(200, hang=True)])) as hook:
+        hook_line = f'notify: [{{type: webhook, url: "{hook.url}/api/orders"}}]\n'
+        task = task_file(server, tmp_path, target=datetime(2999, 1, 1, tzinfo=UTC),
+                         extra=hook_line)
+        done = run_sniper(task, term_after_s=4.0)
+        told = len(hook.orders)
+    assert done.code == 143, done.out + done.err
+    assert told == 1  # the webhook was asked
+    assert done.stopped_in_s is not None
+    assert done.stopped_in_s < 2.0

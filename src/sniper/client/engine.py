@@ -35,6 +35,7 @@ from sniper.ratelimit import TokenBucket
 
 _TICK_MS = 100.0
 _IDLE_TICK_MS = 1000.0
+_DRAIN_AFTER_SIGNAL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class Sniper:
         except asyncio.CancelledError:
             self.console.say("interrupted")
             self._tell("stopped", "stopped by a signal before an order was placed")
+            # A signal is honoured within a second, whatever a push service does.
+            self.notifier.drain_s = min(self.notifier.drain_s, _DRAIN_AFTER_SIGNAL_S)
             raise
         finally:
             await self._close_all()
