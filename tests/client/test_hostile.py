@@ -74,6 +74,10 @@ async def test_an_endless_answer_is_cut_off(tmp_path: Path) -> None:
     assert peak < 16 << 20
     assert len(server.orders) >= 1
     assert len(server.connections) >= 1 + len(server.orders)  # each cut-off answer: a new one
+    log = [json.loads(ln) for ln in (tmp_path / "sniper.log").read_text().splitlines()]
+    cut = [ln["body_cut_at"] for ln in log if ln.get("status") == 201]
+    assert cut
+    assert set(cut) == {64 * 1024}
 
 
 @pytest.mark.parametrize("order_id", [None, "", {}, [], True])

@@ -99,6 +99,7 @@ class RunLog:
             "latency_ms": None if latency_ms is None else round(latency_ms, 3),
             "status": None if response is None else response.status,
             "outcome": outcome, "order_id": order_id, "detail": detail, "headers": headers,
+            **({"body_cut_at": len(response.body)} if response and response.truncated else {}),
         })
 
     def event(self, kind: str, **fields: Any) -> None:
