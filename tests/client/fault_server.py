@@ -66,9 +66,10 @@ class FaultServer:
     def __init__(self, script: list[Step], *, skew_ms: float = 0.0,
                  existing: list[str] | None = None, repeat_last: bool = True,
                  tls: ssl.SSLContext | None = None, close_each: bool = False,
-                 dead_cookies: frozenset[str] = frozenset(), time_body: bytes | None = None,
-                 date: str | None = None, echo_cookie: bool = False) -> None:
-        self.script, self.skew_ms, self.tls = list(script), skew_ms, tls
+                 dead_cookies: frozenset[str] = frozenset(), port: int = 0,
+                 time_body: bytes | None = None, date: str | None = None,
+                 echo_cookie: bool = False) -> None:
+        self.script, self.skew_ms, self.tls, self.port = list(script), skew_ms, tls, port
         self.time_body = time_body  # what /api/time answers instead of the clock
         self.date = date  # a Date header on every answer (else h11 sends none)
         self.echo_cookie = echo_cookie  # the request's cookie back, in X-Echo (some servers do)
@@ -87,7 +88,8 @@ class FaultServer:
         return int(time.time() * 1000 + self.skew_ms)
 
     async def __aenter__(self) -> FaultServer:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=self.tls)
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port,
+                                                  ssl=self.tls)
         port = self._server.sockets[0].getsockname()[1]
         self.url = f"https://localhost:{port}" if self.tls else f"http://127.0.0.1:{port}"
         return self
