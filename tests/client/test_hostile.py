@@ -13,6 +13,7 @@ import pytest
 
 from sniper.client.config import TaskConfig
 from tests.client.fault_server import FaultServer, Step, ok
+from tests.client.receiver import Receiver
 from tests.client.test_faults import COOKIE, make_task, snipe
 
 SHORT: dict[str, Any] = {"concurrency": 1, "timeout_s": 0.5,
@@ -94,11 +95,15 @@ async def test_success_without_an_order_id(tmp_path: Path, order_id: Any) -> Non
 
 async def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
     """An order id that would retitle and clear the terminal and overwrite the line is
-    printed without its control characters; the log keeps it, escaped."""
+    printed (and pushed) without its control characters; the log keeps it, escaped."""
     evil = "\x1b]0;pwned\x07A1\x1b[2J\r✗ sold out\x9b"
-    async with FaultServer([ok(evil)]) as server:
-        summary, out = await snipe(make_task(server, tmp_path, **SHORT))
+    async with FaultServer([ok(evil)]) as server, Receiver() as phone:
+        hook = [{"type": "webhook", "url": f"{phone.url}/hook"}]
+        summary, out = await snipe(make_task(server, tmp_path, **SHORT, notify=hook))
     assert summary.exit_code == 0
+    [pushed] = [json.loads(r.body)["message"] for r in phone.got]
+    assert "order ]0;pwnedA1[2J✗ sold out" in pushed  # the notification too
+    assert not {"\x1b", "\x07", "\r", "\x9b"} & set(pushed)
     assert not {"\x1b", "\x07", "\r", "\x9b"} & set(out)
     assert "✓ order placed! order id: ]0;pwnedA1[2J✗ sold out\n" in out
     log = (tmp_path / "sniper.log").read_text()

@@ -29,7 +29,7 @@ from sniper.client.platforms import Platform, platform_class
 from sniper.client.policy import Result, RetryPolicy
 from sniper.client.probe import ClockError, measure, take_sample, wall_offset
 from sniper.client.runlog import RunLog
-from sniper.client.scrub import Secrets
+from sniper.client.scrub import Secrets, printable
 from sniper.client.timesync import Estimate, Sample, estimate
 from sniper.clock import Clock, SystemClock
 from sniper.ratelimit import TokenBucket
@@ -468,9 +468,11 @@ class Sniper:
                           self.estimate, policy.last_detail)
 
     def _tell(self, title: str, message: str) -> None:
-        """A push message on every configured channel (in the background)."""
+        """A push message on every configured channel (in the background); what a server
+        supplied in it (an order id, an error) loses its control characters and the cookie."""
         if self.notifier.channels:
-            self.notifier.send(f"sniper: {title}", f"task {self.task.name}: {message}")
+            safe = self.console.secrets.hide(printable(message))
+            self.notifier.send(f"sniper: {title}", f"task {self.task.name}: {safe}")
 
     async def _look_up(self) -> str | None:
         conn = Connection(self.origin, self.clock, self.tls)
