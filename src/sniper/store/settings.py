@@ -31,7 +31,12 @@ class StoreSettings(BaseSettings):
     clock_skew_ms: int = Field(0, ge=-86_400_000, le=86_400_000)
     demo: bool = False
 
-    session_ttl_s: float = Field(86_400.0, gt=0)
+    session_ttl_s: float = Field(86_400.0, ge=0.001, description="session lifetime, seconds")
+    login_user_rate_per_s: float = Field(0.05, ge=0, description="logins/s per user; 0: off")
+    login_user_burst: int = Field(5, ge=1)
+    login_client_rate_per_s: float = Field(1.0, ge=0,
+                                           description="logins/s per client address; 0: off")
+    login_client_burst: int = Field(20, ge=1)
     user_rate_per_s: float = Field(20.0, ge=0, description="per-user orders/s; 0 turns it off")
     user_burst: int = Field(100, ge=1)
     global_rate_per_s: float = Field(0.0, ge=0, description="all orders/s; 0 turns it off")
