@@ -110,7 +110,8 @@ async def clock_report(url: str, console: Console, *, samples: int = 8,
         await conn.aclose()
     _say_clock(console, est, clock)
     print(json.dumps({"offset_ms": round(wall_offset(est, clock), 3),
-                      "uncertainty_ms": round(est.uncertainty, 3), "rtt_ms": round(est.rtt, 3),
+                      "uncertainty_ms": round(est.uncertainty, 3),
+                      "date_lag_ms": round(est.lag, 3), "rtt_ms": round(est.rtt, 3),
                       "samples": est.samples, "method": est.method,
                       "source": "/api/time" if has_endpoint else "Date header"}),
           file=console.stream)

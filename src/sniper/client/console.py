@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from sniper.client.scrub import Secrets, printable
 from sniper.humanize import duration
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -131,10 +132,15 @@ class Console:
         self.live = self.stream.isatty()
         self._drawn = False
         self._quiet_line_at: float | None = None
+        #: Never printed; set by whoever knows the cookie.
+        self.secrets = Secrets()
 
     def text(self, key: str, **values: object) -> str:
-        """A message in the console's language."""
-        return MESSAGES[self.lang][key].format(**values)
+        """A message in the console's language; text values (which may come from a server)
+        lose their control characters and secrets."""
+        safe = {k: self.secrets.hide(printable(v)) if isinstance(v, str) else v
+                for k, v in values.items()}
+        return MESSAGES[self.lang][key].format(**safe)
 
     def word(self, name: str) -> str:
         """An outcome, result, method or label in the console's language."""

@@ -29,12 +29,14 @@ from sniper.client.platforms import Platform, platform_class
 from sniper.client.policy import Result, RetryPolicy
 from sniper.client.probe import ClockError, measure, take_sample, wall_offset
 from sniper.client.runlog import RunLog
+from sniper.client.scrub import Secrets, printable
 from sniper.client.timesync import Estimate, Sample, estimate
 from sniper.clock import Clock, SystemClock
 from sniper.ratelimit import TokenBucket
 
 _TICK_MS = 100.0
 _IDLE_TICK_MS = 1000.0
+_DRAIN_AFTER_SIGNAL_S = 0.5
 #: Before the server's clock is measured, stop waiting for an unreachable server this long
 #: before our own clock's preheat (the server's clock may be ahead).
 _UNMEASURED_MARGIN_MS = 5_000.0
@@ -73,7 +75,9 @@ class Sniper:
         self.origin = self.platform.origin
         self.tls = ssl_context(self.origin, task.ca_file)
         self.request_id = f"snp-{secrets.token_hex(8)}"
-        self.log = RunLog(task.log_file, task.name)
+        hidden = Secrets.of_cookie(self.platform.cookie)
+        self.log = RunLog(task.log_file, task.name, secrets=hidden)
+        console.secrets = hidden
         self.samples: list[Sample] = []
         self.estimate: Estimate | None = None
         self.connections: list[Connection] = []
@@ -110,6 +114,8 @@ class Sniper:
             interrupted = True
             self.console.say("interrupted")
             self._tell("stopped", "stopped by a signal before an order was placed")
+            # A signal is honoured within a second, whatever a push service does.
+            self.notifier.drain_s = min(self.notifier.drain_s, _DRAIN_AFTER_SIGNAL_S)
             raise
         finally:
             await self._close_all()
@@ -232,8 +238,7 @@ class Sniper:
     async def _wait_for_preheat(self, plan: schedule.FirePlan) -> schedule.FirePlan:
         """Wait for preheat: pre-flight once, re-measure the clock at the checkpoints, and keep
         the countdown line fresh. Returns the plan from the latest clock estimate."""
-        pending = schedule.checkpoints(plan, self.now(), self.task.preflight_s * 1000)
-        baseline = self._wall_minus_mono()
+        baseline, measured_at = self._wall_minus_mono(), self.now()
         while self.now() < plan.preheat_at:
             now = self.now()
             if schedule.clock_jumped(baseline, self.clock.time() * 1000, now):
@@ -241,24 +246,23 @@ class Sniper:
                 self.log.event("clock_jump", by_ms=round(self._wall_minus_mono() - baseline, 3))
                 self.samples = []
                 plan, baseline = await self._remeasure(plan, fresh=True), self._wall_minus_mono()
-                pending = [p for p in schedule.checkpoints(plan, self.now(),
-                                                           self.task.preflight_s * 1000)
-                           if p[1] != "preflight" or not self._preflighted]
+                measured_at = self.now()
                 continue
-            if pending and pending[0][0] <= now:
-                _, kind = pending.pop(0)
-                if kind == "preflight":
+            point = schedule.next_checkpoint(plan, now, measured_at,
+                                             self.task.preflight_s * 1000, self._preflighted)
+            if point is not None and point[0] <= now:
+                if point[1] == "preflight":
                     await self._preflight(until=plan.preheat_at)
                     if self._session_dead:
                         return plan
                 else:
-                    plan = await self._remeasure(plan)
+                    plan, measured_at = await self._remeasure(plan), self.now()
                 continue
             assert self.estimate is not None
             self.console.countdown(seconds=(plan.send_at - now) / 1000,
                                    offset=wall_offset(self.estimate, self.clock),
                                    rtt=self.estimate.rtt)
-            until = min(plan.preheat_at, pending[0][0] if pending else plan.preheat_at)
+            until = min(plan.preheat_at, point[0] if point else plan.preheat_at)
             # A terminal's countdown redraws ten times a second; otherwise wake once a second
             # (to notice a clock jump), so that a long wait costs next to no CPU.
             tick = _TICK_MS if self.console.live else _IDLE_TICK_MS
@@ -483,9 +487,11 @@ class Sniper:
                           self.estimate, policy.last_detail, order_ids=order_ids)
 
     def _tell(self, title: str, message: str) -> None:
-        """A push message on every configured channel (in the background)."""
+        """A push message on every configured channel (in the background); what a server
+        supplied in it (an order id, an error) loses its control characters and the cookie."""
         if self.notifier.channels:
-            self.notifier.send(f"sniper: {title}", f"task {self.task.name}: {message}")
+            safe = self.console.secrets.hide(printable(message))
+            self.notifier.send(f"sniper: {title}", f"task {self.task.name}: {safe}")
 
     async def _look_up(self) -> str | None:
         conn = Connection(self.origin, self.clock, self.tls)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from sniper.client.config import HttpRequest, Match
 from sniper.client.connection import HttpCall, Origin, Response
-from sniper.client.outcome import Kind, Verdict, by_status
+from sniper.client.outcome import Kind, Verdict, by_status, json_body, order_id
 from sniper.client.platforms.base import Platform
 
 _MISSING = object()
@@ -40,8 +40,9 @@ def json_lookup(data: Any, path: str) -> Any:
     return node
 
 
-def matches(rule: Match, text: str, data: Any) -> str | None:
-    """The matched value as text (a regex's first group if it has one), or None.
+def matched(rule: Match, text: str, data: Any) -> object:
+    """The matched value as found (a regex's first group if it has one, a JSON value as
+    parsed), or None.
 
     A regex is tried on the body as sent, then, for JSON, on the body with ``\\uXXXX`` escapes
     undone (many servers escape every non-ASCII character).
@@ -59,13 +60,28 @@ def matches(rule: Match, text: str, data: Any) -> str | None:
         return None
     if rule.equals is not None and value != rule.equals:
         return None
-    return str(value)
+    return value
+
+
+def matches(rule: Match, text: str, data: Any) -> str | None:
+    """The matched value as text, or None."""
+    value = matched(rule, text, data)
+    return None if value is None else str(value)
 
 
 def first_match(rules: list[Match], text: str, data: Any) -> str | None:
     """The first rule that matches."""
     for rule in rules:
         value = matches(rule, text, data)
+        if value is not None:
+            return value
+    return None
+
+
+def first_order_id(rules: list[Match], text: str, data: Any) -> str | None:
+    """The first rule's match that is an order id (see :func:`~sniper.client.outcome.order_id`)."""
+    for rule in rules:
+        value = order_id(matched(rule, text, data))
         if value is not None:
             return value
     return None
@@ -110,15 +126,12 @@ class HttpPlatform(Platform):
         """Status first (401/403, 429, 425, 5xx), then the body rules."""
         rules = self.task.rules
         text = response.body.decode("utf-8", errors="replace")
-        try:
-            data: Any = json.loads(text)
-        except ValueError:
-            data = None
+        data: Any = json_body(response)
         if response.status in rules.success_status:
             ok = rules.success is None or matches(rules.success, text, data) is not None
-            order_id = first_match(rules.order_id, text, data)
-            if ok and order_id is not None:
-                return Verdict(Kind.ORDERED, order_id=order_id)
+            found = first_order_id(rules.order_id, text, data)
+            if ok and found is not None:
+                return Verdict(Kind.ORDERED, order_id=found)
         for kind, kind_rules in ((Kind.SOLD_OUT, rules.sold_out),
                                  (Kind.LIMIT_REACHED, rules.limit_reached),
                                  (Kind.NOT_STARTED, rules.not_started)):

@@ -7,7 +7,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Response
-from sniper.client.outcome import Kind, Verdict, by_status
+from sniper.client.outcome import Kind, Verdict, by_status, json_body, order_id
 from sniper.client.platforms.base import Platform, Probe
 from sniper.store.schemas import parse_rfc3339
 
@@ -39,11 +39,10 @@ class StorePlatform(Platform):
     def classify(self, response: Response) -> Verdict:
         """By status, then by the store's error code."""
         if response.status in (200, 201):
-            try:
-                order_id = str(json.loads(response.body)["order_id"])
-            except (ValueError, KeyError, TypeError):
+            found = order_id(_field(response, "order_id"))
+            if found is None:
                 return Verdict(Kind.RETRY, detail="success without an order id")
-            return Verdict(Kind.ORDERED, order_id=order_id)
+            return Verdict(Kind.ORDERED, order_id=found)
         code = _error_code(response)
         kind = _BY_CODE.get(code or "")
         if kind is not None:
@@ -88,15 +87,19 @@ class StorePlatform(Platform):
         try:
             response = await conn.request(
                 HttpCall("GET", f"/api/orders?sku_id={sku}", self._headers()), timeout_s)
-            orders = json.loads(response.body)["orders"] if response.status == 200 else []
-        except (ConnectionBroken, ValueError, KeyError, TypeError):
+        except ConnectionBroken:
             return None
-        return str(orders[0]["order_id"]) if orders else None
+        orders = _field(response, "orders") if response.status == 200 else None
+        first = orders[0] if isinstance(orders, list) and orders else None
+        return order_id(first.get("order_id")) if isinstance(first, dict) else None
+
+
+def _field(response: Response, name: str) -> object:
+    """A top-level field of a JSON object body, or None."""
+    data = json_body(response)
+    return data.get(name) if isinstance(data, dict) else None
 
 
 def _error_code(response: Response) -> str | None:
-    try:
-        code = json.loads(response.body).get("error")
-    except (ValueError, AttributeError):
-        return None
+    code = _field(response, "error")
     return code if isinstance(code, str) else None
