@@ -26,7 +26,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from uvicorn.config import Config
@@ -73,6 +73,13 @@ class _Phase(Enum):
     DONE = "done"  # request read: being answered
 
 
+class Evictable(Protocol):
+    """What the pool needs of a connection."""
+
+    def evict(self) -> None:
+        """Close at once, to make room."""
+
+
 class ConnectionPool:
     """The open connections of one server process, and which one to close for a new one.
 
@@ -84,9 +91,9 @@ class ConnectionPool:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.open = 0
-        self._closable: OrderedDict[StoreProtocol, None] = OrderedDict()
+        self._closable: OrderedDict[Evictable, None] = OrderedDict()
 
-    def opened(self, conn: StoreProtocol) -> None:
+    def opened(self, conn: Evictable) -> None:
         """A new connection: make room for it, closing the oldest closable ones (it may be the
         one closed, if every other connection is being answered)."""
         self.open += 1
@@ -98,13 +105,13 @@ class ConnectionPool:
         """One connection is closed (it has left the closable order already)."""
         self.open -= 1
 
-    def closable(self, conn: StoreProtocol, *, fresh: bool = False) -> None:
+    def closable(self, conn: Evictable, *, fresh: bool = False) -> None:
         """``conn`` may be closed again; ``fresh``: it counts as the newest."""
         self._closable[conn] = None
         if fresh:
             self._closable.move_to_end(conn)
 
-    def busy(self, conn: StoreProtocol) -> None:
+    def busy(self, conn: Evictable) -> None:
         """``conn`` has a request being answered: it must not be closed for another."""
         self._closable.pop(conn, None)
 
