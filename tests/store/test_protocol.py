@@ -3,7 +3,7 @@ protocol itself is exercised over real sockets in tests/e2e/test_hostile_clients
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -13,64 +13,73 @@ from sniper.store.settings import StoreSettings
 
 @dataclass(eq=False)
 class FakeConnection:
-    """Closes itself the way a real one does: it leaves the pool's count."""
+    """A connection as the pool sees it: busy or not, and closed when evicted."""
 
     name: str
-    pool: ConnectionPool
-    evicted: list[str] = field(default_factory=list)
+    log: list[str]
+    answering: bool = False
+
+    def busy(self) -> bool:
+        return self.answering
 
     def evict(self) -> None:
-        self.evicted.append(self.name)
-        self.pool.closed()
+        self.log.append(self.name)
 
 
-def _connections(pool: ConnectionPool, names: str, log: list[str]) -> dict[str, FakeConnection]:
-    made = {name: FakeConnection(name, pool, log) for name in names}
+def _open(pool: ConnectionPool, names: str, log: list[str]) -> dict[str, FakeConnection]:
+    made = {name: FakeConnection(name, log) for name in names}
     for conn in made.values():
         pool.opened(conn)
     return made
 
 
 class TestConnectionPool:
-    """Past its limit the pool closes the connection closable the longest, never a busy one."""
+    """Past its limit the pool closes the connection quiet the longest, never a busy one."""
 
     def test_oldest_is_closed_first(self) -> None:
         """Four connections into room for three: the first one goes."""
         log: list[str] = []
         pool = ConnectionPool(3)
-        _connections(pool, "abcd", log)
+        _open(pool, "abcd", log)
         assert log == ["a"]
-        assert pool.open == 3
+        assert len(pool.order) == 3
 
-    def test_busy_connections_are_skipped(self) -> None:
-        """A connection being answered is not closed, however old."""
+    def test_busy_connections_are_passed_over(self) -> None:
+        """A connection being answered is not closed, however old; it goes to the back."""
         log: list[str] = []
         pool = ConnectionPool(3)
-        conns = _connections(pool, "abc", log)
-        pool.busy(conns["a"])
-        _connections(pool, "d", log)
-        assert log == ["b"]
+        conns = _open(pool, "abc", log)
+        conns["a"].answering = True
+        _open(pool, "de", log)
+        assert log == ["b", "c"]
 
-    def test_closable_again_counts_as_newest(self) -> None:
-        """Answered and idle again (or a new request begun): it moves to the back."""
+    def test_bytes_make_a_connection_the_newest(self) -> None:
+        """A connection that has just received bytes is the last to go."""
         log: list[str] = []
         pool = ConnectionPool(3)
-        conns = _connections(pool, "abc", log)
-        pool.busy(conns["a"])
-        pool.closable(conns["a"], fresh=True)
-        _connections(pool, "de", log)
+        conns = _open(pool, "abc", log)
+        pool.order.move_to_end(conns["a"])
+        _open(pool, "de", log)
         assert log == ["b", "c"]
 
     def test_new_connection_goes_when_all_others_are_busy(self) -> None:
         """Nothing else may be closed: the newcomer itself is."""
         log: list[str] = []
         pool = ConnectionPool(2)
-        conns = _connections(pool, "ab", log)
-        for conn in conns.values():
-            pool.busy(conn)
-        _connections(pool, "c", log)
+        for conn in _open(pool, "ab", log).values():
+            conn.answering = True
+        _open(pool, "c", log)
         assert log == ["c"]
-        assert pool.open == 2
+        assert len(pool.order) == 2
+
+    def test_closed_connections_leave(self) -> None:
+        """A closed connection no longer counts against the limit."""
+        log: list[str] = []
+        pool = ConnectionPool(2)
+        conns = _open(pool, "ab", log)
+        pool.closed(conns["a"])
+        _open(pool, "c", log)
+        assert log == []
 
 
 @pytest.mark.parametrize(

@@ -25,16 +25,21 @@ import asyncio
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Protocol
 
 import orjson
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import ServerState
 
 from sniper.store.settings import StoreSettings
 
+#: Busy connections the pool passes over, at most, to find one to close for a new one.
+_BUSY_SKIPS = 64
 #: How long a connection that was answered 408 or 431 may still send before it is cut.
 _LINGER_S = 1.0
 #: Files a process keeps for itself beyond its connections (database, logs, Redis, metrics).
@@ -60,60 +65,59 @@ class ConnectionLimits:
         )
 
 
+DEFAULT_LIMITS = ConnectionLimits()
+
+
 def connection_bound(fd_limit: int) -> int:
     """The most connections a process with ``fd_limit`` files should hold: its limit minus a
     reserve (a tenth, at least 64) for the files it needs besides its clients."""
     return max(1, fd_limit - max(_FD_RESERVE_MIN, fd_limit // 10))
 
 
-class _Phase(Enum):
-    WAIT = "wait"  # connected or kept alive, no byte of the next request yet
-    HEAD = "head"  # request line and headers arriving
-    BODY = "body"  # headers in, body arriving
-    DONE = "done"  # request read: being answered
-
-
 class Evictable(Protocol):
     """What the pool needs of a connection."""
+
+    def busy(self) -> bool:
+        """Whether a request read in full is being answered on it."""
 
     def evict(self) -> None:
         """Close at once, to make room."""
 
 
 class ConnectionPool:
-    """The open connections of one server process, and which one to close for a new one.
+    """The open connections of one server process, the one quiet the longest first, and which
+    to close when a new one would exceed the limit.
 
-    Connections that may be closed (idle, or with a request still arriving) are kept in the
-    order they became so, oldest first; a connection whose request is being answered is out of
-    that order until its answer is sent. Every step is O(1).
+    A connection moves to the back whenever bytes arrive on it. Past the limit the front one is
+    closed, unless its request is being answered: then it goes to the back and the next one is
+    tried, at most ``_BUSY_SKIPS`` times, so that each step stays O(1); when every one tried was
+    busy, the new connection itself is closed.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.open = 0
-        self._closable: OrderedDict[Evictable, None] = OrderedDict()
+        self.order: OrderedDict[Evictable, None] = OrderedDict()
 
     def opened(self, conn: Evictable) -> None:
-        """A new connection: make room for it, closing the oldest closable ones (it may be the
-        one closed, if every other connection is being answered)."""
-        self.open += 1
-        self._closable[conn] = None
-        while self.open > self.limit and self._closable:
-            self._closable.popitem(last=False)[0].evict()
+        """A new connection: make room for it."""
+        order = self.order
+        order[conn] = None
+        skips = _BUSY_SKIPS
+        while len(order) > self.limit:
+            victim = next(iter(order))
+            if victim is not conn and victim.busy():
+                if not skips:
+                    victim = conn
+                else:
+                    skips -= 1
+                    order.move_to_end(victim)
+                    continue
+            del order[victim]
+            victim.evict()
 
-    def closed(self) -> None:
-        """One connection is closed (it has left the closable order already)."""
-        self.open -= 1
-
-    def closable(self, conn: Evictable, *, fresh: bool = False) -> None:
-        """``conn`` may be closed again; ``fresh``: it counts as the newest."""
-        self._closable[conn] = None
-        if fresh:
-            self._closable.move_to_end(conn)
-
-    def busy(self, conn: Evictable) -> None:
-        """``conn`` has a request being answered: it must not be closed for another."""
-        self._closable.pop(conn, None)
+    def closed(self, conn: Evictable) -> None:
+        """``conn`` is closed: it no longer counts."""
+        self.order.pop(conn, None)
 
 
 _POOLS: weakref.WeakKeyDictionary[ServerState, ConnectionPool] = weakref.WeakKeyDictionary()
@@ -138,7 +142,12 @@ class StoreProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with deadlines, a header cap and a connection bound.
 
     Pass it to uvicorn as ``functools.partial(StoreProtocol, limits=...)``: a partial of a
-    module-level class survives the pickling that ``--workers`` does.
+    module-level class survives the pickling that ``--workers`` does. Alone (``uvicorn --http
+    sniper.store.protocol:StoreProtocol``) it has the default limits.
+
+    Every request pays for this in :meth:`data_received` alone, a few attribute checks per read;
+    the state is read from uvicorn's own request cycle rather than tracked in parser callbacks,
+    which would cost a Python call each.
     """
 
     def __init__(
@@ -148,7 +157,7 @@ class StoreProtocol(HttpToolsProtocol):
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
         *,
-        limits: ConnectionLimits,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits
@@ -156,9 +165,9 @@ class StoreProtocol(HttpToolsProtocol):
         if pool is None:
             pool = _POOLS[server_state] = ConnectionPool(limits.max_connections)
         self._pool = pool
-        self._phase = _Phase.WAIT
+        self._order = pool.order
+        self._in_head = True  # the next bytes are a request line and headers
         self._head_bytes = 0
-        self._unanswered = 0  # requests read in full and not answered yet (pipelining: several)
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False  # answered or cut off: no more requests on this connection
         self._gone = False  # out of the pool: closed, or as good as
@@ -177,13 +186,22 @@ class StoreProtocol(HttpToolsProtocol):
         self._forget()
         super().connection_lost(exc)
 
+    def busy(self) -> bool:
+        """Whether a request read in full is being answered (or waits behind one, pipelined)."""
+        if self._closing:
+            return False
+        cycle = self.cycle
+        if self.pipeline:
+            return True
+        return cycle is not None and not cycle.more_body and not cycle.response_complete
+
     def evict(self) -> None:
         """Close at once to make room for a new connection (the pool has let go of it)."""
         self._close(b"", abort=True)
 
     def shutdown(self) -> None:
         """Server shutdown: idle and unfinished connections go now; answers in progress finish."""
-        if self._unanswered:
+        if self.busy():
             super().shutdown()
         else:
             self._close(b"")
@@ -193,82 +211,65 @@ class StoreProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:  # what a cut-off client still sends is read and dropped, unparsed
             return
-        if self._phase is _Phase.WAIT:
-            self._phase = _Phase.HEAD
-            if not self._unanswered:
-                self._pool.closable(self, fresh=True)
-        if self._phase is _Phase.HEAD:
+        self._order.move_to_end(self)
+        before = self.cycle
+        if self._in_head:
             room = self.limits.max_header_bytes - self._head_bytes
             if len(data) > room:
                 super().data_received(data[:room])
-                if self._phase is _Phase.HEAD:
+                if self.cycle is before:  # no new request: its head is longer than the cap
                     self._close(self._too_large)
                     return
                 data = data[room:]
             else:
                 self._head_bytes += len(data)
-        # A head that begins inside this chunk, after an earlier pipelined request, is counted
-        # from the next chunk on: at most one read more than the cap, never unbounded.
+        # A head that begins inside this read, after an earlier pipelined request, is counted
+        # from the next read on: at most one read more than the cap, never unbounded.
         super().data_received(data)
-        if self._timer is None and not self._unanswered and not self._closing:
-            if self._phase is _Phase.HEAD:
-                self._arm(self.limits.header_timeout_s)
-            elif self._phase is _Phase.BODY:
+        self._track(before)
+
+    def _track(self, before: RequestResponseCycle | None) -> None:
+        """Deadlines and head counting after a read; ``before``: the request cycle before it."""
+        cycle = self.cycle
+        if cycle is not before:  # a request's headers are in (uvicorn made its cycle)
+            if self._timer is not None:
+                self._disarm()
+            if cycle.more_body and not cycle.response_complete:
+                self._in_head = False
                 self._arm(self.limits.body_timeout_s)
-
-    # Parser callbacks
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._phase = _Phase.HEAD
-
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        self._phase, self._head_bytes = _Phase.BODY, 0
-        self._disarm()
-
-    def on_message_complete(self) -> None:
-        self._phase = _Phase.DONE
-        self._disarm()
-        if not self.cycle.response_complete:  # answered early (413) is not being answered
-            self._unanswered += 1
-            self._pool.busy(self)
-        super().on_message_complete()
-
-    def on_response_complete(self) -> None:
-        # The answered request was counted unless it was answered before its body was in;
-        # a request queued behind it (pipelined) was read in full, so the answered one was too.
-        if self._unanswered and (self.pipeline or not self.cycle.more_body):
-            self._unanswered -= 1
-            if not self._unanswered and not self._closing:
-                self._pool.closable(self, fresh=True)
-                if self._phase is _Phase.DONE:
-                    self._phase = _Phase.WAIT  # uvicorn's keep-alive timeout takes over
-                elif self._timer is None:  # the next request began meanwhile
-                    timeout = self.limits.header_timeout_s
-                    if self._phase is _Phase.BODY:
-                        timeout = self.limits.body_timeout_s
-                    self._arm(timeout)
-        super().on_response_complete()
+            else:
+                self._in_head, self._head_bytes = True, 0
+        elif self._in_head:
+            if self._timer is None:  # the first bytes of a request on a kept-alive connection
+                self._arm(self.limits.header_timeout_s)
+        elif not cycle.more_body:  # the body is in
+            self._disarm()
+            self._in_head, self._head_bytes = True, 0
 
     # Deadlines
 
     def _arm(self, seconds: float) -> None:
-        self._timer = self.loop.call_later(seconds, self._expired)
+        self._timer = self.loop.call_later(seconds, self._expired, seconds)
 
     def _disarm(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _expired(self) -> None:
+    def _expired(self, seconds: float) -> None:
         self._timer = None
-        if self._unanswered or self._closing:
+        if self._closing:
+            return
+        if self.busy():  # pipelined behind a request being answered: uvicorn is not reading
+            self._arm(seconds)
             return
         # No answer where there is no request to answer: a connection that never sent a byte,
         # or a request answered already (413) whose unwanted body is still trickling in.
-        answered = self._phase is _Phase.BODY and self.cycle.response_complete
-        self._close(b"" if self._phase is _Phase.WAIT or answered else _TIMEOUT)
+        if self._in_head:
+            answer = _TIMEOUT if self._head_bytes else b""
+        else:
+            answer = b"" if self.cycle.response_complete else _TIMEOUT
+        self._close(answer)
 
     # Closing
 
@@ -300,5 +301,4 @@ class StoreProtocol(HttpToolsProtocol):
         if not self._gone:
             self._gone = True
             self._disarm()
-            self._pool.busy(self)
-            self._pool.closed()
+            self._pool.closed(self)
