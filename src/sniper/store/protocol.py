@@ -120,6 +120,9 @@ class ConnectionPool:
         self.order.pop(conn, None)
 
 
+#: uvicorn's handling of a read, called without ``super()`` on this per-read path.
+_feed = HttpToolsProtocol.data_received
+
 _POOLS: weakref.WeakKeyDictionary[ServerState, ConnectionPool] = weakref.WeakKeyDictionary()
 
 
@@ -168,6 +171,7 @@ class StoreProtocol(HttpToolsProtocol):
         self._order = pool.order
         self._in_head = True  # the next bytes are a request line and headers
         self._head_bytes = 0
+        self._max_head = limits.max_header_bytes
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False  # answered or cut off: no more requests on this connection
         self._gone = False  # out of the pool: closed, or as good as
@@ -214,18 +218,19 @@ class StoreProtocol(HttpToolsProtocol):
         self._order.move_to_end(self)
         before = self.cycle
         if self._in_head:
-            room = self.limits.max_header_bytes - self._head_bytes
-            if len(data) > room:
-                super().data_received(data[:room])
+            head = self._head_bytes + len(data)
+            if head > self._max_head:
+                room = self._max_head - self._head_bytes
+                _feed(self, data[:room])
                 if self.cycle is before:  # no new request: its head is longer than the cap
                     self._close(self._too_large)
                     return
                 data = data[room:]
             else:
-                self._head_bytes += len(data)
+                self._head_bytes = head
         # A head that begins inside this read, after an earlier pipelined request, is counted
         # from the next read on: at most one read more than the cap, never unbounded.
-        super().data_received(data)
+        _feed(self, data)
         self._track(before)
 
     def _track(self, before: RequestResponseCycle | None) -> None:
