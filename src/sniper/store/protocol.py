@@ -14,7 +14,7 @@ per connection:
   pending ``receive()`` then sees the client gone, and its late answer is dropped;
 
 and per process a bound on open connections (:class:`ConnectionPool`): a new connection past it
-first closes the connection that has been idle or unfinished the longest, never one whose
+first closes the idle or unfinished connection that has been quiet the longest, never one whose
 request is being answered. On shutdown, idle and unfinished connections are closed at once and
 requests being answered finish.
 """
@@ -209,6 +209,10 @@ class StoreProtocol(HttpToolsProtocol):
             super().shutdown()
         else:
             self._close(b"")
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """The store speaks no WebSocket: an upgrade request is answered as plain HTTP, without
+        two log lines per request for anyone to flood the log with."""
 
     # Bytes in
 
