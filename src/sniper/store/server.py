@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
+from pydantic import SecretStr
 from uvicorn.supervisors import Multiprocess
 
 from sniper.clock import SkewedClock, SystemClock
@@ -46,7 +47,8 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
     if settings.demo:
         generated = settings.admin_token_value() is None
         if generated:
-            settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(24)})
+            settings = settings.model_copy(
+                update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
         info = asyncio.run(seed_demo(settings))
         _say_demo(info, settings, say, show_token=generated)
     if settings.catalog is not None:
@@ -143,6 +145,13 @@ def _say_demo(
     say(f"  item {info.sku_id}: stock 10, opens {info.sale_start}")
     say(f"    {base}/api/items/{info.sku_id}")
     say(f"  user {info.user!r}, password {info.password!r}: POST {base}/api/login")
+    say(f"    sniper login {base} {info.user} -o {info.user}.cookie    (writes the cookie)")
+    say(f"    curl -i {base}/api/login -H 'Content-Type: application/json' "
+        f"-d '{{\"user\": \"{info.user}\", \"password\": \"{info.password}\"}}'")
+    token = info.admin_token if show_token else "$SNIPER_ADMIN_TOKEN"
+    say("  move the opening (any RFC 3339 time with offset):")
+    say(f"    curl -X PATCH {base}/admin/items/{info.sku_id} -H 'Authorization: Bearer {token}' "
+        f"-H 'Content-Type: application/json' -d '{{\"sale_start\": \"{info.sale_start}\"}}'")
 
 
 def raise_fd_limit() -> None:
