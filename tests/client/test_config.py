@@ -130,6 +130,10 @@ BAD: list[tuple[str, dict[str, Any] | str, str]] = [
     ("missing-ca-file", {"ca_file": "/nonexistent/ca.pem"}, "ca_file: /nonexistent/ca.pem is not"),
     ("bad-regex", {"rules": {"sold_out": [{"regex": "("}]}}, "rules.sold_out.0: regex does not"),
     ("cookie-non-ascii", {"cookie": "session=abcé"}, "cookie: only printable ASCII"),
+    ("http-header-final-line-break", {"platform": "http", "request": {
+        "url": "http://x/o", "headers": {"X-A": "1\n"}}}, "request.headers:"),
+    ("http-header-name-final-line-break", {"platform": "http", "request": {
+        "url": "http://x/o", "headers": {"X-A\n": "1"}}}, "request.headers:"),
     ("http-header-line-break", {"platform": "http", "request": {
         "url": "http://x/o", "headers": {"X-A": "1\r\nEvil: 2"}}}, "request.headers:"),
     ("missing-cookie-file", {"cookie": None, "cookie_file": "/nonexistent/c"}, "cookie_file:"),

@@ -24,12 +24,12 @@ from sniper.store.schemas import parse_rfc3339
 from sniper.validation import describe
 
 Positive = Annotated[float, Field(gt=0)]
-_HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")  # with fullmatch: "$" would allow a final "\n"
 
 
 def header_safe(value: str, field: str) -> str:
     """A value that can go into an HTTP header as it is: printable ASCII, no line breaks."""
-    if not _HEADER_VALUE.match(value):
+    if not _HEADER_VALUE.fullmatch(value):
         raise ConfigError(f"{field}: only printable ASCII can go into an HTTP header "
                           "(no line breaks, no other characters)")
     return value
@@ -81,8 +81,8 @@ class HttpRequest(_Strict):
     @classmethod
     def _ascii_headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, text in value.items():
-            if not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name) or \
-                    not _HEADER_VALUE.match(text):
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or \
+                    not _HEADER_VALUE.fullmatch(text):
                 raise ValueError(f"header {name[:40]!r} is not valid in HTTP "
                                  "(printable ASCII only, no line breaks)")
         return value

@@ -82,6 +82,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await backend.open()
         try:
+            await service.sessions.start()
             await backend.start_background()
             yield
         finally:
