@@ -33,8 +33,13 @@ REQUEST = (
 async def app(scope: Any, receive: Any, send: Any) -> None:
     """Read the body, answer 409."""
     await receive()
-    await send({"type": "http.response.start", "status": 409,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 409,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")],
+        }
+    )
     await send({"type": "http.response.body", "body": b"{}"})
 
 
@@ -57,7 +62,8 @@ class MemoryTransport(asyncio.Transport):
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(
-            name, default)
+            name, default
+        )
 
     def pause_reading(self) -> None:
         pass
@@ -70,8 +76,9 @@ async def cpu_per_request(cls: type[HttpToolsProtocol], requests: int) -> float:
     """Microseconds of CPU per request on one kept-alive connection."""
     config = Config(app=app, http=cls, ws="none", log_level="warning", access_log=False)
     config.load()
-    protocol = cls(config=config, server_state=ServerState(), app_state={},
-                   _loop=asyncio.get_running_loop())
+    protocol = cls(
+        config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop()
+    )
     transport = MemoryTransport()
     protocol.connection_made(transport)
     for warm_up in (True, False):
