@@ -208,10 +208,11 @@ class TestConnectionBound:
 class TestShutdown:
     """SIGTERM among slow clients is prompt and quiet."""
 
-    async def test_sigterm_with_slow_clients(self, start_store: StartStore) -> None:
+    @pytest.mark.parametrize("workers", [1, 2])
+    async def test_sigterm_with_slow_clients(self, start_store: StartStore, workers: int) -> None:
         """200 slow bodies, 200 endless headers and slow logins in flight: SIGTERM ends the
         process in a few seconds, exit 0, logins answered, no traceback."""
-        store = start_store()
+        store = start_store(workers=workers)
         created = store.admin("POST", "/admin/users", json={"user": "ann", "password": "pw-1"})
         assert created.status_code == 201
         crowd = Crowd(store.port)
