@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
-from sniper.client.schedule import SPIN_MS, WARM_LEAD_MS, coarse_sleep_ms, plan
+from sniper.client.schedule import SPIN_MS, WARM_LEAD_MS, coarse_sleep_ms, past_target, plan
 from sniper.client.timesync import Estimate
 
 
@@ -74,3 +76,24 @@ def test_clock_jump(baseline: float, wall: float, mono: float, jumped: bool) -> 
     from sniper.client.schedule import clock_jumped
 
     assert clock_jumped(baseline, wall, mono) is jumped
+
+
+_OPENING = datetime(2030, 4, 15, 7, tzinfo=timezone(timedelta(hours=8)))
+
+
+@pytest.mark.parametrize(("late_ms", "window_s", "refused"), [
+    (-60_000.0, 10.0, False),  # a minute ahead
+    (0.0, 10.0, False),  # started at the opening
+    (9_999.0, 10.0, False),  # inside the retry window: still a try to make
+    (10_001.0, 10.0, True),  # no try could be sent any more
+    (86_400_000.0, 600.0, True),  # a day late
+])
+def test_past_target(late_ms: float, window_s: float, refused: bool) -> None:
+    """A one-off target is refused once it is more than the retry window past."""
+    now_ms = _OPENING.timestamp() * 1000 + late_ms
+    why = past_target(_OPENING, now_ms, window_s)
+    assert (why is not None) == refused
+    if why is not None:
+        assert why.startswith("target_time: 2030-04-15T07:00:00+08:00 is in the past "
+                              "(the server's clock says 2030-04-")
+        assert why.endswith(f"a run may start at most retry.window_s ({window_s:g} s) after it")

@@ -44,6 +44,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "preflight_failed": "✗ pre-flight failed: {detail}",
         "preflight_unreachable": "! pre-flight: cannot reach the platform: {detail}",
         "task_result": "task {name}: {result}, order {order_id}",
+        "bad_task": "✗ {detail}",
+        "extra_orders": "! {n} orders were placed, not one: {order_ids} (each request of the "
+                        "burst became an order); cancel those you do not want",
+        "no_request_id": "! the request carries no {{request_id}}: each of the {n} requests "
+                         "of the burst may become an order of its own (set concurrency: 1, or "
+                         "put {{request_id}} where the shop takes an idempotency key)",
     },
     "zh": {
         "clock": "时钟:服务器时钟比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
@@ -81,6 +87,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "preflight_failed": "✗ 预检失败:{detail}",
         "preflight_unreachable": "! 预检:无法连接平台:{detail}",
         "task_result": "任务 {name}:{result},订单 {order_id}",
+        "bad_task": "✗ 任务有误:{detail}",
+        "extra_orders": "! 共下了 {n} 单,而不是一单:{order_ids}(同一批的每个请求都成了一单);"
+                        "请取消不需要的订单",
+        "no_request_id": "! 请求中没有 {{request_id}}:同一批的 {n} 个请求可能各成一单"
+                         "(设 concurrency: 1,或把 {{request_id}} 放在商家接受幂等键的位置)",
     },
 }
 
@@ -93,6 +104,7 @@ WORDS: dict[str, dict[str, str]] = {
         "lowest-rtt": "the fastest one",
         "not_started": "not started", "rate_limited": "rate limited", "auth_failed": "auth failed",
         "sold_out": "sold out", "limit_reached": "limit reached", "not_ordered": "not ordered",
+        "bad_task": "bad task",
     },
     "zh": {
         "intersection": "取它们共同允许的时差",
@@ -100,7 +112,7 @@ WORDS: dict[str, dict[str, str]] = {
         "ordered": "下单成功", "not_started": "未开始", "rate_limited": "被限流", "retry": "重试",
         "auth_failed": "认证失败", "sold_out": "已售罄", "limit_reached": "已达限购",
         "fatal": "意外错误", "cancelled": "已取消", "not_ordered": "未下单",
-        "interrupted": "已中断", "login": "登录", "item": "商品",
+        "interrupted": "已中断", "login": "登录", "item": "商品", "bad_task": "任务有误",
     },
 }
 

@@ -51,6 +51,9 @@ class RunSummary:
     sent_server_ms: tuple[float, ...] = ()
     clock: Estimate | None = None
     detail: str = ""
+    #: Every order the run was answered with (more than one: the shop took several requests of
+    #: the burst as orders of their own).
+    order_ids: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -114,6 +117,7 @@ class Sniper:
                 await self.notifier.drain()
             result = "interrupted" if interrupted else summary.result.name.lower()
             self.log.summary(result=result, order_id=summary.order_id,
+                             orders=len(summary.order_ids), order_ids=list(summary.order_ids),
                              fire_late_ms=round(self.fire_late_ms, 3),
                              existing_order=summary.existing, detail=summary.detail,
                              request_id=self.request_id)
@@ -122,7 +126,15 @@ class Sniper:
                              result=self.console.word(result))
 
     async def _run(self) -> RunSummary:
+        if self.task.concurrency > 1 and not self.platform.carries_request_id():
+            self.console.say("no_request_id", n=self.task.concurrency)
         await self._first_measure()
+        assert self.estimate is not None
+        late = schedule.past_target(self.task.target_time, self.estimate.server_time(self.now()),
+                                    self.task.retry.window_s)
+        if late is not None:
+            self.console.say("bad_task", detail=late)
+            return RunSummary(Result.BAD_TASK, detail=late)
         plan = self._plan()
         target = self.task.target_time.isoformat()
         self.console.say("waiting", target=target,
@@ -144,7 +156,7 @@ class Sniper:
         self.fire_late_ms = fired_at - plan.send_at
         for seq in range(1, len(sent) + 1):
             self.console.say("sent", seq=seq)
-        if len(sent) > 1:
+        if len(sent) > 1 and self.platform.carries_request_id():
             self.console.say("burst", n=len(sent), request_id=self.request_id)
         policy = RetryPolicy(deadline=plan.arrive_at + self.task.retry.window_s * 1000,
                              rate_per_s=self.task.retry.rate_per_s, burst=self.task.retry.burst,
@@ -365,8 +377,10 @@ class Sniper:
             pending = set(workers)
             while pending:
                 _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if policy.order_id is not None or policy.stopped in (Kind.AUTH, Kind.FATAL):
-                    break  # first success wins: the rest are cancelled
+                # After a success nothing new is sent, but answers already on their way are
+                # read (each within timeout_s): any of them may be an order too.
+                if policy.stopped in (Kind.AUTH, Kind.FATAL):
+                    break
         finally:
             for worker in workers:
                 worker.cancel()
@@ -446,12 +460,17 @@ class Sniper:
             order_id = await self._look_up()
             if order_id is not None:
                 result, existing = Result.ORDERED, True
+        order_ids = tuple(policy.order_ids) or ((order_id,) if order_id is not None else ())
         if result is Result.ORDERED:
             self.console.say("existing" if existing else "ordered", order_id=order_id)
             after = "" if self._won_at is None else \
                 f", answered {self.estimate.server_time(self._won_at) - self.task.target_ms:.1f}" \
                 " ms after the opening"
-            self._tell("order placed", f"order {order_id}{after}")
+            extra = ""
+            if len(order_ids) > 1:
+                extra = f"; {len(order_ids)} orders in all: {', '.join(order_ids)}"
+                self.console.say("extra_orders", n=len(order_ids), order_ids=", ".join(order_ids))
+            self._tell("order placed", f"order {order_id}{after}{extra}")
         elif result is Result.AUTH_FAILED:
             self.console.say("auth")
         elif result is Result.FATAL:
@@ -461,7 +480,7 @@ class Sniper:
             self.console.say("sold_out" if sold else "window")
             self._tell("no order", "sold out" if sold else "the retry window is over")
         return RunSummary(result, order_id, existing, self.log.attempts, sent_server,
-                          self.estimate, policy.last_detail)
+                          self.estimate, policy.last_detail, order_ids=order_ids)
 
     def _tell(self, title: str, message: str) -> None:
         """A push message on every configured channel (in the background)."""

@@ -10,6 +10,7 @@ send, then a spin on the clock: sleeps wake late by up to a couple of millisecon
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sniper.client.timesync import Estimate
 
@@ -52,6 +53,18 @@ def plan(target_server_ms: float, clock: Estimate, preheat_ms: float) -> FirePla
         arrive_at=arrive,
         one_way_ms=one_way,
     )
+
+
+def past_target(target: datetime, server_now_ms: float, window_s: float) -> str | None:
+    """Why a one-off opening is too far past to run, or None. A run may start up to the retry
+    window after the opening (it was started at the opening, or a moment late: the window is
+    still open); past that no try could be sent, so the time is surely a mistake."""
+    if server_now_ms - target.timestamp() * 1000 <= window_s * 1000:
+        return None
+    now = datetime.fromtimestamp(server_now_ms / 1000, tz=target.tzinfo)
+    return (f"target_time: {target.isoformat()} is in the past (the server's clock says "
+            f"{now.isoformat(timespec='seconds')}): give a future time; a run may start at "
+            f"most retry.window_s ({window_s:g} s) after it")
 
 
 def coarse_sleep_ms(now: float, until: float, spin_ms: float = SPIN_MS) -> float:

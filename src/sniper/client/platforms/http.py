@@ -18,6 +18,13 @@ from sniper.client.outcome import Kind, Verdict, by_status
 from sniper.client.platforms.base import Platform
 
 _MISSING = object()
+REQUEST_ID = "{request_id}"
+
+
+def carries_request_id(request: HttpRequest) -> bool:
+    """Whether the request sends the run's request id (``{request_id}`` in its URL or body), so
+    that a shop that reads it as an idempotency key makes one order of the whole burst."""
+    return REQUEST_ID in request.url or REQUEST_ID in (request.body or "")
 
 
 def json_lookup(data: Any, path: str) -> Any:
@@ -79,10 +86,14 @@ class HttpPlatform(Platform):
         """The captured request's own origin."""
         return Origin.from_url(self._request.url)
 
+    def carries_request_id(self) -> bool:
+        """Whether the captured request has a ``{request_id}`` to fill."""
+        return carries_request_id(self._request)
+
     def _fill(self, template: str, request_id: str) -> str:
         return (template.replace("{sku_id}", self.task.sku_id)
                 .replace("{qty}", str(self.task.qty))
-                .replace("{request_id}", request_id))
+                .replace(REQUEST_ID, request_id))
 
     def order_call(self, request_id: str) -> HttpCall:
         """The captured request with the placeholders filled and the cookie set."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from urllib.parse import quote
 
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Response
 from sniper.client.outcome import Kind, Verdict, by_status
 from sniper.client.platforms.base import Platform, Probe
+from sniper.store.schemas import parse_rfc3339
 
 _BY_CODE = {
     "sold_out": Kind.SOLD_OUT,
@@ -67,7 +69,18 @@ class StorePlatform(Platform):
     def probes(self) -> list[Probe]:
         """The item exists, and the session is accepted."""
         sku = quote(self.task.sku_id, safe="")
-        return [Probe("item", HttpCall("GET", f"/api/items/{sku}")), self.session_probe()]
+        return [Probe("item", HttpCall("GET", f"/api/items/{sku}"),
+                      missing=f"sku_id: the store has no item {self.task.sku_id!r}"),
+                self.session_probe()]
+
+    def sale_start(self, probe: Probe, response: Response) -> datetime | None:
+        """The item's ``sale_start``, from the item probe's answer."""
+        if probe.label != "item" or response.status != 200:
+            return None
+        try:
+            return parse_rfc3339(json.loads(response.body)["sale_start"])
+        except (ValueError, KeyError, TypeError):
+            return None
 
     async def existing_order(self, conn: Connection, timeout_s: float) -> str | None:
         """``GET /api/orders?sku_id=``: this account's orders of the item."""
