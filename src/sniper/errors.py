@@ -14,6 +14,7 @@
         ├── TooLarge             413 too_large
         ├── NotStarted           425 not_started
         ├── RateLimited          429 rate_limited (carries Retry-After)
+        ├── ClientGone           499 client_closed (counted in metrics, never sent)
         └── Unavailable          503 unavailable (backend down or overloaded)
 
 Library errors (sqlite3, redis, httpx) are translated where they are caught, with ``raise … from``.
@@ -94,6 +95,13 @@ class RateLimited(StoreError):
     """Too many requests; ``retry_after`` says when to come back."""
 
     status, code = 429, "rate_limited"
+
+
+class ClientGone(StoreError):
+    """The client went away (or was cut off as too slow) before its request was in: nobody
+    reads the answer, which metrics count as nginx's 499."""
+
+    status, code = 499, "client_closed"
 
 
 class Unavailable(StoreError):

@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sniper.errors import BadRequest, StoreError, TooLarge
+from sniper.errors import BadRequest, ClientGone, StoreError, TooLarge
 from sniper.store.schemas import (
     ItemBody,
     ItemPatchBody,
@@ -70,7 +70,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
                 raise TooLarge(f"request body over {limit} bytes")
             chunks.append(chunk)
     except ClientDisconnect:  # nobody will read the answer; it must not be a 500
-        raise BadRequest("the client went away before sending its body") from None
+        raise ClientGone("the client went away before sending its body") from None
     return b"".join(chunks)
 
 

@@ -44,6 +44,12 @@ class StoreSettings(BaseSettings):
     max_inflight: int = Field(10_000, ge=1, description="requests at once before 503")
     max_pending_orders: int = Field(4096, ge=1, description="reservations queued before 503")
     cache_ttl_s: float = Field(1.0, ge=0)
+    header_timeout_s: float = Field(10.0, gt=0, description="request line and headers, or 408")
+    body_timeout_s: float = Field(10.0, gt=0, description="request body after its headers, or 408")
+    max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576,
+                                  description="request line and headers, or 431")
+    max_connections: int = Field(0, ge=0, description="open connections per process, past which "
+                                 "the idle or unfinished one quiet longest is closed; 0: fd limit")
 
     catalog: str | None = Field(None, description="items to create at start-up (YAML)")
     orders_db: str = Field("sqlite:///./orders.db",
