@@ -22,6 +22,7 @@ from sniper.client.platforms import platform_class
 from sniper.client.probe import ClockError
 from sniper.client.runner import Interrupted, run_until_signal
 from sniper.errors import ConfigError, Unavailable
+from sniper.files import write_private
 from sniper.logs import setup_logging
 
 EXIT_CONFIG = 2
@@ -295,13 +296,10 @@ def demo(lang: str) -> None:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600, also when the file already exists; a
-    ConfigError naming the file if it cannot be written."""
+    """:func:`~sniper.files.write_private`; a ConfigError naming the file if it cannot be
+    written."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_private(path, text)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write: {exc.strerror}") from None
 
