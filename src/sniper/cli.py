@@ -150,12 +150,13 @@ def clock(url: str, samples: int, ca_file: str | None) -> None:
 def login(url: str, user: str, output: Path | None, password_file: Any,
           ca_file: Path | None) -> None:
     """Log in to a store; write its session cookie to a file for a task's cookie_file."""
-    from sniper.client.login import LoginFailed
+    from sniper.client.login import LoginFailed, check_user
     from sniper.client.login import login as log_in
 
     if not url.startswith(("http://", "https://")):
         click.echo("sniper: url: must start with http:// or https://", err=True)
         sys.exit(EXIT_CONFIG)
+    _or_exit(check_user, user)
     if password_file is not None:
         password = password_file.readline().rstrip("\r\n")
     else:
@@ -166,7 +167,7 @@ def login(url: str, user: str, output: Path | None, password_file: Any,
     except LoginFailed as exc:
         click.echo(f"sniper: {exc}", err=True)
         sys.exit(exc.exit_code)
-    output = output or Path(f"{user}.cookie")
+    output = (output or Path(f"{user}.cookie")).absolute()  # a task may live elsewhere
     _or_exit(_write_private, output, cookie + "\n")
     click.echo(f"wrote {output} (cookie {redact(cookie)}, readable by you only); "
                f"in a task: cookie_file: {output}")
