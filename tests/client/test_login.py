@@ -19,21 +19,42 @@ async def test_a_bad_user_name_is_refused_before_sending(user: str) -> None:
     assert server.requests == []
 
 
-@pytest.mark.parametrize(("answer", "message", "code"), [
-    (refuse(503, "unavailable", headers=(("Retry-After", "2"),)),
-     "is too busy to log anyone in (HTTP 503: unavailable); try again in 2 s", 1),
-    (Step(503, {"error": "unavailable", "message": "too many logins\x1b[2J at once"},
-          headers=(("Retry-After", "Wed, 21 Oct 2037 07:28:00 GMT\x1b]0;x\x07"),)),
-     "is too busy to log anyone in (HTTP 503: too many logins[2J at once); try again after "
-     "Wed, 21 Oct 2037 07:28:00 GMT]0;x", 1),
-    (refuse(429, "rate_limited"), "refuses more login attempts for now; try again in a moment",
-     1),
-    (refuse(429, "rate_limited", headers=(("Retry-After", "7\x1b[31m"),)),
-     "refuses more login attempts for now; try again after 7[31m", 1),
-    (Step(400, {"error": "bad_request", "message": "password: too long"}),
-     "refused the request as malformed (HTTP 400: password: too long)", 2),
-    (Step(418, raw=b"teapot"), "answered HTTP 418 (is it a vegetable-sniper store?)", 1),
-])
+@pytest.mark.parametrize(
+    ("answer", "message", "code"),
+    [
+        (
+            refuse(503, "unavailable", headers=(("Retry-After", "2"),)),
+            "is too busy to log anyone in (HTTP 503: unavailable); try again in 2 s",
+            1,
+        ),
+        (
+            Step(
+                503,
+                {"error": "unavailable", "message": "too many logins\x1b[2J at once"},
+                headers=(("Retry-After", "Wed, 21 Oct 2037 07:28:00 GMT\x1b]0;x\x07"),),
+            ),
+            "is too busy to log anyone in (HTTP 503: too many logins[2J at once); try again after "
+            "Wed, 21 Oct 2037 07:28:00 GMT]0;x",
+            1,
+        ),
+        (
+            refuse(429, "rate_limited"),
+            "refuses more login attempts for now; try again in a moment",
+            1,
+        ),
+        (
+            refuse(429, "rate_limited", headers=(("Retry-After", "7\x1b[31m"),)),
+            "refuses more login attempts for now; try again after 7[31m",
+            1,
+        ),
+        (
+            Step(400, {"error": "bad_request", "message": "password: too long"}),
+            "refused the request as malformed (HTTP 400: password: too long)",
+            2,
+        ),
+        (Step(418, raw=b"teapot"), "answered HTTP 418 (is it a vegetable-sniper store?)", 1),
+    ],
+)
 async def test_each_refusal_says_what_it_is(answer: Step, message: str, code: int) -> None:
     """503 (its password hashing is busy) and 400 have lines of their own; a Retry-After or
     message from the server is shown without its control characters; no Retry-After is not
