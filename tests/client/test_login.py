@@ -53,6 +53,11 @@ async def test_a_bad_user_name_is_refused_before_sending(user: str) -> None:
             2,
         ),
         (Step(418, raw=b"teapot"), "answered HTTP 418 (is it a vegetable-sniper store?)", 1),
+        (
+            Step(400, raw=b"[" * 100_000),
+            "refused the request as malformed (HTTP 400)",
+            2,
+        ),
     ],
 )
 async def test_each_refusal_says_what_it_is(answer: Step, message: str, code: int) -> None:

@@ -63,7 +63,7 @@ def _server_says(response: Response) -> str:
     """The store's ``message`` of an error answer, printable, or nothing."""
     try:
         said = json.loads(response.body).get("message")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # not JSON, not an object, too deep
         return ""
     return f": {printable(said)[:_SAID_CHARS]}" if isinstance(said, str) and said else ""
 
@@ -82,10 +82,9 @@ async def login(url: str, user: str, password: str, *, ca_file: Path | None = No
         response = await conn.request(call, timeout_s)
     finally:
         await conn.aclose()
-    if response.status == 401:
-        raise LoginFailed(f"login: {origin.host_header} refused user {user!r} and this "
-                          "password", exit_code=4)
     host = origin.host_header
+    if response.status == 401:
+        raise LoginFailed(f"login: {host} refused user {user!r} and this password", exit_code=4)
     if response.status == 429:  # the store's login limit: waiting is the answer
         raise LoginFailed(f"login: {host} refuses more login attempts for now; try again "
                           f"{_retry_when(response)}", exit_code=1)
@@ -97,9 +96,9 @@ async def login(url: str, user: str, password: str, *, ca_file: Path | None = No
         raise LoginFailed(f"login: {host} refused the request as malformed (HTTP 400"
                           f"{_server_says(response)})", exit_code=2)
     if response.status != 200:
-        raise LoginFailed(f"login: {origin.host_header} answered HTTP {response.status} (is "
-                          "it a vegetable-sniper store?)", exit_code=1)
+        raise LoginFailed(f"login: {host} answered HTTP {response.status} (is it a "
+                          "vegetable-sniper store?)", exit_code=1)
     cookie = session_cookie([v for k, v in response.headers if k == "set-cookie"])
     if cookie is None:
-        raise LoginFailed(f"login: {origin.host_header} set no session cookie", exit_code=1)
+        raise LoginFailed(f"login: {host} set no session cookie", exit_code=1)
     return cookie
