@@ -33,7 +33,7 @@ from sniper.store.middleware import (
     HttpDate,
     MetricsMiddleware,
 )
-from sniper.store.routes import error_response, routes
+from sniper.store.routes import PROBES, error_response, routes
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings, settings_for_worker
 
@@ -55,8 +55,8 @@ class StoreApp:
         if not metrics.watch_in_flight(lambda: admission.inflight):
             admission.gauge = metrics.in_flight  # several processes: count through the gauge
         date = HttpDate(service.clock)
-        rest = DateMiddleware(MetricsMiddleware(AdmissionControl(starlette, admission), metrics),
-                              date)
+        admitted = AdmissionControl(starlette, admission, exempt=PROBES)
+        rest = DateMiddleware(MetricsMiddleware(admitted, metrics), date)
         self._app = HotPath(rest, order_endpoint, admission, metrics, date)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

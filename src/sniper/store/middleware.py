@@ -117,13 +117,15 @@ class Admission:
 
 
 class AdmissionControl:
-    """Answers ``503 unavailable`` when :class:`Admission` says no."""
+    """Answers ``503 unavailable`` when :class:`Admission` says no; the ``exempt`` paths (health
+    probes: a busy replica is not a dead one) are never refused nor counted."""
 
-    def __init__(self, app: ASGIApp, admission: Admission) -> None:
-        self.app, self.admission = app, admission
+    def __init__(self, app: ASGIApp, admission: Admission,
+                 exempt: frozenset[str] = frozenset()) -> None:
+        self.app, self.admission, self.exempt = app, admission, exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         if not self.admission.enter():

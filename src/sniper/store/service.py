@@ -8,6 +8,8 @@ queue of reservations) → the backend's atomic step.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import math
 import secrets
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from sniper.errors import (
     LimitReached,
     NotFound,
     NotStarted,
+    OutcomeUnknown,
     RateLimited,
     SoldOut,
     StoreError,
@@ -29,9 +32,12 @@ from sniper.store.backends.base import Backend
 from sniper.store.cache import ItemCache
 from sniper.store.metrics import StoreMetrics
 from sniper.store.models import Item, NewUser, Order
+from sniper.store.readiness import Readiness
 from sniper.store.rules import Outcome, Reservation, ReservationResult
 from sniper.store.schemas import ItemBody, ItemPatchBody, OrderBody, UsersBody, epoch_ms
 from sniper.store.settings import StoreSettings
+
+log = logging.getLogger(__name__)
 
 _REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
     Outcome.NOT_FOUND: lambda: NotFound("no such item"),
@@ -39,6 +45,19 @@ _REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
     Outcome.LIMIT_REACHED: lambda: LimitReached("you already bought as many as allowed"),
     Outcome.SOLD_OUT: lambda: SoldOut("sold out"),
 }
+
+
+class RequestIds:
+    """Request ids for orders sent without one: a random prefix per process and a counter,
+    unique across processes and restarts, and cheaper than a random id per request."""
+
+    def __init__(self) -> None:
+        self._prefix = f"store-{secrets.token_hex(6)}-"
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        """A fresh request id (31 printable ASCII characters at most for 10^12 orders)."""
+        return f"{self._prefix}{next(self._counter)}"
 
 
 class StoreService:
@@ -51,6 +70,7 @@ class StoreService:
         self.sessions = Sessions(backend, clock, settings.session_ttl_s)
         self.admin = AdminGuard(settings.admin_token_value())
         self.cache = ItemCache(settings.cache_ttl_s, clock)
+        self.readiness = Readiness(backend.probe_commit, clock)
         # Replicas on shared storage share their buckets; one process keeps its own.
         wanted = (("all", settings.global_rate_per_s, settings.global_burst),
                   ("user", settings.user_rate_per_s, settings.user_burst))
@@ -66,6 +86,7 @@ class StoreService:
             if settings.global_rate_per_s > 0 and "all" not in shared else None
         )
         self.max_pending = settings.max_pending_orders
+        self._request_ids = RequestIds()
         self.pending = 0
         self._background: set[asyncio.Task[None]] = set()
         self._loading: set[str] = set()
@@ -91,10 +112,24 @@ class StoreService:
             raise Unavailable("too many orders in progress, try again", retry_after=1)
         self.pending += 1
         generation = self.cache.generation(body.sku_id)
+        # Every reservation carries a request id, the client's or one given here: when the
+        # storage fails after the reservation was sent, a retry with it finds the order.
+        request_id = body.request_id or self._request_ids.next()
         try:
             result = await self.backend.reserve(
-                Reservation(user, body.sku_id, body.qty, body.request_id)
+                Reservation(user, body.sku_id, body.qty, request_id)
             )
+        except OutcomeUnknown as exc:
+            self.metrics.order("outcome_unknown", "backend").inc()
+            exc.request_id = request_id
+            raise
+        except StoreError:
+            raise
+        except Exception as exc:  # a bug past the point where the step may have run
+            log.exception("reservation failed; its outcome is unknown")
+            self.metrics.order("outcome_unknown", "backend").inc()
+            raise OutcomeUnknown("the order may or may not have been placed: retry with this "
+                                 "request_id", request_id=request_id) from exc
         finally:
             self.pending -= 1
         self.metrics.order(result.outcome.value, "backend").inc()

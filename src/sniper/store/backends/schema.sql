@@ -38,3 +38,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS orders_by_item_request ON orders (username, sk
     WHERE request_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS orders_by_sku ON orders (sku_id);
 CREATE INDEX IF NOT EXISTS orders_by_user ON orders (username, sku_id);
+-- One row rewritten by the readiness probe (GET /readyz): a real commit, as an order's.
+CREATE TABLE IF NOT EXISTS readiness (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    probed_ms       INTEGER NOT NULL
+);

@@ -128,6 +128,12 @@ class SqliteBackend(Backend):
         """One trivial read."""
         await self._read(lambda c: c.execute("SELECT 1").fetchone())
 
+    async def probe_commit(self) -> None:
+        """One row rewritten through the group-commit writer: a real WAL append and fsync."""
+        now = now_ms(self._clock)
+        await self._writer.submit(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO readiness (id, probed_ms) VALUES (1, ?)", (now,)))
+
     # -- plumbing --------------------------------------------------------------------------
 
     def _reader(self) -> sqlite3.Connection:

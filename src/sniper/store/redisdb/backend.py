@@ -24,7 +24,14 @@ from sniper.store.models import Item, NewUser, Order, Session
 from sniper.store.redisdb.batch import ScriptBatcher
 from sniper.store.redisdb.client import Calls, Client, connect, load_script
 from sniper.store.redisdb.codec import order_from_json, order_json
-from sniper.store.redisdb.keys import SKUS, known_skus, session_key, sku_keys, user_key
+from sniper.store.redisdb.keys import (
+    SKUS,
+    known_skus,
+    ready_key,
+    session_key,
+    sku_keys,
+    user_key,
+)
 from sniper.store.redisdb.lock import LockLost, RedisLock
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.redisdb.persister import OrderPersister
@@ -35,6 +42,7 @@ from sniper.store.rules import Outcome, Reservation, ReservationResult
 log = logging.getLogger(__name__)
 
 _SESSION_GRACE_MS = 60_000
+_READY_TTL_MS = 60_000
 _CATALOG_ATTEMPTS = 3
 _ITEM_FIELDS = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
 
@@ -138,6 +146,17 @@ class RedisBackend(Backend):
         """Raise ``Unavailable`` unless Redis answers a PING."""
         async with self._calls():
             await self.client.ping()
+
+    async def probe_commit(self) -> None:
+        """A short-lived write beside every SKU's keys (a Redis refusing writes, out of memory
+        or unable to persist, fails this where a PING passes)."""
+        skus = await known_skus(self.client, self._calls)
+        keys = [ready_key(), *(ready_key(sku) for sku in skus)]
+        now = now_ms(self._clock)
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.set(key, now, px=_READY_TTL_MS)
+            await pipe.execute()
 
     # -- the atomic step -------------------------------------------------------------------
 

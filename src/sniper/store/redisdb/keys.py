@@ -43,6 +43,12 @@ def sku_keys(sku_id: str) -> SkuKeys:
                                   "fence")))
 
 
+def ready_key(sku_id: str | None = None) -> str:
+    """Written by the readiness probe: one key, and one in each SKU's slot (on a cluster, the
+    nodes that commit those SKUs' orders)."""
+    return f"{PREFIX}:ready" if sku_id is None else f"{PREFIX}:ready:{{{sku_id}}}"
+
+
 def user_key(user: str) -> str:
     """A user's password hash ("" for a session-only user)."""
     return f"{PREFIX}:user:{user}"
