@@ -4,6 +4,7 @@
 
     SniperError
     ├── ConfigError              bad task file, flag or setting (CLI exit code 2)
+    ├── StartError               the store cannot start: port taken, storage unusable (exit 2)
     └── StoreError               a store answer other than success: HTTP status + error code
         ├── BadRequest           400 bad_request
         ├── Unauthorized         401 unauthorized
@@ -32,6 +33,10 @@ class SniperError(Exception):
 
 class ConfigError(SniperError):
     """A configuration value is wrong; the message names the field."""
+
+
+class StartError(SniperError):
+    """``sniper serve`` cannot start (cannot listen, the storage cannot be opened)."""
 
 
 class StoreError(SniperError):

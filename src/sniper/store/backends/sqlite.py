@@ -96,7 +96,7 @@ class SqliteBackend(Backend):
         """Create the file, switch it to WAL and create the tables (safe from many processes)."""
         try:
             await asyncio.to_thread(self._create_schema)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise Unavailable(f"cannot open {self.path}: {exc}") from exc
         self._writer.start()
         await self.check()  # opens a reader now, not on the first request of an opening
