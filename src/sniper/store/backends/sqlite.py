@@ -130,6 +130,7 @@ class SqliteBackend(Backend):
 
     async def probe_commit(self) -> None:
         """One row rewritten through the group-commit writer: a real WAL append and fsync."""
+        self._count("probe_commit")
         now = now_ms(self._clock)
         await self._writer.submit(lambda conn: conn.execute(
             "INSERT OR REPLACE INTO readiness (id, probed_ms) VALUES (1, ?)", (now,)))

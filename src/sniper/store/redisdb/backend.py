@@ -150,6 +150,7 @@ class RedisBackend(Backend):
     async def probe_commit(self) -> None:
         """A short-lived write beside every SKU's keys (a Redis refusing writes, out of memory
         or unable to persist, fails this where a PING passes)."""
+        self._count("probe_commit")
         skus = await known_skus(self.client, self._calls)
         keys = [ready_key(), *(ready_key(sku) for sku in skus)]
         now = now_ms(self._clock)
