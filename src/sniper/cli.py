@@ -126,7 +126,8 @@ def notify_test(config: Path) -> None:
 
 @cli.command()
 @click.argument("url")
-@click.option("--samples", type=click.IntRange(1, 100), default=8, show_default=True)
+@click.option("--samples", type=click.IntRange(1, 100), default=8, show_default=True,
+              help="Timed requests to measure with.")
 @click.option("--ca-file", type=click.Path(exists=True), help="Extra CA certificates for https.")
 def clock(url: str, samples: int, ca_file: str | None) -> None:
     """Clock offset and RTT to a server, with their uncertainty."""
@@ -134,6 +135,41 @@ def clock(url: str, samples: int, ca_file: str | None) -> None:
         click.echo("sniper: url: must start with http:// or https://", err=True)
         sys.exit(EXIT_CONFIG)
     sys.exit(_run_async(commands.clock_report(url, Console(), samples=samples, ca_file=ca_file)))
+
+
+@cli.command()
+@click.argument("url")
+@click.argument("user")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The cookie file to write (default USER.cookie), readable by you only.")
+@click.option("--password-file", type=click.File("r"),
+              help="Read the password from this file's first line (else SNIPER_PASSWORD, "
+                   "else a prompt that does not echo).")
+@click.option("--ca-file", type=click.Path(exists=True, path_type=Path),
+              help="Extra CA certificates for https.")
+def login(url: str, user: str, output: Path | None, password_file: Any,
+          ca_file: Path | None) -> None:
+    """Log in to a store; write its session cookie to a file for a task's cookie_file."""
+    from sniper.client.login import LoginFailed
+    from sniper.client.login import login as log_in
+
+    if not url.startswith(("http://", "https://")):
+        click.echo("sniper: url: must start with http:// or https://", err=True)
+        sys.exit(EXIT_CONFIG)
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
+    else:
+        password = os.environ.get("SNIPER_PASSWORD") or click.prompt(
+            f"password for {user}", hide_input=True, err=True)
+    try:
+        cookie = _run_async(log_in(url, user, password, ca_file=ca_file))
+    except LoginFailed as exc:
+        click.echo(f"sniper: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    output = output or Path(f"{user}.cookie")
+    _write_private(output, cookie + "\n")
+    click.echo(f"wrote {output} (cookie {redact(cookie)}, readable by you only); "
+               f"in a task: cookie_file: {output}")
 
 
 @cli.command()
@@ -159,7 +195,8 @@ def clock(url: str, samples: int, ca_file: str | None) -> None:
               "(default sqlite:///./orders.db).")
 @click.option("--sqlite-synchronous", type=click.Choice(["FULL", "NORMAL"]),
               help="FULL (default): orders survive power loss; NORMAL: faster, survive crashes.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              help="How much the store logs (default info).")
 def serve(**flags: Any) -> None:
     """Run the flash-sale store."""
     from sniper.store.server import serve as run_store
@@ -205,22 +242,32 @@ def import_curl(source: Any, output: Path, sku_id: str | None, target_time: str 
 @click.option("--url", required=True, help="The store, e.g. http://127.0.0.1:8000.")
 @click.option("--admin-token", envvar="SNIPER_ADMIN_TOKEN", required=True,
               help="The store's admin token (or SNIPER_ADMIN_TOKEN).")
-@click.option("--users", type=click.IntRange(1, 20_000), required=True)
-@click.option("--stock", type=click.IntRange(0, 1_000_000), required=True)
-@click.option("--at", "at", default="+2s", show_default=True, help="Opening, from now: +2s.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=1, show_default=True)
-@click.option("--timeout-s", type=click.FloatRange(0.1, 600), default=30.0, show_default=True)
+@click.option("--users", type=click.IntRange(1, 20_000), required=True,
+              help="Buyers made through the admin API, each ordering once at the opening.")
+@click.option("--stock", type=click.IntRange(0, 1_000_000), required=True,
+              help="Units of the item: more orders than this is oversold.")
+@click.option("--at", "at", default="+2s", show_default=True,
+              help="The opening on the store's clock: +2s / +1500ms from now, or an RFC 3339 "
+                   "time or HH:MM:SS (at most 1 h ahead).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Units one user may buy.")
+@click.option("--timeout-s", type=click.FloatRange(0.1, 600), default=30.0, show_default=True,
+              help="Limit of each request and admin call.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.option("--plot", type=click.Path(path_type=Path), help="Write a PNG of the run.")
 def bench(**given: Any) -> None:
     """Burst load test: N users order at one instant; checked for oversell."""
+    from sniper.bench.at import parse_at
+    from sniper.bench.plot import require_matplotlib
     from sniper.bench.report import to_json
-    from sniper.bench.run import BenchOptions, parse_at, run_bench
+    from sniper.bench.run import BenchOptions, run_bench
     from sniper.bench.show import show
     from sniper.store.server import raise_fd_limit
 
     raise_fd_limit()
     as_json, plot = given["as_json"], given["plot"]
+    if plot is not None:
+        _or_exit(require_matplotlib)
     opts = BenchOptions(given["url"].rstrip("/"), given["admin_token"], given["users"],
                         given["stock"], _or_exit(parse_at, given["at"]), given["limit"],
                         given["timeout_s"])
@@ -238,7 +285,8 @@ def bench(**given: Any) -> None:
 
 
 @cli.command()
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Console language.")
 def demo(lang: str) -> None:
     """Start a store, open a sale a few seconds ahead, snipe it beside a crowd, show who won."""
     from sniper.demo import run_demo

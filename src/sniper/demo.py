@@ -25,6 +25,7 @@ from sniper.bench.admin import StoreAdmin
 from sniper.client.config import TaskConfig
 from sniper.client.console import Console
 from sniper.client.engine import Sniper
+from sniper.humanize import pad, width
 from sniper.store.process import child_store
 
 SKU, STOCK, CROWD, SKEW_MS, LEAD_S = "demo-eggs", 5, 200, 800, 4
@@ -37,8 +38,13 @@ TEXT = {
                 "{crowd} buyers and one sniper are waiting",
         "crowd": "the crowd presses buy at its own clock's opening (plus a human reaction time)",
         "sniper": "--- the sniper ---",
+        "legend": "how to read its lines:\n"
+                  "  clock, offset: how far the store's clock is from this machine's, measured "
+                  "with timed requests (± is how sure)\n"
+                  "  RTT: one request's round trip;  T-: time left until the burst is sent\n"
+                  "  seq=1..3: the burst, three requests sent at once on three connections",
         "who": "who got the {stock} units:",
-        "row": "  {who:<7} {user}  created {delta:+.1f} ms after the opening",
+        "row": "  {who} {user}  created {delta:+.1f} ms after the opening",
         "won": "the sniper's order {order_id}, created {delta:.1f} ms after the opening",
         "lost": "the sniper got nothing this time",
         "crowd_late": "the crowd's first order came {delta:.0f} ms after the opening",
@@ -50,8 +56,12 @@ TEXT = {
         "item": "{stock} 份 {sku} 将于商店时钟 {opening} 开抢;{crowd} 位买家和一个抢购器在等待",
         "crowd": "普通买家按自己电脑的时间点击购买(再加上人的反应时间)",
         "sniper": "--- 抢购器 ---",
+        "legend": "怎么看下面的输出:\n"
+                  "  时钟、时差:商店时钟与本机时钟相差多少,由几次计时请求测得(± 是误差)\n"
+                  "  往返(RTT):一次请求来回的时间;倒计时:距离发出请求还有多久\n"
+                  "  seq=1..3:同时在三条连接上发出的三个请求",
         "who": "谁抢到了这 {stock} 份:",
-        "row": "  {who:<7} {user}  开抢后 {delta:+.1f} ms 下单",
+        "row": "  {who} {user}  开抢后 {delta:+.1f} ms 下单",
         "won": "抢购器的订单 {order_id},开抢后 {delta:.1f} ms 创建",
         "lost": "这次抢购器没有抢到",
         "crowd_late": "普通买家的第一单在开抢后 {delta:.0f} ms",
@@ -94,6 +104,7 @@ async def run_demo(lang: str = "en", say: Callable[[str], None] = print) -> int:
                 say(text["item"].format(stock=STOCK, sku=SKU, opening=opening, crowd=CROWD))
                 say(text["crowd"])
                 say(text["sniper"])
+                say(text["legend"])
                 task = TaskConfig.model_validate({
                     "name": "demo", "base_url": url, "cookie": f"session={users[0][1]}",
                     "sku_id": SKU, "target_time": opening, "lang": lang,
@@ -109,9 +120,10 @@ async def run_demo(lang: str = "en", say: Callable[[str], None] = print) -> int:
 def _show(orders: list[dict[str, Any]], sniper_user: str, opening_ms: int, *,
           order_id: str | None, text: dict[str, str], say: Callable[[str], None]) -> None:
     say(text["who"].format(stock=STOCK))
+    cells = width([text["sniper_name"], text["crowd_name"]])
     for order in sorted(orders, key=lambda o: o["created_ms"]):
         who = text["sniper_name"] if order["user"] == sniper_user else text["crowd_name"]
-        say(text["row"].format(who=who, user=order["user"],
+        say(text["row"].format(who=pad(who, cells), user=order["user"],
                                delta=order["created_ms"] - opening_ms))
     mine = next((o for o in orders if o["order_id"] == order_id), None)
     if mine is not None:

@@ -61,8 +61,8 @@ class FaultServer:
     def __init__(self, script: list[Step], *, skew_ms: float = 0.0,
                  existing: list[str] | None = None, repeat_last: bool = True,
                  tls: ssl.SSLContext | None = None, close_each: bool = False,
-                 dead_cookies: frozenset[str] = frozenset()) -> None:
-        self.script, self.skew_ms, self.tls = list(script), skew_ms, tls
+                 dead_cookies: frozenset[str] = frozenset(), port: int = 0) -> None:
+        self.script, self.skew_ms, self.tls, self.port = list(script), skew_ms, tls, port
         self.close_each = close_each
         self.dead_cookies = dead_cookies  # sessions the login probe refuses (401)
         self.existing = existing or []
@@ -78,7 +78,8 @@ class FaultServer:
         return int(time.time() * 1000 + self.skew_ms)
 
     async def __aenter__(self) -> FaultServer:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=self.tls)
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port,
+                                                  ssl=self.tls)
         port = self._server.sockets[0].getsockname()[1]
         self.url = f"https://localhost:{port}" if self.tls else f"http://127.0.0.1:{port}"
         return self

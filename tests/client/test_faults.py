@@ -186,7 +186,8 @@ class TestHttps:
             assert (summary.exit_code, summary.order_id) == (0, "TLS1")
             untrusted, out = await snipe(make_task(server, tmp_path, concurrency=1))
         assert untrusted.exit_code == 1
-        assert "CERTIFICATE_VERIFY_FAILED" in out
+        assert "certificate is not trusted" in out
+        assert "ca_file" in out
 
 
 async def test_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
@@ -214,3 +215,43 @@ async def test_unwritable_log_does_not_cost_the_order(tmp_path: Path, capsys: An
         summary, _ = await snipe(task)
     assert (summary.exit_code, summary.order_id) == (0, "LG1")
     assert capsys.readouterr().err.count("log_file: cannot write") == 1
+
+
+async def test_a_server_down_long_before_the_opening_is_waited_out(tmp_path: Path) -> None:
+    """Nobody listens yet, the opening is seconds away: the run says so once, tries again
+    with growing pauses, and orders once the server is up."""
+    import asyncio
+
+    from sniper.store.process import free_port
+
+    port = free_port()
+    target = datetime.fromtimestamp(time.time() + 8.0, tz=UTC)
+    task = TaskConfig.model_validate({
+        "base_url": f"http://127.0.0.1:{port}", "sku_id": "eggs", "target_time": target,
+        "cookie": COOKIE, "log_file": tmp_path / "sniper.log", "preheat_ms": 300,
+        "timeout_s": 2.0, "concurrency": 1})
+    run = asyncio.create_task(snipe(task))
+    await asyncio.sleep(1.5)
+    async with FaultServer([ok("LATE1")], port=port):
+        summary, out = await asyncio.wait_for(run, 30)
+    assert (summary.exit_code, summary.order_id) == (0, "LATE1")
+    assert out.count("connection refused") == 1
+    assert "trying again until preheat" in out
+    assert f"127.0.0.1:{port} answers again" in out
+
+
+async def test_a_server_that_stays_down_ends_the_run_before_preheat(tmp_path: Path) -> None:
+    """Waiting out is bounded: with nobody listening, the run ends (exit 1) before its
+    opening, having said once that it waits."""
+    from sniper.store.process import free_port
+
+    target = datetime.fromtimestamp(time.time() + 7.0, tz=UTC)
+    task = TaskConfig.model_validate({
+        "base_url": f"http://127.0.0.1:{free_port()}", "sku_id": "eggs",
+        "target_time": target, "cookie": COOKIE, "log_file": tmp_path / "sniper.log",
+        "preheat_ms": 300, "timeout_s": 2.0, "concurrency": 1})
+    summary, out = await snipe(task)
+    assert summary.exit_code == 1
+    assert time.time() < target.timestamp()
+    assert out.count("trying again until preheat") == 1
+    assert "✗ stopping: cannot connect to" in out

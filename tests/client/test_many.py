@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from datetime import UTC, datetime
@@ -136,9 +137,12 @@ async def test_preflight_failure_is_pushed_before_the_opening(tmp_path: Path) ->
                   preflight_s=1.0, log_file=str(tmp_path / f"{name}.log"),
                   notify=[{"type": "webhook", "url": hook.url}])
             for name, cookie in (("good", "session=fine"), ("stale", "session=dead"))]
-        code = await asyncio.wait_for(run_many(tasks, "en"), 30)
+        out = io.StringIO()
+        code = await asyncio.wait_for(run_many(tasks, "en", stream=out), 30)
     arrived = {json.loads(r.body)["title"]: r.at for r in hook.got}
     assert code == 4
+    assert "[stale]   hint: a store cookie looks like session=TOKEN;" in out.getvalue()
+    assert "[good]   hint" not in out.getvalue()
     assert arrived["sniper: pre-flight failed"] < opening_s - 0.5  # the server's clock is ours
     assert arrived["sniper: order placed"] >= opening_s
     messages = [json.loads(r.body)["message"] for r in hook.got]

@@ -37,6 +37,55 @@ def test_bench_against_the_store(start_store: StartStore, tmp_path: Path) -> Non
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_bench_plot_without_matplotlib_stops_before_the_run(start_store: StartStore,
+                                                             tmp_path: Path) -> None:
+    """--plot where matplotlib cannot be imported: exit 2 and one line, before any item, user
+    or request is made."""
+    store = start_store()
+    fake = tmp_path / "no-matplotlib"
+    (fake / "matplotlib").mkdir(parents=True)
+    (fake / "matplotlib" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, "-m", "sniper", "bench", "--url", store.url, "--admin-token",
+         ADMIN_TOKEN, "--users", "50", "--stock", "5", "--at", "+1s", "--plot",
+         str(tmp_path / "b.png")], capture_output=True, text=True, timeout=120, check=False,
+        env=env)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "sniper: plot: needs matplotlib: pip install " \
+                                  "'vegetable-sniper[plot]'"
+    assert done.stdout == ""
+    assert store.admin("GET", "/admin/orders").json()["orders"] == []
+
+
+def test_bench_at_an_absolute_time_on_the_store_clock(start_store: StartStore) -> None:
+    """--at as an RFC 3339 instant on the store's clock (90 s ahead of this machine's)."""
+    from datetime import UTC, datetime
+
+    import httpx
+
+    store = start_store(args=("--clock-skew-ms", "90000"))
+    now_ms = httpx.get(f"{store.url}/api/time").json()["now_ms"]
+    at = datetime.fromtimestamp(now_ms / 1000 + 3, tz=UTC).isoformat()
+    done = _bench(store.url, "--at", at)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["requests"], report["ok"]) == (300, 30)
+    orders = store.admin("GET", "/admin/orders").json()["orders"]
+    opening_ms = round(datetime.fromisoformat(at).timestamp() * 1000)
+    assert min(o["created_ms"] for o in orders) >= opening_ms
+
+
+def test_bench_at_a_past_time_changes_nothing(start_store: StartStore) -> None:
+    """--at that has passed on the store's clock: exit 2, one line, nothing made."""
+    store = start_store(args=("--clock-skew-ms", "90000"))
+    done = _bench(store.url, "--at", "2020-01-01T00:00:00Z")
+    assert done.returncode == 2
+    assert "has passed on the target's clock" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stdout == ""
+
+
 async def test_bench_catches_an_overselling_store() -> None:
     """A store that accepts every order: the check says oversold, exit 1."""
     async with OversellingStore() as store:
@@ -84,3 +133,8 @@ def test_demo_in_chinese(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ 下单成功!订单号:" in done.stdout
     assert "抢购器的订单" in done.stdout
+    assert "预检:商品、登录 正常" in done.stdout
+    assert "结果:下单成功" in done.stdout
+    assert "201 下单成功" in done.stdout
+    for english in ("ordered", "intersection", "login", "item"):
+        assert english not in done.stdout

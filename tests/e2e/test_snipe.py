@@ -52,6 +52,7 @@ def test_order_lands_at_the_opening_on_the_store_clock(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ order placed! order id: " in done.stdout
     assert "→ request sent [seq=3]" in done.stdout
+    assert "seq 1-3 share request id snp-" in done.stdout
     orders = store.admin("GET", "/admin/orders?sku_id=eggs").json()["orders"]
     assert len(orders) == 1
     assert 0 <= orders[0]["created_ms"] - opening_ms <= 20
@@ -99,10 +100,10 @@ def test_signal_while_waiting(start_store: StartStore, tmp_path: Path, sig: sign
             proc.kill()
     assert proc.returncode == code, out + err
     assert elapsed < 1.0
-    assert "interrupted" in out
-    assert "summary:" in out
+    assert "result: interrupted" in out
     summary = json.loads((tmp_path / "s.log").read_text().splitlines()[-1])
     assert summary["event"] == "summary"
+    assert summary["result"] == "interrupted"
     assert "Traceback" not in err
 
 
@@ -115,7 +116,7 @@ def test_check_sends_no_order(start_store: StartStore, tmp_path: Path) -> None:
     assert "item: HTTP 200 ok" in done.stdout
     assert "login: HTTP 200 ok" in done.stdout
     assert "would fire at" in done.stdout
-    assert "server is +1" in done.stdout
+    assert "clock is +1" in done.stdout
     assert store.admin("GET", "/admin/orders").json()["orders"] == []
 
 
@@ -127,6 +128,33 @@ def test_check_reports_a_dead_cookie(start_store: StartStore, tmp_path: Path) ->
     done = sniper("check", str(path), cwd=tmp_path)
     assert done.returncode == 4
     assert "login: HTTP 401 FAILED" in done.stdout
+    assert "yours has no" not in done.stdout
+
+
+def test_check_explains_a_cookie_without_session(start_store: StartStore, tmp_path: Path) -> None:
+    """The bare token, without ``session=``: the refusal comes with what a store cookie looks
+    like and how to get one."""
+    store = start_store()
+    path, _, token = task_file(store, tmp_path, opens_in_s=5)
+    path.write_text(path.read_text().replace(f"session={token}", token))
+    done = sniper("check", str(path), cwd=tmp_path)
+    assert done.returncode == 4
+    assert "login: HTTP 401 FAILED" in done.stdout
+    assert "a store cookie looks like session=TOKEN (yours has no session=)" in done.stdout
+    assert "sniper login URL USER" in done.stdout
+    assert token not in done.stdout + done.stderr
+
+
+def test_https_against_the_store_says_use_http(start_store: StartStore, tmp_path: Path) -> None:
+    """https:// to the store's plain HTTP port: one line saying to use http://, exit 1."""
+    store = start_store()
+    path, _, _ = task_file(store, tmp_path, opens_in_s=5)
+    path.write_text(path.read_text().replace("http://", "https://"))
+    done = sniper("check", str(path), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "the server does not speak TLS on this port (use http:// instead of https://)" \
+        in done.stdout
+    assert "WRONG_VERSION_NUMBER" not in done.stdout + done.stderr
 
 
 def test_clock_command(start_store: StartStore, tmp_path: Path) -> None:

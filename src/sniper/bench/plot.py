@@ -10,15 +10,22 @@ from sniper.bench.report import Shot
 from sniper.errors import ConfigError
 
 
-def plot(shots: Sequence[Shot], report: dict[str, Any], path: Path) -> None:
-    """Write the figure to ``path``."""
+def require_matplotlib() -> None:
+    """ConfigError unless matplotlib can be imported: checked before a run, so that a missing
+    library does not cost the whole opening."""
     try:
         import matplotlib as mpl
 
         mpl.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot  # noqa: F401
     except ImportError:
         raise ConfigError("plot: needs matplotlib: pip install 'vegetable-sniper[plot]'") from None
+
+
+def plot(shots: Sequence[Shot], report: dict[str, Any], path: Path) -> None:
+    """Write the figure to ``path``."""
+    require_matplotlib()
+    import matplotlib.pyplot as plt
     start = min(s.sent_at for s in shots)
     fig, (hist, line) = plt.subplots(1, 2, figsize=(12, 4.5))
     latencies = [s.done_at - s.sent_at for s in shots if s.status is not None]

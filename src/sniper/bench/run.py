@@ -3,20 +3,31 @@ order at the opening instant, then the store's own order list checked for overse
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from sniper.bench.admin import StoreAdmin
+from sniper.bench.at import At
+from sniper.bench.at import opening_ms as at_ms
 from sniper.bench.burst import close_all, fire, open_connections
 from sniper.bench.report import Shot, summarize
 from sniper.client.connection import Connection, Origin, ssl_context
 from sniper.client.probe import TimeProbe, measure, wall_offset
 from sniper.clock import Clock, SystemClock
-from sniper.errors import ConfigError
+
+
+def local_zone() -> tzinfo:
+    """This machine's time zone (for a time of day without an offset)."""
+    zone = datetime.now().astimezone().tzinfo
+    assert zone is not None
+    return zone
+
+
+_IN_TWO_SECONDS = At(delay_s=2.0)
 
 
 @dataclass(frozen=True)
@@ -27,32 +38,22 @@ class BenchOptions:
     admin_token: str
     users: int
     stock: int
-    at_s: float = 2.0
+    at: At = _IN_TWO_SECONDS
     limit: int = 1
     timeout_s: float = 30.0
     ca_file: Path | None = None
 
 
-def parse_at(text: str) -> float:
-    """``+2s``, ``2``, ``+1500ms`` → seconds from now (0 to 3600)."""
-    match = re.fullmatch(r"\+?(\d+(?:\.\d+)?)(ms|s)?", text.strip())
-    if match is None:
-        raise ConfigError(f"at: {text!r} is not like +2s or +1500ms")
-    value = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
-    if not 0 <= value <= 3600:
-        raise ConfigError("at: must be between 0 and 3600 seconds ahead")
-    return value
-
-
 async def run_bench(opts: BenchOptions, say: Callable[[str], None],
                     clock: Clock | None = None) -> tuple[dict[str, Any], list[Shot]]:
-    """Run one opening; the report and every shot."""
+    """Run one opening; the report and every shot. An opening that is not 0 to 1 h ahead on
+    the store's clock is a ConfigError before anything is created."""
     clock = clock or SystemClock()
     origin = Origin.from_url(opts.url)
     tls = ssl_context(origin, opts.ca_file)
     sku = f"bench-{secrets.token_hex(4)}"
     async with StoreAdmin(opts.url, opts.admin_token) as admin:
-        opening_ms = await admin.now_ms() + int(opts.at_s * 1000)
+        opening_ms = at_ms(opts.at, await admin.now_ms(), local_zone())
         await admin.put_item(sku, stock=opts.stock, opening_ms=opening_ms, limit=opts.limit)
         users = await admin.make_users(opts.users)
         say(f"item {sku}: stock {opts.stock}, limit {opts.limit}; {len(users)} users")

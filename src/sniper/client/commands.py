@@ -41,6 +41,8 @@ async def check(task: TaskConfig, cookie: str, console: Console,
             ok = response.status in probe.ok_status
             print(f"  {probe.label}: HTTP {response.status} {'ok' if ok else 'FAILED'}",
                   file=console.stream)
+            if not ok and response.status in (401, 403):
+                console.cookie_hint(task.platform, cookie)
             if not ok:
                 code = 4 if response.status in (401, 403) else max(code, 1)
         est, _ = await measure(conn, platform, clock, timeout_s=task.timeout_s)
@@ -53,7 +55,7 @@ async def check(task: TaskConfig, cookie: str, console: Console,
     fire = plan(task.target_ms, est, task.preheat_ms)
     in_s = (fire.send_at - clock.monotonic() * 1000) / 1000
     print(f"  would fire at local {_local_iso(clock, fire.send_at)} "
-          f"(in {in_s:.1f} s), {task.concurrency} request(s), arriving at "
+          f"(in {console.duration(in_s)}), {task.concurrency} request(s), arriving at "
           f"{task.target_time.isoformat()} on the server's clock", file=console.stream)
     return code
 
@@ -86,7 +88,7 @@ async def clock_report(url: str, console: Console, *, samples: int = 8,
 
 def _say_clock(console: Console, est: Estimate, clock: Clock) -> None:
     console.say("clock", offset=wall_offset(est, clock), uncertainty=est.uncertainty,
-                rtt=est.rtt, samples=est.samples, method=est.method)
+                rtt=est.rtt, samples=est.samples, method=console.word(est.method))
 
 
 def _local_iso(clock: Clock, mono_ms: float) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import h11
 
+from sniper.client.neterrors import NetKind, classify, describe
 from sniper.clock import Clock
 
 _READ_CHUNK = 65536
@@ -70,7 +71,12 @@ class Response:
 
 
 class ConnectionBroken(Exception):
-    """The connection failed or closed; the caller may open a new one."""
+    """The connection failed or closed; the caller may open a new one. ``kind`` says why, when
+    it failed while connecting."""
+
+    def __init__(self, message: str, kind: NetKind | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def ssl_context(origin: Origin, ca_file: Path | None) -> ssl.SSLContext | None:
@@ -112,7 +118,10 @@ class Connection:
                 timeout_s,
             )
         except (OSError, TimeoutError, ssl.SSLError) as exc:
-            raise ConnectionBroken(f"cannot connect to {self.origin.host_header}: {exc}") from exc
+            origin = self.origin
+            raise ConnectionBroken(
+                describe(exc, scheme=origin.scheme, host=origin.host, port=origin.port,
+                         timeout_s=timeout_s), classify(exc)) from exc
         self.opened_at = self._clock.monotonic() * 1000
         self._h11 = h11.Connection(our_role=h11.CLIENT)
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from sniper.humanize import duration
+
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
-        "clock": "clock: server is {offset:+.2f} ms from here (±{uncertainty:.2f} ms), "
-                 "RTT {rtt:.2f} ms, {samples} samples ({method})",
-        "waiting": "opening at {target} on the server's clock; firing in {seconds:.1f} s",
-        "countdown": "T-{seconds:8.3f} s  offset {offset:+.2f} ms  RTT {rtt:.2f} ms  {state}",
+        "clock": "clock: the server's clock is {offset:+.2f} ms from this one (±{uncertainty:.2f} "
+                 "ms), round trip (RTT) {rtt:.2f} ms, from {samples} timed requests ({method})",
+        "waiting": "opening at {target} on the server's clock; firing in {wait}",
+        "countdown": "T-{wait}  offset {offset:+.2f} ms  RTT {rtt:.2f} ms  {state}",
+        "still_waiting": "waiting: firing in {wait} (server clock {offset:+.2f} ms from this one)",
         "preheat": "preheating {n} connection(s)",
         "sent": "→ request sent [seq={seq}]",
+        "burst": "  seq 1-{n} share request id {request_id}: the store makes one order of them "
+                 "(201: the order, 200: the same order again)",
         "answer": "← [seq={seq}] {status} {outcome} in {latency:.1f} ms",
         "ordered": "✓ order placed! order id: {order_id}",
         "existing": "✓ this account already holds an order: {order_id}",
@@ -20,9 +25,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "window": "✗ retry window over: no order placed",
         "auth": "✗ cookie expired or invalid (HTTP 401/403): log in again and update the cookie",
         "fatal": "✗ unexpected answer, stopping: {detail}",
+        "stopped": "✗ stopping: {detail}",
         "interrupted": "✗ interrupted",
         "summary": "summary: {attempts} attempt(s), result: {result}",
+        "unreachable": "! {detail}; trying again until preheat ({wait} from now)",
+        "reached": "✓ {host} answers again",
+        "cookie_hint_store": "  hint: a store cookie looks like session=TOKEN{yours}; "
+                             "`sniper login URL USER -o FILE` writes one for cookie_file",
+        "cookie_hint": "  hint: copy the Cookie header of a logged-in request from the browser's "
+                       "developer tools (README: \"Finding the cookie for another shop\")",
+        "no_session": " (yours has no session=)",
         "state_waiting": "waiting",
+        "and": ", ",
         "remeasure_failed": "! clock re-measure failed, keeping the last estimate: {detail}",
         "duplicate": "! task {name} has the same account and item as {other}: not run",
         "preflight_ok": "pre-flight: {probes} ok",
@@ -32,12 +46,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "task_result": "task {name}: {result}, order {order_id}",
     },
     "zh": {
-        "clock": "时钟:服务器比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
-                 "往返 {rtt:.2f} ms,{samples} 次采样({method})",
-        "waiting": "开抢时间 {target}(服务器时钟);{seconds:.1f} 秒后开抢",
-        "countdown": "倒计时 {seconds:8.3f} 秒  时差 {offset:+.2f} ms  往返 {rtt:.2f} ms  {state}",
+        "clock": "时钟:服务器时钟比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
+                 "往返时间(RTT){rtt:.2f} ms,由 {samples} 次计时请求测得({method})",
+        "waiting": "开抢时间 {target}(服务器时钟);{wait}后开抢",
+        "countdown": "倒计时 {wait}  时差 {offset:+.2f} ms  往返 {rtt:.2f} ms  {state}",
+        "still_waiting": "等待中:{wait}后开抢(服务器时钟比本机 {offset:+.2f} ms)",
         "preheat": "预热 {n} 个连接",
         "sent": "→ 请求已发出 [seq={seq}]",
+        "burst": "  seq 1-{n} 使用同一个请求号 {request_id}:商店只为它们创建一个订单"
+                 "(201:新订单,200:同一订单再次返回)",
         "answer": "← [seq={seq}] {status} {outcome},耗时 {latency:.1f} ms",
         "ordered": "✓ 下单成功!订单号:{order_id}",
         "existing": "✓ 该账号已有订单:{order_id}",
@@ -45,9 +62,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "window": "✗ 重试窗口已结束,未下单",
         "auth": "✗ Cookie 已失效或无效(HTTP 401/403):请重新登录并更新 Cookie",
         "fatal": "✗ 意外的响应,停止:{detail}",
+        "stopped": "✗ 停止:{detail}",
         "interrupted": "✗ 已中断",
         "summary": "汇总:共 {attempts} 次请求,结果:{result}",
+        "unreachable": "! {detail};开抢预热前会继续重试(还有 {wait})",
+        "reached": "✓ {host} 已恢复连接",
+        "cookie_hint_store": "  提示:商店的 Cookie 形如 session=TOKEN{yours};"
+                             "`sniper login URL USER -o FILE` 可以生成一个,供 cookie_file 使用",
+        "cookie_hint": "  提示:在浏览器开发者工具中复制已登录请求的 Cookie 请求头"
+                       "(见 README「找到其他商店的 Cookie」)",
+        "no_session": "(你的 Cookie 里没有 session=)",
         "state_waiting": "等待中",
+        "and": "、",
         "remeasure_failed": "! 重新测量时钟失败,沿用上次结果:{detail}",
         "duplicate": "! 任务 {name} 与 {other} 是同一账号同一商品:不运行",
         "preflight_ok": "预检:{probes} 正常",
@@ -59,8 +85,34 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+#: Words inside the lines: outcomes, results, clock methods, probe labels. Unknown words (a
+#: plugin's probe label) are shown as they are.
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "intersection": "the offset all of them allow",
+        "lowest-rtt": "the fastest one",
+        "not_started": "not started", "rate_limited": "rate limited", "auth_failed": "auth failed",
+        "sold_out": "sold out", "limit_reached": "limit reached", "not_ordered": "not ordered",
+        "outcome_unknown": "outcome unknown",
+    },
+    "zh": {
+        "intersection": "取它们共同允许的时差",
+        "lowest-rtt": "取往返最快的一次",
+        "ordered": "下单成功", "not_started": "未开始", "rate_limited": "被限流", "retry": "重试",
+        "outcome_unknown": "结果未知",
+        "auth_failed": "认证失败", "sold_out": "已售罄", "limit_reached": "已达限购",
+        "fatal": "意外错误", "cancelled": "已取消", "not_ordered": "未下单",
+        "interrupted": "已中断", "login": "登录", "item": "商品",
+    },
+}
+
+#: Without a terminal, a line during the wait this often (seconds), so that a log shows life.
+QUIET_LINE_EVERY_S = 300.0
+
+
 class Console:
-    """Lines for people. ``countdown`` redraws one line on a terminal and is silent otherwise."""
+    """Lines for people. ``countdown`` redraws one line on a terminal; elsewhere it prints a line
+    every :data:`QUIET_LINE_EVERY_S` of the wait."""
 
     def __init__(self, lang: str = "en", stream: TextIO | None = None, prefix: str = "") -> None:
         self.lang = lang if lang in MESSAGES else "en"
@@ -68,22 +120,46 @@ class Console:
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty()
         self._drawn = False
+        self._quiet_line_at: float | None = None
 
     def text(self, key: str, **values: object) -> str:
         """A message in the console's language."""
         return MESSAGES[self.lang][key].format(**values)
+
+    def word(self, name: str) -> str:
+        """An outcome, result, method or label in the console's language."""
+        return WORDS[self.lang].get(name, name)
+
+    def duration(self, seconds: float) -> str:
+        """``seconds`` in words (``1 h 28 min``)."""
+        return duration(seconds, self.lang)
 
     def say(self, key: str, **values: object) -> None:
         """Print one line."""
         self._clear()
         print(self.prefix + self.text(key, **values), file=self.stream, flush=True)
 
-    def countdown(self, **values: object) -> None:
-        """Redraw the live line (terminals only)."""
-        if self.live:
-            print("\r\x1b[2K" + self.prefix + self.text("countdown", **values), end="",
-                  file=self.stream, flush=True)
+    def cookie_hint(self, platform: str, cookie: str) -> None:
+        """After a refused login: what a good cookie looks like, and where to get one."""
+        if platform == "store":
+            yours = "" if "session=" in cookie else self.text("no_session")
+            self.say("cookie_hint_store", yours=yours)
+        else:
+            self.say("cookie_hint")
+
+    def countdown(self, *, seconds: float, offset: float, rtt: float) -> None:
+        """Redraw the live line on a terminal; elsewhere, a plain line every few minutes."""
+        wait = self.duration(seconds)
+        if self.live:  # to the second, so that the line is seen to move
+            print("\r\x1b[2K" + self.prefix + self.text(
+                "countdown", wait=duration(seconds, self.lang, 3), offset=offset, rtt=rtt,
+                state=self.text("state_waiting")), end="", file=self.stream, flush=True)
             self._drawn = True
+        elif self._quiet_line_at is None:
+            self._quiet_line_at = seconds  # the "waiting" line has just said it
+        elif self._quiet_line_at - seconds >= QUIET_LINE_EVERY_S:
+            self._quiet_line_at = seconds
+            self.say("still_waiting", wait=wait, offset=offset)
 
     def _clear(self) -> None:
         if self._drawn:

@@ -22,6 +22,7 @@ from sniper.client.config import TaskConfig
 from sniper.client.connection import Connection, ConnectionBroken, Response, ssl_context
 from sniper.client.console import Console
 from sniper.client.gate import FireGate
+from sniper.client.neterrors import TRANSIENT, retry_delay_s
 from sniper.client.notify import Notifier
 from sniper.client.outcome import Kind, Verdict, failure
 from sniper.client.platforms import Platform, platform_class
@@ -34,6 +35,9 @@ from sniper.ratelimit import TokenBucket
 
 _TICK_MS = 100.0
 _IDLE_TICK_MS = 1000.0
+#: Before the server's clock is measured, stop waiting for an unreachable server this long
+#: before our own clock's preheat (the server's clock may be ahead).
+_UNMEASURED_MARGIN_MS = 5_000.0
 
 
 @dataclass(frozen=True)
@@ -87,18 +91,20 @@ class Sniper:
     async def run(self) -> RunSummary:
         """The whole timeline. Cancelling it (a signal) still closes everything and logs."""
         summary = RunSummary(Result.FATAL, detail="interrupted")
+        interrupted = False
         try:
             summary = await self._run()
             return summary
         except (ClockError, ConnectionBroken) as exc:
             summary = RunSummary(Result.FATAL, detail=str(exc))
-            self.console.say("fatal", detail=summary.detail)
+            self.console.say("stopped", detail=summary.detail)
             return summary
         except Exception as exc:  # one task's surprise must not end the others
             summary = RunSummary(Result.FATAL, detail=type(exc).__name__)
             self.console.say("fatal", detail=summary.detail)
             return summary
         except asyncio.CancelledError:
+            interrupted = True
             self.console.say("interrupted")
             self._tell("stopped", "stopped by a signal before an order was placed")
             raise
@@ -106,20 +112,21 @@ class Sniper:
             await self._close_all()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.notifier.drain()
-            self.log.summary(result=summary.result.name.lower(), order_id=summary.order_id,
+            result = "interrupted" if interrupted else summary.result.name.lower()
+            self.log.summary(result=result, order_id=summary.order_id,
                              fire_late_ms=round(self.fire_late_ms, 3),
                              existing_order=summary.existing, detail=summary.detail,
                              request_id=self.request_id)
             self.log.close()
             self.console.say("summary", attempts=self.log.attempts,
-                             result=summary.result.name.lower())
+                             result=self.console.word(result))
 
     async def _run(self) -> RunSummary:
-        await self._measure_on_probe_connection()
+        await self._first_measure()
         plan = self._plan()
         target = self.task.target_time.isoformat()
-        self.console.say("waiting", target=target, seconds=max(0.0, plan.send_at - self.now())
-                         / 1000)
+        self.console.say("waiting", target=target,
+                         wait=self.console.duration((plan.send_at - self.now()) / 1000))
         plan = await self._wait_for_preheat(plan)
         if self._session_dead:
             self.console.say("auth")
@@ -137,6 +144,8 @@ class Sniper:
         self.fire_late_ms = fired_at - plan.send_at
         for seq in range(1, len(sent) + 1):
             self.console.say("sent", seq=seq)
+        if len(sent) > 1:
+            self.console.say("burst", n=len(sent), request_id=self.request_id)
         policy = RetryPolicy(deadline=plan.arrive_at + self.task.retry.window_s * 1000,
                              rate_per_s=self.task.retry.rate_per_s, burst=self.task.retry.burst,
                              now=self.now(), bucket=self.bucket)
@@ -168,7 +177,39 @@ class Sniper:
             await conn.aclose()
         est = self.estimate
         self.console.say("clock", offset=wall_offset(est, self.clock), uncertainty=est.uncertainty,
-                         rtt=est.rtt, samples=est.samples, method=est.method)
+                         rtt=est.rtt, samples=est.samples, method=self.console.word(est.method))
+
+    async def _first_measure(self) -> None:
+        """The first measurement. A server that cannot be reached yet (refused, no answer, no
+        network) is tried again with a growing pause until shortly before preheat (said once):
+        a run started hours ahead must not end because the shop restarts now."""
+        tries, told = 0, False
+        while True:
+            try:
+                await self._measure_on_probe_connection()
+            except ClockError as exc:
+                cause = exc.__cause__
+                if not isinstance(cause, ConnectionBroken) or cause.kind not in TRANSIENT:
+                    raise
+                delay = retry_delay_s(tries, (self._preheat_guess() - self.now()) / 1000)
+                if delay is None:
+                    raise
+                if not told:
+                    self.console.say("unreachable", detail=str(exc), wait=self.console.duration(
+                        (self._preheat_guess() - self.now()) / 1000))
+                told, tries = True, tries + 1
+                self.log.event("unreachable", detail=str(exc), tries=tries)
+                await asyncio.sleep(delay)
+                continue
+            if told:
+                self.console.say("reached", host=self.origin.host_header)
+            return
+
+    def _preheat_guess(self) -> float:
+        """Preheat on our monotonic clock before the server's clock is known (taken as ours),
+        less a margin for the difference."""
+        return (self.task.target_ms - self.task.preheat_ms - _UNMEASURED_MARGIN_MS
+                - self._wall_minus_mono())
 
     def _plan(self) -> schedule.FirePlan:
         # The estimate maps our monotonic clock to the server's wall clock, so a local wall
@@ -204,8 +245,7 @@ class Sniper:
             assert self.estimate is not None
             self.console.countdown(seconds=(plan.send_at - now) / 1000,
                                    offset=wall_offset(self.estimate, self.clock),
-                                   rtt=self.estimate.rtt,
-                                   state=self.console.text("state_waiting"))
+                                   rtt=self.estimate.rtt)
             until = min(plan.preheat_at, pending[0][0] if pending else plan.preheat_at)
             # A terminal's countdown redraws ten times a second; otherwise wake once a second
             # (to notice a clock jump), so that a long wait costs next to no CPU.
@@ -256,10 +296,14 @@ class Sniper:
         if bad:
             detail = ", ".join(f"{k} HTTP {v}" for k, v in bad.items())
             self.console.say("preflight_failed", detail=detail)
-            if not self._session_dead:  # a dead cookie is told once, when the task stops
+            if self._session_dead:  # told (notified) once, when the task stops
+                self.console.cookie_hint(self.task.platform, self.platform.cookie)
+            else:
                 self._tell("pre-flight failed", detail)
         elif results:
-            self.console.say("preflight_ok", probes=", ".join(results))
+            self.console.say("preflight_ok",
+                             probes=self.console.text("and").join(
+                                 self.console.word(k) for k in results))
 
     async def _warm(self, send_at: float) -> schedule.FirePlan:
         """One small request on every connection at once: warms them and gives fresh clock
@@ -392,7 +436,7 @@ class Sniper:
                          order_id=verdict.order_id, detail=verdict.detail)
         if outcome != "cancelled":
             self.console.say("answer", seq=seq, status=response.status if response else "---",
-                             outcome=outcome, latency=latency or 0.0)
+                             outcome=self.console.word(outcome), latency=latency or 0.0)
 
     async def _conclude(self, policy: RetryPolicy, sent: list[float]) -> RunSummary:
         assert self.estimate is not None

@@ -85,6 +85,7 @@ async def run_many(tasks: Sequence[tuple[TaskConfig, str]], lang: str,
     summaries: list[RunSummary] = list(await asyncio.gather(*(s.run() for s in snipers)))
     # (run() turns every failure into a result, so one task cannot end the others.)
     for sniper, summary in zip(snipers, summaries, strict=True):
-        console.say("task_result", name=sniper.task.name, result=summary.result.name.lower(),
+        console.say("task_result", name=sniper.task.name,
+                    result=console.word(summary.result.name.lower()),
                     order_id=summary.order_id or "-")
     return combined_exit([s.result for s in summaries])

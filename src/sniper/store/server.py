@@ -161,6 +161,14 @@ def _say_demo(
     say(f"  item {info.item.sku_id}: stock {info.item.stock}, opens {info.item.sale_start}")
     say(f"    {base}/api/items/{info.item.sku_id}")
     say(f"  user {info.user!r}, password {info.password!r}: POST {base}/api/login")
+    say(f"    sniper login {base} {info.user} -o {info.user}.cookie    (writes the cookie)")
+    say(f"    curl -i {base}/api/login -H 'Content-Type: application/json' "
+        f"-d '{{\"user\": \"{info.user}\", \"password\": \"{info.password}\"}}'")
+    token = info.admin_token if show_token else "$SNIPER_ADMIN_TOKEN"
+    say("  move the opening (any RFC 3339 time with offset):")
+    say(f"    curl -X PATCH {base}/admin/items/{info.item.sku_id} "
+        f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+        f"-d '{{\"sale_start\": \"{info.item.sale_start}\"}}'")
 
 
 def raise_fd_limit() -> None:
