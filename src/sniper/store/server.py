@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
+from pydantic import SecretStr
 from uvicorn.supervisors import Multiprocess
 
 from sniper.clock import Clock, SkewedClock, SystemClock
@@ -28,7 +29,6 @@ from sniper.store.redisdb.client import redact_url
 from sniper.store.settings import WORKER_ENV, StoreSettings
 
 DEMO_SKU, DEMO_USER, DEMO_PASSWORD = "demo-eggs", "demo", "demo"
-_BACKLOG = 4096
 
 
 @dataclass(frozen=True)
@@ -49,44 +49,51 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
     raise_fd_limit()
     generated = settings.demo and settings.admin_token_value() is None
     if generated:
-        settings = settings.with_admin_token(secrets.token_urlsafe(24))
+        settings = settings.model_copy(
+            update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
     sock = listen(settings.host, settings.port)
     try:
         port = sock.getsockname()[1]
         asyncio.run(_prepare(settings, say, port=port, show_token=generated))
         say(f"store {redact_url(settings.store)} listening on http://{settings.host}:{port}")
-        with _metrics_dir(settings.workers):
-            os.environ[WORKER_ENV] = settings.to_worker_env()
-            try:
-                config = uvicorn.Config(
-                    "sniper.store.app:worker_app",
-                    factory=True,
-                    host=settings.host,
-                    port=settings.port,
-                    workers=settings.workers,
-                    loop="uvloop",
-                    http="httptools",
-                    log_level=settings.log_level,
-                    access_log=False,
-                    date_header=False,  # the store sends its own, from its own (skewed) clock
-                    backlog=_BACKLOG,
-                    timeout_graceful_shutdown=10,
-                )
-                if settings.workers > 1:
-                    Multiprocess(config, sockets=[sock]).run()
-                else:
-                    _GracefulServer(config).run(sockets=[sock])
-            finally:
-                os.environ.pop(WORKER_ENV, None)
+        _run(settings, sock)
     finally:
         sock.close()
 
 
+def _run(settings: StoreSettings, sock: socket.socket) -> None:
+    """uvicorn on the bound socket, in one process or ``--workers`` processes."""
+    with _metrics_dir(settings.workers):
+        os.environ[WORKER_ENV] = settings.to_worker_env()
+        try:
+            config = uvicorn.Config(
+                "sniper.store.app:worker_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                loop="uvloop",
+                http="httptools",
+                log_level=settings.log_level,
+                access_log=False,
+                date_header=False,  # the store sends its own, from its own (skewed) clock
+                backlog=4096,
+                timeout_graceful_shutdown=10,
+            )
+            if settings.workers > 1:
+                Multiprocess(config, sockets=[sock]).run()
+            else:
+                _GracefulServer(config).run(sockets=[sock])
+        finally:
+            os.environ.pop(WORKER_ENV, None)
+
+
 def listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (inherited by ``--workers`` processes)."""
+    """A listening socket on ``host:port`` (inherited by ``--workers`` processes; uvicorn sets
+    its backlog when it serves it)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        sock = socket.create_server((host, port), family=family, backlog=_BACKLOG)
+        sock = socket.create_server((host, port), family=family)
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise StartError(f"cannot listen on {host}:{port}: {reason}") from None

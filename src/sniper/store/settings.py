@@ -58,11 +58,6 @@ class StoreSettings(BaseSettings):
             return None
         return self.admin_token.get_secret_value()
 
-    def with_admin_token(self, token: str) -> StoreSettings:
-        """A copy with this admin token, validated like any other value (``model_copy`` would
-        store the bare string where a secret belongs)."""
-        return type(self).model_validate({**self.model_dump(), "admin_token": token})
-
     def to_worker_env(self) -> str:
         """The settings as JSON for a worker process (secrets included, never logged)."""
         data = self.model_dump(mode="json")
