@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import yaml
 
 from sniper import __version__
 from sniper.bench.admin import AdminError
@@ -167,7 +166,7 @@ def login(url: str, user: str, output: Path | None, password_file: Any,
         click.echo(f"sniper: {exc}", err=True)
         sys.exit(exc.exit_code)
     output = output or Path(f"{user}.cookie")
-    _write_private(output, cookie + "\n")
+    _or_exit(_write_private, output, cookie + "\n")
     click.echo(f"wrote {output} (cookie {redact(cookie)}, readable by you only); "
                f"in a task: cookie_file: {output}")
 
@@ -212,30 +211,31 @@ def serve(**flags: Any) -> None:
 
 
 @cli.command("import-curl")
-@click.argument("source", type=click.File("r"), default="-")
+@click.argument("source", type=click.File("rb"), default="-")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("task.yaml"),
               show_default=True, help="The task file to write.")
 @click.option("--sku-id", help="The item's id: where it appears, it becomes {sku_id}.")
 @click.option("--target-time", help="The opening instant (RFC 3339 with offset).")
-def import_curl(source: Any, output: Path, sku_id: str | None, target_time: str | None) -> None:
-    """Turn a browser's "Copy as cURL (bash)" (FILE or stdin) into an http-platform task.
+@click.option("--force", is_flag=True, help="Replace the task file and its cookie file.")
+def import_curl(source: Any, output: Path, sku_id: str | None, target_time: str | None,
+                force: bool) -> None:
+    """Turn a browser's "Copy as cURL" (bash, or Windows cmd; FILE or stdin) into an
+    http-platform task.
 
     The cookie goes to OUTPUT.cookie (readable by you only), never to the terminal."""
-    from sniper.client.curl import parse_curl, to_task
+    from sniper.client.importer import plan_import
+    from sniper.clock import SystemClock
 
-    request = _or_exit(parse_curl, source.read())
-    cookie_path = output.with_name(output.name + ".cookie")
-    task = to_task(request, sku_id=sku_id, target_time=target_time,
-                   cookie_file=str(cookie_path))
+    plan = _or_exit(plan_import, source.read(), output, sku_id=sku_id, target_time=target_time,
+                    force=force, clock=SystemClock())
     # Both files may carry secrets (the cookie; an Authorization header): yours alone.
-    _write_private(output, yaml.safe_dump(task, allow_unicode=True, sort_keys=False))
-    if request.cookie:
-        _write_private(cookie_path, request.cookie + "\n")
-    for warning in request.warnings:
+    for path, text in plan.files:
+        _or_exit(_write_private, path, text)
+    for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"wrote {output} ({request.method} {request.url.split('?')[0]}), cookie "
-               f"{redact(request.cookie) if request.cookie else 'none found'}"
-               f"{' -> ' + str(cookie_path) if request.cookie else ''}")
+    click.echo(plan.summary)
+    for note in plan.notes:
+        click.echo(f"note: {note}")
 
 
 @cli.command()
@@ -295,11 +295,15 @@ def demo(lang: str) -> None:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600, also when the file already exists."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    """Write ``text`` to ``path`` with mode 0600, also when the file already exists; a
+    ConfigError naming the file if it cannot be written."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror}") from None
 
 
 def _run_async(work: Coroutine[Any, Any, T]) -> T:

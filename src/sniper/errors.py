@@ -15,6 +15,7 @@
         ├── TooLarge             413 too_large
         ├── NotStarted           425 not_started
         ├── RateLimited          429 rate_limited (carries Retry-After)
+        ├── ClientGone           499 client_closed (counted in metrics, never sent)
         ├── Unavailable          503 unavailable (certainly not done: backend down or overloaded)
         └── OutcomeUnknown       503 outcome_unknown (an order that may have been placed; carries
                                  the request id to retry with)
@@ -107,6 +108,13 @@ class RateLimited(StoreError):
     """Too many requests; ``retry_after`` says when to come back."""
 
     status, code = 429, "rate_limited"
+
+
+class ClientGone(StoreError):
+    """The client went away (or was cut off as too slow) before its request was in: nobody
+    reads the answer, which metrics count as nginx's 499."""
+
+    status, code = 499, "client_closed"
 
 
 class Unavailable(StoreError):

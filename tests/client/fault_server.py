@@ -23,13 +23,18 @@ from tests.h11io import read_request, response_bytes
 
 @dataclass(frozen=True)
 class Step:
-    """One scripted answer: status, JSON body, headers, a delay before answering, or silence."""
+    """One scripted answer: status, JSON body (or ``raw`` bytes), headers, a delay before
+    answering, silence, or a body of ``endless`` chunks (sent until the client leaves), or one
+    of ``length`` bytes with its Content-Length (streamed, never held)."""
 
     status: int
     body: dict[str, Any] = field(default_factory=dict)
     headers: tuple[tuple[str, str], ...] = ()
     delay_s: float = 0.0
     hang: bool = False
+    raw: bytes | None = None
+    endless: bool = False
+    length: int = 0
 
 
 def ok(order_id: str = "20240415070000000000001abcdef01") -> Step:
@@ -61,8 +66,13 @@ class FaultServer:
     def __init__(self, script: list[Step], *, skew_ms: float = 0.0,
                  existing: list[str] | None = None, repeat_last: bool = True,
                  tls: ssl.SSLContext | None = None, close_each: bool = False,
-                 dead_cookies: frozenset[str] = frozenset(), port: int = 0) -> None:
+                 dead_cookies: frozenset[str] = frozenset(), port: int = 0,
+                 time_body: bytes | None = None, date: str | None = None,
+                 echo_cookie: bool = False) -> None:
         self.script, self.skew_ms, self.tls, self.port = list(script), skew_ms, tls, port
+        self.time_body = time_body  # what /api/time answers instead of the clock
+        self.date = date  # a Date header on every answer (else h11 sends none)
+        self.echo_cookie = echo_cookie  # the request's cookie back, in X-Echo (some servers do)
         self.close_each = close_each
         self.dead_cookies = dead_cookies  # sessions the login probe refuses (401)
         self.existing = existing or []
@@ -121,9 +131,13 @@ class FaultServer:
                     await asyncio.sleep(3600)
                 if step.delay_s:
                     await asyncio.sleep(step.delay_s)
-                close = (("Connection", "close"),) if self.close_each else ()
-                writer.write(response_bytes(conn, step.status, json.dumps(step.body).encode(),
-                                            (*step.headers, *close)))
+                extra = self._headers(seen)
+                if step.endless or step.length:
+                    await _stream(conn, writer, step, extra)
+                    return
+                payload = step.raw if step.raw is not None else json.dumps(step.body).encode()
+                payload = b"" if seen.method == "HEAD" else payload
+                writer.write(response_bytes(conn, step.status, payload, (*step.headers, *extra)))
                 await writer.drain()
                 if self.close_each:
                     return
@@ -132,6 +146,12 @@ class FaultServer:
             return
         finally:
             writer.close()
+
+    def _headers(self, seen: Seen) -> tuple[tuple[str, str], ...]:
+        close = (("Connection", "close"),) if self.close_each else ()
+        date = (("Date", self.date),) if self.date else ()
+        echo = (("X-Echo", seen.headers.get("cookie", "")),) if self.echo_cookie else ()
+        return (*close, *date, *echo)
 
     def _answer_for(self, seen: Seen) -> Step:
         if seen.method == "GET":
@@ -145,6 +165,8 @@ class FaultServer:
 
     def _get(self, seen: Seen) -> Step:
         if seen.path == "/api/time":
+            if self.time_body is not None:
+                return Step(200, raw=self.time_body)
             return Step(200, {"now_ms": self.now_ms()})
         if seen.path.startswith("/api/items/"):
             return Step(200, {"sku_id": seen.path.rsplit("/", 1)[1], "stock": 1})
@@ -156,3 +178,21 @@ class FaultServer:
                       for o in self.existing]
             return Step(200, {"orders": orders})
         return refuse(404, "not_found")
+
+
+#: An endless body stops here all the same (a test server sends nothing without bound).
+_ENDLESS_LIMIT = 4 << 30
+
+
+async def _stream(conn: h11.Connection, writer: asyncio.StreamWriter, step: Step,
+                  headers: tuple[tuple[str, str], ...]) -> None:
+    """A long answer, written as the client reads it: ``step.length`` bytes with their
+    Content-Length, or chunks until the client hangs up (or 4 GiB)."""
+    size = step.length or _ENDLESS_LIMIT
+    declared = (("Content-Length", str(size)),) if step.length else ()
+    writer.write(conn.send(h11.Response(status_code=step.status, headers=[
+        ("Content-Type", "application/json"), *declared, *step.headers, *headers])))
+    chunk = b'{"order_id": "' + b"9" * 65_522
+    for sent in range(0, size, len(chunk)):
+        writer.write(conn.send(h11.Data(data=chunk[:size - sent])))
+        await writer.drain()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sniper.client.config import load_task, redact
+from sniper.client.config import load_task, load_tasks, redact
 from sniper.client.platforms import platform_class
 from sniper.errors import ConfigError
 
@@ -42,7 +42,7 @@ def test_defaults(tmp_path: Path) -> None:
     task = load_task(write(tmp_path, GOOD))
     assert (task.qty, task.concurrency, task.preheat_ms, task.timeout_s) == (1, 3, 500, 5.0)
     assert (task.retry.window_s, task.retry.rate_per_s, task.retry.burst) == (10.0, 5.0, 5)
-    assert (task.log_file, task.lang) == (Path("sniper.log"), "en")
+    assert (task.log_file, task.lang) == (tmp_path / "sniper.log", "en")  # beside the file
     assert task.target_ms == 1_713_135_600_000
 
 
@@ -116,13 +116,22 @@ BAD: list[tuple[str, dict[str, Any] | str, str]] = [
     ("negative-window", {"retry": {"window_s": -1}}, "retry.window_s:"),
     ("zero-rate", {"retry": {"rate_per_s": 0}}, "retry.rate_per_s:"),
     ("zero-burst", {"retry": {"burst": 0}}, "retry.burst:"),
-    ("unknown-retry-field", {"retry": {"windw_s": 3}}, "retry.windw_s: unknown field"),
     ("zero-timeout", {"timeout_s": 0}, "timeout_s:"),
     ("bad-lang", {"lang": "fr"}, "lang:"),
     ("bad-url", {"base_url": "ftp://x"}, "base_url:"),
     ("no-host", {"base_url": "http://"}, "base_url:"),
     ("empty-sku", {"sku_id": ""}, "sku_id:"),
-    ("typo-field", {"concurency": 3}, "concurency: unknown field"),
+    ("typo-field", {"concurency": 3}, "concurency: unknown field (did you mean concurrency?)"),
+    ("typo-required-field", {"sku_id": None, "skuid": "1"},
+     "skuid: unknown field (did you mean sku_id?)"),
+    ("typo-nested-field", {"retry": {"windw_s": 3}},
+     "retry.windw_s: unknown field (did you mean window_s?)"),
+    ("typo-in-a-list", {"rules": {"sold_out": [{"regx": "x"}]}},
+     "rules.sold_out.0.regx: unknown field (did you mean regex?)"),
+    ("typo-in-a-channel", {"notify": [{"type": "smtp", "host": "h", "form": "a", "to": []}]},
+     "notify.0.smtp.form: unknown field (did you mean from?)"),
+    ("epoch-ms-time", {"target_time": 1713135600000},
+     "target_time: must be RFC 3339 with an offset, e.g. 2024-04-15T07:00:00+08:00"),
     ("http-without-request", {"platform": "http"}, "the http platform needs"),
     ("missing-cookie", {"cookie": None}, "cookie: missing"),
     ("cookie-line-break", {"cookie": "session=abc\nuid=7"}, "cookie: only printable ASCII"),
@@ -130,6 +139,10 @@ BAD: list[tuple[str, dict[str, Any] | str, str]] = [
     ("missing-ca-file", {"ca_file": "/nonexistent/ca.pem"}, "ca_file: /nonexistent/ca.pem is not"),
     ("bad-regex", {"rules": {"sold_out": [{"regex": "("}]}}, "rules.sold_out.0: regex does not"),
     ("cookie-non-ascii", {"cookie": "session=abcé"}, "cookie: only printable ASCII"),
+    ("http-header-final-line-break", {"platform": "http", "request": {
+        "url": "http://x/o", "headers": {"X-A": "1\n"}}}, "request.headers:"),
+    ("http-header-name-final-line-break", {"platform": "http", "request": {
+        "url": "http://x/o", "headers": {"X-A\n": "1"}}}, "request.headers:"),
     ("http-header-line-break", {"platform": "http", "request": {
         "url": "http://x/o", "headers": {"X-A": "1\r\nEvil: 2"}}}, "request.headers:"),
     ("missing-cookie-file", {"cookie": None, "cookie_file": "/nonexistent/c"}, "cookie_file:"),
@@ -166,3 +179,82 @@ def test_bad_files(tmp_path: Path, text: str, expected: str) -> None:
     """Not YAML, not a mapping, or empty."""
     with pytest.raises(ConfigError, match=expected.replace("[", r"\[")):
         load_task(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # An unclosed quote is noticed only at the end of the file: the line to fix is where it opened.
+    (GOOD.replace('"2024-04-15T07:00:00+08:00"', '"2024-04-15T07:00:00+08:00') + "qty: 1\n",
+     "not valid YAML at line 5: while scanning a quoted scalar, found unexpected end of stream"),
+    (GOOD.replace("sku_id:", "  sku_id:"),
+     "not valid YAML at line 4: expected <block end>, but found '<block mapping start>'"
+     " (while parsing a block mapping from line 1)"),
+    (GOOD.replace('cookie: "session=abcdefghijklmnop"', "cookie: [session\n"),
+     "not valid YAML at line 5: expected ',' or ']', but got ':' (while parsing a flow sequence"
+     " from line 3)"),
+])
+def test_yaml_errors_point_at_the_line_to_fix(tmp_path: Path, text: str, expected: str) -> None:
+    """The line number is the file's line where the mistake is."""
+    with pytest.raises(ConfigError) as info:
+        load_task(write(tmp_path, text))
+    assert str(info.value) == f"{tmp_path / 'task.yaml'}: {expected}"
+
+
+class TestRelativePaths:
+    """Paths in a task file are relative to that file; given by flag or environment, to the
+    current directory."""
+
+    def test_from_the_file_relative_to_the_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """cookie_file, log_file, ca_file, a channel's ca_file and file: secret, from /."""
+        folder = tmp_path / "x"
+        folder.mkdir()
+        (folder / "me.cookie").write_text("session=relative-cookie-1234\n")
+        (folder / "ca.pem").write_text("not really a certificate\n")
+        (folder / "mail.pw").write_text("hunter2\n")
+        text = GOOD.replace('cookie: "session=abcdefghijklmnop"', "cookie_file: me.cookie") + (
+            "log_file: logs/s.log\nca_file: ca.pem\nnotify:\n"
+            "  - {type: smtp, host: h, from: a@b.c, to: [a@b.c], ca_file: ca.pem,"
+            " password: 'file:mail.pw'}\n")
+        (folder / "task.yaml").write_text(text)
+        monkeypatch.chdir("/")
+        task = load_task(folder / "task.yaml")
+        assert task.cookie_value() == "session=relative-cookie-1234"
+        assert (task.log_file, task.ca_file) == (folder / "logs/s.log", folder / "ca.pem")
+        from sniper.client.notify import Smtp, secret
+
+        [channel] = task.notify
+        assert isinstance(channel, Smtp)
+        assert channel.ca_file == folder / "ca.pem"
+        assert channel.password is not None
+        assert secret(channel.password, "password") == "hunter2"
+
+    def test_every_task_of_a_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Top-level defaults and each entry of tasks: alike; absolute paths stay as they are."""
+        (tmp_path / "a.cookie").write_text("session=aaaaaaaaaaaa\n")
+        (tmp_path / "b.cookie").write_text("session=bbbbbbbbbbbb\n")
+        path = tmp_path / "tasks.yaml"
+        path.write_text(
+            'platform: store\nbase_url: "http://127.0.0.1:8000"\nsku_id: "1"\n'
+            'target_time: "2024-04-15T07:00:00+08:00"\nlog_file: s.log\ntasks:\n'
+            "  - {name: a, cookie_file: a.cookie}\n"
+            f"  - {{name: b, cookie_file: {tmp_path}/b.cookie, log_file: {tmp_path}/b/b.log}}\n")
+        monkeypatch.chdir("/")
+        first, second = load_tasks(path)
+        assert (first.cookie_value(), second.cookie_value()) == (
+            "session=aaaaaaaaaaaa", "session=bbbbbbbbbbbb")
+        assert (first.log_file, second.log_file) == (tmp_path / "s.log", tmp_path / "b/b.log")
+
+    def test_flag_and_environment_relative_to_the_current_directory(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """SNIPER_COOKIE_FILE and --log-file are the user's own words, read where they ran."""
+        folder = tmp_path / "x"
+        folder.mkdir()
+        (tmp_path / "env.cookie").write_text("session=from-the-environment\n")
+        (folder / "task.yaml").write_text(GOOD + "log_file: in-file.log\n")
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("SNIPER_COOKIE_FILE", "env.cookie")
+        task = load_task(folder / "task.yaml", {"log_file": Path("flag.log")})
+        assert task.cookie_value() == "session=from-the-environment"
+        assert task.log_file == Path("flag.log")

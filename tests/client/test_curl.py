@@ -62,7 +62,7 @@ class TestParseCurl:
         assert req.warnings == ["ignored curl option -k"]
 
     @pytest.mark.parametrize(("command", "message"), [
-        ("wget http://x", "must start with curl"),
+        ("wget http://x", r'must start with curl \(in the browser: "Copy as cURL \(bash\)"\)'),
         ("curl -H 'a: b'", "no http"),
         ("curl 'http://x", "cannot split"),
     ])
@@ -75,10 +75,110 @@ class TestParseCurl:
 def test_to_task_puts_placeholders_and_moves_the_cookie() -> None:
     """The sku id becomes {sku_id}; the cookie lives in its own file, not in the request."""
     task = to_task(parse_curl(FIREFOX), sku_id="100234567",
-                   target_time="2024-04-15T07:00:00+08:00", cookie_file="t.yaml.cookie")
+                   target_time="2024-04-15T07:00:00+08:00", cookie_file="t.yaml.cookie").task
     request = task["request"]
     assert isinstance(request, dict)
     assert request["body"] == '{"skuId":"{sku_id}","num":1}'
     assert task["cookie_file"] == "t.yaml.cookie"
     assert task["base_url"] == "https://shop.example.com"
     assert "abc123" not in str(task)
+
+
+# Chrome's "Copy as cURL (cmd)" of a request like CHROME's (its escaping applied by hand: \ and "
+# backslashed, then every other special character ^-escaped, ^" around each argument).
+WINDOWS = (
+    'curl ^"https://shop.example.com/api/order/submit?source=h5^&x=^%^41^" ^\r\n'
+    '  -H ^"accept: application/json, text/plain, */*^" ^\r\n'
+    '  -H ^"content-type: application/json;charset=UTF-8^" ^\r\n'
+    '  -b ^"session=abc123def456; device_id=xyz-789^" ^\r\n'
+    '  -H ^"sec-ch-ua: ^\\^"Chromium^\\^";v=^\\^"131^\\^", '
+    '^\\^"Not_A Brand^\\^";v=^\\^"24^\\^"^" ^\r\n'
+    '  --data-raw ^"^{^\\^"skuId^\\^":^\\^"100234567^\\^",^\\^"num^\\^":1,^\\^"note^\\^":'
+    "^\\^\"it's 50^% off^\\^\",^\\^\"path^\\^\":^\\^\"C:^\\^\\^\\^\\tmp^\\^\",^\\^\"q^\\^\":"
+    '^\\^"say ^\\^\\^\\^"hi^\\^\\^\\^"^\\^"^}^"\r\n'
+)
+
+
+class TestWindowsCmd:
+    """Chrome's "Copy as cURL (cmd)": ^ line ends, ^" quotes, ^-escaped specials."""
+
+    def test_parsed_as_the_browser_sent_it(self) -> None:
+        """URL with & and %, headers with quotes, a JSON body with quotes, % and backslashes."""
+        req = parse_curl(WINDOWS)
+        assert (req.method, req.url) == (
+            "POST", "https://shop.example.com/api/order/submit?source=h5&x=%41")
+        assert req.cookie == "session=abc123def456; device_id=xyz-789"
+        assert req.headers["sec-ch-ua"] == '"Chromium";v="131", "Not_A Brand";v="24"'
+        assert req.headers["content-type"] == "application/json;charset=UTF-8"
+        assert req.body == ('{"skuId":"100234567","num":1,"note":"it\'s 50% off",'
+                            '"path":"C:\\\\tmp","q":"say \\"hi\\""}')
+        assert req.warnings == []
+
+    def test_a_broken_one_says_to_use_the_bash_form(self) -> None:
+        """An unclosed quote: one line that names "Copy as cURL (bash)"."""
+        with pytest.raises(ConfigError, match=r'never closed.*"Copy as cURL \(bash\)"'):
+            parse_curl('curl ^"https://shop.example.com/^" ^\n  -H "accept: x ^\n')
+
+
+def _store_curl(body: str, url: str = "http://127.0.0.1:8000/api/orders") -> str:
+    return f"curl '{url}' -H 'content-type: application/json' -b 'session=s' --data-raw '{body}'"
+
+
+class TestReview:
+    """What the import adds, and what it warns about."""
+
+    def test_the_stores_order_call_gets_a_request_id(self) -> None:
+        """Our store's POST /api/orders: {request_id} added, and said; no request-id warning."""
+        made = to_task(parse_curl(_store_curl('{"sku_id":"eggs","qty":1}')), sku_id="eggs",
+                       target_time=None, cookie_file="t.cookie")
+        request = made.task["request"]
+        assert isinstance(request, dict)
+        assert request["body"] == '{"sku_id":"{sku_id}","qty":1,"request_id":"{request_id}"}'
+        assert any("request_id" in note for note in made.notes)
+        assert made.warnings == []
+
+    def test_a_captured_request_id_becomes_the_placeholder(self) -> None:
+        """A literal request_id in the capture would replay one old id forever: replaced."""
+        made = to_task(parse_curl(_store_curl('{"sku_id":"eggs","request_id":"r-1"}')),
+                       sku_id=None, target_time=None, cookie_file=None)
+        request = made.task["request"]
+        assert isinstance(request, dict)
+        assert request["body"] == '{"sku_id":"eggs","request_id":"{request_id}"}'
+
+    def test_another_shop_without_a_request_id_is_warned_about(self) -> None:
+        """Not our store, no {request_id}: the burst (3) may make 3 orders."""
+        made = to_task(parse_curl(FIREFOX), sku_id="100234567", target_time=None,
+                       cookie_file="t.cookie")
+        [warning] = made.warnings
+        assert warning.startswith("the request carries no request id: each of the 3 requests")
+        assert made.notes == []
+
+    def test_a_request_id_placed_by_hand_is_not_warned_about(self) -> None:
+        """{request_id} in the captured body (put there by the user) is enough."""
+        made = to_task(parse_curl(_store_curl('{"sku":"1","rid":"{request_id}"}',
+                                              "https://shop.example.com/buy")),
+                       sku_id=None, target_time=None, cookie_file="t.cookie")
+        assert made.warnings == []
+
+    @pytest.mark.parametrize(("command", "sku_id", "warning"), [
+        ("curl 'https://shop.example.com/item/100234567' -b 'session=s'", "100234567",
+         "the request is a GET: it fetches a page and places no order"),
+        (FIREFOX, "999", "--sku-id 999 appears nowhere in the request's URL or body"),
+        (FIREFOX.replace("-H 'Cookie: session=abc123def456; device_id=xyz-789' ", ""),
+         "100234567", "no cookie in the request: add cookie_file"),
+    ])
+    def test_warnings(self, command: str, sku_id: str, warning: str) -> None:
+        """A GET; an item id that is not in the request; no cookie."""
+        made = to_task(parse_curl(command), sku_id=sku_id, target_time=None,
+                       cookie_file=None)
+        assert any(w.startswith(warning) for w in made.warnings), made.warnings
+
+    def test_the_sku_is_replaced_only_where_it_stands_alone(self) -> None:
+        """--sku-id 1 marks the 1s that stand alone, not those inside A100234567 or 11."""
+        made = to_task(parse_curl(_store_curl('{"sku":"1","id":"A100234567","n":11}',
+                                              "https://shop.example.com/buy?sku=1")),
+                       sku_id="1", target_time=None, cookie_file=None)
+        request = made.task["request"]
+        assert isinstance(request, dict)
+        assert request["url"] == "https://shop.example.com/buy?sku={sku_id}"
+        assert request["body"] == '{"sku":"{sku_id}","id":"A100234567","n":11}'

@@ -86,6 +86,7 @@ def test_duplicate_guard() -> None:
     ([Result.ORDERED, Result.NOT_ORDERED], 3),
     ([Result.NOT_ORDERED, Result.FATAL], 1),
     ([Result.FATAL, Result.AUTH_FAILED, Result.ORDERED], 4),
+    ([Result.NOT_ORDERED, Result.BAD_TASK, Result.FATAL], 2),
 ])
 def test_combined_exit_code(results: list[Result], code: int) -> None:
     """0 only if every task ordered; otherwise the most telling failure."""

@@ -165,3 +165,59 @@ def test_plugins_come_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch
         platform_class("broken")
     with pytest.raises(ConfigError, match="known: broken, http, myshop, store"):
         platform_class("nope")
+
+
+#: Answers of a "success" that carry no order id (and one whose id is too long to be one).
+NOT_AN_ORDER_ID = [None, "", "   ", {}, {"id": 1}, [], ["A1"], True, False, float("nan"),
+                   "x" * 129]
+
+
+class TestOrderIds:
+    """Only a non-empty string or a number, of bounded length, is an order id."""
+
+    @pytest.mark.parametrize("value", NOT_AN_ORDER_ID)
+    def test_store_success_without_an_order_id_is_no_order(self, value: Any) -> None:
+        """A 201 whose order_id is null, empty, an object, a boolean...: tried again."""
+        body = json.dumps({"order_id": value}).encode()
+        verdict = StorePlatform(task(), "c").classify(answer(201, body))
+        assert (verdict.kind, verdict.order_id) == (Kind.RETRY, None)
+
+    @pytest.mark.parametrize(("value", "expected"), [
+        ("A1", "A1"), (" A1 ", "A1"), (12345, "12345"), (1.5, "1.5"), ("x" * 128, "x" * 128)])
+    def test_store_order_ids(self, value: Any, expected: str) -> None:
+        """Strings (trimmed) and numbers are order ids."""
+        verdict = StorePlatform(task(), "c").classify(answer(201, {"order_id": value}))
+        assert (verdict.kind, verdict.order_id) == (Kind.ORDERED, expected)
+
+    @pytest.mark.parametrize("value", NOT_AN_ORDER_ID)
+    def test_http_rule_that_finds_no_order_id(self, value: Any) -> None:
+        """The http platform's json rule too: a 200 without a real order id is no order."""
+        platform = HttpPlatform(http_task(order_id=[Match(json="data.orderId")]), "c")
+        body = json.dumps({"data": {"orderId": value}}).encode()
+        verdict = platform.classify(answer(200, body))
+        assert (verdict.kind, verdict.order_id) == (Kind.RETRY, None)
+
+    def test_http_later_rule_may_still_find_one(self) -> None:
+        """A rule that matches a non-id gives way to the next rule."""
+        platform = HttpPlatform(http_task(order_id=[Match(json="data"), Match(json="id")]), "c")
+        verdict = platform.classify(answer(200, {"data": {"x": 1}, "id": 77}))
+        assert (verdict.kind, verdict.order_id) == (Kind.ORDERED, "77")
+
+    @pytest.mark.parametrize(("body", "found"), [
+        ({"orders": [{"order_id": "OLD"}]}, "OLD"),
+        ({"orders": [{"order_id": None}]}, None),
+        ({"orders": [{"order_id": {}}]}, None),
+        ({"orders": ["OLD"]}, None),
+        ({"orders": {"order_id": "OLD"}}, None),
+        ({"orders": []}, None),
+        ([1, 2], None),
+    ])
+    async def test_existing_order_lookup(self, body: Any, found: str | None) -> None:
+        """The limit_reached lookup reads ids by the same rule."""
+
+        class Canned:
+            async def request(self, call: Any, timeout_s: float) -> Response:
+                return answer(200, body)
+
+        got = await StorePlatform(task(), "c").existing_order(Canned(), 1.0)  # type: ignore[arg-type]
+        assert got == found

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
+from sniper.client.connection import Response
 from sniper.client.runlog import RunLog
+from sniper.client.scrub import HIDDEN, Secrets
 
 
 def test_rotation_keeps_the_log_bounded(tmp_path: Path) -> None:
@@ -37,3 +40,35 @@ def test_tasks_sharing_a_log_follow_each_others_rotation(tmp_path: Path) -> None
     kept = sum(len(p.read_text().splitlines()) for p in tmp_path.iterdir())
     assert len(list(tmp_path.iterdir())) > 1  # it did rotate
     assert kept == 120  # 120 lines fit in four files of 3 kB: not one was lost
+
+
+def test_an_echoed_cookie_is_redacted_everywhere(tmp_path: Path) -> None:
+    """A server that echoes the cookie (in a header, an error, an order id) does not get it
+    into the log: the header value and each cookie's value are hidden."""
+    cookie = "session=abc123secret; csrf=tok-99887766"
+    log = RunLog(tmp_path / "s.log", "t", secrets=Secrets.of_cookie(cookie))
+    echoed = Response(500, (("x-echo", cookie), ("x-csrf", "tok-99887766")), b"", 1.0)
+    log.attempt(seq=1, attempt=1, sent_server_ms=0.0, latency_ms=1.0, response=echoed,
+                outcome="retry", order_id="abc123secret", detail="HTTP 500 abc123secret")
+    log.close()
+    text = (tmp_path / "s.log").read_text()
+    assert "abc123secret" not in text
+    assert "tok-99887766" not in text
+    line = json.loads(text)
+    assert line["headers"] == {"x-echo": HIDDEN, "x-csrf": HIDDEN}
+    assert line["detail"] == f"HTTP 500 {HIDDEN}"
+
+
+def test_log_files_are_private_rotated_ones_too(tmp_path: Path) -> None:
+    """0600 from the first line, also for a file that was there before, and after rotation."""
+    path = tmp_path / "s.log"
+    for old in (path, tmp_path / "s.log.1"):  # left by an older version, world-readable
+        old.write_text("")
+        old.chmod(0o644)
+    log = RunLog(path, "t", max_bytes=500, keep=2)
+    for n in range(40):
+        log.event("tick", n=n, pad="x" * 50)
+    log.close()
+    files = sorted(tmp_path.iterdir())
+    assert {f.name for f in files} >= {"s.log.1", "s.log.2"}
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}

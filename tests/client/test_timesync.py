@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from sniper.client.timesync import (
+    DATE_LAG_MS,
     Estimate,
     Sample,
     date_header_sample,
     edge_probe_times,
+    epoch_ms,
     estimate,
+    implausible,
     intersect,
     lowest_rtt,
     ms_tick_sample,
@@ -71,7 +76,8 @@ class TestIntersection:
         b = date_header_sample(9750.9, 9751.1, 10000)
         est = estimate([a, b])
         assert est.method == "intersection"
-        assert abs(est.offset - true) <= est.uncertainty <= 1.5
+        assert abs(est.offset - true) <= est.precision <= 1.5
+        assert est.uncertainty == pytest.approx(est.precision + DATE_LAG_MS)
 
     def test_disagreeing_samples_fall_back(self) -> None:
         """A clock step between samples: no common offset, so the lowest-RTT sample decides."""
@@ -115,15 +121,77 @@ def test_edge_probing_converges_on_a_simulated_date_server() -> None:
         server = t0 + rtt / 2 + true
         return date_header_sample(t0, t0 + rtt, int(server // 1000) * 1000)
 
+    final = _probe_edges(probe)
+    assert final.precision < 1.0
+    assert abs(final.offset - true) <= final.precision
+
+
+def _probe_edges(probe: Callable[[float], Sample]) -> Estimate:
+    """Four plain samples, then up to six rounds of edge probes, as ``probe.measure`` does."""
     samples = [probe(10_000.0 + 37 * k) for k in range(4)]
     now = 11_000.0
     for _ in range(6):
         current = estimate(samples)
-        if current.uncertainty < 1.0:
+        if current.precision < 1.0:
             break
         times = edge_probe_times(current, now, probes=8)
         samples += [probe(t) for t in times]
         now = max(times) + 1.0
-    final = estimate(samples)
-    assert final.uncertainty < 1.0
+    return estimate(samples)
+
+
+@pytest.mark.parametrize(("phase", "period"), [
+    (0.0, 1000.0), (2.5, 1000.0), (6.5, 1000.0), (400.0, 1000.0), (999.0, 1000.0),
+    (300.0, 1004.0),  # uvicorn: ten sleeps of 0.1 s, each a little late
+])
+def test_the_bound_holds_against_a_server_that_caches_its_date(phase: float,
+                                                               period: float) -> None:
+    """A server whose Date is a copy refreshed by a timer (uvicorn: once a second, at the
+    phase the server started) trails its clock by up to a second: the edges find when the
+    header changes, and the stated uncertainty still holds the true offset."""
+    true, rtt = 1234.567, 0.2
+
+    def probe(t0: float) -> Sample:
+        server = t0 + rtt / 2 + true
+        refreshed = phase + ((server - phase) // period) * period  # the cached copy's time
+        return date_header_sample(t0, t0 + rtt, int(refreshed // 1000) * 1000)
+
+    final = _probe_edges(probe)
     assert abs(final.offset - true) <= final.uncertainty
+
+
+NOW_MS = 1_764_633_600_000  # 2025-12-02
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (NOW_MS, NOW_MS),
+    (float(NOW_MS) + 0.7, NOW_MS),
+    (True, None),                    # a JSON boolean is no time
+    (False, None),
+    (str(NOW_MS), None),             # nor is a string
+    (None, None),
+    ({"ms": NOW_MS}, None),
+    (-99_999_999_999_999, None),     # before 1970
+    (1, None),                       # 1 ms after 1970
+    (631_152_000_000, None),         # 1990
+    (10**400, None),                 # past any float
+    (float("inf"), None),
+    (float("nan"), None),
+    (32_472_144_000_000, None),      # 2999
+])
+def test_epoch_ms(value: object, expected: int | None) -> None:
+    """Only a JSON number between 2001 and 2200 is a server's time."""
+    assert epoch_ms(value) == expected
+
+
+@pytest.mark.parametrize(("server_ms", "problem"), [
+    (NOW_MS + 3_600_000, None),                     # an hour apart: a skewed clock, fine
+    (NOW_MS - 86_000_000, None),
+    (NOW_MS + 2 * 86_400_000, "its clock is 2.0 days ahead of this machine's"),
+    (NOW_MS - 400 * 86_400_000, "its clock is 400.0 days behind this machine's"),
+])
+def test_implausible_offsets(server_ms: int, problem: str | None) -> None:
+    """A server more than a day from this machine's wall clock is no clock to plan by."""
+    wall_minus_mono = NOW_MS - 5_000.0  # monotonic 5000 ms is wall NOW_MS
+    sample = ms_tick_sample(4_999.0, 5_000.0, server_ms)
+    assert implausible(sample, wall_minus_mono) == problem

@@ -66,6 +66,21 @@ def test_login_with_a_wrong_password(start_store: StartStore, tmp_path: Path) ->
     assert not (tmp_path / "demo.cookie").exists()
 
 
+def test_login_past_the_stores_login_limit(start_store: StartStore, tmp_path: Path) -> None:
+    """The store's per-user login limit (burst 5) spent: one line saying when to try again,
+    exit 1, no file."""
+    store = start_store(args=("--demo",))
+    guesses = [httpx.post(f"{store.url}/api/login", json={"user": "demo", "password": "guess"},
+                          timeout=30).status_code for _ in range(5)]
+    assert guesses == [401] * 5
+    (tmp_path / "pw").write_text("demo\n")
+    done = sniper("login", store.url, "demo", "--password-file", "pw", cwd=tmp_path)
+    assert done.returncode == 1
+    assert re.fullmatch(rf"sniper: login: 127\.0\.0\.1:{store.port} refuses more login attempts "
+                        r"for now; try again in \d+ s", done.stderr.strip())
+    assert not (tmp_path / "demo.cookie").exists()
+
+
 def test_login_to_nothing(tmp_path: Path) -> None:
     """Nobody listens: one line that says so, exit 1."""
     (tmp_path / "pw").write_text("demo\n")

@@ -167,6 +167,7 @@ def test_clock_command(start_store: StartStore, tmp_path: Path) -> None:
     assert report["source"] == "/api/time"
     assert report["rtt_ms"] > 0
     assert report["uncertainty_ms"] < 5
+    assert report["date_lag_ms"] == 0  # a time endpoint: no Date lag in the bound
 
 
 @pytest.mark.parametrize(("content", "field"), [

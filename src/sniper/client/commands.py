@@ -7,12 +7,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sniper.client.config import TaskConfig, redact
-from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Origin, ssl_context
+from sniper.client.connection import (
+    Connection,
+    ConnectionBroken,
+    HttpCall,
+    Origin,
+    Response,
+    ssl_context,
+)
 from sniper.client.console import Console
 from sniper.client.engine import Sniper
-from sniper.client.platforms import platform_class
+from sniper.client.platforms import Platform, Probe, platform_class
 from sniper.client.probe import ClockError, TimeProbe, measure, wall_offset
-from sniper.client.schedule import plan
+from sniper.client.schedule import past_target, plan
 from sniper.client.timesync import Estimate
 from sniper.clock import Clock, SystemClock
 
@@ -26,25 +33,22 @@ async def run(task: TaskConfig, cookie: str, console: Console) -> int:
 async def check(task: TaskConfig, cookie: str, console: Console,
                 clock: Clock | None = None) -> int:
     """``sniper check``: probe the login and the item, measure the clock, say when it would
-    fire. Sends no order. 0 if everything answered as expected, else 1 (4 for a dead cookie)."""
+    fire. Sends no order. 0 if everything answered as expected, else 1 (4 for a dead cookie, 2
+    for a bad task: an item the platform does not have, a target_time long past)."""
     clock = clock or SystemClock()
     platform = platform_class(task.platform)(task, cookie)
     origin = platform.origin
     print(f"task {task.name}: {task.platform} at {origin.host_header}, sku {task.sku_id}, "
           f"cookie {redact(cookie)}", file=console.stream)
+    if task.concurrency > 1 and not platform.carries_request_id():
+        print("  " + console.text("no_request_id", n=task.concurrency), file=console.stream)
     conn = Connection(origin, clock, ssl_context(origin, task.ca_file))
     code = 0
     try:
         await conn.open(task.timeout_s)
         for probe in platform.probes():
             response = await conn.request(probe.call, task.timeout_s)
-            ok = response.status in probe.ok_status
-            print(f"  {probe.label}: HTTP {response.status} {'ok' if ok else 'FAILED'}",
-                  file=console.stream)
-            if not ok and response.status in (401, 403):
-                console.cookie_hint(task.platform, cookie)
-            if not ok:
-                code = 4 if response.status in (401, 403) else max(code, 1)
+            code = max(code, _probe_answer(platform, probe, response, console))
         est, _ = await measure(conn, platform, clock, timeout_s=task.timeout_s)
     except (ConnectionBroken, ClockError) as exc:
         print(f"  cannot reach {origin.host_header}: {exc}", file=console.stream)
@@ -52,12 +56,39 @@ async def check(task: TaskConfig, cookie: str, console: Console,
     finally:
         await conn.aclose()
     _say_clock(console, est, clock)
+    late = past_target(task.target_time, est.server_time(clock.monotonic() * 1000),
+                       task.retry.window_s)
+    if late is not None:
+        print(f"  ✗ {late}", file=console.stream)
+        return max(code, 2)
     fire = plan(task.target_ms, est, task.preheat_ms)
     in_s = (fire.send_at - clock.monotonic() * 1000) / 1000
     print(f"  would fire at local {_local_iso(clock, fire.send_at)} "
           f"(in {console.duration(in_s)}), {task.concurrency} request(s), arriving at "
           f"{task.target_time.isoformat()} on the server's clock", file=console.stream)
     return code
+
+
+def _probe_answer(platform: Platform, probe: Probe, response: Response, console: Console) -> int:
+    """Say what one probe's answer means; the exit code it calls for: 4 a refused login (with a
+    hint), 2 a task naming what the platform does not have, 1 any other failure, else 0."""
+    out = console.stream
+    ok = response.status in probe.ok_status
+    print(f"  {probe.label}: HTTP {response.status} {'ok' if ok else 'FAILED'}", file=out)
+    if not ok and response.status in (401, 403):
+        console.cookie_hint(platform.task.platform, platform.cookie)
+        return 4
+    if not ok and response.status == 404 and probe.missing:
+        print(f"  ✗ {probe.missing}", file=out)
+        return 2
+    if not ok:
+        return 1
+    opens = platform.sale_start(probe, response)
+    target = platform.task.target_time
+    if opens is not None and opens != target:
+        print(f"  ! target_time {target.isoformat()} differs from the item's sale_start "
+              f"{opens.isoformat()}: the sale opens at sale_start", file=out)
+    return 0
 
 
 async def clock_report(url: str, console: Console, *, samples: int = 8,
@@ -79,7 +110,8 @@ async def clock_report(url: str, console: Console, *, samples: int = 8,
         await conn.aclose()
     _say_clock(console, est, clock)
     print(json.dumps({"offset_ms": round(wall_offset(est, clock), 3),
-                      "uncertainty_ms": round(est.uncertainty, 3), "rtt_ms": round(est.rtt, 3),
+                      "uncertainty_ms": round(est.uncertainty, 3),
+                      "date_lag_ms": round(est.lag, 3), "rtt_ms": round(est.rtt, 3),
                       "samples": est.samples, "method": est.method,
                       "source": "/api/time" if has_endpoint else "Date header"}),
           file=console.stream)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import pydantic
@@ -24,12 +24,14 @@ from sniper.store.schemas import parse_rfc3339
 from sniper.validation import describe
 
 Positive = Annotated[float, Field(gt=0)]
-_HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
+#: How a ``target_time`` is written (the format; a real one must be in the future).
+TIME_EXAMPLE = "2024-04-15T07:00:00+08:00"
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")  # with fullmatch: "$" would allow a final "\n"
 
 
 def header_safe(value: str, field: str) -> str:
     """A value that can go into an HTTP header as it is: printable ASCII, no line breaks."""
-    if not _HEADER_VALUE.match(value):
+    if not _HEADER_VALUE.fullmatch(value):
         raise ConfigError(f"{field}: only printable ASCII can go into an HTTP header "
                           "(no line breaks, no other characters)")
     return value
@@ -81,8 +83,8 @@ class HttpRequest(_Strict):
     @classmethod
     def _ascii_headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, text in value.items():
-            if not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name) or \
-                    not _HEADER_VALUE.match(text):
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or \
+                    not _HEADER_VALUE.fullmatch(text):
                 raise ValueError(f"header {name[:40]!r} is not valid in HTTP "
                                  "(printable ASCII only, no line breaks)")
         return value
@@ -149,10 +151,11 @@ class TaskConfig(_Strict):
     def _with_offset(cls, value: Any) -> Any:
         if isinstance(value, datetime):  # YAML parses unquoted times itself
             if value.tzinfo is None:
-                raise ValueError("needs an offset, e.g. 2024-04-15T07:00:00+08:00")
+                raise ValueError(f"needs an offset, e.g. {TIME_EXAMPLE}")
             return value
-        if not isinstance(value, str):
-            raise ValueError("must be an RFC 3339 time with an offset")
+        if not isinstance(value, str):  # epoch seconds or milliseconds, say
+            raise ValueError(f"must be RFC 3339 with an offset, e.g. {TIME_EXAMPLE}, "
+                             "not a number")
         return parse_rfc3339(value)
 
     @model_validator(mode="after")
@@ -225,15 +228,73 @@ def read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+        raise ConfigError(f"{path}: not valid YAML{yaml_where(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping of fields")
     return data
+
+
+def yaml_where(exc: yaml.YAMLError) -> str:
+    """Where a YAML error is, as the file's line numbers: where the parser stopped, and where
+    what it was reading began (an unclosed bracket's line). An unclosed quote is found only at
+    the end of the file: then the line where it opened is the one given."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return ""
+    mark = exc.problem_mark
+    found, problem = mark.line + 1, exc.problem or "error"
+    opened = exc.context_mark.line + 1 if exc.context_mark is not None else found
+    if opened == found:
+        return f" at line {found}: {problem}"
+    context = exc.context or "while reading"
+    if mark.buffer is not None and mark.index >= len(mark.buffer.rstrip("\0\n")):
+        return f" at line {opened}: {context}, {problem}"
+    return f" at line {found}: {problem} ({context} from line {opened})"
+
+
+def _path_fields(*models: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``models`` that name a file."""
+    return frozenset(name for model in models for name, info in model.model_fields.items()
+                     if Path in (info.annotation, *get_args(info.annotation)))
+
+
+_TASK_PATHS = _path_fields(TaskConfig)  # cookie_file, log_file, ca_file
+_CHANNEL_PATHS = _path_fields(*get_args(get_args(Channel)[0]))
+
+
+def _anchored(layer: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A task file's fields with each relative path made relative to the file's folder (the
+    directory a command runs in is anyone's: cron's, systemd's). ``~`` is the home folder. Only
+    the file's own values: a path given by flag or environment keeps the current directory."""
+    anchored = {key: _under(base, value) if key in _TASK_PATHS else value
+                for key, value in layer.items()}
+    if isinstance(anchored.get("notify"), list):
+        anchored["notify"] = [_anchored_channel(c, base) if isinstance(c, dict) else c
+                              for c in anchored["notify"]]
+    return anchored
+
+
+def _anchored_channel(channel: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A notify channel's paths, and its ``file:PATH`` secrets, anchored like the task's."""
+    def anchor(key: str, value: Any) -> Any:
+        if key in _CHANNEL_PATHS:
+            return _under(base, value)
+        if isinstance(value, str) and value.startswith("file:"):
+            return "file:" + _under(base, value.removeprefix("file:"))
+        return value
+
+    return {key: anchor(key, value) for key, value in channel.items()}
+
+
+def _under(base: Path, value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return value  # not a path: validation says what is wrong with it
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else base / path)
 
 
 def _stack(*layers: dict[str, Any]) -> dict[str, Any]:
@@ -250,7 +311,7 @@ def _validate(data: dict[str, Any], where: str = "") -> TaskConfig:
     try:
         return TaskConfig.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ConfigError(where + describe(exc)) from None
+        raise ConfigError(where + describe(exc, TaskConfig)) from None
 
 
 def load_task(path: Path | None, flags: dict[str, Any] | None = None) -> TaskConfig:
@@ -265,7 +326,11 @@ def load_tasks(path: Path | None, flags: dict[str, Any] | None = None) -> list[T
     """Every task of a file. The single-task form is one task; with ``tasks:``, the top-level
     fields are every task's defaults and each entry overrides what it names. Layering, lowest
     first: defaults < top level < the entry < environment < flags."""
-    data = read_yaml(path) if path is not None else {}
+    base = path.parent if path is not None else Path()
+    # The default log, too, goes beside the task file rather than wherever the command ran.
+    default_log = TaskConfig.model_fields["log_file"].default
+    data = _anchored({"log_file": str(default_log), **read_yaml(path)}, base) \
+        if path is not None else {}
     env = _env_values()
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     entries = data.pop("tasks", None)
@@ -276,7 +341,7 @@ def load_tasks(path: Path | None, flags: dict[str, Any] | None = None) -> list[T
         raise ConfigError("tasks: must be a non-empty list of mappings")
     tasks = []
     for index, entry in enumerate(entries):
-        named = {"name": f"task-{index + 1}", **entry}
+        named = {"name": f"task-{index + 1}", **_anchored(entry, base)}
         tasks.append(_validate(_stack(data, named, env, given), where=f"tasks.{index}."))
     names = [t.name for t in tasks]
     twice = sorted({n for n in names if names.count(n) > 1})

@@ -20,6 +20,9 @@ from sniper.client.neterrors import NetKind, classify, describe
 from sniper.clock import Clock
 
 _READ_CHUNK = 65536
+#: What is kept of an answer's body: order ids, error codes and rules need kilobytes. Past it
+#: the rest is not read: the connection is dropped (a hostile server may send without end).
+MAX_BODY_BYTES = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +60,14 @@ class HttpCall:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A complete response and when its last byte arrived (local monotonic ms)."""
+    """A response and when its last byte arrived (local monotonic ms); ``truncated`` when
+    only its first :data:`MAX_BODY_BYTES` were read (then ``received_at`` is when they were)."""
 
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
     received_at: float
+    truncated: bool = False
 
     def header(self, name: str) -> str | None:
         """The first value of a header (case-insensitive)."""
@@ -96,6 +101,11 @@ class Connection:
         self._h11 = h11.Connection(our_role=h11.CLIENT)
         self._prepared: bytes | None = None
         self.opened_at: float | None = None
+
+    @property
+    def clock(self) -> Clock:
+        """The clock this connection times its requests by."""
+        return self._clock
 
     @property
     def is_open(self) -> bool:
@@ -181,21 +191,17 @@ class Connection:
                 self.close()
                 raise ConnectionBroken(f"bad HTTP from server: {exc}") from exc
             if event is h11.NEED_DATA:
-                try:
-                    chunk = await self._reader.read(_READ_CHUNK)
-                except OSError as exc:
-                    self.close()
-                    raise ConnectionBroken(f"connection lost: {exc}") from exc
-                self._h11.receive_data(chunk)
-                if not chunk and self._h11.their_state is not h11.DONE:
-                    self.close()
-                    raise ConnectionBroken("server closed the connection")
+                await self._receive()
             elif isinstance(event, h11.Response):
                 status = event.status_code
                 headers = tuple((k.decode().lower(), v.decode("latin-1"))
                                 for k, v in event.headers)
             elif isinstance(event, h11.Data):
                 body += event.data
+                if len(body) > MAX_BODY_BYTES:
+                    self.close()  # the rest is never read
+                    return Response(status, headers, bytes(body[:MAX_BODY_BYTES]),
+                                    self._clock.monotonic() * 1000, truncated=True)
             elif isinstance(event, h11.EndOfMessage):
                 response = Response(status, headers, bytes(body), self._clock.monotonic() * 1000)
                 self._next_cycle()
@@ -203,6 +209,18 @@ class Connection:
             elif isinstance(event, h11.ConnectionClosed):
                 self.close()
                 raise ConnectionBroken("server closed the connection")
+
+    async def _receive(self) -> None:
+        assert self._reader is not None
+        try:
+            chunk = await self._reader.read(_READ_CHUNK)
+        except OSError as exc:
+            self.close()
+            raise ConnectionBroken(f"connection lost: {exc}") from exc
+        self._h11.receive_data(chunk)
+        if not chunk and self._h11.their_state is not h11.DONE:
+            self.close()
+            raise ConnectionBroken("server closed the connection")
 
     def _next_cycle(self) -> None:
         if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:

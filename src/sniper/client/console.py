@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from sniper.client.scrub import Secrets, printable
 from sniper.humanize import duration
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -44,6 +45,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "preflight_failed": "✗ pre-flight failed: {detail}",
         "preflight_unreachable": "! pre-flight: cannot reach the platform: {detail}",
         "task_result": "task {name}: {result}, order {order_id}",
+        "bad_task": "✗ {detail}",
+        "extra_orders": "! {n} orders were placed, not one: {order_ids} (each request of the "
+                        "burst became an order); cancel those you do not want",
+        "no_request_id": "! the request carries no {{request_id}}: each of the {n} requests "
+                         "of the burst may become an order of its own (set concurrency: 1, or "
+                         "put {{request_id}} where the shop takes an idempotency key)",
     },
     "zh": {
         "clock": "时钟:服务器时钟比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
@@ -81,6 +88,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "preflight_failed": "✗ 预检失败:{detail}",
         "preflight_unreachable": "! 预检:无法连接平台:{detail}",
         "task_result": "任务 {name}:{result},订单 {order_id}",
+        "bad_task": "✗ 任务有误:{detail}",
+        "extra_orders": "! 共下了 {n} 单,而不是一单:{order_ids}(同一批的每个请求都成了一单);"
+                        "请取消不需要的订单",
+        "no_request_id": "! 请求中没有 {{request_id}}:同一批的 {n} 个请求可能各成一单"
+                         "(设 concurrency: 1,或把 {{request_id}} 放在商家接受幂等键的位置)",
     },
 }
 
@@ -94,6 +106,7 @@ WORDS: dict[str, dict[str, str]] = {
         "not_started": "not started", "rate_limited": "rate limited", "auth_failed": "auth failed",
         "sold_out": "sold out", "limit_reached": "limit reached", "not_ordered": "not ordered",
         "outcome_unknown": "outcome unknown",
+        "bad_task": "bad task",
     },
     "zh": {
         "intersection": "取它们共同允许的时差",
@@ -102,7 +115,7 @@ WORDS: dict[str, dict[str, str]] = {
         "outcome_unknown": "结果未知",
         "auth_failed": "认证失败", "sold_out": "已售罄", "limit_reached": "已达限购",
         "fatal": "意外错误", "cancelled": "已取消", "not_ordered": "未下单",
-        "interrupted": "已中断", "login": "登录", "item": "商品",
+        "interrupted": "已中断", "login": "登录", "item": "商品", "bad_task": "任务有误",
     },
 }
 
@@ -121,10 +134,15 @@ class Console:
         self.live = self.stream.isatty()
         self._drawn = False
         self._quiet_line_at: float | None = None
+        #: Never printed; set by whoever knows the cookie.
+        self.secrets = Secrets()
 
     def text(self, key: str, **values: object) -> str:
-        """A message in the console's language."""
-        return MESSAGES[self.lang][key].format(**values)
+        """A message in the console's language; text values (which may come from a server)
+        lose their control characters and secrets."""
+        safe = {k: self.secrets.hide(printable(v)) if isinstance(v, str) else v
+                for k, v in values.items()}
+        return MESSAGES[self.lang][key].format(**safe)
 
     def word(self, name: str) -> str:
         """An outcome, result, method or label in the console's language."""

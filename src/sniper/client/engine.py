@@ -29,12 +29,14 @@ from sniper.client.platforms import Platform, platform_class
 from sniper.client.policy import Result, RetryPolicy
 from sniper.client.probe import ClockError, measure, take_sample, wall_offset
 from sniper.client.runlog import RunLog
+from sniper.client.scrub import Secrets, printable
 from sniper.client.timesync import Estimate, Sample, estimate
 from sniper.clock import Clock, SystemClock
 from sniper.ratelimit import TokenBucket
 
 _TICK_MS = 100.0
 _IDLE_TICK_MS = 1000.0
+_DRAIN_AFTER_SIGNAL_S = 0.5
 #: Before the server's clock is measured, stop waiting for an unreachable server this long
 #: before our own clock's preheat (the server's clock may be ahead).
 _UNMEASURED_MARGIN_MS = 5_000.0
@@ -51,6 +53,9 @@ class RunSummary:
     sent_server_ms: tuple[float, ...] = ()
     clock: Estimate | None = None
     detail: str = ""
+    #: Every order the run was answered with (more than one: the shop took several requests of
+    #: the burst as orders of their own).
+    order_ids: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -70,7 +75,9 @@ class Sniper:
         self.origin = self.platform.origin
         self.tls = ssl_context(self.origin, task.ca_file)
         self.request_id = f"snp-{secrets.token_hex(8)}"
-        self.log = RunLog(task.log_file, task.name)
+        hidden = Secrets.of_cookie(self.platform.cookie)
+        self.log = RunLog(task.log_file, task.name, secrets=hidden)
+        console.secrets = hidden
         self.samples: list[Sample] = []
         self.estimate: Estimate | None = None
         self.connections: list[Connection] = []
@@ -107,6 +114,8 @@ class Sniper:
             interrupted = True
             self.console.say("interrupted")
             self._tell("stopped", "stopped by a signal before an order was placed")
+            # A signal is honoured within a second, whatever a push service does.
+            self.notifier.drain_s = min(self.notifier.drain_s, _DRAIN_AFTER_SIGNAL_S)
             raise
         finally:
             await self._close_all()
@@ -114,6 +123,7 @@ class Sniper:
                 await self.notifier.drain()
             result = "interrupted" if interrupted else summary.result.name.lower()
             self.log.summary(result=result, order_id=summary.order_id,
+                             orders=len(summary.order_ids), order_ids=list(summary.order_ids),
                              fire_late_ms=round(self.fire_late_ms, 3),
                              existing_order=summary.existing, detail=summary.detail,
                              request_id=self.request_id)
@@ -122,7 +132,15 @@ class Sniper:
                              result=self.console.word(result))
 
     async def _run(self) -> RunSummary:
+        if self.task.concurrency > 1 and not self.platform.carries_request_id():
+            self.console.say("no_request_id", n=self.task.concurrency)
         await self._first_measure()
+        assert self.estimate is not None
+        late = schedule.past_target(self.task.target_time, self.estimate.server_time(self.now()),
+                                    self.task.retry.window_s)
+        if late is not None:
+            self.console.say("bad_task", detail=late)
+            return RunSummary(Result.BAD_TASK, detail=late)
         plan = self._plan()
         target = self.task.target_time.isoformat()
         self.console.say("waiting", target=target,
@@ -144,7 +162,7 @@ class Sniper:
         self.fire_late_ms = fired_at - plan.send_at
         for seq in range(1, len(sent) + 1):
             self.console.say("sent", seq=seq)
-        if len(sent) > 1:
+        if len(sent) > 1 and self.platform.carries_request_id():
             self.console.say("burst", n=len(sent), request_id=self.request_id)
         policy = RetryPolicy(deadline=plan.arrive_at + self.task.retry.window_s * 1000,
                              rate_per_s=self.task.retry.rate_per_s, burst=self.task.retry.burst,
@@ -220,8 +238,7 @@ class Sniper:
     async def _wait_for_preheat(self, plan: schedule.FirePlan) -> schedule.FirePlan:
         """Wait for preheat: pre-flight once, re-measure the clock at the checkpoints, and keep
         the countdown line fresh. Returns the plan from the latest clock estimate."""
-        pending = schedule.checkpoints(plan, self.now(), self.task.preflight_s * 1000)
-        baseline = self._wall_minus_mono()
+        baseline, measured_at = self._wall_minus_mono(), self.now()
         while self.now() < plan.preheat_at:
             now = self.now()
             if schedule.clock_jumped(baseline, self.clock.time() * 1000, now):
@@ -229,24 +246,23 @@ class Sniper:
                 self.log.event("clock_jump", by_ms=round(self._wall_minus_mono() - baseline, 3))
                 self.samples = []
                 plan, baseline = await self._remeasure(plan, fresh=True), self._wall_minus_mono()
-                pending = [p for p in schedule.checkpoints(plan, self.now(),
-                                                           self.task.preflight_s * 1000)
-                           if p[1] != "preflight" or not self._preflighted]
+                measured_at = self.now()
                 continue
-            if pending and pending[0][0] <= now:
-                _, kind = pending.pop(0)
-                if kind == "preflight":
+            point = schedule.next_checkpoint(plan, now, measured_at,
+                                             self.task.preflight_s * 1000, self._preflighted)
+            if point is not None and point[0] <= now:
+                if point[1] == "preflight":
                     await self._preflight(until=plan.preheat_at)
                     if self._session_dead:
                         return plan
                 else:
-                    plan = await self._remeasure(plan)
+                    plan, measured_at = await self._remeasure(plan), self.now()
                 continue
             assert self.estimate is not None
             self.console.countdown(seconds=(plan.send_at - now) / 1000,
                                    offset=wall_offset(self.estimate, self.clock),
                                    rtt=self.estimate.rtt)
-            until = min(plan.preheat_at, pending[0][0] if pending else plan.preheat_at)
+            until = min(plan.preheat_at, point[0] if point else plan.preheat_at)
             # A terminal's countdown redraws ten times a second; otherwise wake once a second
             # (to notice a clock jump), so that a long wait costs next to no CPU.
             tick = _TICK_MS if self.console.live else _IDLE_TICK_MS
@@ -365,8 +381,10 @@ class Sniper:
             pending = set(workers)
             while pending:
                 _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if policy.order_id is not None or policy.stopped in (Kind.AUTH, Kind.FATAL):
-                    break  # first success wins: the rest are cancelled
+                # After a success nothing new is sent, but answers already on their way are
+                # read (each within timeout_s): any of them may be an order too.
+                if policy.stopped in (Kind.AUTH, Kind.FATAL):
+                    break
         finally:
             for worker in workers:
                 worker.cancel()
@@ -446,12 +464,17 @@ class Sniper:
             order_id = await self._look_up()
             if order_id is not None:
                 result, existing = Result.ORDERED, True
+        order_ids = tuple(policy.order_ids) or ((order_id,) if order_id is not None else ())
         if result is Result.ORDERED:
             self.console.say("existing" if existing else "ordered", order_id=order_id)
             after = "" if self._won_at is None else \
                 f", answered {self.estimate.server_time(self._won_at) - self.task.target_ms:.1f}" \
                 " ms after the opening"
-            self._tell("order placed", f"order {order_id}{after}")
+            extra = ""
+            if len(order_ids) > 1:
+                extra = f"; {len(order_ids)} orders in all: {', '.join(order_ids)}"
+                self.console.say("extra_orders", n=len(order_ids), order_ids=", ".join(order_ids))
+            self._tell("order placed", f"order {order_id}{after}{extra}")
         elif result is Result.AUTH_FAILED:
             self.console.say("auth")
         elif result is Result.FATAL:
@@ -461,12 +484,14 @@ class Sniper:
             self.console.say("sold_out" if sold else "window")
             self._tell("no order", "sold out" if sold else "the retry window is over")
         return RunSummary(result, order_id, existing, self.log.attempts, sent_server,
-                          self.estimate, policy.last_detail)
+                          self.estimate, policy.last_detail, order_ids=order_ids)
 
     def _tell(self, title: str, message: str) -> None:
-        """A push message on every configured channel (in the background)."""
+        """A push message on every configured channel (in the background); what a server
+        supplied in it (an order id, an error) loses its control characters and the cookie."""
         if self.notifier.channels:
-            self.notifier.send(f"sniper: {title}", f"task {self.task.name}: {message}")
+            safe = self.console.secrets.hide(printable(message))
+            self.notifier.send(f"sniper: {title}", f"task {self.task.name}: {safe}")
 
     async def _look_up(self) -> str | None:
         conn = Connection(self.origin, self.clock, self.tls)

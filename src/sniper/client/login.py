@@ -51,6 +51,10 @@ async def login(url: str, user: str, password: str, *, ca_file: Path | None = No
     if response.status == 401:
         raise LoginFailed(f"login: {origin.host_header} refused user {user!r} and this "
                           "password", exit_code=4)
+    if response.status == 429:  # the store's login limit: waiting is the answer
+        wait = next((v for k, v in response.headers if k == "retry-after"), "a few")
+        raise LoginFailed(f"login: {origin.host_header} refuses more login attempts for now; "
+                          f"try again in {wait} s", exit_code=1)
     if response.status != 200:
         raise LoginFailed(f"login: {origin.host_header} answered HTTP {response.status} (is "
                           "it a vegetable-sniper store?)", exit_code=1)

@@ -43,8 +43,8 @@ def plan_tasks(tasks: Sequence[tuple[TaskConfig, str]]) -> list[Planned]:
 
 def combined_exit(results: Sequence[Result]) -> int:
     """0 only if every task ordered; else the most telling failure: 4 (a dead cookie),
-    1 (unexpected), 3 (not ordered)."""
-    for worst in (Result.AUTH_FAILED, Result.FATAL, Result.NOT_ORDERED):
+    2 (a bad task), 1 (unexpected), 3 (not ordered)."""
+    for worst in (Result.AUTH_FAILED, Result.BAD_TASK, Result.FATAL, Result.NOT_ORDERED):
         if worst in results:
             return int(worst.value)
     return 0
@@ -87,5 +87,5 @@ async def run_many(tasks: Sequence[tuple[TaskConfig, str]], lang: str,
     for sniper, summary in zip(snipers, summaries, strict=True):
         console.say("task_result", name=sniper.task.name,
                     result=console.word(summary.result.name.lower()),
-                    order_id=summary.order_id or "-")
+                    order_id=", ".join(summary.order_ids) or "-")
     return combined_exit([s.result for s in summaries])

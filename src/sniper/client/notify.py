@@ -251,11 +251,13 @@ class Notifier:
             return
         push = http_push(channel, title, message)
         assert self._client is not None
-        response = await self._client.request(push.method, push.url, headers=push.headers,
-                                              content=push.body)
-        if response.status_code >= 400:
-            raise httpx.HTTPStatusError(f"HTTP {response.status_code}",
-                                        request=response.request, response=response)
+        # Only the status counts: the body is never read (a push service's answer, however
+        # long, costs no memory; the connection is dropped with it unread).
+        async with self._client.stream(push.method, push.url, headers=push.headers,
+                                       content=push.body) as response:
+            if response.status_code >= 400:
+                raise httpx.HTTPStatusError(f"HTTP {response.status_code}",
+                                            request=response.request, response=response)
 
     async def drain(self) -> None:
         """Wait for queued messages, at most ``drain_s``; stragglers are cancelled; the

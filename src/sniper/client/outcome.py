@@ -7,6 +7,8 @@ what to do next from it. Transport failures (timeouts, broken connections) are v
 from __future__ import annotations
 
 import enum
+import json
+import math
 from dataclasses import dataclass
 
 from sniper.client.connection import Response
@@ -34,6 +36,34 @@ class Verdict:
     order_id: str | None = None
     retry_after_s: float | None = None
     detail: str = ""
+
+
+def json_body(response: Response) -> object:
+    """The answer's body as JSON, or None if it is not JSON (or nested past Python's stack)."""
+    try:
+        return json.loads(response.body)
+    except (ValueError, RecursionError):
+        return None
+
+
+#: Longer is no order id but a server's noise.
+MAX_ORDER_ID_CHARS = 128
+
+
+def order_id(value: object) -> str | None:
+    """``value`` as an order id, or None: only a non-empty string or a finite number is one
+    (not null, ``""``, a boolean, an object or a list), at most ``MAX_ORDER_ID_CHARS`` long."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, int | float):
+        text = str(value)
+    else:
+        return None
+    return text if 0 < len(text) <= MAX_ORDER_ID_CHARS else None
 
 
 def retry_after(response: Response) -> float | None:

@@ -1,6 +1,7 @@
 """What to do after each answer: try again when, or stop. Pure: time comes in as arguments.
 
-* ordered: the run is won; nothing more is sent.
+* ordered: the run is won; nothing more is sent (answers already on their way are still read:
+  each may be an order too).
 * 401/403: the cookie is dead; nothing more is sent (exit 4).
 * sold out / limit reached: nothing *new* is sent, but the run waits for the burst's other answers
   (a sibling's 201 may still be on its way).
@@ -29,6 +30,7 @@ class Result(enum.Enum):
 
     ORDERED = 0
     FATAL = 1
+    BAD_TASK = 2  # found only once the server's clock is known: a target_time long past
     NOT_ORDERED = 3
     AUTH_FAILED = 4
 
@@ -44,6 +46,9 @@ class RetryPolicy:
     #: Shared by every task aimed at one host, so that together they keep to its rate.
     bucket: TokenBucket | None = None
     order_id: str | None = None
+    #: Every distinct order id answered, the first one first: without an idempotency key each
+    #: request of a burst may become an order of its own, and the user must hear of them all.
+    order_ids: list[str] = field(default_factory=list)
     stopped: Kind | None = None
     seen: set[Kind] = field(default_factory=set)
     not_before: float = 0.0
@@ -64,6 +69,8 @@ class RetryPolicy:
         self.last_detail = verdict.detail or self.last_detail
         if verdict.kind is Kind.ORDERED:
             self.order_id = self.order_id or verdict.order_id
+            if verdict.order_id is not None and verdict.order_id not in self.order_ids:
+                self.order_ids.append(verdict.order_id)
             return None
         if verdict.kind in _STOP_ALL or verdict.kind in _STOP_NEW:
             if self.stopped not in _STOP_ALL:  # a dead cookie outranks a sold-out answer

@@ -1,10 +1,13 @@
 """The run's JSON Lines log: one line per attempt, then one summary line.
 
-Response headers are kept except ``Set-Cookie``; the cookie never appears.
+Response headers are kept except ``Set-Cookie``; the cookie never appears: every value of it is
+replaced wherever it shows (a server may echo it in a header or an error). The files are the
+user's alone (0600), rotated ones too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -12,16 +15,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from sniper.client.connection import Response
+from sniper.client.scrub import Secrets, log_line
 
 _SECRET_HEADERS = frozenset({"set-cookie", "cookie", "authorization"})
+_MODE = 0o600
 
 
 class RunLog:
     """Appends JSON lines to ``path``; flushed after every line."""
 
     def __init__(self, path: Path, task: str, *, max_bytes: int = 10_000_000,
-                 keep: int = 3) -> None:
+                 keep: int = 3, secrets: Secrets | None = None) -> None:
         self.path, self.task = path, task
+        self.secrets = secrets or Secrets()
         self.max_bytes, self.keep = max_bytes, keep
         self._file: IO[str] | None = None
         self.attempts = 0
@@ -35,7 +41,10 @@ class RunLog:
             self._file = None
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _MODE)
+            with contextlib.suppress(PermissionError):  # not ours to narrow: write anyway
+                os.fchmod(fd, _MODE)  # a file made before (or by another tool) is narrowed too
+            self._file = os.fdopen(fd, "a", encoding="utf-8")
 
     def _still_ours(self) -> bool:
         assert self._file is not None
@@ -57,14 +66,17 @@ class RunLog:
         for n in range(self.keep - 1, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{n}")
             if older.exists():
-                older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
+                newer = self.path.with_name(f"{self.path.name}.{n + 1}")
+                older.replace(newer)
+                newer.chmod(_MODE)
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
 
     def _write(self, record: dict[str, Any]) -> None:
         try:
             self.open()
             assert self._file is not None
-            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            line = json.dumps(self.secrets.scrub(record), ensure_ascii=False)
+            self._file.write(log_line(line) + "\n")
             self._file.flush()
             self._rotate_if_full()
         except OSError as exc:  # a full disk must not cost the order: say it once, go on
@@ -87,6 +99,7 @@ class RunLog:
             "latency_ms": None if latency_ms is None else round(latency_ms, 3),
             "status": None if response is None else response.status,
             "outcome": outcome, "order_id": order_id, "detail": detail, "headers": headers,
+            **({"body_cut_at": len(response.body)} if response and response.truncated else {}),
         })
 
     def event(self, kind: str, **fields: Any) -> None:

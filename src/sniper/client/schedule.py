@@ -10,6 +10,7 @@ send, then a spin on the clock: sleeps wake late by up to a couple of millisecon
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sniper.client.timesync import Estimate
 
@@ -54,23 +55,39 @@ def plan(target_server_ms: float, clock: Estimate, preheat_ms: float) -> FirePla
     )
 
 
+def past_target(target: datetime, server_now_ms: float, window_s: float) -> str | None:
+    """Why a one-off opening is too far past to run, or None. A run may start up to the retry
+    window after the opening (it was started at the opening, or a moment late: the window is
+    still open); past that no try could be sent, so the time is surely a mistake."""
+    if server_now_ms - target.timestamp() * 1000 <= window_s * 1000:
+        return None
+    now = datetime.fromtimestamp(server_now_ms / 1000, tz=target.tzinfo)
+    return (f"target_time: {target.isoformat()} is in the past (the server's clock says "
+            f"{now.isoformat(timespec='seconds')}): give a future time; a run may start at "
+            f"most retry.window_s ({window_s:g} s) after it")
+
+
 def coarse_sleep_ms(now: float, until: float, spin_ms: float = SPIN_MS) -> float:
     """How long to sleep before spinning the rest of the way to ``until`` (0 = spin now)."""
     return max(0.0, until - now - spin_ms)
 
 
-def checkpoints(fire: FirePlan, now: float, preflight_ms: float) -> list[tuple[float, str]]:
-    """What to do while waiting, in time order: ``preflight`` once at ``preflight_ms`` before the
-    send (at once if that has passed), ``measure`` every ``REMEASURE_EVERY_MS`` and at each of
-    ``REMEASURE_BEFORE_MS``. Points at or after preheat are left out (preheat re-measures)."""
-    points = [(max(now, fire.send_at - preflight_ms), "preflight")]
-    at = now + REMEASURE_EVERY_MS
-    while at < fire.send_at - max(REMEASURE_BEFORE_MS):
-        points.append((at, "measure"))
-        at += REMEASURE_EVERY_MS
+def next_checkpoint(fire: FirePlan, now: float, measured_at: float, preflight_ms: float,
+                    preflighted: bool) -> tuple[float, str] | None:
+    """The next thing to do while waiting, or None: ``preflight`` once, at ``preflight_ms``
+    before the send (at once if that has passed); ``measure`` ``REMEASURE_EVERY_MS`` after the
+    last measurement (``measured_at``) and at each of ``REMEASURE_BEFORE_MS`` not yet passed
+    by one. Measures at or after preheat are left out (preheat re-measures).
+
+    Only the next point is worked out, never a list of them: an opening centuries away (or a
+    server clock that says so) costs nothing to wait for."""
+    points = [] if preflighted else [(max(now, fire.send_at - preflight_ms), "preflight")]
+    periodic = measured_at + REMEASURE_EVERY_MS
+    if periodic < fire.send_at - max(REMEASURE_BEFORE_MS):
+        points.append((periodic, "measure"))
     points += [(fire.send_at - lead, "measure") for lead in REMEASURE_BEFORE_MS
-               if fire.send_at - lead > now]
-    return sorted(p for p in points if p[0] < fire.preheat_at or p[1] == "preflight")
+               if measured_at < fire.send_at - lead < fire.preheat_at]
+    return min(points, default=None)
 
 
 #: A change of (wall − monotonic) larger than this means the machine slept or its clock stepped.

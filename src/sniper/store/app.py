@@ -35,7 +35,7 @@ from sniper.store.middleware import (
 )
 from sniper.store.routes import PROBES, error_response, routes
 from sniper.store.service import StoreService
-from sniper.store.settings import StoreSettings, settings_for_worker
+from sniper.store.settings import MAX_BODY_BYTES, StoreSettings, settings_for_worker
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,9 @@ class StoreApp:
         if not metrics.watch_in_flight(lambda: admission.inflight):
             admission.gauge = metrics.in_flight  # several processes: count through the gauge
         date = HttpDate(service.clock)
-        admitted = AdmissionControl(starlette, admission, exempt=PROBES)
-        rest = DateMiddleware(MetricsMiddleware(admitted, metrics), date)
+        admission_control = AdmissionControl(starlette, admission, MAX_BODY_BYTES,
+                                             exempt=PROBES)
+        rest = DateMiddleware(MetricsMiddleware(admission_control, metrics), date)
         self._app = HotPath(rest, order_endpoint, admission, metrics, date)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,6 +83,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await backend.open()
         try:
+            await service.sessions.start()
             await backend.start_background()
             yield
         finally:

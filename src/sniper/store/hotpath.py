@@ -17,7 +17,7 @@ import orjson
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sniper.errors import OutcomeUnknown, StoreError, TooLarge
+from sniper.errors import ClientGone, OutcomeUnknown, StoreError, TooLarge
 from sniper.store.metrics import StoreMetrics
 from sniper.store.middleware import OVERLOADED, Admission, HttpDate, send_json
 from sniper.store.schemas import OrderBody, parse_body
@@ -35,14 +35,25 @@ class OrderEndpoint:
     def __init__(self, service: StoreService) -> None:
         self.service = service
 
-    async def answer(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
-        """Status, JSON body and extra headers for one order request."""
+    async def answer(
+        self, scope: Scope, receive: Receive, admission: Admission | None = None
+    ) -> tuple[int, bytes, Headers]:
+        """Status, JSON body and extra headers for one order request; with ``admission``, the
+        request counts against it once its body is in (a slow body holds no slot)."""
         try:
             token, declared = _cookie_and_length(scope["headers"])
             if declared > MAX_BODY_BYTES:
                 raise TooLarge(f"request body over {MAX_BODY_BYTES} bytes")
             body = parse_body(OrderBody, await _read_body(receive))
-            status, order = await self.service.place_order(token, body)
+            if admission is None:
+                status, order = await self.service.place_order(token, body)
+            elif admission.enter():
+                try:
+                    status, order = await self.service.place_order(token, body)
+                finally:
+                    admission.leave()
+            else:
+                return 503, OVERLOADED, [(b"retry-after", b"1")]
             return status, orjson.dumps(order.to_json()), []
         except StoreError as exc:
             extra = []
@@ -77,14 +88,9 @@ class HotPath:
         start = time.perf_counter()
         status = 500
         try:
-            if self.admission.enter():
-                try:
-                    status, payload, extra = await self.endpoint.answer(scope, receive)
-                finally:
-                    self.admission.leave()
-            else:
-                status, payload, extra = 503, OVERLOADED, [(b"retry-after", b"1")]
-            await send_json(send, status, payload, [*extra, self.date.header()])
+            status, payload, extra = await self.endpoint.answer(scope, receive, self.admission)
+            if status != ClientGone.status:  # nobody to answer
+                await send_json(send, status, payload, [*extra, self.date.header()])
         finally:
             self.metrics.observe_request("POST", PATH, status, time.perf_counter() - start)
 
@@ -116,7 +122,7 @@ async def _read_body(receive: Receive) -> bytes:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            raise TooLarge("request ended before its body")
+            raise ClientGone("the client went away before sending its body")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:

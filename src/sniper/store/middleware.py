@@ -117,24 +117,47 @@ class Admission:
 
 
 class AdmissionControl:
-    """Answers ``503 unavailable`` when :class:`Admission` says no; the ``exempt`` paths (health
-    probes: a busy replica is not a dead one) are never refused nor counted."""
+    """Answers ``503 unavailable`` when :class:`Admission` says no.
 
-    def __init__(self, app: ASGIApp, admission: Admission,
+    A request counts only once its body is in (up to ``body_limit`` bytes; past that the app
+    refuses it anyway): a client that sends its body slowly, or never, holds no slot. The
+    ``exempt`` paths (health probes: a busy replica is not a dead one) are never refused nor
+    counted.
+    """
+
+    def __init__(self, app: ASGIApp, admission: Admission, body_limit: int,
                  exempt: frozenset[str] = frozenset()) -> None:
-        self.app, self.admission, self.exempt = app, admission, exempt
+        self.app, self.admission, self.body_limit = app, admission, body_limit
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
+        received = await _receive_body(receive, self.body_limit)
         if not self.admission.enter():
             await send_json(send, 503, OVERLOADED, [(b"retry-after", b"1")])
             return
+
+        async def replay() -> Message:
+            return received.pop(0) if received else await receive()
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, replay, send)
         finally:
             self.admission.leave()
+
+
+async def _receive_body(receive: Receive, limit: int) -> list[Message]:
+    """The request's messages up to the end of its body, a disconnect, or ``limit`` bytes."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        size += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body") or size > limit:
+            return messages
 
 
 async def send_json(

@@ -7,7 +7,6 @@ Every StoreError becomes ``{"error": CODE, "message": TEXT}`` with its status (a
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sniper.errors import BadRequest, StoreError, TooLarge
+from sniper.errors import BadRequest, ClientGone, StoreError, TooLarge
 from sniper.store.schemas import (
     ItemBody,
     ItemPatchBody,
@@ -26,11 +25,11 @@ from sniper.store.schemas import (
 )
 from sniper.store.service import StoreService
 from sniper.store.settings import MAX_BODY_BYTES
+from sniper.validation import is_identifier
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 #: Liveness and readiness: answered whatever the load (admission control lets them through).
 PROBES = frozenset({"/healthz", "/readyz"})
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -73,7 +72,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
                 raise TooLarge(f"request body over {limit} bytes")
             chunks.append(chunk)
     except ClientDisconnect:  # nobody will read the answer; it must not be a 500
-        raise BadRequest("the client went away before sending its body") from None
+        raise ClientGone("the client went away before sending its body") from None
     return b"".join(chunks)
 
 
@@ -84,7 +83,7 @@ def _service(request: Request) -> StoreService:
 
 def _path_id(request: Request, name: str) -> str:
     value: str = request.path_params[name]
-    if not _IDENTIFIER.match(value):
+    if not is_identifier(value):
         raise BadRequest(f"{name}: 1-64 letters, digits, '-' or '_'")
     return value
 
@@ -117,7 +116,8 @@ async def login(request: Request) -> Response:
     """``POST /api/login``: sets the ``session`` cookie."""
     body = parse_body(LoginBody, await read_body(request))
     service = _service(request)
-    token = await service.sessions.login(body.user, body.password)
+    client = request.client.host if request.client is not None else ""
+    token = await service.login(body.user, body.password, client)
     response = json_response({"user": body.user})
     response.set_cookie(
         "session", token, max_age=service.sessions.ttl_s, httponly=True, samesite="lax"
@@ -131,7 +131,7 @@ async def get_order(request: Request) -> Response:
     order_id = request.path_params["order_id"]
     service = _service(request)
     await service.sessions.user_for(_session(request))  # 401 comes before 400
-    if not _IDENTIFIER.match(order_id):
+    if not is_identifier(order_id):
         raise BadRequest("order_id: 1-64 letters, digits, '-' or '_'")
     order = await service.get_order(_session(request), order_id)
     return json_response(order.to_json())
@@ -141,7 +141,7 @@ async def get_order(request: Request) -> Response:
 async def my_orders(request: Request) -> Response:
     """``GET /api/orders?sku_id=``: the caller's own orders (of one item)."""
     sku_id = request.query_params.get("sku_id")
-    if sku_id is not None and not _IDENTIFIER.match(sku_id):
+    if sku_id is not None and not is_identifier(sku_id):
         raise BadRequest("sku_id: 1-64 letters, digits, '-' or '_'")
     orders = await _service(request).my_orders(_session(request), sku_id)
     return json_response({"orders": [o.to_json() for o in orders]})
@@ -181,7 +181,7 @@ async def list_orders(request: Request) -> Response:
     """``GET /admin/orders?sku_id=``."""
     service = _admin(request)
     sku_id = request.query_params.get("sku_id")
-    if sku_id is not None and not _IDENTIFIER.match(sku_id):
+    if sku_id is not None and not is_identifier(sku_id):
         raise BadRequest("sku_id: 1-64 letters, digits, '-' or '_'")
     orders = await service.backend.list_orders(sku_id)
     return json_response({"orders": [o.to_json() for o in orders]})
@@ -207,9 +207,32 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready"})
 
 
+@answers_errors
+async def logout(request: Request) -> Response:
+    """``POST /api/logout``: the session is revoked, on every worker and replica."""
+    user = await _service(request).sessions.revoke(_session(request))
+    response = json_response({"user": user})
+    response.delete_cookie("session", httponly=True, samesite="lax")
+    return response
+
+
+@answers_errors
+async def revoke_sessions(request: Request) -> Response:
+    """``DELETE /admin/users/{user}/sessions``: every session of the user is revoked."""
+    service = _admin(request)
+    user = _path_id(request, "user")
+    return json_response({"user": user, "revoked": await service.sessions.revoke_user(user)})
+
+
 def routes(order_route: Route) -> list[Route]:
     """Every route of the API; the order route (the hot path of an opening) first."""
-    return [order_route, *_ROUTES]
+    return [order_route, *_ROUTES, *_SESSION_ROUTES]
+
+
+_SESSION_ROUTES = [
+    Route("/api/logout", logout, methods=["POST"]),
+    Route("/admin/users/{user}/sessions", revoke_sessions, methods=["DELETE"]),
+]
 
 
 _ROUTES = [

@@ -16,13 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from sniper.errors import BadRequest
 from sniper.store.models import Item
-from sniper.validation import describe
+from sniper.validation import IDENTIFIER_PATTERN, describe, duplicate_key
 
 MAX_QTY = 1000
 MAX_COUNT = 10_000
 MAX_AMOUNT = 1_000_000_000
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# pydantic's patterns run on Rust's regex engine, where ``$`` is the very end of the text.
+Identifier = Annotated[str, StringConstraints(pattern=f"^{IDENTIFIER_PATTERN}$")]
 RequestId = Annotated[str, StringConstraints(pattern=r"^[\x20-\x7e]{1,64}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -31,7 +32,7 @@ Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
 Limit = Annotated[int, Field(ge=1, le=MAX_QTY)]
 
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
 )
 
 
@@ -42,7 +43,7 @@ def epoch_ms(sale_start: str) -> int:
 
 def parse_rfc3339(text: str) -> datetime:
     """Parse an RFC 3339 time with an explicit offset; anything else is :class:`ValueError`."""
-    if not _RFC3339.match(text):
+    if not _RFC3339.fullmatch(text):
         raise ValueError("must be RFC 3339 with an offset, e.g. 2024-04-15T07:00:00+08:00")
     head, dot, rest = text.upper().partition(".")
     if dot:  # fromisoformat takes at most 6 fraction digits
@@ -137,8 +138,19 @@ B = TypeVar("B", bound=_Body)
 
 
 def parse_body(model: type[B], raw: bytes) -> B:
-    """Validate a JSON body against ``model``; any fault is :class:`BadRequest` naming it."""
+    """Validate a JSON body against ``model``; any fault is :class:`BadRequest` naming it.
+
+    A key given twice is refused, though the parser would keep the last one silently. Finding
+    that takes a second parse, done only when the body could hold a duplicate: every key of a
+    JSON object is followed by a colon, so a body with no more colons than the distinct fields
+    it set has no key twice (nor a nested one). A colon inside a string only costs the check.
+    """
     try:
-        return model.model_validate_json(raw)
+        body = model.model_validate_json(raw)
     except pydantic.ValidationError as exc:
         raise BadRequest(describe(exc)) from None
+    if raw.count(b":") != len(body.model_fields_set):
+        key = duplicate_key(raw)
+        if key is not None:
+            raise BadRequest(f"{key}: given more than once")
+    return body

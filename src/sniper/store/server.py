@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import resource
 import secrets
@@ -25,6 +26,7 @@ from sniper.store.auth import Sessions, hash_password
 from sniper.store.backends import Backend, backend_from_settings
 from sniper.store.catalog import load_catalog_file
 from sniper.store.models import Item, NewUser
+from sniper.store.protocol import ConnectionLimits, StoreProtocol
 from sniper.store.redisdb.client import redact_url
 from sniper.store.settings import WORKER_ENV, StoreSettings
 
@@ -65,6 +67,11 @@ def _run(settings: StoreSettings, sock: socket.socket) -> None:
     """uvicorn on the bound socket, in one process or ``--workers`` processes."""
     with _metrics_dir(settings.workers):
         os.environ[WORKER_ENV] = settings.to_worker_env()
+        # uvicorn's httptools protocol, with deadlines, a header cap and a connection bound; a
+        # partial of a module-level class, so that --workers can pickle it to its children.
+        fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]  # workers inherit it
+        limits = ConnectionLimits.from_settings(settings, fd_limit)
+        protocol = functools.partial(StoreProtocol, limits=limits)
         try:
             config = uvicorn.Config(
                 "sniper.store.app:worker_app",
@@ -73,7 +80,8 @@ def _run(settings: StoreSettings, sock: socket.socket) -> None:
                 port=settings.port,
                 workers=settings.workers,
                 loop="uvloop",
-                http="httptools",
+                http=protocol,  # type: ignore[arg-type]  # a class's partial, called alike
+                ws="none",
                 log_level=settings.log_level,
                 access_log=False,
                 date_header=False,  # the store sends its own, from its own (skewed) clock

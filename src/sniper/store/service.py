@@ -27,8 +27,8 @@ from sniper.errors import (
     Unavailable,
 )
 from sniper.ratelimit import GlobalLimiter, KeyedLimiter
-from sniper.store.auth import AdminGuard, Sessions, hash_password
-from sniper.store.backends.base import Backend
+from sniper.store.auth import AdminGuard, Sessions
+from sniper.store.backends.base import Backend, SharedLimiter
 from sniper.store.cache import ItemCache
 from sniper.store.metrics import StoreMetrics
 from sniper.store.models import Item, NewUser, Order
@@ -38,6 +38,28 @@ from sniper.store.schemas import ItemBody, ItemPatchBody, OrderBody, UsersBody, 
 from sniper.store.settings import StoreSettings
 
 log = logging.getLogger(__name__)
+
+
+class _LocalLimiter:
+    """A per-process :class:`KeyedLimiter` behind the same ``await take(name)`` as a shared one."""
+
+    def __init__(self, limiter: KeyedLimiter) -> None:
+        self._limiter = limiter
+
+    async def take(self, name: str = "") -> float:
+        """0 when a token was taken, else seconds until one is there."""
+        return self._limiter.take(name)
+
+
+def _login_limit(backend: Backend, clock: Clock, kind: str, rate: float,
+                 burst: int) -> SharedLimiter | None:
+    """A login bucket per name: in the storage when replicas share it (Redis), else in this
+    process; None when turned off (rate 0)."""
+    if rate <= 0:
+        return None
+    shared = backend.shared_limiter(kind, rate, burst)
+    return shared if shared is not None else _LocalLimiter(KeyedLimiter(rate, burst, clock))
+
 
 _REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
     Outcome.NOT_FOUND: lambda: NotFound("no such item"),
@@ -67,7 +89,8 @@ class StoreService:
         self, backend: Backend, settings: StoreSettings, clock: Clock, metrics: StoreMetrics
     ) -> None:
         self.backend, self.clock, self.metrics = backend, clock, metrics
-        self.sessions = Sessions(backend, clock, settings.session_ttl_s)
+        self.sessions = Sessions(backend, clock, settings.session_ttl_s,
+                                 recheck_s=settings.cache_ttl_s)
         self.admin = AdminGuard(settings.admin_token_value())
         self.cache = ItemCache(settings.cache_ttl_s, clock)
         self.readiness = Readiness(backend.probe_commit, clock)
@@ -85,6 +108,12 @@ class StoreService:
             GlobalLimiter(settings.global_rate_per_s, settings.global_burst, clock)
             if settings.global_rate_per_s > 0 and "all" not in shared else None
         )
+        # Per user name and per client address; every attempt takes a token before any hashing.
+        limits = ((kind, _login_limit(backend, clock, f"login-{kind}", rate, burst))
+                  for kind, rate, burst in (
+                      ("user", settings.login_user_rate_per_s, settings.login_user_burst),
+                      ("client", settings.login_client_rate_per_s, settings.login_client_burst)))
+        self.login_limits = [(kind, limit) for kind, limit in limits if limit is not None]
         self.max_pending = settings.max_pending_orders
         self._request_ids = RequestIds()
         self.pending = 0
@@ -260,21 +289,34 @@ class StoreService:
     # -- users -----------------------------------------------------------------------------
 
     async def create_users(self, body: UsersBody) -> list[tuple[str, str]]:
-        """Create users, each with a fresh session; returns ``(user, session token)`` pairs."""
+        """Create users, each with a fresh session; returns ``(user, session token)`` pairs.
+        A user replaced (same name) has every earlier session revoked."""
         if body.user is not None and body.password is not None:
             names = [body.user]
-            password_hash = await asyncio.to_thread(hash_password, body.password)
+            password_hash = await self.sessions.hasher.hash(body.password)
         else:
             batch = secrets.token_hex(4)
             names = [f"u{batch}-{i:05d}" for i in range(1, (body.count or 0) + 1)]
             password_hash = None
         issued = [(name, *self.sessions.new_session(name)) for name in names]
-        await self.backend.create_users(
+        mark = self.sessions.mark()
+        revoked = await self.backend.create_users(
             [NewUser(name, password_hash, session) for name, _, session in issued]
         )
+        self.sessions.forget(revoked)
         for _, _, session in issued:
-            self.sessions.remember(session)
+            self.sessions.remember(session, mark)
         return [(name, token) for name, token, _ in issued]
+
+    async def login(self, user: str, password: str, client: str) -> str:
+        """A new session's token, if the password is right and neither this user nor this
+        client (address) has tried too often."""
+        for kind, limit in self.login_limits:
+            wait = await limit.take(user if kind == "user" else client)
+            if wait > 0:
+                raise RateLimited("too many login attempts, try again later",
+                                  retry_after=max(1, math.ceil(wait)))
+        return await self.sessions.login(user, password)
 
     async def aclose(self) -> None:
         """Wait for background work (sold-out snapshots) to finish."""

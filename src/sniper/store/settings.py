@@ -31,7 +31,12 @@ class StoreSettings(BaseSettings):
     clock_skew_ms: int = Field(0, ge=-86_400_000, le=86_400_000)
     demo: bool = False
 
-    session_ttl_s: float = Field(86_400.0, gt=0)
+    session_ttl_s: float = Field(86_400.0, ge=0.001, description="session lifetime, seconds")
+    login_user_rate_per_s: float = Field(0.05, ge=0, description="logins/s per user; 0: off")
+    login_user_burst: int = Field(5, ge=1)
+    login_client_rate_per_s: float = Field(1.0, ge=0,
+                                           description="logins/s per client address; 0: off")
+    login_client_burst: int = Field(20, ge=1)
     user_rate_per_s: float = Field(20.0, ge=0, description="per-user orders/s; 0 turns it off")
     user_burst: int = Field(100, ge=1)
     global_rate_per_s: float = Field(0.0, ge=0, description="all orders/s; 0 turns it off")
@@ -39,6 +44,12 @@ class StoreSettings(BaseSettings):
     max_inflight: int = Field(10_000, ge=1, description="requests at once before 503")
     max_pending_orders: int = Field(4096, ge=1, description="reservations queued before 503")
     cache_ttl_s: float = Field(1.0, ge=0)
+    header_timeout_s: float = Field(10.0, gt=0, description="request line and headers, or 408")
+    body_timeout_s: float = Field(10.0, gt=0, description="request body after its headers, or 408")
+    max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576,
+                                  description="request line and headers, or 431")
+    max_connections: int = Field(0, ge=0, description="open connections per process, past which "
+                                 "the idle or unfinished one quiet longest is closed; 0: fd limit")
 
     catalog: str | None = Field(None, description="items to create at start-up (YAML)")
     orders_db: str = Field("sqlite:///./orders.db",

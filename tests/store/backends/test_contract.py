@@ -136,6 +136,50 @@ class TestRecords:
         assert await backend.get_session("t-ann-2") == Session("ann", "t-ann-2", T0_MS + 9)
         assert await backend.get_session("t-nope") is None
 
+    async def test_revocations(self, backend: Backend, clock: ManualClock) -> None:
+        """Logout, admin revoke and a replaced user delete sessions and log the live ones in
+        order; a log read from a cursor gives only what came after it."""
+        start = await backend.revocation_cursor()
+        await backend.create_users([NewUser("ann", "hash-a", Session("ann", "t-a1", T0_MS + 50)),
+                                    NewUser("bob", "hash-b", Session("bob", "t-b1", T0_MS + 50))])
+        assert await backend.create_session(Session("ann", "t-a2", T0_MS + 50),
+                                            password_hash="hash-a")
+        assert await backend.create_session(Session("ann", "t-old", T0_MS - 1))  # expired
+        assert await backend.revoke_session("t-a1")
+        assert not await backend.revoke_session("t-a1")
+        assert await backend.get_session("t-a1") is None
+        cursor, revoked = await backend.revoked_since(start)
+        assert revoked == ["t-a1"]
+        assert sorted(await backend.revoke_sessions("ann")) == ["t-a2"]  # live ones only
+        assert await backend.get_session("t-a2") is None
+        assert await backend.get_session("t-old") is None
+        assert await backend.revoke_sessions("ann") == []
+        # Replacing bob revokes his sessions; his new first session is live.
+        assert await backend.create_users(
+            [NewUser("bob", "hash-b2", Session("bob", "t-b2", T0_MS + 50))]) == ["t-b1"]
+        assert await backend.get_session("t-b1") is None
+        assert await backend.password_hash("bob") == "hash-b2"
+        assert await backend.get_session("t-b2") == Session("bob", "t-b2", T0_MS + 50)
+        later, revoked = await backend.revoked_since(cursor)
+        assert revoked == ["t-a2", "t-b1"]
+        assert await backend.revoked_since(later) == (later, [])
+        assert (await backend.revoked_since(""))[1] == ["t-a1", "t-a2", "t-b1"]
+        assert await backend.revocation_cursor() == later
+
+    async def test_a_login_checked_against_a_replaced_password_adds_no_session(
+            self, backend: Backend) -> None:
+        """The session of a login whose password check came before a replacement is refused,
+        and a rehash does not overwrite a replacement either."""
+        await backend.create_users([NewUser("ann", "hash-1", Session("ann", "t-1", T0_MS + 50))])
+        await backend.create_users([NewUser("ann", "hash-2", Session("ann", "t-2", T0_MS + 50))])
+        assert not await backend.create_session(Session("ann", "t-late", T0_MS + 50),
+                                                password_hash="hash-1")
+        assert await backend.get_session("t-late") is None
+        assert not await backend.replace_password_hash("ann", "hash-1", "hash-1-stronger")
+        assert await backend.replace_password_hash("ann", "hash-2", "hash-2-stronger")
+        assert await backend.password_hash("ann") == "hash-2-stronger"
+        assert await backend.get_session("t-2") is not None  # a rehash revokes nothing
+
     async def test_orders_sorted_and_snapshot(self, backend: Backend, clock: ManualClock) -> None:
         """Orders list in time order; the sold-out snapshot holds replayable orders."""
         await backend.put_item(_item(stock=2, limit=1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 from sniper.client.config import TaskConfig
@@ -22,6 +23,8 @@ class Probe:
     label: str
     call: HttpCall
     ok_status: tuple[int, ...] = (200,)
+    #: What a 404 means, when it means the task names something the platform does not have.
+    missing: str = ""
 
 
 class Platform(ABC):
@@ -45,6 +48,11 @@ class Platform(ABC):
     def classify(self, response: Response) -> Verdict:
         """What an answer to the order request means."""
 
+    def carries_request_id(self) -> bool:
+        """Whether every request of a run carries the run's one request id, so that the shop can
+        make one order of a burst. When not, each request may become an order of its own."""
+        return True
+
     def time_call(self) -> HttpCall | None:
         """A request answering the server's time in ms (``{"now_ms": …}``), or None: then the
         ``Date`` header of :meth:`warm_call` is used."""
@@ -62,6 +70,11 @@ class Platform(ABC):
     def probes(self) -> list[Probe]:
         """What ``sniper check`` asks before the opening; sends no order."""
         return []
+
+    def sale_start(self, probe: Probe, response: Response) -> datetime | None:
+        """When the platform says the sale opens, if a probe's answer tells (``sniper check``
+        compares it with ``target_time``)."""
+        return None
 
     async def existing_order(self, conn: Connection, timeout_s: float) -> str | None:
         """The id of an order this account already holds for the item, if the platform can say."""

@@ -14,10 +14,17 @@ from urllib.parse import urlsplit
 
 from sniper.client.config import HttpRequest, Match
 from sniper.client.connection import HttpCall, Origin, Response
-from sniper.client.outcome import Kind, Verdict, by_status
+from sniper.client.outcome import Kind, Verdict, by_status, json_body, order_id
 from sniper.client.platforms.base import Platform
 
 _MISSING = object()
+REQUEST_ID = "{request_id}"
+
+
+def carries_request_id(request: HttpRequest) -> bool:
+    """Whether the request sends the run's request id (``{request_id}`` in its URL or body), so
+    that a shop that reads it as an idempotency key makes one order of the whole burst."""
+    return REQUEST_ID in request.url or REQUEST_ID in (request.body or "")
 
 
 def json_lookup(data: Any, path: str) -> Any:
@@ -33,8 +40,9 @@ def json_lookup(data: Any, path: str) -> Any:
     return node
 
 
-def matches(rule: Match, text: str, data: Any) -> str | None:
-    """The matched value as text (a regex's first group if it has one), or None.
+def matched(rule: Match, text: str, data: Any) -> object:
+    """The matched value as found (a regex's first group if it has one, a JSON value as
+    parsed), or None.
 
     A regex is tried on the body as sent, then, for JSON, on the body with ``\\uXXXX`` escapes
     undone (many servers escape every non-ASCII character).
@@ -52,13 +60,28 @@ def matches(rule: Match, text: str, data: Any) -> str | None:
         return None
     if rule.equals is not None and value != rule.equals:
         return None
-    return str(value)
+    return value
+
+
+def matches(rule: Match, text: str, data: Any) -> str | None:
+    """The matched value as text, or None."""
+    value = matched(rule, text, data)
+    return None if value is None else str(value)
 
 
 def first_match(rules: list[Match], text: str, data: Any) -> str | None:
     """The first rule that matches."""
     for rule in rules:
         value = matches(rule, text, data)
+        if value is not None:
+            return value
+    return None
+
+
+def first_order_id(rules: list[Match], text: str, data: Any) -> str | None:
+    """The first rule's match that is an order id (see :func:`~sniper.client.outcome.order_id`)."""
+    for rule in rules:
+        value = order_id(matched(rule, text, data))
         if value is not None:
             return value
     return None
@@ -79,10 +102,14 @@ class HttpPlatform(Platform):
         """The captured request's own origin."""
         return Origin.from_url(self._request.url)
 
+    def carries_request_id(self) -> bool:
+        """Whether the captured request has a ``{request_id}`` to fill."""
+        return carries_request_id(self._request)
+
     def _fill(self, template: str, request_id: str) -> str:
         return (template.replace("{sku_id}", self.task.sku_id)
                 .replace("{qty}", str(self.task.qty))
-                .replace("{request_id}", request_id))
+                .replace(REQUEST_ID, request_id))
 
     def order_call(self, request_id: str) -> HttpCall:
         """The captured request with the placeholders filled and the cookie set."""
@@ -99,15 +126,12 @@ class HttpPlatform(Platform):
         """Status first (401/403, 429, 425, 5xx), then the body rules."""
         rules = self.task.rules
         text = response.body.decode("utf-8", errors="replace")
-        try:
-            data: Any = json.loads(text)
-        except ValueError:
-            data = None
+        data: Any = json_body(response)
         if response.status in rules.success_status:
             ok = rules.success is None or matches(rules.success, text, data) is not None
-            order_id = first_match(rules.order_id, text, data)
-            if ok and order_id is not None:
-                return Verdict(Kind.ORDERED, order_id=order_id)
+            found = first_order_id(rules.order_id, text, data)
+            if ok and found is not None:
+                return Verdict(Kind.ORDERED, order_id=found)
         for kind, kind_rules in ((Kind.SOLD_OUT, rules.sold_out),
                                  (Kind.LIMIT_REACHED, rules.limit_reached),
                                  (Kind.NOT_STARTED, rules.not_started)):

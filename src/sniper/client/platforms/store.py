@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from urllib.parse import quote
 
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Response
-from sniper.client.outcome import Kind, Verdict, by_status
+from sniper.client.outcome import Kind, Verdict, by_status, json_body, order_id
 from sniper.client.platforms.base import Platform, Probe
+from sniper.store.schemas import parse_rfc3339
 
 _BY_CODE = {
     "sold_out": Kind.SOLD_OUT,
@@ -39,11 +41,10 @@ class StorePlatform(Platform):
     def classify(self, response: Response) -> Verdict:
         """By status, then by the store's error code."""
         if response.status in (200, 201):
-            try:
-                order_id = str(json.loads(response.body)["order_id"])
-            except (ValueError, KeyError, TypeError):
+            found = order_id(_field(response, "order_id"))
+            if found is None:
                 return Verdict(Kind.RETRY, detail="success without an order id")
-            return Verdict(Kind.ORDERED, order_id=order_id)
+            return Verdict(Kind.ORDERED, order_id=found)
         code = _error_code(response)
         kind = _BY_CODE.get(code or "")
         if kind is not None:
@@ -69,7 +70,18 @@ class StorePlatform(Platform):
     def probes(self) -> list[Probe]:
         """The item exists, and the session is accepted."""
         sku = quote(self.task.sku_id, safe="")
-        return [Probe("item", HttpCall("GET", f"/api/items/{sku}")), self.session_probe()]
+        return [Probe("item", HttpCall("GET", f"/api/items/{sku}"),
+                      missing=f"sku_id: the store has no item {self.task.sku_id!r}"),
+                self.session_probe()]
+
+    def sale_start(self, probe: Probe, response: Response) -> datetime | None:
+        """The item's ``sale_start``, from the item probe's answer."""
+        if probe.label != "item" or response.status != 200:
+            return None
+        try:
+            return parse_rfc3339(json.loads(response.body)["sale_start"])
+        except (ValueError, KeyError, TypeError):
+            return None
 
     async def existing_order(self, conn: Connection, timeout_s: float) -> str | None:
         """``GET /api/orders?sku_id=``: this account's orders of the item."""
@@ -77,15 +89,19 @@ class StorePlatform(Platform):
         try:
             response = await conn.request(
                 HttpCall("GET", f"/api/orders?sku_id={sku}", self._headers()), timeout_s)
-            orders = json.loads(response.body)["orders"] if response.status == 200 else []
-        except (ConnectionBroken, ValueError, KeyError, TypeError):
+        except ConnectionBroken:
             return None
-        return str(orders[0]["order_id"]) if orders else None
+        orders = _field(response, "orders") if response.status == 200 else None
+        first = orders[0] if isinstance(orders, list) and orders else None
+        return order_id(first.get("order_id")) if isinstance(first, dict) else None
+
+
+def _field(response: Response, name: str) -> object:
+    """A top-level field of a JSON object body, or None."""
+    data = json_body(response)
+    return data.get(name) if isinstance(data, dict) else None
 
 
 def _error_code(response: Response) -> str | None:
-    try:
-        code = json.loads(response.body).get("error")
-    except (ValueError, AttributeError):
-        return None
+    code = _field(response, "error")
     return code if isinstance(code, str) else None

@@ -29,7 +29,8 @@ def _redis(settings: StoreSettings, clock: Clock) -> Backend:
 
     return RedisBackend(settings.store, clock, orders_db=settings.orders_db,
                         persister_max_workers=settings.persister_max_workers,
-                        persister_batch_timeout_s=settings.persister_batch_timeout_s)
+                        persister_batch_timeout_s=settings.persister_batch_timeout_s,
+                        session_ttl_s=settings.session_ttl_s)
 
 
 BACKENDS: dict[str, BackendFactory] = {"sqlite": _sqlite, "redis": _redis, "redis+cluster": _redis}

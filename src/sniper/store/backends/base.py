@@ -90,16 +90,40 @@ class Backend(ABC):
         units each user has bought of it."""
 
     @abstractmethod
-    async def create_users(self, users: list[NewUser]) -> None:
-        """Create (or re-password) users and store each one's first session."""
+    async def create_users(self, users: list[NewUser]) -> list[str]:
+        """Create (or replace) users and store each one's first session; a replaced user's
+        earlier sessions are revoked (their token hashes are returned)."""
 
     @abstractmethod
     async def password_hash(self, user: str) -> str | None:
         """The stored password hash, or None (no such user, or a session-only user)."""
 
     @abstractmethod
-    async def create_session(self, session: Session) -> None:
-        """Store a new session."""
+    async def create_session(self, session: Session, *, password_hash: str | None = None) -> bool:
+        """Store a new session; with ``password_hash``, only if it is still the user's (False
+        when the user was replaced meanwhile)."""
+
+    @abstractmethod
+    async def replace_password_hash(self, user: str, old: str, new: str) -> bool:
+        """Swap a user's hash for a stronger one of the same password, unless it changed
+        meanwhile; True if swapped. Sessions stay."""
+
+    @abstractmethod
+    async def revoke_session(self, token_hash: str) -> bool:
+        """Delete one session and log its revocation; False if there was none."""
+
+    @abstractmethod
+    async def revoke_sessions(self, user: str) -> list[str]:
+        """Delete every session of ``user`` and log their revocation; their token hashes."""
+
+    @abstractmethod
+    async def revocation_cursor(self) -> str:
+        """Where the revocation log ends now (an opaque position)."""
+
+    @abstractmethod
+    async def revoked_since(self, cursor: str) -> tuple[str, list[str]]:
+        """Token hashes revoked after ``cursor`` ("" for every revocation of a session not yet
+        expired), and the position to read from next time."""
 
     @abstractmethod
     async def get_session(self, token_hash: str) -> Session | None:

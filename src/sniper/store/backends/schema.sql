@@ -38,6 +38,15 @@ CREATE UNIQUE INDEX IF NOT EXISTS orders_by_item_request ON orders (username, sk
     WHERE request_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS orders_by_sku ON orders (sku_id);
 CREATE INDEX IF NOT EXISTS orders_by_user ON orders (username, sku_id);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (username);
+-- Revoked sessions (logout, user replaced, admin revoke), which every process reads to drop them
+-- from its session cache. A row goes once its session would have expired anyway.
+CREATE TABLE IF NOT EXISTS revoked_sessions (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_hash      TEXT NOT NULL,
+    expires_ms      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revoked_by_expiry ON revoked_sessions (expires_ms);
 -- One row rewritten by the readiness probe (GET /readyz): a real commit, as an order's.
 CREATE TABLE IF NOT EXISTS readiness (
     id              INTEGER PRIMARY KEY CHECK (id = 1),

@@ -9,6 +9,8 @@ survive power loss; ``NORMAL`` survives a crash of the process but not of the ma
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -42,6 +44,14 @@ _COUNT_SQL = (
 )
 _INSERT_ORDER_SQL = f"INSERT INTO orders ({_ORDER_COLS}) VALUES (?, ?, ?, ?, ?, ?)"
 _PATCHABLE = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` (if missing) readable by its owner only: it holds password and session
+    hashes. SQLite gives its -wal and -shm files the mode of the database file. A path that
+    cannot be created is left for SQLite to report as it always does."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
 
 
 def path_from_url(url: str) -> Path:
@@ -103,6 +113,7 @@ class SqliteBackend(Backend):
 
     def _create_schema(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)
         conn = self._connect()
         try:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -259,11 +270,14 @@ class SqliteBackend(Backend):
 
     # -- users and sessions ----------------------------------------------------------------
 
-    async def create_users(self, users: list[NewUser]) -> None:
-        """Insert users (a known name gets the new password) and their sessions."""
+    async def create_users(self, users: list[NewUser]) -> list[str]:
+        """Insert users (a known name gets the new password, its sessions revoked) and their
+        first sessions."""
         self._count("create_users")
 
-        def create(conn: sqlite3.Connection) -> None:
+        def create(conn: sqlite3.Connection) -> list[str]:
+            now = now_ms(self._clock)
+            revoked = [h for u in users for h in _take_sessions(conn, u.user, now)]
             conn.executemany(
                 "INSERT INTO users (username, password_hash) VALUES (?, ?) "
                 "ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash",
@@ -273,8 +287,9 @@ class SqliteBackend(Backend):
                 "INSERT INTO sessions (token_hash, username, expires_ms) VALUES (?, ?, ?)",
                 [(u.session.token_hash, u.user, u.session.expires_ms) for u in users],
             )
+            return revoked
 
-        await self._writer.submit(create)
+        return await self._writer.submit(create)
 
     async def password_hash(self, user: str) -> str | None:
         """The stored hash, if any."""
@@ -286,11 +301,24 @@ class SqliteBackend(Backend):
         )
         return None if row is None else row[0]
 
-    async def create_session(self, session: Session) -> None:
-        """Store the session; expired ones of the same user are swept on the way."""
+    async def replace_password_hash(self, user: str, old: str, new: str) -> bool:
+        """Compare and swap."""
+        self._count("replace_password_hash")
+        return await self._writer.submit(lambda conn: conn.execute(
+            "UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
+            (new, user, old)).rowcount == 1)
+
+    async def create_session(self, session: Session, *, password_hash: str | None = None) -> bool:
+        """Store the session (if the password is still ``password_hash``); expired ones of the
+        same user are swept on the way."""
         self._count("create_session")
 
-        def create(conn: sqlite3.Connection) -> None:
+        def create(conn: sqlite3.Connection) -> bool:
+            if password_hash is not None:
+                row = conn.execute("SELECT password_hash FROM users WHERE username = ?",
+                                   (session.user,)).fetchone()
+                if row is None or row[0] != password_hash:
+                    return False
             conn.execute(
                 "DELETE FROM sessions WHERE username = ? AND expires_ms < ?",
                 (session.user, now_ms(self._clock)),
@@ -299,8 +327,9 @@ class SqliteBackend(Backend):
                 "INSERT INTO sessions (token_hash, username, expires_ms) VALUES (?, ?, ?)",
                 (session.token_hash, session.user, session.expires_ms),
             )
+            return True
 
-        await self._writer.submit(create)
+        return await self._writer.submit(create)
 
     async def get_session(self, token_hash: str) -> Session | None:
         """Look a session up by the hash of its token."""
@@ -312,6 +341,32 @@ class SqliteBackend(Backend):
             ).fetchone()
         )
         return None if row is None else Session(*row)
+
+    async def revoke_session(self, token_hash: str) -> bool:
+        """Delete the session, logged in ``revoked_sessions``."""
+        self._count("revoke_session")
+        return bool(await self._writer.submit(lambda conn: _revoke(
+            conn, "token_hash = ?", (token_hash,), now_ms(self._clock))))
+
+    async def revoke_sessions(self, user: str) -> list[str]:
+        """Delete the user's sessions, logged in ``revoked_sessions``."""
+        self._count("revoke_sessions")
+        return await self._writer.submit(
+            lambda conn: _take_sessions(conn, user, now_ms(self._clock)))
+
+    async def revocation_cursor(self) -> str:
+        """The last row of ``revoked_sessions``."""
+        row = await self._read(
+            lambda c: c.execute("SELECT coalesce(max(seq), 0) FROM revoked_sessions").fetchone())
+        return str(row[0])
+
+    async def revoked_since(self, cursor: str) -> tuple[str, list[str]]:
+        """Rows of ``revoked_sessions`` after ``cursor``."""
+        self._count("revoked_since")
+        rows = await self._read(lambda c: c.execute(
+            "SELECT seq, token_hash FROM revoked_sessions WHERE seq > ? ORDER BY seq",
+            (int(cursor or 0),)).fetchall())
+        return (str(rows[-1][0]) if rows else cursor), [h for _, h in rows]
 
     # -- orders ----------------------------------------------------------------------------
 
@@ -336,6 +391,23 @@ class SqliteBackend(Backend):
         args = tuple(v for _, v in where)
         rows = await self._read(lambda c: c.execute(sql, args).fetchall())
         return [Order(*r) for r in rows]
+
+
+def _take_sessions(conn: sqlite3.Connection, user: str, now: int) -> list[str]:
+    return _revoke(conn, "username = ?", (user,), now)
+
+
+def _revoke(conn: sqlite3.Connection, where: str, args: tuple[str, ...], now: int) -> list[str]:
+    """Delete the sessions matched by ``where``; log the live ones (and forget log rows of
+    sessions expired by now); their token hashes."""
+    live = conn.execute(f"SELECT token_hash, expires_ms FROM sessions WHERE {where} "
+                        "AND expires_ms > ?", (*args, now)).fetchall()
+    conn.execute(f"DELETE FROM sessions WHERE {where}", args)
+    if live:
+        conn.execute("DELETE FROM revoked_sessions WHERE expires_ms <= ?", (now,))
+        conn.executemany("INSERT INTO revoked_sessions (token_hash, expires_ms) VALUES (?, ?)",
+                         live)
+    return [token_hash for token_hash, _ in live]
 
 
 def _item(conn: sqlite3.Connection, sku_id: str) -> Item | None:

@@ -9,6 +9,7 @@ users and sessions live in Redis too, so any replica serves any user.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -25,12 +26,14 @@ from sniper.store.redisdb.batch import ScriptBatcher
 from sniper.store.redisdb.client import Calls, Client, connect, load_script
 from sniper.store.redisdb.codec import order_from_json, order_json
 from sniper.store.redisdb.keys import (
+    REVOKED,
     SKUS,
     known_skus,
     ready_key,
     session_key,
     sku_keys,
     user_key,
+    user_sessions_key,
 )
 from sniper.store.redisdb.lock import LockLost, RedisLock
 from sniper.store.redisdb.order_table import OrderTable
@@ -91,7 +94,7 @@ class RedisBackend(Backend):
 
     def __init__(self, url: str, clock: Clock, ids: OrderIdGenerator | None = None, *,
                  orders_db: str | None = None, persister_max_workers: int = 8,
-                 persister_batch_timeout_s: float = 5.0) -> None:
+                 persister_batch_timeout_s: float = 5.0, session_ttl_s: float = 86_400.0) -> None:
         super().__init__()
         self.url = url
         self._clock = clock
@@ -104,6 +107,14 @@ class RedisBackend(Backend):
         self._put = load_script(self.client, "put_item")
         self._patch = load_script(self.client, "patch_item")
         self._create = load_script(self.client, "create_item")
+        self._take_sessions = ScriptBatcher(self.client, self._calls,
+                                            load_script(self.client, "take_sessions"))
+        self._add_session = ScriptBatcher(self.client, self._calls,
+                                          load_script(self.client, "add_session"))
+        self._swap_hash = load_script(self.client, "swap_hash")
+        self._log_revoked = load_script(self.client, "log_revoked")
+        #: Revocation log entries are needed as long as the sessions they name could live.
+        self._session_keep_ms = int(session_ttl_s * 1000) + _SESSION_GRACE_MS
         #: Copies orders into ``orders_db`` while the store runs (None: no copying).
         self.persister = None if orders_db is None else OrderPersister(
             self.client, self._calls, OrderTable(orders_db),
@@ -260,21 +271,39 @@ class RedisBackend(Backend):
 
     # -- users and sessions ----------------------------------------------------------------
 
-    async def create_users(self, users: list[NewUser]) -> None:
-        """Store users (a known name gets the new password) and their first sessions."""
+    async def create_users(self, users: list[NewUser]) -> list[str]:
+        """Store users (a known name gets the new password, its sessions revoked in the same
+        step) and their first sessions."""
         self._count("create_users")
+        taken = await asyncio.gather(*(
+            self._take_sessions([user_key(u.user), user_sessions_key(u.user)],
+                                [u.password_hash or ""]) for u in users))
+        revoked = await self._revoke([h for hashes in taken for h in hashes])
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             for u in users:
-                pipe.set(user_key(u.user), u.password_hash or "")
                 self._queue_session(pipe, u.session)
             await pipe.execute()
+        await asyncio.gather(*(self._add_session(*self._session_entry(u.session))
+                               for u in users))
+        return revoked
 
     def _queue_session(self, pipe: Any, session: Session) -> None:
         key = session_key(session.token_hash)
         pipe.hset(key, mapping={"user": session.user, "expires_ms": session.expires_ms})
         # The store's clock (it may be skewed) decides validity; Redis's TTL only clears the
         # key away a minute after that.
-        pipe.pexpire(key, max(0, session.expires_ms - now_ms(self._clock)) + _SESSION_GRACE_MS)
+        pipe.pexpire(key, self._lifetime_ms(session))
+
+    def _lifetime_ms(self, session: Session) -> int:
+        return max(0, session.expires_ms - now_ms(self._clock)) + _SESSION_GRACE_MS
+
+    def _session_entry(self, session: Session,
+                       password_hash: str | None = None) -> tuple[list[str], list[Any]]:
+        """Keys and arguments of ``add_session.lua``."""
+        args: list[Any] = [session.token_hash, self._lifetime_ms(session)]
+        if password_hash is not None:
+            args.append(password_hash)
+        return [user_key(session.user), user_sessions_key(session.user)], args
 
     async def password_hash(self, user: str) -> str | None:
         """The stored hash, if any."""
@@ -283,12 +312,24 @@ class RedisBackend(Backend):
             stored = await self.client.get(user_key(user))
         return cast("str | None", stored) or None
 
-    async def create_session(self, session: Session) -> None:
-        """Store the session; Redis drops it when it expires."""
+    async def replace_password_hash(self, user: str, old: str, new: str) -> bool:
+        """Compare and swap, in one script."""
+        self._count("replace_password_hash")
+        async with self._calls():
+            return bool(await self._swap_hash(keys=[user_key(user)], args=[old, new]))
+
+    async def create_session(self, session: Session, *, password_hash: str | None = None) -> bool:
+        """Store the session; Redis drops it when it expires. With ``password_hash`` it joins
+        its user's set only if that is still the user's hash, else it is deleted again."""
         self._count("create_session")
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             self._queue_session(pipe, session)
             await pipe.execute()
+        if await self._add_session(*self._session_entry(session, password_hash)):
+            return True
+        async with self._calls():
+            await self.client.delete(session_key(session.token_hash))
+        return False
 
     async def get_session(self, token_hash: str) -> Session | None:
         """Look a session up by the hash of its token."""
@@ -298,6 +339,57 @@ class RedisBackend(Backend):
         if not fields:
             return None
         return Session(fields["user"], token_hash, int(fields["expires_ms"]))
+
+    async def revoke_session(self, token_hash: str) -> bool:
+        """Delete the session (and its entry in its user's set); log it."""
+        self._count("revoke_session")
+        session = await self.get_session(token_hash)
+        if session is None:
+            return False
+        async with self._calls():
+            await self.client.srem(user_sessions_key(session.user), token_hash)
+        return bool(await self._revoke([token_hash]))
+
+    async def revoke_sessions(self, user: str) -> list[str]:
+        """Take the user's set of sessions, delete them, log them."""
+        self._count("revoke_sessions")
+        taken = await self._take_sessions([user_key(user), user_sessions_key(user)], [])
+        return await self._revoke(list(taken))
+
+    async def _revoke(self, token_hashes: list[str]) -> list[str]:
+        """Delete these sessions; log the ones still live; those."""
+        if not token_hashes:
+            return []
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            for token_hash in token_hashes:
+                pipe.hget(session_key(token_hash), "expires_ms")
+                pipe.delete(session_key(token_hash))
+            replies = await pipe.execute()
+        now = now_ms(self._clock)
+        live = [h for h, expires, deleted in zip(token_hashes, replies[::2], replies[1::2],
+                                                 strict=True)
+                if deleted and expires is not None and int(expires) > now]
+        for start in range(0, len(live), 1000):  # a script's arguments stay a sane size
+            async with self._calls():
+                await self._log_revoked(keys=[REVOKED],
+                                        args=[self._session_keep_ms, *live[start:start + 1000]])
+        return live
+
+    async def revocation_cursor(self) -> str:
+        """The id of the log's last entry."""
+        async with self._calls():
+            last = await self.client.xrevrange(REVOKED, count=1)
+        return str(last[0][0]) if last else "0-0"
+
+    async def revoked_since(self, cursor: str) -> tuple[str, list[str]]:
+        """The log's entries after ``cursor`` (an entry id)."""
+        self._count("revoked_since")
+        async with self._calls():
+            entries = cast("list[tuple[str, dict[str, str]]]", await self.client.xrange(
+                REVOKED, min=f"({cursor}" if cursor else "-"))
+        if not entries:
+            return cursor, []
+        return str(entries[-1][0]), [fields["h"] for _, fields in entries]
 
     # -- orders ----------------------------------------------------------------------------
 

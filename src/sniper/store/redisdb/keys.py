@@ -43,6 +43,10 @@ def sku_keys(sku_id: str) -> SkuKeys:
                                   "fence")))
 
 
+#: The revocation log (a stream) every replica reads to drop revoked sessions from its cache.
+REVOKED = f"{PREFIX}:revoked"
+
+
 def ready_key(sku_id: str | None = None) -> str:
     """Written by the readiness probe: one key, and one in each SKU's slot (on a cluster, the
     nodes that commit those SKUs' orders)."""
@@ -50,8 +54,14 @@ def ready_key(sku_id: str | None = None) -> str:
 
 
 def user_key(user: str) -> str:
-    """A user's password hash ("" for a session-only user)."""
-    return f"{PREFIX}:user:{user}"
+    """A user's password hash ("" for a session-only user); tagged with the user, like
+    :func:`user_sessions_key`, so that one script sees both."""
+    return f"{PREFIX}:user:{{{user}}}"
+
+
+def user_sessions_key(user: str) -> str:
+    """The token hashes of a user's sessions (a set), to revoke them all."""
+    return f"{PREFIX}:usersessions:{{{user}}}"
 
 
 def session_key(token_hash: str) -> str:

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from sniper.errors import ConfigError
-from sniper.store.backends.sqlite import path_from_url
+from sniper.store.backends.sqlite import create_private, path_from_url
 from sniper.store.models import Order
 from sniper.store.redisdb.client import redact_url
 
@@ -43,6 +43,7 @@ class OrderTable:
 
     def _open(self) -> sqlite3.Connection:
         if self._conn is None:
+            create_private(self.path)
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=self._busy_timeout_ms / 1000)
             conn.execute("PRAGMA journal_mode=WAL")

@@ -1,0 +1,313 @@
+"""HTTP/1.1 connections of the store: uvicorn's httptools protocol, hardened against clients
+that are slow, silent or oversized on purpose.
+
+uvicorn reads a request's headers and body without a deadline and its headers without a size
+cap, and bounds connections only by answering 503 to new requests. :class:`StoreProtocol` adds,
+per connection:
+
+* a header deadline, from the connection's start (or a request's first byte on a kept-alive
+  connection) until the headers are complete: ``408`` and close (a connection that sent nothing
+  is just closed);
+* a cap on the request line and headers, counted as the bytes arrive and *before* they are
+  parsed: ``431`` and close (parsing a 100 MB header line would stall the event loop);
+* a body deadline, from the headers until the body is complete: ``408`` and close; the app's
+  pending ``receive()`` then sees the client gone, and its late answer is dropped;
+
+and per process a bound on open connections (:class:`ConnectionPool`): a new connection past it
+first closes the idle or unfinished connection that has been quiet the longest, never one whose
+request is being answered. On shutdown, idle and unfinished connections are closed at once and
+requests being answered finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
+from uvicorn.server import ServerState
+
+from sniper.store.settings import StoreSettings
+
+#: Busy connections the pool passes over, at most, to find one to close for a new one.
+_BUSY_SKIPS = 64
+#: How long a connection that was answered 408 or 431 may still send before it is cut.
+_LINGER_S = 1.0
+#: Files a process keeps for itself beyond its connections (database, logs, Redis, metrics).
+_FD_RESERVE_MIN = 64
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How long a request may take to arrive, how big its head may be, how many connections."""
+
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    max_header_bytes: int = 16_384
+    max_connections: int = 10_000
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings, fd_limit: int) -> ConnectionLimits:
+        """The limits of ``settings``; the connection bound, unless given, from the process's
+        file limit."""
+        bound = settings.max_connections or connection_bound(fd_limit)
+        return cls(
+            settings.header_timeout_s, settings.body_timeout_s, settings.max_header_bytes, bound
+        )
+
+
+DEFAULT_LIMITS = ConnectionLimits()
+
+
+def connection_bound(fd_limit: int) -> int:
+    """The most connections a process with ``fd_limit`` files should hold: its limit minus a
+    reserve (a tenth, at least 64) for the files it needs besides its clients."""
+    return max(1, fd_limit - max(_FD_RESERVE_MIN, fd_limit // 10))
+
+
+class Evictable(Protocol):
+    """What the pool needs of a connection."""
+
+    def busy(self) -> bool:
+        """Whether a request read in full is being answered on it."""
+
+    def evict(self) -> None:
+        """Close at once, to make room."""
+
+
+class ConnectionPool:
+    """The open connections of one server process, the one quiet the longest first, and which
+    to close when a new one would exceed the limit.
+
+    A connection moves to the back whenever bytes arrive on it. Past the limit the front one is
+    closed, unless its request is being answered: then it goes to the back and the next one is
+    tried, at most ``_BUSY_SKIPS`` times, so that each step stays O(1); when every one tried was
+    busy, the new connection itself is closed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.order: OrderedDict[Evictable, None] = OrderedDict()
+
+    def opened(self, conn: Evictable) -> None:
+        """A new connection: make room for it."""
+        order = self.order
+        order[conn] = None
+        skips = _BUSY_SKIPS
+        while len(order) > self.limit:
+            victim = next(iter(order))
+            if victim is not conn and victim.busy():
+                if not skips:
+                    victim = conn
+                else:
+                    skips -= 1
+                    order.move_to_end(victim)
+                    continue
+            del order[victim]
+            victim.evict()
+
+    def closed(self, conn: Evictable) -> None:
+        """``conn`` is closed: it no longer counts."""
+        self.order.pop(conn, None)
+
+
+#: uvicorn's handling of a read, called without ``super()`` on this per-read path.
+_feed = HttpToolsProtocol.data_received
+
+_POOLS: weakref.WeakKeyDictionary[ServerState, ConnectionPool] = weakref.WeakKeyDictionary()
+
+
+def _error_response(status: int, code: str, message: str) -> bytes:
+    body = orjson.dumps({"error": code, "message": message})
+    return b"".join(
+        [
+            STATUS_LINE[status],
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body),
+            body,
+        ]
+    )
+
+
+_TIMEOUT = _error_response(408, "timeout", "the request did not arrive in time")
+
+
+class StoreProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with deadlines, a header cap and a connection bound.
+
+    Pass it to uvicorn as ``functools.partial(StoreProtocol, limits=...)``: a partial of a
+    module-level class survives the pickling that ``--workers`` does. Alone (``uvicorn --http
+    sniper.store.protocol:StoreProtocol``) it has the default limits.
+
+    Every request pays for this in :meth:`data_received` alone, a few attribute checks per read;
+    the state is read from uvicorn's own request cycle rather than tracked in parser callbacks,
+    which would cost a Python call each.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits = limits
+        pool = _POOLS.get(server_state)
+        if pool is None:
+            pool = _POOLS[server_state] = ConnectionPool(limits.max_connections)
+        self._pool = pool
+        self._order = pool.order
+        self._in_head = True  # the next bytes are a request line and headers
+        self._head_bytes = 0
+        self._max_head = limits.max_header_bytes
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing = False  # answered or cut off: no more requests on this connection
+        self._gone = False  # out of the pool: closed, or as good as
+        self._too_large = _error_response(
+            431, "too_large", f"request line and headers over {limits.max_header_bytes} bytes"
+        )
+
+    # Connection life
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self.limits.header_timeout_s)  # from the start: a silent client is closed too
+        self._pool.opened(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._forget()
+        super().connection_lost(exc)
+
+    def busy(self) -> bool:
+        """Whether a request read in full is being answered (or waits behind one, pipelined)."""
+        if self._closing:
+            return False
+        cycle = self.cycle
+        if self.pipeline:
+            return True
+        return cycle is not None and not cycle.more_body and not cycle.response_complete
+
+    def evict(self) -> None:
+        """Close at once to make room for a new connection (the pool has let go of it)."""
+        self._close(b"", abort=True)
+
+    def shutdown(self) -> None:
+        """Server shutdown: idle and unfinished connections go now; answers in progress finish."""
+        if self.busy():
+            super().shutdown()
+        else:
+            self._close(b"")
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """The store speaks no WebSocket: an upgrade request is answered as plain HTTP, without
+        two log lines per request for anyone to flood the log with."""
+
+    # Bytes in
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:  # what a cut-off client still sends is read and dropped, unparsed
+            return
+        self._order.move_to_end(self)
+        before = self.cycle
+        if self._in_head:
+            head = self._head_bytes + len(data)
+            if head > self._max_head:
+                room = self._max_head - self._head_bytes
+                _feed(self, data[:room])
+                if self.cycle is before:  # no new request: its head is longer than the cap
+                    self._close(self._too_large)
+                    return
+                data = data[room:]
+            else:
+                self._head_bytes = head
+        # A head that begins inside this read, after an earlier pipelined request, is counted
+        # from the next read on: at most one read more than the cap, never unbounded.
+        _feed(self, data)
+        self._track(before)
+
+    def _track(self, before: RequestResponseCycle | None) -> None:
+        """Deadlines and head counting after a read; ``before``: the request cycle before it."""
+        cycle = self.cycle
+        if cycle is not before:  # a request's headers are in (uvicorn made its cycle)
+            if self._timer is not None:
+                self._disarm()
+            if cycle.more_body and not cycle.response_complete:
+                self._in_head = False
+                self._arm(self.limits.body_timeout_s)
+            else:
+                self._in_head, self._head_bytes = True, 0
+        elif self._in_head:
+            if self._timer is None:  # the first bytes of a request on a kept-alive connection
+                self._arm(self.limits.header_timeout_s)
+        elif not cycle.more_body:  # the body is in
+            self._disarm()
+            self._in_head, self._head_bytes = True, 0
+
+    # Deadlines
+
+    def _arm(self, seconds: float) -> None:
+        self._timer = self.loop.call_later(seconds, self._expired, seconds)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self, seconds: float) -> None:
+        self._timer = None
+        if self._closing:
+            return
+        if self.busy():  # pipelined behind a request being answered: uvicorn is not reading
+            self._arm(seconds)
+            return
+        # No answer where there is no request to answer: a connection that never sent a byte,
+        # or a request answered already (413) whose unwanted body is still trickling in.
+        if self._in_head:
+            answer = _TIMEOUT if self._head_bytes else b""
+        else:
+            answer = b"" if self.cycle.response_complete else _TIMEOUT
+        self._close(answer)
+
+    # Closing
+
+    def _close(self, answer: bytes, *, abort: bool = False) -> None:
+        """Answer (if anything) and close; a request still arriving learns that its client is
+        gone: its ``receive()`` returns ``http.disconnect`` and whatever it sends is dropped."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self._closing = True
+        self._disarm()
+        if not answer or self.transport.is_closing():
+            self._forget()
+            if abort:
+                self.transport.abort()
+            else:
+                self.transport.close()
+            return
+        # Closing with the client's unread bytes in our socket would reset the connection and
+        # could destroy the answer before the client reads it: send it, end our side, and drop
+        # what still comes for a moment (a lingering close), then cut. The pool may evict it.
+        self.transport.write(answer)
+        self.transport.write_eof()
+        self._timer = self.loop.call_later(_LINGER_S, self.transport.abort)
+
+    def _forget(self) -> None:
+        """Leave the pool (once) and stop the deadline: the connection is as good as closed."""
+        if not self._gone:
+            self._gone = True
+            self._disarm()
+            self._pool.closed(self)
