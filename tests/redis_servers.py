@@ -41,9 +41,13 @@ def _wait_ping(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 10.0
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"redis server on port {port} exited with {proc.returncode}")
-            with contextlib.suppress(redis.RedisError):
+            try:
                 if client.ping():
                     return
+            except redis.AuthenticationError:  # it answers, asking for a password
+                return
+            except redis.RedisError:
+                pass
             time.sleep(0.02)
     finally:
         client.close()

@@ -21,7 +21,7 @@ from sniper.client.many import run_many
 from sniper.client.platforms import platform_class
 from sniper.client.probe import ClockError
 from sniper.client.runner import Interrupted, run_until_signal
-from sniper.errors import ConfigError, Unavailable
+from sniper.errors import ConfigError, StartError
 from sniper.files import write_private
 from sniper.logs import setup_logging
 
@@ -207,9 +207,9 @@ def serve(**flags: Any) -> None:
     setup_logging(settings.log_level)
     try:
         _or_exit(run_store, settings)
-    except Unavailable as exc:  # the storage is down at start-up (catalog, demo)
+    except StartError as exc:  # port taken, storage unreachable or unwritable: as a bad value
         click.echo(f"sniper: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_CONFIG)
 
 
 @cli.command("import-curl")

@@ -4,6 +4,7 @@
 
     SniperError
     ├── ConfigError              bad task file, flag or setting (CLI exit code 2)
+    ├── StartError               the store cannot start: port taken, storage unusable (exit 2)
     └── StoreError               a store answer other than success: HTTP status + error code
         ├── BadRequest           400 bad_request
         ├── Unauthorized         401 unauthorized
@@ -15,12 +16,16 @@
         ├── NotStarted           425 not_started
         ├── RateLimited          429 rate_limited (carries Retry-After)
         ├── ClientGone           499 client_closed (counted in metrics, never sent)
-        └── Unavailable          503 unavailable (backend down or overloaded)
+        ├── Unavailable          503 unavailable (certainly not done: backend down or overloaded)
+        └── OutcomeUnknown       503 outcome_unknown (an order that may have been placed; carries
+                                 the request id to retry with)
 
 Library errors (sqlite3, redis, httpx) are translated where they are caught, with ``raise … from``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class SniperError(Exception):
@@ -29,6 +34,10 @@ class SniperError(Exception):
 
 class ConfigError(SniperError):
     """A configuration value is wrong; the message names the field."""
+
+
+class StartError(SniperError):
+    """``sniper serve`` cannot start (cannot listen, the storage cannot be opened)."""
 
 
 class StoreError(SniperError):
@@ -41,6 +50,10 @@ class StoreError(SniperError):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON error body: ``{"error": CODE, "message": TEXT}``."""
+        return {"error": self.code, "message": self.message}
 
 
 class BadRequest(StoreError):
@@ -105,6 +118,27 @@ class ClientGone(StoreError):
 
 
 class Unavailable(StoreError):
-    """The backend is down or the store is overloaded; try again shortly."""
+    """The backend is down or the store is overloaded, and the request certainly changed
+    nothing; try again shortly (``Retry-After`` is one second unless said otherwise)."""
 
     status, code = 503, "unavailable"
+
+    def __init__(self, message: str, *, retry_after: float | None = 1) -> None:
+        super().__init__(message, retry_after=retry_after)
+
+
+class OutcomeUnknown(StoreError):
+    """The reservation may have run (the storage stalled or failed after it was sent): only a
+    retry with ``request_id`` tells whether the order exists. Never an ``Unavailable``: code that
+    treats those as "nothing happened" must not catch this one."""
+
+    status, code = 503, "outcome_unknown"
+
+    def __init__(self, message: str, *, request_id: str | None = None,
+                 retry_after: float | None = 1) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.request_id = request_id
+
+    def payload(self) -> dict[str, Any]:
+        """The error body, with the request id to retry with."""
+        return {**super().payload(), "request_id": self.request_id}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +88,30 @@ class TestOutcomes:
             summary, _ = await snipe(make_task(server, tmp_path, concurrency=1))
         assert (summary.exit_code, summary.order_id) == (0, "C3")
         assert len(server.orders) == 3
+
+    async def test_outcome_unknown_is_retried_with_the_same_request_id(
+            self, tmp_path: Path) -> None:
+        """503 outcome_unknown, then the store's replay (200, the same order): every try
+        carried the run's one request id, and the run is won with that order."""
+        script = [refuse(503, "outcome_unknown", headers=(("Retry-After", "1"),)), ok("R1")]
+        async with FaultServer(script) as server:
+            summary, _ = await snipe(make_task(server, tmp_path, concurrency=1))
+        assert (summary.exit_code, summary.order_id) == (0, "R1")
+        sent = [json.loads(seen.body)["request_id"] for seen in server.orders]
+        assert len(sent) == 2
+        assert sent[0] == sent[1]
+        assert sent[0].startswith("snp-")
+
+    async def test_outcome_unknown_to_the_end_finds_the_order(self, tmp_path: Path) -> None:
+        """Only outcome_unknown until the window ends, but the order was placed: looked up,
+        reported, exit 0 (not "no order")."""
+        script = [refuse(503, "outcome_unknown")]
+        async with FaultServer(script, existing=["PLACED9"]) as server:
+            task = make_task(server, tmp_path, concurrency=1,
+                             retry={"window_s": 0.5, "rate_per_s": 5, "burst": 2})
+            summary, out = await snipe(task)
+        assert (summary.exit_code, summary.order_id, summary.existing) == (0, "PLACED9", True)
+        assert "already holds an order: PLACED9" in out
 
     async def test_sold_out(self, tmp_path: Path) -> None:
         """409 sold_out everywhere: exit 3, nothing new sent after the burst."""

@@ -50,6 +50,8 @@ class TestStorePlatform:
         (answer(429, {"error": "rate_limited"}, retry_after="3"), Kind.RATE_LIMITED, None, 3.0),
         (answer(401, {"error": "unauthorized"}), Kind.AUTH, None, None),
         (answer(503, {"error": "unavailable"}, retry_after="1"), Kind.RETRY, None, 1.0),
+        (answer(503, {"error": "outcome_unknown", "request_id": "snp-1"}, retry_after="1"),
+         Kind.UNKNOWN, None, 1.0),
         (answer(500, b"oops"), Kind.RETRY, None, None),
         (answer(502, b"<html>bad gateway</html>"), Kind.RETRY, None, None),
         (answer(404, {"error": "not_found"}), Kind.FATAL, None, None),

@@ -50,6 +50,16 @@ class TestRetryPolicy:
         p.after(Verdict(Kind.LIMIT_REACHED), 1.0)
         assert p.should_look_up
 
+    def test_outcome_unknown_retries_and_asks_for_a_lookup(self) -> None:
+        """The store may have placed the order: try again (same request id), and if nothing
+        says so before the window ends, look the account's orders up."""
+        p = policy()
+        assert p.after(Verdict(Kind.UNKNOWN, retry_after_s=1.0), 1.0) is not None
+        assert p.may_send
+        assert p.should_look_up
+        p.after(Verdict(Kind.ORDERED, order_id="X"), 1001.0)
+        assert not p.should_look_up
+
     def test_auth_outranks_sold_out(self) -> None:
         """A dead cookie is what the user must hear about."""
         p = policy()

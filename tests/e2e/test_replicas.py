@@ -238,8 +238,9 @@ def test_replicas_starting_together_load_the_catalog_once(
 
 
 def test_redis_gone_is_503_not_a_traceback(start_store: StartStore, tmp_path: Path) -> None:
-    """A replica whose Redis stops: orders, logins and health answer 503 `unavailable` with
-    Retry-After, in the store's own JSON, and the replica stays up."""
+    """A replica whose Redis stops: orders and readiness answer 503 `unavailable` with
+    Retry-After (a connection that cannot be made sends nothing), in the store's own JSON;
+    the replica stays up and alive."""
     with redis_server(tmp_path / "own-redis") as (port, proc):
         url = f"redis://127.0.0.1:{port}/0"
         a = start_store(db=tmp_path / "lonely.db", store=url,
@@ -253,7 +254,9 @@ def test_redis_gone_is_503_not_a_traceback(start_store: StartStore, tmp_path: Pa
         assert order.status_code == 503
         assert order.json()["error"] == "unavailable"
         assert order.headers["Retry-After"] == "1"
-        assert httpx.get(f"{a.url}/healthz", timeout=30).status_code == 503
+        assert httpx.get(f"{a.url}/healthz", timeout=30).status_code == 200  # alive
+        unready = httpx.get(f"{a.url}/readyz", timeout=30)
+        assert (unready.status_code, unready.json()["error"]) == (503, "unavailable")
         assert a.proc is not None
         assert a.proc.poll() is None
         assert "Traceback" not in a.log()

@@ -21,6 +21,7 @@ class Kind(enum.Enum):
     NOT_STARTED = "not_started"
     RATE_LIMITED = "rate_limited"
     RETRY = "retry"  # 5xx, timeouts, connection errors
+    UNKNOWN = "outcome_unknown"  # the order may exist: retry with the same request id, look up
     AUTH = "auth_failed"
     SOLD_OUT = "sold_out"
     LIMIT_REACHED = "limit_reached"

@@ -6,6 +6,9 @@
 * sold out / limit reached: nothing *new* is sent, but the run waits for the burst's other answers
   (a sibling's 201 may still be on its way).
 * 425 not started, 5xx, timeouts, broken connections: try again, paced by the token bucket.
+* outcome unknown (the store may have placed the order): try again the same way (every try of a
+  run carries the same request id, so a placed order comes back as a replay); if the window ends
+  first, the account's orders are looked up.
 * 429: as above, and no request at all before its ``Retry-After`` has passed.
 * no new try starts after the retry window.
 """
@@ -103,6 +106,7 @@ class RetryPolicy:
 
     @property
     def should_look_up(self) -> bool:
-        """``limit_reached`` without a success seen: the account may already hold an order."""
-        return self.order_id is None and Kind.LIMIT_REACHED in self.seen \
-            and Kind.AUTH not in self.seen
+        """``limit_reached`` or ``outcome_unknown`` without a success seen: the account may
+        already hold an order."""
+        return self.order_id is None and Kind.AUTH not in self.seen \
+            and not self.seen.isdisjoint((Kind.LIMIT_REACHED, Kind.UNKNOWN))

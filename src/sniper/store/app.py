@@ -33,7 +33,7 @@ from sniper.store.middleware import (
     HttpDate,
     MetricsMiddleware,
 )
-from sniper.store.routes import error_response, routes
+from sniper.store.routes import PROBES, error_response, routes
 from sniper.store.service import StoreService
 from sniper.store.settings import MAX_BODY_BYTES, StoreSettings, settings_for_worker
 
@@ -55,7 +55,8 @@ class StoreApp:
         if not metrics.watch_in_flight(lambda: admission.inflight):
             admission.gauge = metrics.in_flight  # several processes: count through the gauge
         date = HttpDate(service.clock)
-        admission_control = AdmissionControl(starlette, admission, MAX_BODY_BYTES)
+        admission_control = AdmissionControl(starlette, admission, MAX_BODY_BYTES,
+                                             exempt=PROBES)
         rest = DateMiddleware(MetricsMiddleware(admission_control, metrics), date)
         self._app = HotPath(rest, order_endpoint, admission, metrics, date)
 

@@ -17,7 +17,7 @@ import orjson
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sniper.errors import ClientGone, StoreError, TooLarge
+from sniper.errors import ClientGone, OutcomeUnknown, StoreError, TooLarge
 from sniper.store.metrics import StoreMetrics
 from sniper.store.middleware import OVERLOADED, Admission, HttpDate, send_json
 from sniper.store.schemas import OrderBody, parse_body
@@ -59,6 +59,8 @@ class OrderEndpoint:
             extra = []
             if exc.retry_after is not None:
                 extra.append((b"retry-after", str(max(1, int(exc.retry_after))).encode()))
+            if isinstance(exc, OutcomeUnknown):  # carries its own request id: never cached
+                return exc.status, orjson.dumps(exc.payload()), extra
             return exc.status, _error_payload(exc.code, exc.message), extra
         except Exception:  # this path bypasses Starlette's error middleware: answer 500 here
             log.exception("unhandled error in POST %s", PATH)

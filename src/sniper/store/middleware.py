@@ -120,14 +120,18 @@ class AdmissionControl:
     """Answers ``503 unavailable`` when :class:`Admission` says no.
 
     A request counts only once its body is in (up to ``body_limit`` bytes; past that the app
-    refuses it anyway): a client that sends its body slowly, or never, holds no slot.
+    refuses it anyway): a client that sends its body slowly, or never, holds no slot. The
+    ``exempt`` paths (health probes: a busy replica is not a dead one) are never refused nor
+    counted.
     """
 
-    def __init__(self, app: ASGIApp, admission: Admission, body_limit: int) -> None:
+    def __init__(self, app: ASGIApp, admission: Admission, body_limit: int,
+                 exempt: frozenset[str] = frozenset()) -> None:
         self.app, self.admission, self.body_limit = app, admission, body_limit
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         received = await _receive_body(receive, self.body_limit)

@@ -28,6 +28,8 @@ from sniper.store.settings import MAX_BODY_BYTES
 from sniper.validation import is_identifier
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+#: Liveness and readiness: answered whatever the load (admission control lets them through).
+PROBES = frozenset({"/healthz", "/readyz"})
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -40,7 +42,7 @@ def error_response(exc: StoreError) -> Response:
     headers = None
     if exc.retry_after is not None:
         headers = {"Retry-After": str(max(1, int(exc.retry_after)))}
-    return json_response({"error": exc.code, "message": exc.message}, exc.status, headers)
+    return json_response(exc.payload(), exc.status, headers)
 
 
 def answers_errors(endpoint: Endpoint) -> Endpoint:
@@ -192,12 +194,17 @@ async def metrics(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """``GET /healthz``: 200 while the backend answers."""
+    """``GET /healthz``: liveness, 200 while the process serves (whatever the backend does)."""
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """``GET /readyz``: readiness, 200 when the backend can commit orders, else 503."""
     try:
-        await _service(request).backend.check()
+        await _service(request).readiness.check()
     except StoreError as exc:
         return error_response(exc)
-    return json_response({"status": "ok"})
+    return json_response({"status": "ready"})
 
 
 @answers_errors
@@ -240,4 +247,5 @@ _ROUTES = [
     Route("/admin/orders", list_orders, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
 ]

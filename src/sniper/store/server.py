@@ -9,6 +9,7 @@ import os
 import resource
 import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,12 +20,14 @@ import uvicorn
 from pydantic import SecretStr
 from uvicorn.supervisors import Multiprocess
 
-from sniper.clock import SkewedClock, SystemClock
+from sniper.clock import Clock, SkewedClock, SystemClock
+from sniper.errors import StartError, StoreError
 from sniper.store.auth import Sessions, hash_password
-from sniper.store.backends import backend_from_settings
+from sniper.store.backends import Backend, backend_from_settings
 from sniper.store.catalog import load_catalog_file
 from sniper.store.models import Item, NewUser
 from sniper.store.protocol import ConnectionLimits, StoreProtocol
+from sniper.store.redisdb.client import redact_url
 from sniper.store.settings import WORKER_ENV, StoreSettings
 
 DEMO_SKU, DEMO_USER, DEMO_PASSWORD = "demo-eggs", "demo", "demo"
@@ -35,27 +38,33 @@ class DemoInfo:
     """What ``--demo`` created, to be shown to the user."""
 
     admin_token: str
-    sku_id: str
-    sale_start: str
+    item: Item
     user: str
     password: str
 
 
 def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
-    """Run the store until SIGINT/SIGTERM; returns after a graceful shutdown."""
+    """Run the store until SIGINT/SIGTERM; returns after a graceful shutdown.
+
+    The port is bound first, then the storage opened (demo, catalog), then the bound socket
+    served: a store that cannot start raises :class:`StartError` having written nothing."""
     raise_fd_limit()
-    if settings.demo:
-        generated = settings.admin_token_value() is None
-        if generated:
-            settings = settings.model_copy(
-                update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
-        info = asyncio.run(seed_demo(settings))
-        _say_demo(info, settings, say, show_token=generated)
-    if settings.catalog is not None:
-        items = load_catalog_file(Path(settings.catalog))
-        created = asyncio.run(load_catalog(settings, items))
-        say(f"catalog {settings.catalog}: {created} item(s) created, "
-            f"{len(items) - created} already there")
+    generated = settings.demo and settings.admin_token_value() is None
+    if generated:
+        settings = settings.model_copy(
+            update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
+    sock = listen(settings.host, settings.port)
+    try:
+        port = sock.getsockname()[1]
+        asyncio.run(_prepare(settings, say, port=port, show_token=generated))
+        say(f"store {redact_url(settings.store)} listening on http://{settings.host}:{port}")
+        _run(settings, sock)
+    finally:
+        sock.close()
+
+
+def _run(settings: StoreSettings, sock: socket.socket) -> None:
+    """uvicorn on the bound socket, in one process or ``--workers`` processes."""
     with _metrics_dir(settings.workers):
         os.environ[WORKER_ENV] = settings.to_worker_env()
         # uvicorn's httptools protocol, with deadlines, a header cap and a connection bound; a
@@ -80,11 +89,46 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
                 timeout_graceful_shutdown=10,
             )
             if settings.workers > 1:
-                Multiprocess(config, sockets=[config.bind_socket()]).run()
+                Multiprocess(config, sockets=[sock]).run()
             else:
-                _GracefulServer(config).run()
+                _GracefulServer(config).run(sockets=[sock])
         finally:
             os.environ.pop(WORKER_ENV, None)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (inherited by ``--workers`` processes; uvicorn sets
+    its backlog when it serves it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise StartError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _prepare(settings: StoreSettings, say: Callable[[str], None], *, port: int,
+                   show_token: bool) -> None:
+    """Open the storage (the one check that it works before serving), then seed the demo and
+    load the catalog."""
+    items = load_catalog_file(Path(settings.catalog)) if settings.catalog is not None else None
+    clock = SkewedClock(SystemClock(), settings.clock_skew_ms)
+    backend = backend_from_settings(settings, clock)
+    try:
+        await backend.open()
+        if settings.demo:
+            info = await seed_demo(backend, clock, settings)
+            _say_demo(info, settings, port, say, show_token=show_token)
+        if items is not None:
+            created = await backend.load_catalog(items)
+            say(f"catalog {settings.catalog}: {created} item(s) created, "
+                f"{len(items) - created} already there")
+    except StoreError as exc:
+        raise StartError(f"store {redact_url(settings.store)}: {exc.message}") from None
+    finally:
+        await backend.aclose()
 
 
 class _GracefulServer(uvicorn.Server):
@@ -102,56 +146,44 @@ class _GracefulServer(uvicorn.Server):
             self._captured_signals.clear()
 
 
-async def load_catalog(settings: StoreSettings, items: list[Item]) -> int:
-    """Create the catalog's missing items, once, before the workers start; how many."""
-    backend = backend_from_settings(settings, SkewedClock(SystemClock(), settings.clock_skew_ms))
-    try:
-        await backend.open()
-        return await backend.load_catalog(items)
-    finally:
-        await backend.aclose()
-
-
-async def seed_demo(settings: StoreSettings) -> DemoInfo:
-    """A demo item opening in 30 s (stock 10, one per user) and a user ``demo``/``demo``."""
-    clock = SkewedClock(SystemClock(), settings.clock_skew_ms)
-    backend = backend_from_settings(settings, clock)
-    try:
-        await backend.open()
+async def seed_demo(backend: Backend, clock: Clock, settings: StoreSettings) -> DemoInfo:
+    """A demo item opening in 30 s (stock 10, one per user) and a user ``demo``/``demo``. An
+    item that already has orders is left as it is (a restart never gives sold stock back)."""
+    item = await backend.get_item(DEMO_SKU)
+    if item is None or not await backend.list_orders(DEMO_SKU):
         opening = datetime.fromtimestamp(clock.time(), tz=UTC).replace(microsecond=0)
         opening += timedelta(seconds=30)
-        sale_start = opening.isoformat()
-        await backend.put_item(Item(
-            DEMO_SKU, "30 fresh eggs", 1299, 10, sale_start,
+        item = await backend.put_item(Item(
+            DEMO_SKU, "30 fresh eggs", 1299, 10, opening.isoformat(),
             int(opening.timestamp() * 1000), 1,
         ))
-        _, session = Sessions(backend, clock, settings.session_ttl_s).new_session(DEMO_USER)
-        pw_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
-        await backend.create_users([NewUser(DEMO_USER, pw_hash, session)])
-    finally:
-        await backend.aclose()
+    _, session = Sessions(backend, clock, settings.session_ttl_s).new_session(DEMO_USER)
+    pw_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
+    await backend.create_users([NewUser(DEMO_USER, pw_hash, session)])
     token = settings.admin_token_value()
     assert token is not None
-    return DemoInfo(token, DEMO_SKU, sale_start, DEMO_USER, DEMO_PASSWORD)
+    return DemoInfo(token, item, DEMO_USER, DEMO_PASSWORD)
 
 
 def _say_demo(
-    info: DemoInfo, settings: StoreSettings, say: Callable[[str], None], *, show_token: bool
+    info: DemoInfo, settings: StoreSettings, port: int, say: Callable[[str], None], *,
+    show_token: bool,
 ) -> None:
-    base = f"http://{settings.host}:{settings.port}"
+    base = f"http://{settings.host}:{port}"
     say(f"demo store at {base}")
     # A token the user chose is theirs already; only a generated one must be shown to be usable.
     say(f"  admin token: {info.admin_token if show_token else '(the one you gave)'}")
-    say(f"  item {info.sku_id}: stock 10, opens {info.sale_start}")
-    say(f"    {base}/api/items/{info.sku_id}")
+    say(f"  item {info.item.sku_id}: stock {info.item.stock}, opens {info.item.sale_start}")
+    say(f"    {base}/api/items/{info.item.sku_id}")
     say(f"  user {info.user!r}, password {info.password!r}: POST {base}/api/login")
     say(f"    sniper login {base} {info.user} -o {info.user}.cookie    (writes the cookie)")
     say(f"    curl -i {base}/api/login -H 'Content-Type: application/json' "
         f"-d '{{\"user\": \"{info.user}\", \"password\": \"{info.password}\"}}'")
     token = info.admin_token if show_token else "$SNIPER_ADMIN_TOKEN"
     say("  move the opening (any RFC 3339 time with offset):")
-    say(f"    curl -X PATCH {base}/admin/items/{info.sku_id} -H 'Authorization: Bearer {token}' "
-        f"-H 'Content-Type: application/json' -d '{{\"sale_start\": \"{info.sale_start}\"}}'")
+    say(f"    curl -X PATCH {base}/admin/items/{info.item.sku_id} "
+        f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+        f"-d '{{\"sale_start\": \"{info.item.sale_start}\"}}'")
 
 
 def raise_fd_limit() -> None:

@@ -8,6 +8,8 @@ queue of reservations) → the backend's atomic step.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import math
 import secrets
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from sniper.errors import (
     LimitReached,
     NotFound,
     NotStarted,
+    OutcomeUnknown,
     RateLimited,
     SoldOut,
     StoreError,
@@ -29,9 +32,12 @@ from sniper.store.backends.base import Backend, SharedLimiter
 from sniper.store.cache import ItemCache
 from sniper.store.metrics import StoreMetrics
 from sniper.store.models import Item, NewUser, Order
+from sniper.store.readiness import Readiness
 from sniper.store.rules import Outcome, Reservation, ReservationResult
 from sniper.store.schemas import ItemBody, ItemPatchBody, OrderBody, UsersBody, epoch_ms
 from sniper.store.settings import StoreSettings
+
+log = logging.getLogger(__name__)
 
 
 class _LocalLimiter:
@@ -63,6 +69,19 @@ _REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
 }
 
 
+class RequestIds:
+    """Request ids for orders sent without one: a random prefix per process and a counter,
+    unique across processes and restarts, and cheaper than a random id per request."""
+
+    def __init__(self) -> None:
+        self._prefix = f"store-{secrets.token_hex(6)}-"
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        """A fresh request id (31 printable ASCII characters at most for 10^12 orders)."""
+        return f"{self._prefix}{next(self._counter)}"
+
+
 class StoreService:
     """Everything the routes ask of the store."""
 
@@ -74,6 +93,7 @@ class StoreService:
                                  recheck_s=settings.cache_ttl_s)
         self.admin = AdminGuard(settings.admin_token_value())
         self.cache = ItemCache(settings.cache_ttl_s, clock)
+        self.readiness = Readiness(backend.probe_commit, clock)
         # Replicas on shared storage share their buckets; one process keeps its own.
         wanted = (("all", settings.global_rate_per_s, settings.global_burst),
                   ("user", settings.user_rate_per_s, settings.user_burst))
@@ -95,6 +115,7 @@ class StoreService:
                       ("client", settings.login_client_rate_per_s, settings.login_client_burst)))
         self.login_limits = [(kind, limit) for kind, limit in limits if limit is not None]
         self.max_pending = settings.max_pending_orders
+        self._request_ids = RequestIds()
         self.pending = 0
         self._background: set[asyncio.Task[None]] = set()
         self._loading: set[str] = set()
@@ -120,10 +141,24 @@ class StoreService:
             raise Unavailable("too many orders in progress, try again", retry_after=1)
         self.pending += 1
         generation = self.cache.generation(body.sku_id)
+        # Every reservation carries a request id, the client's or one given here: when the
+        # storage fails after the reservation was sent, a retry with it finds the order.
+        request_id = body.request_id or self._request_ids.next()
         try:
             result = await self.backend.reserve(
-                Reservation(user, body.sku_id, body.qty, body.request_id)
+                Reservation(user, body.sku_id, body.qty, request_id)
             )
+        except OutcomeUnknown as exc:
+            self.metrics.order("outcome_unknown", "backend").inc()
+            exc.request_id = request_id
+            raise
+        except StoreError:
+            raise
+        except Exception as exc:  # a bug past the point where the step may have run
+            log.exception("reservation failed; its outcome is unknown")
+            self.metrics.order("outcome_unknown", "backend").inc()
+            raise OutcomeUnknown("the order may or may not have been placed: retry with this "
+                                 "request_id", request_id=request_id) from exc
         finally:
             self.pending -= 1
         self.metrics.order(result.outcome.value, "backend").inc()

@@ -18,6 +18,8 @@ _BY_CODE = {
     "rate_limited": Kind.RATE_LIMITED,
     "unauthorized": Kind.AUTH,
     "unavailable": Kind.RETRY,
+    # The store may have placed it: the next try (same request id) gets it back as a 200.
+    "outcome_unknown": Kind.UNKNOWN,
 }
 
 

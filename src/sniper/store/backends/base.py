@@ -62,6 +62,11 @@ class Backend(ABC):
         """Raise :class:`~sniper.errors.Unavailable` if the storage cannot be used."""
 
     @abstractmethod
+    async def probe_commit(self) -> None:
+        """Commit a small write the way an order commits; raise a StoreError if it cannot
+        (readiness: a full disk or a storage refusing writes fails this, not ``check``)."""
+
+    @abstractmethod
     async def reserve(self, request: Reservation) -> ReservationResult:
         """The whole reservation step, atomically; an order is durable before this returns."""
 

@@ -13,7 +13,9 @@ later (up to the busy timeout) instead of stalling every connection while it wai
 
 A job that raises leaves the transaction in an unknown state, so the batch is rolled back and run
 again without that job, which alone gets the error. Savepoints around every job would do the
-same at two more statements per job on the hottest path; failures are rare.
+same at two more statements per job on the hottest path; failures are rare. The storage itself
+failing (disk full, I/O error) fails the whole batch: ``503 unavailable`` when it certainly did not
+commit, ``503 outcome_unknown`` when the COMMIT failed in a way that may still have committed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sniper.clock import Clock
-from sniper.errors import StoreError, Unavailable
+from sniper.errors import OutcomeUnknown, StoreError, Unavailable
+from sniper.logs import ThrottledLog
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -35,6 +38,9 @@ Job = Callable[[sqlite3.Connection], Any]
 log = logging.getLogger(__name__)
 
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.0002, 0.002
+_NOT_WRITTEN = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+#: During an outage every batch fails: one line per this many seconds, not one per batch.
+_LOG_EVERY_S = 10.0
 
 
 @dataclass(slots=True)
@@ -61,6 +67,7 @@ class GroupCommitWriter:
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-commit")
         self._closed = False
         self.batches = 0
+        self._log_failure = ThrottledLog(log, logging.ERROR, _LOG_EVERY_S, clock.monotonic)
 
     def start(self) -> None:
         """Open the write connection; jobs may be submitted from the running loop afterwards."""
@@ -101,6 +108,7 @@ class GroupCommitWriter:
         assert conn is not None
         failed: dict[int, StoreError] = {}
         results: dict[int, Any] = {}
+        committing = False
         try:
             while True:
                 await self._begin(conn)
@@ -109,15 +117,14 @@ class GroupCommitWriter:
                 if culprit is None:
                     break
                 conn.execute("ROLLBACK")
+            committing = True
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._committer, conn.execute, "COMMIT")
             self.batches += 1
         except Exception as exc:  # whatever happened, every caller gets an answer
-            log.error("sqlite batch of %d failed: %s", len(batch), exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            error = exc if isinstance(exc, Unavailable) else Unavailable(
-                "storage is unavailable, try again")
+            self._log_failure("sqlite batch of %d failed: %s", len(batch), exc)
+            error = _commit_failed(exc) if committing else _not_committed(exc)
+            self._roll_back(conn)
             failed = {i: failed.get(i, error) for i in range(len(batch))}
             results = {}
         for i, job in enumerate(batch):
@@ -127,6 +134,19 @@ class GroupCommitWriter:
                 job.future.set_exception(failed[i])
             else:
                 job.future.set_result(results[i])
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """End a failed transaction; a connection that cannot is replaced (closing it drops
+        the transaction), so that no later batch commits what this one left behind."""
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            self._log_failure("sqlite rollback failed, reconnecting: %s", exc)
+            conn.close()
+            self._conn = self._connect()
+            self._conn.execute("PRAGMA busy_timeout = 0")
 
     @staticmethod
     def _run_jobs(
@@ -139,7 +159,9 @@ class GroupCommitWriter:
                 continue
             try:
                 results[i] = job.fn(conn)
-            except Exception as exc:  # a job's own bug fails that job alone
+            except (sqlite3.OperationalError, sqlite3.InternalError):
+                raise  # the storage failing (disk full, I/O error): the whole batch fails
+            except Exception as exc:  # a job's own bug or constraint fails that job alone
                 failed[i] = _as_store_error(exc)
                 return i
         return None
@@ -166,3 +188,20 @@ def _as_store_error(exc: BaseException) -> StoreError:
         return exc
     log.error("sqlite job failed: %r", exc)
     return Unavailable("storage refused the change")
+
+
+def _not_committed(exc: BaseException) -> StoreError:
+    """A batch that failed before its COMMIT: rolled back, nothing happened."""
+    if isinstance(exc, Unavailable):
+        return exc
+    return Unavailable("storage is unavailable, try again")
+
+
+def _commit_failed(exc: BaseException) -> StoreError:
+    """A failed COMMIT. Disk full, a failed write or a busy lock mean the commit record never
+    reached the log (nothing happened); anything else (a failed fsync above all) may leave a
+    commit that comes back after a crash: the outcome is unknown."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and (code & 0xFF in _NOT_WRITTEN or code == sqlite3.SQLITE_IOERR_WRITE):
+        return Unavailable("storage is full or failing, nothing was written; try again")
+    return OutcomeUnknown("storage failed while committing: the change may or may not be there")

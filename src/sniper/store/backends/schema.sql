@@ -47,3 +47,8 @@ CREATE TABLE IF NOT EXISTS revoked_sessions (
     expires_ms      INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS revoked_by_expiry ON revoked_sessions (expires_ms);
+-- One row rewritten by the readiness probe (GET /readyz): a real commit, as an order's.
+CREATE TABLE IF NOT EXISTS readiness (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    probed_ms       INTEGER NOT NULL
+);

@@ -97,7 +97,7 @@ class SqliteBackend(Backend):
         """Create the file, switch it to WAL and create the tables (safe from many processes)."""
         try:
             await asyncio.to_thread(self._create_schema)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise Unavailable(f"cannot open {self.path}: {exc}") from exc
         self._writer.start()
         await self.check()  # opens a reader now, not on the first request of an opening
@@ -129,6 +129,13 @@ class SqliteBackend(Backend):
     async def check(self) -> None:
         """One trivial read."""
         await self._read(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def probe_commit(self) -> None:
+        """One row rewritten through the group-commit writer: a real WAL append and fsync."""
+        self._count("probe_commit")
+        now = now_ms(self._clock)
+        await self._writer.submit(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO readiness (id, probed_ms) VALUES (1, ?)", (now,)))
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from sniper.store.redisdb.keys import (
     REVOKED,
     SKUS,
     known_skus,
+    ready_key,
     session_key,
     sku_keys,
     user_key,
@@ -44,6 +45,7 @@ from sniper.store.rules import Outcome, Reservation, ReservationResult
 log = logging.getLogger(__name__)
 
 _SESSION_GRACE_MS = 60_000
+_READY_TTL_MS = 60_000
 _CATALOG_ATTEMPTS = 3
 _ITEM_FIELDS = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
 
@@ -155,6 +157,18 @@ class RedisBackend(Backend):
         """Raise ``Unavailable`` unless Redis answers a PING."""
         async with self._calls():
             await self.client.ping()
+
+    async def probe_commit(self) -> None:
+        """A short-lived write beside every SKU's keys (a Redis refusing writes, out of memory
+        or unable to persist, fails this where a PING passes)."""
+        self._count("probe_commit")
+        skus = await known_skus(self.client, self._calls)
+        keys = [ready_key(), *(ready_key(sku) for sku in skus)]
+        now = now_ms(self._clock)
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.set(key, now, px=_READY_TTL_MS)
+            await pipe.execute()
 
     # -- the atomic step -------------------------------------------------------------------
 

@@ -4,6 +4,10 @@ At an opening hundreds of reservations arrive within a millisecond. Sent one by 
 redis-py a connection checkout, a write and a read (~120 µs of this process's CPU here); sent as
 one pipeline, the calls of a turn of the event loop share them (~45 µs each). Each call stays one
 atomic ``EVALSHA`` on the server: pipelining changes the trip, not the step.
+
+A failure before the calls leave (no connection could be had) is ``503 unavailable``: nothing ran.
+Any failure after they may have left (a timeout, a dropped connection, an error reply) is
+``503 outcome_unknown``: the script may have run, and only a retry with the request id can tell.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from typing import Any
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from sniper.errors import Unavailable
-from sniper.store.redisdb.client import Calls, Client
+from sniper.errors import OutcomeUnknown, StoreError, Unavailable
+from sniper.store.redisdb.client import Calls, Client, check_out, sent
 
 _Call = tuple[list[str], list[Any], "asyncio.Future[Any]"]
 
@@ -61,36 +65,40 @@ class ScriptBatcher:
             for call, result in zip(batch, results, strict=True):
                 if isinstance(result, NoScriptError):  # Redis restarted: load it, call again
                     again.append(call)
-                elif isinstance(result, Exception):
-                    _settle(call[2], error=_unavailable(result))
+                elif isinstance(result, Exception):  # the script may have written some keys
+                    _settle(call[2], error=_unknown(result))
                 else:
                     _settle(call[2], result=result)
             await asyncio.gather(*(self._alone(*call) for call in again))
-        except Exception as exc:  # any failure is every waiting caller's 503
-            _fail(batch, _unavailable(exc))
+        except Unavailable as exc:  # raised before anything was sent: certainly not run
+            _fail(batch, exc)
+        except Exception as exc:  # sent, and then the trip failed: it may have run
+            _fail(batch, _unknown(exc))
         finally:  # even when cancelled: nobody waits forever
-            _fail(batch, Unavailable("storage call cancelled", retry_after=1))
+            _fail(batch, OutcomeUnknown("storage call cancelled"))
 
     async def _pipeline(self, batch: list[_Call]) -> list[Any]:
+        """The batch's replies; ``Unavailable`` only if nothing was sent."""
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             for keys, args, _ in batch:
                 # By name, not pipe.evalsha(): redis-py refuses that one in cluster pipelines,
                 # yet routes this by its first key like any other command.
                 pipe.execute_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
-            return list(await pipe.execute(raise_on_error=False))
+            await check_out(pipe)
+            return await sent(pipe.execute(raise_on_error=False))
 
     async def _alone(self, keys: list[str], args: list[Any], future: asyncio.Future[Any]) -> None:
         try:
             async with self._calls():
-                result = await self.script(keys=keys, args=args)
-        except Exception as exc:  # any failure is this caller's 503
-            _settle(future, error=_unavailable(exc))
+                result = await sent(self.script(keys=keys, args=args))
+        except Exception as exc:  # the reload and call are one trip: it may have run
+            _settle(future, error=_unknown(exc))
         else:
             _settle(future, result=result)
 
 
 def _settle(future: asyncio.Future[Any], *, result: Any = None,
-            error: Unavailable | None = None) -> None:
+            error: StoreError | None = None) -> None:
     """Answer a caller unless it has gone (cancelled: a client that hung up)."""
     if future.done():
         return
@@ -100,12 +108,13 @@ def _settle(future: asyncio.Future[Any], *, result: Any = None,
         future.set_result(result)
 
 
-def _unavailable(exc: BaseException) -> Unavailable:
-    return exc if isinstance(exc, Unavailable) else Unavailable(
-        f"storage unavailable ({type(exc).__name__})", retry_after=1)
+def _unknown(exc: BaseException) -> StoreError:
+    """What a caller hears when its call may have run."""
+    if isinstance(exc, StoreError) and not isinstance(exc, Unavailable):
+        return exc
+    return OutcomeUnknown(f"storage failed during the call ({type(exc).__name__})")
 
 
-def _fail(batch: list[_Call], error: Unavailable) -> None:
+def _fail(batch: list[_Call], error: StoreError) -> None:
     for _, _, future in batch:
         _settle(future, error=error)
-

@@ -10,20 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisClusterException, RedisError
 
-from sniper.errors import ConfigError, Unavailable
+from sniper.errors import ConfigError, OutcomeUnknown, Unavailable
 
 Client = aioredis.Redis | RedisCluster
+T = TypeVar("T")
 
 _SECRET_PARAM = re.compile(r"(?i)((?:password|pass|pwd|token)=)[^&#]*")
 #: Connections per server (per node on a cluster); more requests than this wait for one.
@@ -89,6 +91,24 @@ def unavailable_on_error() -> Iterator[None]:
         yield
     except (RedisError, RedisClusterException, OSError) as exc:
         raise Unavailable(f"storage unavailable ({type(exc).__name__})", retry_after=1) from None
+
+
+async def check_out(pipe: Any) -> None:
+    """Take a single-server pipeline's connection from the pool, connected and checked, before
+    anything is written: a failure here means nothing was sent. (A cluster pipeline takes its
+    nodes' connections only as it sends: every failure of one counts as after sending.)"""
+    if isinstance(pipe, Pipeline) and pipe.connection is None:
+        pipe.connection = await pipe.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+
+
+async def sent(call: Awaitable[T]) -> T:
+    """Await a call that may have reached Redis: a failure now (a timeout, a dropped
+    connection) leaves its effect unknown, never "unavailable"."""
+    try:
+        return await call
+    except (RedisError, RedisClusterException, OSError) as exc:
+        raise OutcomeUnknown(
+            f"storage failed after the call was sent ({type(exc).__name__})") from None
 
 
 class Calls:

@@ -47,6 +47,12 @@ def sku_keys(sku_id: str) -> SkuKeys:
 REVOKED = f"{PREFIX}:revoked"
 
 
+def ready_key(sku_id: str | None = None) -> str:
+    """Written by the readiness probe: one key, and one in each SKU's slot (on a cluster, the
+    nodes that commit those SKUs' orders)."""
+    return f"{PREFIX}:ready" if sku_id is None else f"{PREFIX}:ready:{{{sku_id}}}"
+
+
 def user_key(user: str) -> str:
     """A user's password hash ("" for a session-only user); tagged with the user, like
     :func:`user_sessions_key`, so that one script sees both."""

@@ -21,6 +21,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from sniper.errors import Unavailable
+from sniper.logs import ThrottledLog
 from sniper.store.models import Order
 from sniper.store.redisdb.client import Calls, Client
 from sniper.store.redisdb.codec import order_from_json
@@ -58,8 +59,8 @@ class OrderPersister:
         #: Orders copied into the table (new rows) and the most workers seen at once.
         self.persisted = 0
         self.peak_workers = 0
-        self._warned_at = -_WARN_EVERY_S
-        self._suppressed = 0
+        #: Warnings, at most one per ``_WARN_EVERY_S``.
+        self._warn = ThrottledLog(log, logging.WARNING, _WARN_EVERY_S, clock)
 
     @property
     def workers(self) -> int:
@@ -166,16 +167,6 @@ class OrderPersister:
         if trouble is not None and not moved:
             raise trouble
         return moved
-
-    def _warn(self, message: str, *args: object) -> None:
-        """A warning, at most one per ``_WARN_EVERY_S`` (an outage must not flood the log)."""
-        now = time.monotonic()
-        if now - self._warned_at >= _WARN_EVERY_S:
-            suppressed, self._warned_at, self._suppressed = self._suppressed, now, 0
-            log.warning(message + (f" ({suppressed} more since the last)" if suppressed else ""),
-                        *args)
-        else:
-            self._suppressed += 1
 
     async def _ensure_group(self, stream: str) -> None:
         if stream in self._grouped:
