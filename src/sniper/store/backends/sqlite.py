@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sniper.clock import Clock, now_ms
 from sniper.errors import ConfigError, Unavailable
-from sniper.files import create_private as create_private  # noqa: PLC0414  (re-exported for redisdb.order_table)
+from sniper.files import create_private
 from sniper.store.backends.base import Backend, ReplayOrders
 from sniper.store.backends.group_commit import GroupCommitWriter
 from sniper.store.ids import OrderIdGenerator
