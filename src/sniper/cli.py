@@ -261,7 +261,7 @@ def bench(**given: Any) -> None:
     """Burst load test: N users order at one instant; checked for oversell."""
     from sniper.bench.at import parse_at
     from sniper.bench.plot import require_matplotlib
-    from sniper.bench.report import to_json
+    from sniper.bench.report import exit_code, to_json
     from sniper.bench.run import BenchOptions, run_bench
     from sniper.bench.show import show
     from sniper.store.server import raise_fd_limit
@@ -279,11 +279,12 @@ def bench(**given: Any) -> None:
         from sniper.bench.plot import plot as draw
 
         _or_exit(draw, shots, report, plot)
+        click.echo(f"wrote {plot}", err=as_json)
     if as_json:
         click.echo(to_json(report))
     else:
         show(report)
-    sys.exit(1 if report["oversold"] else 0)
+    sys.exit(exit_code(report))
 
 
 @cli.command()

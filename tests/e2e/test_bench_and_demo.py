@@ -10,6 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ADMIN_TOKEN
 from tests.e2e.conftest import StartStore
 from tests.e2e.oversell_store import OversellingStore
@@ -35,6 +37,7 @@ def test_bench_against_the_store(start_store: StartStore, tmp_path: Path) -> Non
     assert report["oversold"] is False
     assert set(report["latency_ms"]) == {"p50", "p90", "p99", "max"}
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
+    assert f"wrote {tmp_path / 'bench.png'}" in done.stderr.splitlines()
 
 
 def test_bench_plot_without_matplotlib_stops_before_the_run(start_store: StartStore,
@@ -138,3 +141,18 @@ def test_demo_in_chinese(tmp_path: Path) -> None:
     assert "201 下单成功" in done.stdout
     for english in ("ordered", "intersection", "login", "item"):
         assert english not in done.stdout
+
+
+def test_bench_opens_its_connections_shortly_before_the_opening(
+    start_store: StartStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that closes silent connections after 2 s, an opening 5 s ahead: the connections
+    are opened shortly (about 1 s) before it, so every order is answered."""
+    monkeypatch.setenv("SNIPER_HEADER_TIMEOUT_S", "2")
+    store = start_store()
+    done = _bench(store.url, "--at", "+5s")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["requests"], report["ok"], report["sold_out"]) == (300, 30, 270)
+    assert report["errors"] == {}
+

@@ -298,3 +298,19 @@ def test_preflight_reports_a_dead_cookie_before_the_opening(
     assert opening_ms - 2500 < preflight["at_server_ms"] < opening_ms - 1500
     assert events[-1]["result"] == "auth_failed"
     assert len(store.admin("GET", "/admin/orders").json()["orders"]) == 1
+
+
+def test_preheat_longer_than_the_store_header_timeout(start_store: StartStore,
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """preheat_ms 3000 against a store that closes silent connections after 1 s: the
+    connections it closed are opened again before the burst, and the order is placed."""
+    monkeypatch.setenv("SNIPER_HEADER_TIMEOUT_S", "1")
+    store = start_store()
+    path, opening_ms, _ = task_file(store, tmp_path, opens_in_s=5, extra="preheat_ms: 3000\n")
+    done = sniper("run", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "✓ order placed! order id: " in done.stdout
+    orders = store.admin("GET", "/admin/orders?sku_id=eggs").json()["orders"]
+    assert len(orders) == 1
+    assert 0 <= orders[0]["created_ms"] - opening_ms <= 50

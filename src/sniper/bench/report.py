@@ -64,3 +64,10 @@ def summarize(shots: Sequence[Shot], orders: Sequence[dict[str, Any]], *, stock:
 def to_json(report: dict[str, Any]) -> str:
     """Exactly one JSON object."""
     return json.dumps(report, sort_keys=True)
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    """``sniper bench``'s exit code: 1 when oversold, or when nothing succeeded and something
+    failed (a run that sold nothing of what it could: undersold); else 0."""
+    failed_outright = report["ok"] == 0 and bool(report["errors"])
+    return 1 if report["oversold"] or failed_outright else 0
