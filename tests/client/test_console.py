@@ -9,6 +9,7 @@ import pytest
 from sniper.client.console import MESSAGES, QUIET_LINE_EVERY_S, WORDS, Console
 from sniper.client.outcome import Kind
 from sniper.client.policy import Result
+from sniper.client.timesync import DATE_LAG_MS, Estimate
 
 
 def lines(out: io.StringIO) -> list[str]:
@@ -81,14 +82,69 @@ class TestCookieHint:
         assert "sniper login" in out.getvalue()
 
     def test_store_cookie_with_session(self) -> None:
-        """An expired session: the hint, without blaming the format."""
+        """An expired or logged-out session: said so, with the store's own message (made
+        printable), and no hint about the cookie's format."""
         out = io.StringIO()
-        Console("en", out).cookie_hint("store", "session=old")
-        assert "session=TOKEN" in out.getvalue()
-        assert "yours has no" not in out.getvalue()
+        Console("en", out).cookie_hint("store", "session=old", "unknown \x1b[31msession")
+        assert lines(out) == ["  the store does not know this session (expired or logged out); "
+                              "the store says: unknown [31msession: log in again with "
+                              "`sniper login URL USER -o FILE`"]
+
+    def test_store_cookie_with_session_in_chinese(self) -> None:
+        """The same in Chinese."""
+        out = io.StringIO()
+        Console("zh", out).cookie_hint("store", "a=1; session=old")
+        assert "商店不认识这个会话" in out.getvalue()
+        assert "session=TOKEN" not in out.getvalue()
 
     def test_other_platforms(self) -> None:
         """Another shop: where to find its cookie."""
         out = io.StringIO()
         Console("en", out).cookie_hint("http", "x=1")
         assert "developer tools" in out.getvalue()
+
+
+class FakeTerminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+class TestSharedLiveLine:
+    """Several tasks on one terminal: any task's line first clears another's countdown."""
+
+    def test_a_line_clears_another_tasks_countdown(self) -> None:
+        out = FakeTerminal()
+        eggs, milk = Console("en", out, "[eggs] "), Console("en", out, "[milk] ")
+        eggs.countdown(seconds=42.0, offset=-0.04, rtt=0.17)
+        milk.say("preflight_ok", probes="item, login")
+        countdown, line = out.getvalue().rsplit("\r\x1b[2K", 1)
+        assert "[eggs] T-42" in countdown
+        assert line == "[milk] pre-flight: item, login ok\n"
+
+    def test_separate_streams_do_not_share(self) -> None:
+        drawn, other = FakeTerminal(), FakeTerminal()
+        Console("en", drawn).countdown(seconds=5.0, offset=0.0, rtt=0.1)
+        Console("en", other).say("interrupted")
+        assert other.getvalue() == "✗ interrupted\n"
+
+
+class TestClockMethod:
+    """How the offset was found, in words; a Date header's estimate says so."""
+
+    def test_date_header(self) -> None:
+        est = Estimate(offset=3.0, uncertainty=1101.49, rtt=0.2, method="intersection",
+                       samples=34, lag=DATE_LAG_MS)
+        for lang, words in (("en", "Date header"), ("zh", "Date 响应头")):
+            out = io.StringIO()
+            Console(lang, out).clock(est, 3.0)
+            assert words in out.getvalue()
+            assert "1.1" in out.getvalue()
+            assert WORDS[lang]["intersection"] not in out.getvalue()
+
+    def test_time_endpoint(self) -> None:
+        est = Estimate(offset=3.0, uncertainty=0.2, rtt=0.2, method="intersection", samples=8)
+        out = io.StringIO()
+        Console("en", out).clock(est, 3.0)
+        assert out.getvalue().endswith("(the offset all of them allow)\n")

@@ -17,6 +17,8 @@ from sniper.client.connection import (
 )
 from sniper.client.console import Console
 from sniper.client.engine import Sniper
+from sniper.client.notify import unresolved_secret
+from sniper.client.outcome import json_body
 from sniper.client.platforms import Platform, Probe, platform_class
 from sniper.client.probe import ClockError, TimeProbe, measure, wall_offset
 from sniper.client.schedule import past_target, plan
@@ -33,15 +35,29 @@ async def run(task: TaskConfig, cookie: str, console: Console) -> int:
 async def check(task: TaskConfig, cookie: str, console: Console,
                 clock: Clock | None = None) -> int:
     """``sniper check``: probe the login and the item, measure the clock, say when it would
-    fire. Sends no order. 0 if everything answered as expected, else 1 (4 for a dead cookie, 2
-    for a bad task: an item the platform does not have, a target_time long past)."""
-    clock = clock or SystemClock()
+    fire, and resolve every notify channel's secrets. Sends no order. 0 if everything answered
+    as expected, else 1 (4 for a dead cookie, 2 for a bad task: an item the platform does not
+    have, a target_time long past, a notify secret that cannot be read)."""
+    code = await _check_platform(task, cookie, console, clock or SystemClock())
+    for channel in task.notify:
+        missing = unresolved_secret(channel)
+        if missing is not None:
+            print(f"  ✗ {missing}", file=console.stream)
+            code = max(code, 2)
+    return code
+
+
+async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock: Clock) -> int:
     platform = platform_class(task.platform)(task, cookie)
     origin = platform.origin
-    print(f"task {task.name}: {task.platform} at {origin.host_header}, sku {task.sku_id}, "
+    # The default name "task" is not repeated ("task task:"); a name of its own is shown.
+    label = f"task {task.name}" if "name" in task.model_fields_set else "task"
+    print(f"{label}: {task.platform} at {origin.host_header}, sku {task.sku_id}, "
           f"cookie {redact(cookie)}", file=console.stream)
     if task.concurrency > 1 and not platform.carries_request_id():
         print("  " + console.text("no_request_id", n=task.concurrency), file=console.stream)
+    if not platform.probes():
+        print("  " + console.text("not_probed", platform=task.platform), file=console.stream)
     conn = Connection(origin, clock, ssl_context(origin, task.ca_file))
     code = 0
     try:
@@ -76,7 +92,7 @@ def _probe_answer(platform: Platform, probe: Probe, response: Response, console:
     ok = response.status in probe.ok_status
     print(f"  {probe.label}: HTTP {response.status} {'ok' if ok else 'FAILED'}", file=out)
     if not ok and response.status in (401, 403):
-        console.cookie_hint(platform.task.platform, platform.cookie)
+        console.cookie_hint(platform.task.platform, platform.cookie, _store_message(response))
         return 4
     if not ok and response.status == 404 and probe.missing:
         print(f"  ✗ {probe.missing}", file=out)
@@ -89,6 +105,13 @@ def _probe_answer(platform: Platform, probe: Probe, response: Response, console:
         print(f"  ! target_time {target.isoformat()} differs from the item's sale_start "
               f"{opens.isoformat()}: the sale opens at sale_start", file=out)
     return 0
+
+
+def _store_message(response: Response) -> str:
+    """The ``message`` of a JSON error body, or ""."""
+    body = json_body(response)
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else ""
 
 
 async def clock_report(url: str, console: Console, *, samples: int = 8,
@@ -119,8 +142,7 @@ async def clock_report(url: str, console: Console, *, samples: int = 8,
 
 
 def _say_clock(console: Console, est: Estimate, clock: Clock) -> None:
-    console.say("clock", offset=wall_offset(est, clock), uncertainty=est.uncertainty,
-                rtt=est.rtt, samples=est.samples, method=console.word(est.method))
+    console.clock(est, wall_offset(est, clock))
 
 
 def _local_iso(clock: Clock, mono_ms: float) -> str:

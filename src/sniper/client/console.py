@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+import weakref
+from dataclasses import dataclass
 from typing import TextIO
 
 from sniper.client.scrub import Secrets, printable
+from sniper.client.timesync import Estimate
 from sniper.humanize import duration
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -33,16 +36,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "summary": "summary: {attempts} attempt(s), result: {result}",
         "unreachable": "! {detail}; trying again until preheat ({wait} from now)",
         "reached": "✓ {host} answers again",
-        "cookie_hint_store": "  hint: a store cookie looks like session=TOKEN{yours}; "
-                             "`sniper login URL USER -o FILE` writes one for cookie_file",
+        "cookie_hint_store": "  hint: a store cookie looks like session=TOKEN (yours has no "
+                             "session=); `sniper login URL USER -o FILE` writes one for "
+                             "cookie_file",
+        "session_unknown": "  the store does not know this session (expired or logged out){said}: "
+                           "log in again with `sniper login URL USER -o FILE`",
+        "store_said": "; the store says: {message}",
         "cookie_hint": "  hint: copy the Cookie header of a logged-in request from the browser's "
                        "developer tools (README: \"Finding the cookie for another shop\")",
-        "no_session": " (yours has no session=)",
         "state_waiting": "waiting",
         "and": ", ",
         "remeasure_failed": "! clock re-measure failed, keeping the last estimate: {detail}",
         "duplicate": "! task {name} has the same account and item as {other}: not run",
         "preflight_ok": "pre-flight: {probes} ok",
+        "not_probed": "item and login: not probed on the {platform} platform (it has no request "
+                      "for them); only the clock is measured",
         "notify_failed": "! {detail}",
         "preflight_failed": "✗ pre-flight failed: {detail}",
         "preflight_unreachable": "! pre-flight: cannot reach the platform: {detail}",
@@ -78,16 +86,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "summary": "汇总:共 {attempts} 次请求,结果:{result}",
         "unreachable": "! {detail};开抢预热前会继续重试(还有 {wait})",
         "reached": "✓ {host} 已恢复连接",
-        "cookie_hint_store": "  提示:商店的 Cookie 形如 session=TOKEN{yours};"
-                             "`sniper login URL USER -o FILE` 可以生成一个,供 cookie_file 使用",
+        "cookie_hint_store": "  提示:商店的 Cookie 形如 session=TOKEN(你的 Cookie 里没有 "
+                             "session=);`sniper login URL USER -o FILE` 可以生成一个,"
+                             "供 cookie_file 使用",
+        "session_unknown": "  商店不认识这个会话(已过期或已退出登录){said}:"
+                           "请用 `sniper login URL USER -o FILE` 重新登录",
+        "store_said": ";商店的说明:{message}",
         "cookie_hint": "  提示:在浏览器开发者工具中复制已登录请求的 Cookie 请求头"
                        "(见 README「找到其他商店的 Cookie」)",
-        "no_session": "(你的 Cookie 里没有 session=)",
         "state_waiting": "等待中",
         "and": "、",
         "remeasure_failed": "! 重新测量时钟失败,沿用上次结果:{detail}",
         "duplicate": "! 任务 {name} 与 {other} 是同一账号同一商品:不运行",
         "preflight_ok": "预检:{probes} 正常",
+        "not_probed": "商品与登录:{platform} 平台不检查(它没有对应的请求);只测量时钟",
         "notify_failed": "! 通知发送失败:{detail}",
         "preflight_failed": "✗ 预检失败:{detail}",
         "preflight_unreachable": "! 预检:无法连接平台:{detail}",
@@ -106,6 +118,8 @@ MESSAGES: dict[str, dict[str, str]] = {
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         "intersection": "the offset all of them allow",
+        "date-header": "the server's Date header, whose second may be cached: the ± includes "
+                       "up to {lag_s:.1f} s of that",
         "lowest-rtt": "the fastest one",
         "not_started": "not started", "rate_limited": "rate limited", "auth_failed": "auth failed",
         "sold_out": "sold out", "limit_reached": "limit reached", "not_ordered": "not ordered",
@@ -114,6 +128,8 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "zh": {
         "intersection": "取它们共同允许的时差",
+        "date-header": "依据服务器的 Date 响应头,其秒数可能是缓存的:"
+                       "± 中含最多 {lag_s:.1f} 秒的缓存",
         "lowest-rtt": "取往返最快的一次",
         "ordered": "下单成功", "not_started": "未开始", "rate_limited": "被限流", "retry": "重试",
         "outcome_unknown": "结果未知",
@@ -122,6 +138,22 @@ WORDS: dict[str, dict[str, str]] = {
         "interrupted": "已中断", "login": "登录", "item": "商品", "bad_task": "任务有误",
     },
 }
+
+@dataclass
+class _LiveLine:
+    """Whether a countdown line is drawn (and unfinished) on a stream."""
+
+    drawn: bool = False
+
+
+#: One per stream, shared by every Console writing to it: whichever prints a line clears the
+#: countdown another task drew.
+_LIVE_LINES: weakref.WeakKeyDictionary[TextIO, _LiveLine] = weakref.WeakKeyDictionary()
+
+
+def _live_line(stream: TextIO) -> _LiveLine:
+    return _LIVE_LINES.setdefault(stream, _LiveLine())
+
 
 #: Without a terminal, a line during the wait this often (seconds), so that a log shows life.
 QUIET_LINE_EVERY_S = 300.0
@@ -136,7 +168,7 @@ class Console:
         self.prefix = prefix  # the task's name, when several run at once
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty()
-        self._drawn = False
+        self._line = _live_line(self.stream)
         self._quiet_line_at: float | None = None
         #: Never printed; set by whoever knows the cookie.
         self.secrets = Secrets()
@@ -161,13 +193,28 @@ class Console:
         self._clear()
         print(self.prefix + self.text(key, **values), file=self.stream, flush=True)
 
-    def cookie_hint(self, platform: str, cookie: str) -> None:
-        """After a refused login: what a good cookie looks like, and where to get one."""
-        if platform == "store":
-            yours = "" if "session=" in cookie else self.text("no_session")
-            self.say("cookie_hint_store", yours=yours)
-        else:
+    def cookie_hint(self, platform: str, cookie: str, message: str = "") -> None:
+        """After a refused login: what a good cookie looks like, and where to get one; for a
+        store cookie that has a session, that the store does not know it (with the store's own
+        ``message``, if any)."""
+        if platform != "store":
             self.say("cookie_hint")
+        elif "session=" in cookie:
+            said = self.text("store_said", message=message) if message else ""
+            self.say("session_unknown", said=said)
+        else:
+            self.say("cookie_hint_store")
+
+    def clock(self, est: Estimate, offset: float) -> None:
+        """The clock line: offset, uncertainty, RTT and how it was found."""
+        self.say("clock", offset=offset, uncertainty=est.uncertainty, rtt=est.rtt,
+                 samples=est.samples, method=self.clock_method(est))
+
+    def clock_method(self, est: Estimate) -> str:
+        """How the offset was found; from a ``Date`` header (a report that may lag), that."""
+        if est.lag > 0:
+            return self.word("date-header").format(lag_s=est.lag / 1000)
+        return self.word(est.method)
 
     def countdown(self, *, seconds: float, offset: float, rtt: float) -> None:
         """Redraw the live line on a terminal; elsewhere, a plain line every few minutes."""
@@ -176,7 +223,7 @@ class Console:
             print("\r\x1b[2K" + self.prefix + self.text(
                 "countdown", wait=duration(seconds, self.lang, 3), offset=offset, rtt=rtt,
                 state=self.text("state_waiting")), end="", file=self.stream, flush=True)
-            self._drawn = True
+            self._line.drawn = True
         elif self._quiet_line_at is None:
             self._quiet_line_at = seconds  # the "waiting" line has just said it
         elif self._quiet_line_at - seconds >= QUIET_LINE_EVERY_S:
@@ -184,6 +231,6 @@ class Console:
             self.say("still_waiting", wait=wait, offset=offset)
 
     def _clear(self) -> None:
-        if self._drawn:
+        if self._line.drawn:
             print("\r\x1b[2K", end="", file=self.stream)
-            self._drawn = False
+            self._line.drawn = False

@@ -195,8 +195,7 @@ class Sniper:
         finally:
             await conn.aclose()
         est = self.estimate
-        self.console.say("clock", offset=wall_offset(est, self.clock), uncertainty=est.uncertainty,
-                         rtt=est.rtt, samples=est.samples, method=self.console.word(est.method))
+        self.console.clock(est, wall_offset(est, self.clock))
 
     async def _first_measure(self) -> None:
         """The first measurement. A server that cannot be reached yet (refused, no answer, no

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,6 +50,25 @@ def secret(value: str, field: str) -> str:
 
 class _Channel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    #: The fields that may be ``env:NAME`` or ``file:PATH``.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def secret_of(self, field: str) -> str:
+        """A secret field's value, resolved; ConfigError naming ``notify.TYPE.FIELD``."""
+        return secret(getattr(self, field), f"notify.{self.type}.{field}")
+
+
+def unresolved_secret(channel: Channel) -> str | None:
+    """Why one of the channel's secrets cannot be resolved now (the first), or None."""
+    for field in channel.secret_fields:
+        if getattr(channel, field) is None:
+            continue
+        try:
+            channel.secret_of(field)
+        except ConfigError as exc:
+            return str(exc)
+    return None
 
 
 class Webhook(_Channel):
@@ -65,6 +84,7 @@ class Webhook(_Channel):
 class Bark(_Channel):
     """Bark (iOS): ``POST {url}/{key}``."""
 
+    secret_fields = ("key",)
     type: Literal["bark"]
     key: str
     url: str = "https://api.day.app"
@@ -73,6 +93,7 @@ class Bark(_Channel):
 class PushPlus(_Channel):
     """PushPlus (WeChat)."""
 
+    secret_fields = ("token",)
     type: Literal["pushplus"]
     token: str
     url: str = "https://www.pushplus.plus/send"
@@ -81,6 +102,7 @@ class PushPlus(_Channel):
 class ServerChan(_Channel):
     """ServerChan (WeChat): ``POST {url}/{key}.send``."""
 
+    secret_fields = ("key",)
     type: Literal["serverchan"]
     key: str
     url: str = "https://sctapi.ftqq.com"
@@ -89,6 +111,7 @@ class ServerChan(_Channel):
 class DingTalk(_Channel):
     """A DingTalk group robot, signed with its secret (HMAC-SHA256 of ``timestamp\\nsecret``)."""
 
+    secret_fields = ("access_token", "secret")
     type: Literal["dingtalk"]
     access_token: str
     secret: str
@@ -98,6 +121,7 @@ class DingTalk(_Channel):
 class Telegram(_Channel):
     """A Telegram bot: ``POST {url}/bot{token}/sendMessage``."""
 
+    secret_fields = ("bot_token",)
     type: Literal["telegram"]
     bot_token: str
     chat_id: str
@@ -107,6 +131,7 @@ class Telegram(_Channel):
 class Smtp(_Channel):
     """E-mail over SMTP; STARTTLS unless ``starttls: false`` (a local relay)."""
 
+    secret_fields = ("password",)
     type: Literal["smtp"]
     host: str
     port: int = 587
@@ -148,20 +173,20 @@ def http_push(channel: Channel, title: str, message: str,
     push: HttpPush
     if isinstance(channel, Bark):
         push = _json({"title": title, "body": message})
-        url = f"{channel.url.rstrip('/')}/{secret(channel.key, 'notify.bark.key')}"
+        url = f"{channel.url.rstrip('/')}/{channel.secret_of('key')}"
     elif isinstance(channel, PushPlus):
-        push = _json({"token": secret(channel.token, "notify.pushplus.token"), "title": title,
+        push = _json({"token": channel.secret_of("token"), "title": title,
                       "content": message})
         url = channel.url
     elif isinstance(channel, ServerChan):
         push = _json({"title": title, "desp": message})
-        url = f"{channel.url.rstrip('/')}/{secret(channel.key, 'notify.serverchan.key')}.send"
+        url = f"{channel.url.rstrip('/')}/{channel.secret_of('key')}.send"
     elif isinstance(channel, DingTalk):
         push = _json({"msgtype": "text", "text": {"content": f"{title}\n{message}"}})
         url = dingtalk_url(channel, now_ms())
     elif isinstance(channel, Telegram):
         push = _json({"chat_id": channel.chat_id, "text": f"{title}\n{message}"})
-        token = secret(channel.bot_token, "notify.telegram.bot_token")
+        token = channel.secret_of("bot_token")
         url = f"{channel.url.rstrip('/')}/bot{token}/sendMessage"
     else:
         raise TypeError(f"not an HTTP channel: {channel!r}")
@@ -183,9 +208,9 @@ def dingtalk_sign(secret_value: str, timestamp_ms: int) -> str:
 def dingtalk_url(channel: DingTalk, timestamp_ms: int) -> str:
     """The robot URL with its access token, timestamp and signature."""
     query = urllib.parse.urlencode({
-        "access_token": secret(channel.access_token, "notify.dingtalk.access_token"),
+        "access_token": channel.secret_of("access_token"),
         "timestamp": timestamp_ms,
-        "sign": dingtalk_sign(secret(channel.secret, "notify.dingtalk.secret"), timestamp_ms)})
+        "sign": dingtalk_sign(channel.secret_of("secret"), timestamp_ms)})
     return f"{channel.url}?{query}"
 
 
@@ -198,7 +223,7 @@ def _send_mail(channel: Smtp, title: str, message: str) -> None:
             smtp.starttls(context=ssl.create_default_context(
                 cafile=str(channel.ca_file) if channel.ca_file else None))
         if channel.user and channel.password:
-            smtp.login(channel.user, secret(channel.password, "notify.smtp.password"))
+            smtp.login(channel.user, channel.secret_of("password"))
         smtp.send_message(mail)
 
 
@@ -227,9 +252,13 @@ class Notifier:
             try:
                 await asyncio.wait_for(self._once(channel, title, message), _SEND_TIMEOUT_S)
                 return None
+            except ConfigError as exc:  # a missing secret: trying again cannot help
+                why = f"{channel.type} failed: {exc}"
+                self._warn(f"notify: {why}")
+                return why
             except Exception as exc:  # a channel's failure is reported, never raised
                 # The class name only: an HTTP error's text holds the URL, which may hold a key.
-                error = type(exc).__name__ if not isinstance(exc, ConfigError) else str(exc)
+                error = type(exc).__name__
             if attempt + 1 < _TRIES:
                 await asyncio.sleep(0.5 * (attempt + 1))
         why = f"{channel.type} failed after {_TRIES} tries ({error})"
