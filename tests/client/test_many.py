@@ -142,7 +142,8 @@ async def test_preflight_failure_is_pushed_before_the_opening(tmp_path: Path) ->
         code = await asyncio.wait_for(run_many(tasks, "en", stream=out), 30)
     arrived = {json.loads(r.body)["title"]: r.at for r in hook.got}
     assert code == 4
-    assert "[stale]   hint: a store cookie looks like session=TOKEN;" in out.getvalue()
+    assert "[stale]   the store does not know this session (expired or logged out); the store " \
+           "says: " in out.getvalue()
     assert "[good]   hint" not in out.getvalue()
     assert arrived["sniper: pre-flight failed"] < opening_s - 0.5  # the server's clock is ours
     assert arrived["sniper: order placed"] >= opening_s

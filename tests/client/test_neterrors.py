@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import socket
 import ssl
 from pathlib import Path
@@ -10,15 +11,18 @@ from pathlib import Path
 import pytest
 
 from sniper.client.connection import Connection, ConnectionBroken, Origin, ssl_context
+from sniper.client.console import Console
 from sniper.client.neterrors import (
     LONGEST_RETRY_S,
     MAX_RETRIES,
     TRANSIENT,
+    NetFailure,
     NetKind,
     classify,
     describe,
     retry_delay_s,
 )
+from sniper.client.probe import ClockError
 from sniper.clock import SystemClock
 from sniper.store.process import free_port
 from tests.client.fault_server import FaultServer, ok
@@ -119,3 +123,36 @@ def test_what_is_waited_out() -> None:
 def test_retry_delay(tries: int, left_s: float, delay: float | None) -> None:
     """Doubling pauses, capped, bounded by the time left and by a count."""
     assert retry_delay_s(tries, left_s) == delay
+
+
+class TestChinese:
+    """The same failures, said in the console's language."""
+
+    async def test_refused_in_chinese(self) -> None:
+        """A real refusal: the console says it in Chinese; the error itself stays English."""
+        port = free_port()
+        error = await connect(f"http://127.0.0.1:{port}")
+        assert Console("zh", io.StringIO()).detail(error) == (
+            f"无法连接 127.0.0.1:{port}:连接被拒绝"
+            "(该端口没有服务在监听:服务器是否已启动,端口是否正确?)")
+        assert Console("en", io.StringIO()).detail(error) == str(error)
+
+    async def test_through_a_clock_error(self) -> None:
+        """A clock measurement that failed to connect repeats the line: translated too."""
+        port = free_port()
+        error = await connect(f"http://127.0.0.1:{port}")
+        clock_error = ClockError(str(error))
+        clock_error.__cause__ = error
+        assert Console("zh", io.StringIO()).detail(clock_error).startswith("无法连接")
+
+    def test_other_errors_as_they_are(self) -> None:
+        """An error with a line of its own is not replaced."""
+        assert Console("zh", io.StringIO()).detail(ValueError("x")) == "x"
+
+    @pytest.mark.parametrize("kind", list(NetKind))
+    def test_every_kind_has_chinese(self, kind: NetKind) -> None:
+        """No kind falls back to English in a Chinese console."""
+        failed = NetFailure(kind, "https", "shop.example", 443, 5.0, "why")
+        text = failed.text("zh")
+        assert text != failed.text("en")
+        assert not any(word in text for word in ("cannot", "connection", "answer", "network"))

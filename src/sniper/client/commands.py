@@ -18,7 +18,7 @@ from sniper.client.connection import (
 from sniper.client.console import Console
 from sniper.client.engine import Sniper
 from sniper.client.notify import unresolved_secret
-from sniper.client.outcome import json_body
+from sniper.client.outcome import error_message
 from sniper.client.platforms import Platform, Probe, platform_class
 from sniper.client.probe import ClockError, TimeProbe, measure, wall_offset
 from sniper.client.schedule import past_target, plan
@@ -67,7 +67,7 @@ async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock
             code = max(code, _probe_answer(platform, probe, response, console))
         est, _ = await measure(conn, platform, clock, timeout_s=task.timeout_s)
     except (ConnectionBroken, ClockError) as exc:
-        print(f"  cannot reach {origin.host_header}: {exc}", file=console.stream)
+        print(f"  cannot reach {origin.host_header}: {console.detail(exc)}", file=console.stream)
         return 1
     finally:
         await conn.aclose()
@@ -92,7 +92,7 @@ def _probe_answer(platform: Platform, probe: Probe, response: Response, console:
     ok = response.status in probe.ok_status
     print(f"  {probe.label}: HTTP {response.status} {'ok' if ok else 'FAILED'}", file=out)
     if not ok and response.status in (401, 403):
-        console.cookie_hint(platform.task.platform, platform.cookie, _store_message(response))
+        console.cookie_hint(platform.task.platform, platform.cookie, error_message(response))
         return 4
     if not ok and response.status == 404 and probe.missing:
         print(f"  ✗ {probe.missing}", file=out)
@@ -105,13 +105,6 @@ def _probe_answer(platform: Platform, probe: Probe, response: Response, console:
         print(f"  ! target_time {target.isoformat()} differs from the item's sale_start "
               f"{opens.isoformat()}: the sale opens at sale_start", file=out)
     return 0
-
-
-def _store_message(response: Response) -> str:
-    """The ``message`` of a JSON error body, or ""."""
-    body = json_body(response)
-    message = body.get("message") if isinstance(body, dict) else None
-    return message if isinstance(message, str) else ""
 
 
 async def clock_report(url: str, console: Console, *, samples: int = 8,

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import h11
 
-from sniper.client.neterrors import NetKind, classify, describe
+from sniper.client.neterrors import NetFailure, NetKind, failure
 from sniper.clock import Clock
 
 _READ_CHUNK = 65536
@@ -79,9 +79,12 @@ class ConnectionBroken(Exception):
     """The connection failed or closed; the caller may open a new one. ``kind`` says why, when
     it failed while connecting."""
 
-    def __init__(self, message: str, kind: NetKind | None = None) -> None:
+    def __init__(self, message: str, kind: NetKind | None = None,
+                 failure: NetFailure | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        #: The connect-time failure, to be said in the console's language.
+        self.failure = failure
 
 
 def ssl_context(origin: Origin, ca_file: Path | None) -> ssl.SSLContext | None:
@@ -129,9 +132,9 @@ class Connection:
             )
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             origin = self.origin
-            raise ConnectionBroken(
-                describe(exc, scheme=origin.scheme, host=origin.host, port=origin.port,
-                         timeout_s=timeout_s), classify(exc)) from exc
+            net = failure(exc, scheme=origin.scheme, host=origin.host, port=origin.port,
+                          timeout_s=timeout_s)
+            raise ConnectionBroken(net.text(), net.kind, net) from exc
         self.opened_at = self._clock.monotonic() * 1000
         self._h11 = h11.Connection(our_role=h11.CLIENT)
 

@@ -7,6 +7,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TextIO
 
+from sniper.client.neterrors import NetFailure
 from sniper.client.scrub import Secrets, printable
 from sniper.client.timesync import Estimate
 from sniper.humanize import duration
@@ -179,6 +180,18 @@ class Console:
         safe = {k: self.secrets.hide(printable(v)) if isinstance(v, str) else v
                 for k, v in values.items()}
         return MESSAGES[self.lang][key].format(**safe)
+
+    def detail(self, exc: BaseException) -> str:
+        """An error's line in the console's language: a connect-time failure (itself, or what
+        an error that repeats its line was raised from) is translated; others are as they are."""
+        text = str(exc)
+        cause: BaseException | None = exc
+        while cause is not None:
+            net = getattr(cause, "failure", None)
+            if isinstance(net, NetFailure) and net.text() == text:
+                return net.text(self.lang)
+            cause = cause.__cause__
+        return text
 
     def word(self, name: str) -> str:
         """An outcome, result, method or label in the console's language."""

@@ -24,7 +24,7 @@ from sniper.client.console import Console
 from sniper.client.gate import FireGate
 from sniper.client.neterrors import TRANSIENT, retry_delay_s
 from sniper.client.notify import Notifier
-from sniper.client.outcome import Kind, Verdict, failure
+from sniper.client.outcome import Kind, Verdict, error_message, failure
 from sniper.client.platforms import Platform, platform_class
 from sniper.client.policy import Result, RetryPolicy
 from sniper.client.probe import ClockError, measure, take_sample, wall_offset
@@ -104,7 +104,7 @@ class Sniper:
             return summary
         except (ClockError, ConnectionBroken) as exc:
             summary = RunSummary(Result.FATAL, detail=str(exc))
-            self.console.say("stopped", detail=summary.detail)
+            self.console.say("stopped", detail=self.console.detail(exc))
             return summary
         except Exception as exc:  # one task's surprise must not end the others
             summary = RunSummary(Result.FATAL, detail=type(exc).__name__)
@@ -213,8 +213,9 @@ class Sniper:
                 if delay is None:
                     raise
                 if not told:
-                    self.console.say("unreachable", detail=str(exc), wait=self.console.duration(
-                        (self._preheat_guess() - self.now()) / 1000))
+                    self.console.say("unreachable", detail=self.console.detail(exc),
+                                     wait=self.console.duration(
+                                         (self._preheat_guess() - self.now()) / 1000))
                 told, tries = True, tries + 1
                 self.log.event("unreachable", detail=str(exc), tries=tries)
                 await asyncio.sleep(delay)
@@ -278,7 +279,7 @@ class Sniper:
             # Another task's measurement of the same server may not hold this one past preheat.
             await self._measure_on_probe_connection(fresh=fresh, wait_until_ms=plan.preheat_at)
         except ClockError as exc:  # a blip while waiting: keep the last estimate
-            self.console.say("remeasure_failed", detail=str(exc))
+            self.console.say("remeasure_failed", detail=self.console.detail(exc))
             return plan
         return self._plan()
 
@@ -288,6 +289,7 @@ class Sniper:
         self._preflighted = True
         conn = Connection(self.origin, self.clock, self.tls)
         results: dict[str, int | None] = {}
+        refused = ""  # the store's own words on a refused login
 
         def limit() -> float:
             return max(0.001, min(self.task.timeout_s, (until - self.now()) / 1000 - 0.05))
@@ -298,10 +300,12 @@ class Sniper:
                 try:
                     answer = await conn.request(probe.call, limit())
                     results[probe.label] = answer.status
+                    if probe.label == "login" and answer.status in (401, 403):
+                        refused = error_message(answer)
                 except ConnectionBroken:
                     results[probe.label] = None
         except ConnectionBroken as exc:
-            self.console.say("preflight_unreachable", detail=str(exc))
+            self.console.say("preflight_unreachable", detail=self.console.detail(exc))
         finally:
             await conn.aclose()
         bad = {k: v for k, v in results.items() if v not in (200,)}
@@ -313,7 +317,7 @@ class Sniper:
             detail = ", ".join(f"{k} HTTP {v}" for k, v in bad.items())
             self.console.say("preflight_failed", detail=detail)
             if self._session_dead:  # told (notified) once, when the task stops
-                self.console.cookie_hint(self.task.platform, self.platform.cookie)
+                self.console.cookie_hint(self.task.platform, self.platform.cookie, refused)
             else:
                 self._tell("pre-flight failed", detail)
         elif results:

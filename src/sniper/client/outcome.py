@@ -46,6 +46,13 @@ def json_body(response: Response) -> object:
         return None
 
 
+def error_message(response: Response) -> str:
+    """The ``message`` of a JSON error body (``{"error", "message"}``), or ""."""
+    body = json_body(response)
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else ""
+
+
 #: Longer is no order id but a server's noise.
 MAX_ORDER_ID_CHARS = 128
 
