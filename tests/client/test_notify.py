@@ -19,7 +19,7 @@ import pytest
 
 from sniper.client.config import TaskConfig
 from sniper.client.many import run_many
-from sniper.client.notify import Channel, Notifier
+from sniper.client.notify import Channel, Notifier, unresolved_secret
 from sniper.store.process import free_port
 from tests.client.fault_server import FaultServer, ok
 from tests.client.receiver import Receiver
@@ -137,6 +137,34 @@ class TestPresets:
         assert "failed after 3 tries" in (result[0][1] or "")
         assert result[1] == ("webhook", None)
         assert len(bad.got) == 3
+
+
+class TestMissingSecrets:
+    """A secret that cannot be read is a mistake in the task: named, and never retried."""
+
+    async def test_not_retried(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("SNIPER_TEST_NO_SUCH_TOKEN", raising=False)
+        warned: list[str] = []
+        [(kind, error)] = await Notifier(
+            [adapter.validate_python({"type": "pushplus",
+                                      "token": "env:SNIPER_TEST_NO_SUCH_TOKEN"})],
+            warned.append).check("t", "m")
+        assert (kind, error) == ("pushplus", "pushplus failed: notify.pushplus.token: "
+                                 "environment variable SNIPER_TEST_NO_SUCH_TOKEN is not set")
+        assert warned == [f"notify: {error}"]
+
+    def test_unresolved_secret_names_the_field(self, tmp_path: Path) -> None:
+        channel = adapter.validate_python({"type": "dingtalk", "access_token": "tok",
+                                           "secret": f"file:{tmp_path}/missing"})
+        assert (unresolved_secret(channel) or "").startswith(
+            f"notify.dingtalk.secret: cannot read {tmp_path}/missing")
+        (tmp_path / "missing").write_text("s3cret\n")
+        assert unresolved_secret(channel) is None
+
+    def test_optional_secret_absent(self) -> None:
+        channel = adapter.validate_python({"type": "smtp", "host": "127.0.0.1",
+                                           "from": "a@b", "to": ["c@d"]})
+        assert unresolved_secret(channel) is None
 
 
 async def test_a_hanging_channel_does_not_delay_firing(tmp_path: Path) -> None:

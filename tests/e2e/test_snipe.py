@@ -113,6 +113,7 @@ def test_check_sends_no_order(start_store: StartStore, tmp_path: Path) -> None:
     path, _, _ = task_file(store, tmp_path, opens_in_s=5)
     done = sniper("check", str(path), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("task: store at 127.0.0.1:")  # not "task task:"
     assert "item: HTTP 200 ok" in done.stdout
     assert "login: HTTP 200 ok" in done.stdout
     assert "would fire at" in done.stdout
@@ -129,6 +130,27 @@ def test_check_reports_a_dead_cookie(start_store: StartStore, tmp_path: Path) ->
     assert done.returncode == 4
     assert "login: HTTP 401 FAILED" in done.stdout
     assert "yours has no" not in done.stdout
+    assert "the store does not know this session (expired or logged out); the store says: " \
+        in done.stdout
+    assert "log in again with `sniper login" in done.stdout
+    assert "forged-session-token" not in done.stdout + done.stderr
+
+
+def test_check_resolves_notify_secrets(start_store: StartStore, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A notify secret that cannot be read now: check exits 2 with one line naming the
+    channel and the field (the secret's value is never printed)."""
+    monkeypatch.delenv("SNIPER_TEST_NO_SUCH_TOKEN", raising=False)
+    store = start_store()
+    path, _, _ = task_file(store, tmp_path, opens_in_s=5, extra=(
+        "notify:\n  - {type: pushplus, token: 'env:SNIPER_TEST_NO_SUCH_TOKEN'}\n"
+        f"  - {{type: serverchan, key: 'file:{tmp_path}/no-such-key'}}\n"))
+    done = sniper("check", str(path), cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "  ✗ notify.pushplus.token: environment variable SNIPER_TEST_NO_SUCH_TOKEN is not " \
+           "set" in done.stdout.splitlines()
+    assert any(line.startswith("  ✗ notify.serverchan.key: cannot read ")
+               for line in done.stdout.splitlines())
 
 
 def test_check_explains_a_cookie_without_session(start_store: StartStore, tmp_path: Path) -> None:
@@ -220,6 +242,10 @@ def test_import_curl_task_runs_through_the_http_platform(
     # Timed from the Date header (whole seconds, refined by edge probes as time allows): the
     # order lands after the opening and well within the second a plain Date reading allows.
     assert 0 <= orders[0]["created_ms"] - opening_ms < 1000
+    # check (after the opening: it says so, exit 2) says what it cannot probe there.
+    checked = sniper("check", "imported.yaml", cwd=tmp_path)
+    assert "  item and login: not probed on the http platform (it has no request for them); " \
+           "only the clock is measured" in checked.stdout.splitlines(), checked.stdout
 
 
 def test_store_date_header_follows_its_skewed_clock(start_store: StartStore) -> None:
