@@ -134,3 +134,24 @@ def test_a_redis_that_is_down_or_refuses_the_password_is_one_line(tmp_path: Path
                        "--port", str(free_port()))
     _one_line_exit_2(wrong, "AuthenticationError")
     assert "wrong-one" not in wrong.stderr
+
+
+def test_demo_banner_patch_example_moves_the_opening(tmp_path: Path) -> None:
+    """The banner's PATCH example names a time 2 min ahead on the store's (skewed) clock, not
+    the item's current opening: run as printed, it moves the sale there."""
+    store = StoreProcess(tmp_path / "store.db", args=("--demo", "--clock-skew-ms", "90000"))
+    store.start()
+    try:
+        now_ms = httpx.get(f"{store.url}/api/time").json()["now_ms"]
+        line = next(ln for ln in store.log().splitlines() if "curl -X PATCH" in ln)
+        example = line.split('"sale_start": "', 1)[1].split('"', 1)[0]
+        ahead_s = datetime.fromisoformat(example).timestamp() - now_ms / 1000
+        assert 100 < ahead_s <= 121, line
+        before = httpx.get(f"{store.url}/api/items/demo-eggs").json()["sale_start"]
+        assert example != before
+        assert store.admin("PATCH", "/admin/items/demo-eggs",
+                           json={"sale_start": example}).status_code == 200
+        after = httpx.get(f"{store.url}/api/items/demo-eggs").json()["sale_start"]
+        assert datetime.fromisoformat(after) == datetime.fromisoformat(example)
+    finally:
+        store.close()

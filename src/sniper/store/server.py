@@ -124,7 +124,8 @@ async def _prepare(
         await backend.open()
         if settings.demo:
             info = await seed_demo(backend, clock, settings)
-            _say_demo(info, settings, port, say, show_token=show_token)
+            _say_demo(info, settings, port, say, show_token=show_token,
+                      now=datetime.fromtimestamp(clock.time(), tz=UTC))
         if items is not None:
             created = await backend.load_catalog(items)
             say(f"catalog {settings.catalog}: {created} item(s) created, "
@@ -169,9 +170,14 @@ async def seed_demo(backend: Backend, clock: Clock, settings: StoreSettings) -> 
     return DemoInfo(token, item, DEMO_USER, DEMO_PASSWORD)
 
 
+#: The banner's example opening: this far ahead on the store's clock, so that running the
+#: printed command visibly moves the sale.
+DEMO_EXAMPLE_AHEAD = timedelta(minutes=2)
+
+
 def _say_demo(
     info: DemoInfo, settings: StoreSettings, port: int, say: Callable[[str], None], *,
-    show_token: bool,
+    show_token: bool, now: datetime,
 ) -> None:
     base = f"http://{settings.host}:{port}"
     say(f"demo store at {base}")
@@ -184,10 +190,12 @@ def _say_demo(
     say(f"    curl -i {base}/api/login -H 'Content-Type: application/json' "
         f"-d '{{\"user\": \"{info.user}\", \"password\": \"{info.password}\"}}'")
     token = info.admin_token if show_token else "$SNIPER_ADMIN_TOKEN"
-    say("  move the opening (any RFC 3339 time with offset):")
+    example = (now.replace(microsecond=0) + DEMO_EXAMPLE_AHEAD).isoformat()
+    say("  move the opening (any RFC 3339 time with offset; this one is 2 min from now on the "
+        "store's clock):")
     say(f"    curl -X PATCH {base}/admin/items/{info.item.sku_id} "
         f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
-        f"-d '{{\"sale_start\": \"{info.item.sale_start}\"}}'")
+        f"-d '{{\"sale_start\": \"{example}\"}}'")
 
 
 def raise_fd_limit() -> None:
