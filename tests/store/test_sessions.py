@@ -22,6 +22,7 @@ from sniper.store.auth import (
     needs_rehash,
     verify_password,
 )
+from sniper.store.app import create_app
 from sniper.store.models import Order
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.service import StoreService
@@ -158,6 +159,41 @@ class TestLoginLimits:
         async with in_process(tight, clock) as (client, _):
             codes = [(await login(client, f"user{i}", "guess")).status_code for i in range(5)]
             assert codes == [401, 401, 401, 401, 429]
+
+
+    async def test_a_guesser_cannot_lock_a_user_out(self, settings: StoreSettings,
+                                                    clock: ManualClock) -> None:
+        """A guesser spends its own buckets: refused by its client limit, its tries take nothing
+        from the user's; past its (user, client) burst, the user with the right password still
+        gets in from another address. Only failures from many addresses fill the user's own
+        bucket (10 times the pair's), and then the right password waits too."""
+        tight = settings.model_copy(update={"login_user_burst": 3, "login_user_rate_per_s": 0.05,
+                                            "login_client_burst": 4})
+        app = create_app(tight, clock=clock)
+
+        def client(ip: str) -> httpx.AsyncClient:
+            return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 1)),
+                                     base_url="http://store")
+
+        async with app.lifespan(), client("10.0.0.9") as admin:
+            await new_user(admin, "ann", "pw-ann")
+
+            async with client("10.0.0.66") as evil, client("10.0.0.1") as ann:
+                codes = [(await login(evil, f"x{i}", "guess")).status_code for i in range(4)]
+                assert codes == [401] * 4
+                codes = [(await login(evil, "ann", "guess")).status_code for _ in range(5)]
+                assert codes == [429] * 5  # its client limit: ann's buckets untouched
+            async with client("10.0.0.67") as evil, client("10.0.0.1") as ann:
+                codes = [(await login(evil, "ann", "guess")).status_code for _ in range(4)]
+                assert codes == [401, 401, 401, 429]
+                assert (await login(ann, "ann", "pw-ann")).status_code == 200
+            for i in range(9):  # 3 failures from each of 9 more addresses: 30 in all
+                async with client(f"10.0.1.{i}") as evil:
+                    for _ in range(3):
+                        assert (await login(evil, "ann", "guess")).status_code == 401
+            async with client("10.0.0.2") as ann:
+                limited = await login(ann, "ann", "pw-ann")
+                assert limited.status_code == 429
 
 
 class TestPasswords:

@@ -37,6 +37,9 @@ class StoreSettings(BaseSettings):
     login_client_rate_per_s: float = Field(1.0, ge=0,
                                            description="logins/s per client address; 0: off")
     login_client_burst: int = Field(20, ge=1)
+    forwarded_allow_ips: str | None = Field(
+        None, description="proxies trusted for X-Forwarded-For (comma-separated); none: "
+        "the TCP peer is the client")
     user_rate_per_s: float = Field(20.0, ge=0, description="per-user orders/s; 0 turns it off")
     user_burst: int = Field(100, ge=1)
     global_rate_per_s: float = Field(0.0, ge=0, description="all orders/s; 0 turns it off")

@@ -23,6 +23,9 @@ class SharedLimiter(Protocol):
     async def take(self, name: str = "") -> float:
         """0 when a token was taken, else seconds until one is there."""
 
+    async def wait(self, name: str = "") -> float:
+        """0 when a token is there (none is taken), else seconds until one is."""
+
 
 class Backend(ABC):
     """Async storage for items, users, sessions and orders."""
