@@ -116,3 +116,27 @@ async def test_the_login_limit_holds_across_replicas(
                                                  for i in range(20)]))
     assert tally[401] <= 5 + 1
     assert tally[429] >= 14
+
+
+async def _spoofed(store: StoreProcess, count: int) -> Counter[int]:
+    """``count`` wrong logins at once from this address, each naming another client in
+    ``X-Forwarded-For``."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        return Counter(r.status_code for r in await asyncio.gather(*(
+            client.post(f"{store.url}/api/login", json={"user": f"u{i}", "password": "guess"},
+                        headers={"X-Forwarded-For": f"10.1.0.{i}"})
+            for i in range(count))))
+
+
+async def test_x_forwarded_for_is_trusted_only_from_named_proxies(
+        start_store: StartStore, tmp_path: Path) -> None:
+    """By default the TCP peer is the client, whatever X-Forwarded-For says: 30 guesses at
+    once, past the client's burst (20, 1/s), 429. Behind a proxy the operator names, each
+    forwarded address has its own bucket."""
+    store = start_store(db=tmp_path / "direct.db")
+    started = time.monotonic()
+    tally = await _spoofed(store, 30)
+    assert tally[401] <= 20 + (time.monotonic() - started) + 1
+    assert tally[429] >= 1
+    proxied = start_store(db=tmp_path / "proxied.db", args=("--forwarded-allow-ips", "127.0.0.1"))
+    assert await _spoofed(proxied, 30) == {401: 30}
