@@ -280,13 +280,18 @@ class Sessions:
         self._fresh_until = started + self._recheck_s
 
     async def revoke(self, token: str | None) -> str:
-        """Log a session out everywhere; the user it belonged to."""
-        user = await self.user_for(token)
-        token_hash = hash_token(token or "")
+        """Log a session out everywhere; the user it belonged to. Asked again after an error,
+        it finishes what the first call left."""
+        if not token:
+            raise Unauthorized("log in first: no session cookie")
+        token_hash = hash_token(token)
         self.forget([token_hash])
-        if not await self._backend.revoke_session(token_hash):
+        session = await self._backend.revoke_session(token_hash)
+        if session is None:
             raise Unauthorized("unknown session; log in again")
-        return user
+        if session.expires_ms <= now_ms(self._clock):
+            raise Unauthorized("session expired; log in again")
+        return session.user
 
     async def revoke_user(self, user: str) -> int:
         """Revoke every session of ``user``; how many were live."""

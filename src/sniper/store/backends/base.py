@@ -112,8 +112,9 @@ class Backend(ABC):
         meanwhile; True if swapped. Sessions stay."""
 
     @abstractmethod
-    async def revoke_session(self, token_hash: str) -> bool:
-        """Delete one session and log its revocation; False if there was none."""
+    async def revoke_session(self, token_hash: str) -> Session | None:
+        """Delete one session and log its revocation (finishing one cut short); the session,
+        or None if there was none."""
 
     @abstractmethod
     async def revoke_sessions(self, user: str) -> list[str]:
