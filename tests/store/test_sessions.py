@@ -14,6 +14,7 @@ import pytest
 
 from sniper.clock import ManualClock
 from sniper.errors import Unauthorized, Unavailable
+from sniper.store.app import create_app
 from sniper.store.auth import (
     SCRYPT,
     Hasher,
@@ -22,7 +23,6 @@ from sniper.store.auth import (
     needs_rehash,
     verify_password,
 )
-from sniper.store.app import create_app
 from sniper.store.models import Order
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.service import StoreService

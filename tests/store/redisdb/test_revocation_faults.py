@@ -95,7 +95,7 @@ async def test_a_revocation_cut_short_is_finished_by_the_next(
     """The first try fails (503) at one step; the second finishes it: the process that cached
     the session refuses it once --cache-ttl has passed, and so does a process that never saw
     it."""
-    a, b, c = backends
+    a, _, c = backends
     here, there, fresh = (Sessions(x, clock, 3600, recheck_s=1.0) for x in backends)
     for sessions in (here, there, fresh):
         await sessions.start()
