@@ -438,14 +438,18 @@ class RedisBackend(Backend):
             async with self._calls():
                 await self._log_revoked(keys=[REVOKED],
                                         args=[self._session_keep_ms, *live[start:start + 1000]])
+        await self._drop(sessions)
+        return live
+
+    async def _drop(self, sessions: dict[str, list[tuple[str, int]]]) -> None:
+        """The last step of a revocation: the sessions leave their users' sets and go."""
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             for user, pairs in sessions.items():
                 if pairs:
                     pipe.zrem(user_sessions_key(user), *(h for h, _ in pairs))
-            for _, h, _ in entries:
-                pipe.delete(session_key(h))
+                for h, _ in pairs:
+                    pipe.delete(session_key(h))
             await pipe.execute()
-        return live
 
     async def revocation_cursor(self) -> str:
         """The id of the log's last entry."""
