@@ -347,7 +347,8 @@ class StoreService:
             raise
 
     async def aclose(self) -> None:
-        """Wait for background work (sold-out snapshots) to finish."""
+        """Wait for background work (sold-out snapshots, rehashes) to finish."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self.sessions.aclose()
 
