@@ -86,9 +86,10 @@ def _tally(answers: list[httpx.Response]) -> Counter[int]:
 
 
 async def test_a_login_flood_gets_429(start_store: StartStore) -> None:
-    """40 wrong guesses at one user at once: at most the user's burst (5) are checked, the rest
-    429. Then 40 guesses at 40 users from this one address: past the client's burst (20, at
-    1/s), 429."""
+    """40 wrong guesses at one user at once: at most the (user, client) burst (5) are checked,
+    the rest 429; they took the client's burst (20, at 1/s: its bucket is taken first). Then 40
+    guesses at 40 users from this one address: only what the client's bucket refilled since is
+    checked, the rest 429."""
     store = start_store()
     _session(store, "ann", "pw-ann")
     started = time.monotonic()
@@ -99,9 +100,8 @@ async def test_a_login_flood_gets_429(start_store: StartStore) -> None:
     many_users = _tally(await _flood([store.url], [{"user": f"u{i}", "password": "guess"}
                                                    for i in range(40)]))
     elapsed = time.monotonic() - started
-    assert set(many_users) == {401, 429}
-    # The client's bucket: 20 to start (5 taken above), 1/s since.
-    assert one_user[401] + many_users[401] <= 20 + elapsed + 1
+    assert many_users[429] >= 40 - elapsed - 1
+    assert set(many_users) <= {401, 429}
 
 
 @pytest.mark.redis

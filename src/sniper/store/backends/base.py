@@ -113,8 +113,8 @@ class Backend(ABC):
 
     @abstractmethod
     async def revoke_session(self, token_hash: str) -> Session | None:
-        """Delete one session and log its revocation (finishing one cut short); the session,
-        or None if there was none."""
+        """Delete one live session and log its revocation (finishing one cut short); the
+        session (an expired one is left as it is), or None if there was none."""
 
     @abstractmethod
     async def revoke_sessions(self, user: str) -> list[str]:

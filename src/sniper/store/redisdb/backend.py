@@ -406,14 +406,16 @@ class RedisBackend(Backend):
         return Session(fields["user"], token_hash, int(fields["expires_ms"]))
 
     async def revoke_session(self, token_hash: str) -> Session | None:
-        """Revoke one session (one whose revocation was cut short too: it is finished)."""
+        """Revoke one session (one whose revocation was cut short too: it is finished); an
+        expired one is left to expire."""
         self._count("revoke_session")
-        found = await self._end_session([session_key(token_hash)], [])
+        found = await self._end_session([session_key(token_hash)], [now_ms(self._clock)])
         if not found:
             return None
-        user, expires = found
-        await self._revoke({user: [(token_hash, int(expires))]})
-        return Session(user, token_hash, int(expires))
+        session = Session(found[0], token_hash, int(found[1]))
+        if session.expires_ms > now_ms(self._clock):
+            await self._revoke({session.user: [(token_hash, session.expires_ms)]})
+        return session
 
     async def revoke_sessions(self, user: str) -> list[str]:
         """Revoke every session in the user's set; the live ones."""
