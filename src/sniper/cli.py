@@ -22,6 +22,7 @@ from sniper.client.platforms import platform_class
 from sniper.client.probe import ClockError
 from sniper.client.runner import Interrupted, run_until_signal
 from sniper.errors import ConfigError, StartError
+from sniper.files import write_private
 from sniper.logs import setup_logging
 
 EXIT_CONFIG = 2
@@ -149,12 +150,13 @@ def clock(url: str, samples: int, ca_file: str | None) -> None:
 def login(url: str, user: str, output: Path | None, password_file: Any,
           ca_file: Path | None) -> None:
     """Log in to a store; write its session cookie to a file for a task's cookie_file."""
-    from sniper.client.login import LoginFailed
+    from sniper.client.login import LoginFailed, check_user
     from sniper.client.login import login as log_in
 
     if not url.startswith(("http://", "https://")):
         click.echo("sniper: url: must start with http:// or https://", err=True)
         sys.exit(EXIT_CONFIG)
+    _or_exit(check_user, user)
     if password_file is not None:
         password = password_file.readline().rstrip("\r\n")
     else:
@@ -165,7 +167,7 @@ def login(url: str, user: str, output: Path | None, password_file: Any,
     except LoginFailed as exc:
         click.echo(f"sniper: {exc}", err=True)
         sys.exit(exc.exit_code)
-    output = output or Path(f"{user}.cookie")
+    output = (output or Path(f"{user}.cookie")).absolute()  # a task may live elsewhere
     _or_exit(_write_private, output, cookie + "\n")
     click.echo(f"wrote {output} (cookie {redact(cookie)}, readable by you only); "
                f"in a task: cookie_file: {output}")
@@ -298,13 +300,10 @@ def demo(lang: str) -> None:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600, also when the file already exists; a
-    ConfigError naming the file if it cannot be written."""
+    """:func:`~sniper.files.write_private`; a ConfigError naming the file if it cannot be
+    written."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_private(path, text)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write: {exc.strerror}") from None
 

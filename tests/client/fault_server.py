@@ -14,6 +14,7 @@ import json
 import ssl
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 
 import h11
@@ -68,10 +69,13 @@ class FaultServer:
                  tls: ssl.SSLContext | None = None, close_each: bool = False,
                  dead_cookies: frozenset[str] = frozenset(), port: int = 0,
                  time_body: bytes | None = None, date: str | None = None,
-                 echo_cookie: bool = False) -> None:
+                 echo_cookie: bool = False, dated: bool = False,
+                 login: Step | None = None) -> None:
         self.script, self.skew_ms, self.tls, self.port = list(script), skew_ms, tls, port
         self.time_body = time_body  # what /api/time answers instead of the clock
         self.date = date  # a Date header on every answer (else h11 sends none)
+        self.dated = dated  # a Date header of the server's clock, as most servers send
+        self.login = login  # what POST /api/login answers (else 404)
         self.echo_cookie = echo_cookie  # the request's cookie back, in X-Echo (some servers do)
         self.close_each = close_each
         self.dead_cookies = dead_cookies  # sessions the login probe refuses (401)
@@ -150,12 +154,16 @@ class FaultServer:
     def _headers(self, seen: Seen) -> tuple[tuple[str, str], ...]:
         close = (("Connection", "close"),) if self.close_each else ()
         date = (("Date", self.date),) if self.date else ()
+        if self.dated:
+            date = (("Date", formatdate(self.now_ms() / 1000, usegmt=True)),)
         echo = (("X-Echo", seen.headers.get("cookie", "")),) if self.echo_cookie else ()
         return (*close, *date, *echo)
 
     def _answer_for(self, seen: Seen) -> Step:
         if seen.method == "GET":
             return self._get(seen)
+        if seen.method == "POST" and seen.path == "/api/login" and self.login is not None:
+            return self.login
         if seen.method == "POST" and seen.path == "/api/orders":
             if len(self.script) > 1 or (self.script and not self.repeat_last):
                 return self.script.pop(0)

@@ -146,6 +146,9 @@ BAD: list[tuple[str, dict[str, Any] | str, str]] = [
     ("http-header-line-break", {"platform": "http", "request": {
         "url": "http://x/o", "headers": {"X-A": "1\r\nEvil: 2"}}}, "request.headers:"),
     ("missing-cookie-file", {"cookie": None, "cookie_file": "/nonexistent/c"}, "cookie_file:"),
+    ("sku-with-line-break-into-a-header", {"platform": "http", "sku_id": "eggs\r\nEvil: 1",
+        "request": {"url": "http://x/o", "headers": {"X-Sku": "{sku_id}"}}},
+     "sku_id: cannot go into header X-Sku (request.headers): printable ASCII only"),
 ]
 
 

@@ -145,6 +145,40 @@ class TestReview:
         assert isinstance(request, dict)
         assert request["body"] == '{"sku_id":"eggs","request_id":"{request_id}"}'
 
+    @pytest.mark.parametrize(("body", "sent"), [
+        ('{"sku_id": "eggs", "qty": 1.0}',
+         '{"sku_id": "eggs", "qty": 1.0,"request_id":"{request_id}"}'),
+        ('{ "request_id" : "r-1" ,\n "sku_id":"eggs" }',
+         '{ "request_id" : "{request_id}" ,\n "sku_id":"eggs" }'),
+        ('{"sku_id":"eggs","qty":1e0,"request_id":null}',
+         '{"sku_id":"eggs","qty":1e0,"request_id":"{request_id}"}'),
+    ])
+    def test_the_stores_body_keeps_its_bytes(self, body: str, sent: str) -> None:
+        """Only the request id is written into the store's body: numbers, spacing and key
+        order stay as the browser sent them."""
+        made = to_task(parse_curl(_store_curl(body)), sku_id=None, target_time=None,
+                       cookie_file="t.cookie")
+        request = made.task["request"]
+        assert isinstance(request, dict)
+        assert request["body"] == sent
+
+    @pytest.mark.parametrize("body", [
+        '{"sku_id":"123","price":19.90,"n":12345678901234567890.0}',
+        '{"sku_id":"123","qty":1,"coupon":"X"}',
+        '{"sku_id":"123","sku_id":"124"}',
+        '["sku_id"]',
+    ])
+    def test_another_shops_orders_path_is_left_as_captured(self, body: str) -> None:
+        """A body with a key the store refuses (or a key twice) is not the store's order
+        call, whatever its path: sent byte for byte, no note, and warned about."""
+        made = to_task(parse_curl(_store_curl(body, "https://shop.example.com/api/orders")),
+                       sku_id=None, target_time=None, cookie_file="t.cookie")
+        request = made.task["request"]
+        assert isinstance(request, dict)
+        assert request["body"] == body
+        assert made.notes == []
+        assert any(w.startswith("the request carries no request id") for w in made.warnings)
+
     def test_another_shop_without_a_request_id_is_warned_about(self) -> None:
         """Not our store, no {request_id}: the burst (3) may make 3 orders."""
         made = to_task(parse_curl(FIREFOX), sku_id="100234567", target_time=None,

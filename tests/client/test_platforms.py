@@ -89,6 +89,27 @@ class TestHttpPlatform:
         assert ("Cookie", "stale=1") not in call.headers
         assert ("X-App", "7") in call.headers
 
+    def test_placeholders_in_headers(self) -> None:
+        """{request_id}, {sku_id} and {qty} in a header value are filled too, and a request id
+        in a header alone is a request id carried."""
+        platform = HttpPlatform(task(platform="http", qty=2, request=HttpRequest(
+            url="https://shop.example/buy", body="{}",
+            headers={"Idempotency-Key": "{request_id}", "X-Item": "{sku_id}x{qty}"})),
+            "sid=secret")
+        call = platform.order_call("rid-9")
+        assert platform.carries_request_id()
+        assert ("Idempotency-Key", "rid-9") in call.headers
+        assert ("X-Item", "eggsx2") in call.headers
+
+    def test_a_filled_header_stays_one_line(self) -> None:
+        """A value that would break a header in two (a task copied without validation) is
+        refused, never sent."""
+        unchecked = task(platform="http", request=HttpRequest(
+            url="https://shop.example/buy", headers={"X-Item": "{sku_id}"},
+        )).model_copy(update={"sku_id": "eggs\r\nX-Evil: 1"})
+        with pytest.raises(ConfigError, match=r"request\.headers\.X-Item: only printable ASCII"):
+            HttpPlatform(unchecked, "sid=secret").order_call("rid-9")
+
     @pytest.mark.parametrize(("response", "kind", "order_id"), [
         (answer(200, {"code": 0, "data": {"orderId": "88"}}), Kind.ORDERED, "88"),
         (answer(200, {"code": 4001, "msg": "商品已售罄"}), Kind.SOLD_OUT, None),

@@ -49,7 +49,7 @@ def test_login_writes_a_private_cookie_file(start_store: StartStore, tmp_path: P
     assert re.fullmatch(r"session=[\w-]{20,}", cookie)
     token = cookie.split("=", 1)[1]
     assert token not in done.stdout + done.stderr
-    assert "cookie_file: demo.cookie" in done.stdout
+    assert done.stdout.endswith(f"cookie_file: {path}\n")  # absolute: a task may live elsewhere
     mine = httpx.get(f"{store.url}/api/orders?sku_id=demo-eggs", headers={"Cookie": cookie})
     assert mine.status_code == 200
 
@@ -79,6 +79,17 @@ def test_login_past_the_stores_login_limit(start_store: StartStore, tmp_path: Pa
     assert re.fullmatch(rf"sniper: login: 127\.0\.0\.1:{store.port} refuses more login attempts "
                         r"for now; try again in \d+ s", done.stderr.strip())
     assert not (tmp_path / "demo.cookie").exists()
+
+
+def test_login_with_a_bad_user_name(tmp_path: Path) -> None:
+    """A name the store could never hold: one line, exit 2, before the password is asked for
+    (no prompt waits on stdin) and before anything is sent (nobody listens at the URL: trying
+    to send would be "cannot connect", exit 1)."""
+    done = sniper("login", f"http://127.0.0.1:{free_port()}", "de mo", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2, "sniper: user: a store user name is 1-64 letters, digits, - and _\n")
+    assert "password" not in done.stdout
+    assert not list(tmp_path.iterdir())
 
 
 def test_login_to_nothing(tmp_path: Path) -> None:

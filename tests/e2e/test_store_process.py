@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 import time
@@ -82,11 +83,14 @@ def test_demo_seeds_an_item_and_a_user(start_store: StartStore) -> None:
     ],
 )
 def test_bad_flags_exit_2_with_one_line(tmp_path: Path, args: list[str], names: str) -> None:
-    """A bad value: exit 2, one line naming it, no traceback, nothing started."""
-    done = subprocess.run(
-        [sys.executable, "-m", "sniper", "serve", *args], capture_output=True, text=True,
-        timeout=60, cwd=tmp_path, check=False,
-    )
+    """A bad value: exit 2, one line naming it, no traceback, nothing started; named even
+    when the port is taken too (the settings are checked before the port is bound)."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [sys.executable, "-m", "sniper", "serve", "--port", port, *args],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+        )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1

@@ -71,7 +71,7 @@ class Match(_Strict):
 class HttpRequest(_Strict):
     """The user's own captured request, replayed by the ``http`` platform.
 
-    ``url`` and ``body`` may hold ``{sku_id}``, ``{qty}`` and ``{request_id}``.
+    ``url``, header values and ``body`` may hold ``{sku_id}``, ``{qty}`` and ``{request_id}``.
     """
 
     method: str = "POST"
@@ -162,9 +162,19 @@ class TaskConfig(_Strict):
     def _platform_needs(self) -> TaskConfig:
         if self.platform == "http" and self.request is None:
             raise ValueError("the http platform needs a 'request' section")
+        if self.request is not None:
+            self._sku_fits_headers(self.request)
         if self.ca_file is not None and not self.ca_file.is_file():
             raise ValueError(f"ca_file: {self.ca_file} is not a file")
         return self
+
+    def _sku_fits_headers(self, request: HttpRequest) -> None:
+        """A header that holds ``{sku_id}`` needs an item id that can go into a header; said
+        now, not at the opening."""
+        for name, text in request.headers.items():
+            if "{sku_id}" in text and not _HEADER_VALUE.fullmatch(self.sku_id):
+                raise ValueError(f"sku_id: cannot go into header {name} (request.headers): "
+                                 "printable ASCII only, no line breaks")
 
     @property
     def target_ms(self) -> int:

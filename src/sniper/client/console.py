@@ -19,6 +19,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sent": "→ request sent [seq={seq}]",
         "burst": "  seq 1-{n} share request id {request_id}: the store makes one order of them "
                  "(201: the order, 200: the same order again)",
+        "burst_shared": "  seq 1-{n} share request id {request_id}: a shop that dedupes by it "
+                        "makes one order of them",
         "answer": "← [seq={seq}] {status} {outcome} in {latency:.1f} ms",
         "ordered": "✓ order placed! order id: {order_id}",
         "existing": "✓ this account already holds an order: {order_id}",
@@ -62,6 +64,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sent": "→ 请求已发出 [seq={seq}]",
         "burst": "  seq 1-{n} 使用同一个请求号 {request_id}:商店只为它们创建一个订单"
                  "(201:新订单,200:同一订单再次返回)",
+        "burst_shared": "  seq 1-{n} 使用同一个请求号 {request_id}:按请求号去重的商家只会为它们"
+                        "创建一个订单",
         "answer": "← [seq={seq}] {status} {outcome},耗时 {latency:.1f} ms",
         "ordered": "✓ 下单成功!订单号:{order_id}",
         "existing": "✓ 该账号已有订单:{order_id}",

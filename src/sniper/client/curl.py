@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from sniper.client.config import TIME_EXAMPLE, HttpRequest, TaskConfig
 from sniper.client.platforms.http import REQUEST_ID, carries_request_id
 from sniper.errors import ConfigError
+from sniper.validation import duplicate_key
 
 _ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'", re.S)
 _DROP_HEADERS = frozenset({"cookie", "content-length", "host", "accept-encoding", "connection"})
@@ -254,19 +255,57 @@ def _mark_sku(text: str, sku_id: str) -> tuple[str, int]:
     return re.subn(rf"(?<![\w-]){re.escape(sku_id)}(?![\w-])", "{sku_id}", text)
 
 
+#: Every key the store's ``POST /api/orders`` accepts (it refuses any other): a body with
+#: another key is some other shop's, whatever its path.
+_STORE_ORDER_KEYS = frozenset({"sku_id", "qty", "request_id"})
+_JSON_BLANKS = " \t\n\r"
+
+
 def _is_store_order(method: str, url: str, body: str) -> bool:
-    """Whether this is this project's store's ``POST /api/orders`` (a JSON body with sku_id)."""
+    """Whether this is this project's store's ``POST /api/orders``: a JSON object with
+    ``sku_id`` and no key the store would refuse (none twice, none unknown)."""
     if method != "POST" or not urlsplit(url).path.rstrip("/").endswith("/api/orders"):
         return False
     try:
         data = json.loads(body)
     except ValueError:
         return False
-    return isinstance(data, dict) and "sku_id" in data
+    return (isinstance(data, dict) and "sku_id" in data and data.keys() <= _STORE_ORDER_KEYS
+            and duplicate_key(body.encode()) is None)
+
+
+def _members(text: str) -> tuple[dict[str, tuple[int, int]], int]:
+    """Where each top-level member's value of the JSON object ``text`` stands (start, end),
+    and where its last value ends."""
+    decoder = json.JSONDecoder()
+    spans: dict[str, tuple[int, int]] = {}
+    i = text.index("{") + 1
+    last = i
+    while True:
+        i = _skip_blanks(text, i)
+        if text[i] == "}":
+            return spans, last
+        key, i = decoder.raw_decode(text, i)
+        i = _skip_blanks(text, _skip_blanks(text, i) + 1)  # past the ":"
+        _, end = decoder.raw_decode(text, i)
+        spans[key], last = (i, end), end
+        i = _skip_blanks(text, end)
+        i += text[i] == ","
+
+
+def _skip_blanks(text: str, i: int) -> int:
+    while text[i] in _JSON_BLANKS:
+        i += 1
+    return i
 
 
 def _with_request_id(body: str) -> str:
-    """The store's order body with ``request_id`` set to the run's placeholder."""
-    data = json.loads(body)
-    data["request_id"] = REQUEST_ID
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """The store's order body (see :func:`_is_store_order`) with ``request_id`` set to the
+    run's placeholder, every other byte as captured: an existing value is replaced where it
+    stands, else the member goes after the last one."""
+    spans, last = _members(body)
+    value = json.dumps(REQUEST_ID)
+    if "request_id" in spans:
+        start, end = spans["request_id"]
+        return body[:start] + value + body[end:]
+    return f'{body[:last]},"request_id":{value}{body[last:]}'

@@ -163,7 +163,8 @@ class Sniper:
         for seq in range(1, len(sent) + 1):
             self.console.say("sent", seq=seq)
         if len(sent) > 1 and self.platform.carries_request_id():
-            self.console.say("burst", n=len(sent), request_id=self.request_id)
+            line = "burst" if self.platform.one_order_per_request_id else "burst_shared"
+            self.console.say(line, n=len(sent), request_id=self.request_id)
         policy = RetryPolicy(deadline=plan.arrive_at + self.task.retry.window_s * 1000,
                              rate_per_s=self.task.retry.rate_per_s, burst=self.task.retry.burst,
                              now=self.now(), bucket=self.bucket)

@@ -7,7 +7,6 @@ user's alone (0600), rotated ones too.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -16,9 +15,9 @@ from typing import IO, Any
 
 from sniper.client.connection import Response
 from sniper.client.scrub import Secrets, log_line
+from sniper.files import PRIVATE, open_private
 
 _SECRET_HEADERS = frozenset({"set-cookie", "cookie", "authorization"})
-_MODE = 0o600
 
 
 class RunLog:
@@ -41,9 +40,7 @@ class RunLog:
             self._file = None
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _MODE)
-            with contextlib.suppress(PermissionError):  # not ours to narrow: write anyway
-                os.fchmod(fd, _MODE)  # a file made before (or by another tool) is narrowed too
+            fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
             self._file = os.fdopen(fd, "a", encoding="utf-8")
 
     def _still_ours(self) -> bool:
@@ -68,7 +65,7 @@ class RunLog:
             if older.exists():
                 newer = self.path.with_name(f"{self.path.name}.{n + 1}")
                 older.replace(newer)
-                newer.chmod(_MODE)
+                newer.chmod(PRIVATE)
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
 
     def _write(self, record: dict[str, Any]) -> None:

@@ -53,10 +53,15 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
     if generated:
         settings = settings.model_copy(
             update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
+    # Every mistake in the settings (store URL, catalog file) is found before the port is taken.
+    items = load_catalog_file(Path(settings.catalog)) if settings.catalog is not None else None
+    clock = SkewedClock(SystemClock(), settings.clock_skew_ms)
+    backend = backend_from_settings(settings, clock)
     sock = listen(settings.host, settings.port)
     try:
         port = sock.getsockname()[1]
-        asyncio.run(_prepare(settings, say, port=port, show_token=generated))
+        asyncio.run(_prepare(backend, clock, settings, items, say, port=port,
+                             show_token=generated))
         say(f"store {redact_url(settings.store)} listening on http://{settings.host}:{port}")
         _run(settings, sock)
     finally:
@@ -113,13 +118,12 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _prepare(settings: StoreSettings, say: Callable[[str], None], *, port: int,
-                   show_token: bool) -> None:
+async def _prepare(
+    backend: Backend, clock: Clock, settings: StoreSettings, items: list[Item] | None,
+    say: Callable[[str], None], *, port: int, show_token: bool,
+) -> None:
     """Open the storage (the one check that it works before serving), then seed the demo and
     load the catalog."""
-    items = load_catalog_file(Path(settings.catalog)) if settings.catalog is not None else None
-    clock = SkewedClock(SystemClock(), settings.clock_skew_ms)
-    backend = backend_from_settings(settings, clock)
     try:
         await backend.open()
         if settings.demo:

@@ -31,6 +31,9 @@ class Platform(ABC):
     """One kind of shop."""
 
     name: ClassVar[str]
+    #: Whether the shop is known to make one order of all requests with one request id: this
+    #: project's store is; of someone else's server only its own rules could say.
+    one_order_per_request_id: ClassVar[bool] = False
 
     def __init__(self, task: TaskConfig, cookie: str) -> None:
         self.task, self.cookie = task, cookie

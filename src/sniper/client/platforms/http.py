@@ -1,8 +1,9 @@
 """The ``http`` platform: the user's own captured request, replayed on time.
 
 The request (method, URL, headers, body) comes from the task file, usually made by
-``sniper import-curl``; ``{sku_id}``, ``{qty}`` and ``{request_id}`` in the URL and body are filled
-in. Answers are read by configurable rules (:class:`~sniper.client.config.HttpRules`).
+``sniper import-curl``; ``{sku_id}``, ``{qty}`` and ``{request_id}`` in the URL, the header values
+and the body are filled in. Answers are read by configurable rules
+(:class:`~sniper.client.config.HttpRules`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from sniper.client.config import HttpRequest, Match
+from sniper.client.config import HttpRequest, Match, header_safe
 from sniper.client.connection import HttpCall, Origin, Response
 from sniper.client.outcome import Kind, Verdict, by_status, json_body, order_id
 from sniper.client.platforms.base import Platform
@@ -22,9 +23,11 @@ REQUEST_ID = "{request_id}"
 
 
 def carries_request_id(request: HttpRequest) -> bool:
-    """Whether the request sends the run's request id (``{request_id}`` in its URL or body), so
-    that a shop that reads it as an idempotency key makes one order of the whole burst."""
-    return REQUEST_ID in request.url or REQUEST_ID in (request.body or "")
+    """Whether the request sends the run's request id (``{request_id}`` in its URL, a header or
+    its body), so that a shop that reads it as an idempotency key makes one order of the whole
+    burst."""
+    return any(REQUEST_ID in text for text in (request.url, request.body or "",
+                                               *request.headers.values()))
 
 
 def json_lookup(data: Any, path: str) -> Any:
@@ -117,7 +120,10 @@ class HttpPlatform(Platform):
         parts = urlsplit(self._fill(request.url, request_id))
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         skip = {"cookie", "host", "content-length"}
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in skip]
+        # A filled header value is checked again: a placeholder's value must not smuggle in a
+        # line break (a header of the attacker's choosing) where the capture had none.
+        headers = [(k, header_safe(self._fill(v, request_id), f"request.headers.{k}"))
+                   for k, v in request.headers.items() if k.lower() not in skip]
         headers.append(("Cookie", self.cookie))
         body = self._fill(request.body, request_id).encode() if request.body else b""
         return HttpCall(request.method.upper(), target, tuple(headers), body)

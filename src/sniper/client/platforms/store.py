@@ -27,6 +27,7 @@ class StorePlatform(Platform):
     """Orders through ``POST /api/orders`` with the session cookie."""
 
     name = "store"
+    one_order_per_request_id = True
 
     def _headers(self) -> tuple[tuple[str, str], ...]:
         return (("Cookie", self.cookie), ("Accept", "application/json"))

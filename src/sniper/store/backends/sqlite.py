@@ -9,8 +9,6 @@ survive power loss; ``NORMAL`` survives a crash of the process but not of the ma
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -21,6 +19,7 @@ from typing import Any, TypeVar
 
 from sniper.clock import Clock, now_ms
 from sniper.errors import ConfigError, Unavailable
+from sniper.files import create_private
 from sniper.store.backends.base import Backend, ReplayOrders
 from sniper.store.backends.group_commit import GroupCommitWriter
 from sniper.store.ids import OrderIdGenerator
@@ -44,14 +43,6 @@ _COUNT_SQL = (
 )
 _INSERT_ORDER_SQL = f"INSERT INTO orders ({_ORDER_COLS}) VALUES (?, ?, ?, ?, ?, ?)"
 _PATCHABLE = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
-
-
-def create_private(path: Path) -> None:
-    """Create ``path`` (if missing) readable by its owner only: it holds password and session
-    hashes. SQLite gives its -wal and -shm files the mode of the database file. A path that
-    cannot be created is left for SQLite to report as it always does."""
-    with contextlib.suppress(OSError):
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
 
 
 def path_from_url(url: str) -> Path:

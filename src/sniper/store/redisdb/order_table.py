@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 
 from sniper.errors import ConfigError
-from sniper.store.backends.sqlite import create_private, path_from_url
+from sniper.files import create_private
+from sniper.store.backends.sqlite import path_from_url
 from sniper.store.models import Order
 from sniper.store.redisdb.client import redact_url
 
