@@ -4,15 +4,14 @@ and revoking a user ends its sessions from then too, on every process."""
 from __future__ import annotations
 
 import pytest
-import redis.asyncio as aioredis
 
 from sniper.clock import ManualClock
 from sniper.errors import Unauthorized
 from sniper.store.auth import LEGACY_SCRYPT, Sessions, hash_password, hash_token, new_token
 from sniper.store.redisdb.backend import RedisBackend
+from sniper.store.redisdb.client import connect
 from tests.conftest import T0_MS
 
-pytestmark = pytest.mark.redis
 DAY_MS = 86_400_000
 
 
@@ -25,7 +24,7 @@ def _old_format_hash(password: str) -> str:
 async def _write_as_the_old_release(url: str, user: str, password: str) -> str:
     """A user and a session as the release before stored them (no hash tag, no set); the
     session's token."""
-    client = aioredis.from_url(url, decode_responses=True)
+    client = connect(url)
     try:
         await client.set(f"sniper:user:{user}", _old_format_hash(password))
         token = new_token()
@@ -37,6 +36,13 @@ async def _write_as_the_old_release(url: str, user: str, password: str) -> str:
         await client.aclose()
 
 
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis),
+                        pytest.param("cluster", marks=pytest.mark.cluster)])
+def url(request: pytest.FixtureRequest) -> str:
+    """A private Redis, or cluster, emptied."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
 async def _sessions(url: str, clock: ManualClock) -> tuple[RedisBackend, Sessions]:
     backend = RedisBackend(url, clock)
     await backend.open()
@@ -46,12 +52,12 @@ async def _sessions(url: str, clock: ManualClock) -> tuple[RedisBackend, Session
 
 
 async def test_users_and_sessions_of_the_old_release_carry_on(
-        redis_url: str, clock: ManualClock) -> None:
+        url: str, clock: ManualClock) -> None:
     """Written before the upgrade: the user logs in with its password, its old session works
     until an admin revoke, which ends it on a process that had it cached and on a new one."""
-    token = await _write_as_the_old_release(redis_url, "alice", "pw")
-    backend, sessions = await _sessions(redis_url, clock)
-    other_backend, other = await _sessions(redis_url, clock)
+    token = await _write_as_the_old_release(url, "alice", "pw")
+    backend, sessions = await _sessions(url, clock)
+    other_backend, other = await _sessions(url, clock)
     fresh_backend: RedisBackend | None = None
     try:
         assert await other.user_for(token) == "alice"  # cached there
@@ -60,7 +66,7 @@ async def test_users_and_sessions_of_the_old_release_carry_on(
             await sessions.login("alice", "wrong")
         assert await sessions.revoke_user("alice") == 2  # the old session and the new one
         clock.advance(1.5)
-        fresh_backend, fresh = await _sessions(redis_url, clock)
+        fresh_backend, fresh = await _sessions(url, clock)
         for process in (other, fresh):
             with pytest.raises(Unauthorized):
                 await process.user_for(token)
@@ -71,12 +77,12 @@ async def test_users_and_sessions_of_the_old_release_carry_on(
 
 
 async def test_a_user_written_by_an_old_replica_after_the_upgrade_logs_in(
-        redis_url: str, clock: ManualClock) -> None:
+        url: str, clock: ManualClock) -> None:
     """During a rolling upgrade an old replica may still write a user where it used to: a login
     on a new one finds it (and moves it)."""
-    backend, sessions = await _sessions(redis_url, clock)
+    backend, sessions = await _sessions(url, clock)
     try:
-        await _write_as_the_old_release(redis_url, "bob", "pw-bob")
+        await _write_as_the_old_release(url, "bob", "pw-bob")
         assert await sessions.login("bob", "pw-bob")
         assert await backend.password_hash("bob") is not None
         assert await sessions.revoke_user("bob") == 1
