@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any, Literal
 
@@ -65,6 +66,20 @@ class StoreSettings(BaseSettings):
     sqlite_max_batch: int = Field(256, ge=1, le=10_000)
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @pydantic.field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str | None) -> str | None:
+        """``*``, or addresses and networks separated by commas; anything else is refused here
+        rather than passed on to uvicorn unread."""
+        if value is None or value.strip() == "*":
+            return value
+        for part in value.split(","):
+            try:
+                ipaddress.ip_network(part.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{part.strip()!r} is not an address or network") from None
+        return value
 
     def admin_token_value(self) -> str | None:
         """The admin token, or None when the admin API is closed to everyone."""
