@@ -190,6 +190,9 @@ def login(url: str, user: str, output: Path | None, password_file: Any,
 @click.option("--max-inflight", type=int, help="Requests in progress before 503 (default 10000).")
 @click.option("--cache-ttl", "cache_ttl_s", type=float,
               help="Seconds an item (and its sold-out flag) stays cached (default 1).")
+@click.option("--forwarded-allow-ips",
+              help="Proxies trusted to name the client in X-Forwarded-For (comma-separated "
+                   "addresses or networks, or *); default none: the TCP peer is the client.")
 @click.option("--catalog", type=click.Path(dir_okay=False),
               help="Items to create at start-up (YAML); existing items are left as they are.")
 @click.option("--orders-db", help="Redis store: SQL table the orders are copied into "

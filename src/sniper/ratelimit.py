@@ -34,6 +34,13 @@ class TokenBucket:
             return float("inf")
         return (n - self.tokens) / self.rate
 
+    def wait(self, now: float, n: float = 1.0) -> float:
+        """Seconds until ``n`` tokens are there (0.0: now), taking none."""
+        tokens = min(self.burst, self.tokens + max(0.0, now - self.updated) * self.rate)
+        if tokens >= n:
+            return 0.0
+        return float("inf") if self.rate <= 0 else (n - tokens) / self.rate
+
     def is_full(self, now: float) -> bool:
         """True when the bucket would be full at ``now`` (nothing left to remember)."""
         return self.tokens + max(0.0, now - self.updated) * self.rate >= self.burst
@@ -59,6 +66,11 @@ class KeyedLimiter:
             bucket = TokenBucket(self._rate, self._burst, self._burst, now)
             self._buckets[key] = bucket
         return bucket.take(now)
+
+    def wait(self, key: str) -> float:
+        """Seconds until ``key`` has a token (0.0: now), taking none."""
+        bucket = self._buckets.get(key)
+        return 0.0 if bucket is None else bucket.wait(self._clock.monotonic())
 
     def __len__(self) -> int:
         return len(self._buckets)

@@ -14,7 +14,9 @@ import pytest
 
 from sniper.clock import ManualClock
 from sniper.errors import Unauthorized, Unavailable
+from sniper.store.app import create_app
 from sniper.store.auth import (
+    LEGACY_SCRYPT,
     SCRYPT,
     Hasher,
     Sessions,
@@ -22,7 +24,7 @@ from sniper.store.auth import (
     needs_rehash,
     verify_password,
 )
-from sniper.store.models import Order
+from sniper.store.models import Order, Session
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings
@@ -160,6 +162,48 @@ class TestLoginLimits:
             assert codes == [401, 401, 401, 401, 429]
 
 
+    async def test_a_guesser_cannot_lock_a_user_out(self, settings: StoreSettings,
+                                                    clock: ManualClock) -> None:
+        """A guesser spends its own buckets: refused by its client limit, its tries take nothing
+        from the user's; past its (user, client) burst, the user with the right password still
+        gets in from another address. Only failures from many addresses fill the user's own
+        bucket (10 times the pair's), and then the right password waits too."""
+        tight = settings.model_copy(update={"login_user_burst": 3, "login_user_rate_per_s": 0.05,
+                                            "login_client_burst": 4})
+        app = create_app(tight, clock=clock)
+
+        def client(ip: str) -> httpx.AsyncClient:
+            return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 1)),
+                                     base_url="http://store")
+
+        async with app.lifespan(), client("10.0.0.9") as admin:
+            await new_user(admin, "ann", "pw-ann")
+
+            async with client("10.0.0.66") as evil, client("10.0.0.1") as ann:
+                codes = [(await login(evil, f"x{i}", "guess")).status_code for i in range(4)]
+                assert codes == [401] * 4
+                codes = [(await login(evil, "ann", "guess")).status_code for _ in range(5)]
+                assert codes == [429] * 5  # its client limit: ann's buckets untouched
+            async with client("10.0.0.67") as evil, client("10.0.0.1") as ann:
+                codes = [(await login(evil, "ann", "guess")).status_code for _ in range(4)]
+                assert codes == [401, 401, 401, 429]
+                assert (await login(ann, "ann", "pw-ann")).status_code == 200
+            for i in range(9):  # 3 failures from each of 9 more addresses: 30 in all
+                async with client(f"10.0.1.{i}") as evil:
+                    for _ in range(3):
+                        assert (await login(evil, "ann", "guess")).status_code == 401
+            async with client("10.0.0.2") as ann:
+                limited = await login(ann, "ann", "pw-ann")
+                assert limited.status_code == 429
+
+
+class _FullForHashes(Hasher):
+    """A pool that checks passwords but, full, refuses to make new hashes."""
+
+    async def hash(self, password: str) -> str:
+        raise Unavailable("too many logins in progress, try again", retry_after=1)
+
+
 class TestPasswords:
     """scrypt at OWASP's minimum, older hashes still read and upgraded, a bounded pool."""
 
@@ -185,10 +229,26 @@ class TestPasswords:
         assert await service.backend.replace_password_hash(
             "ann", await service.backend.password_hash("ann") or "", legacy)
         assert (await login(client, "ann", "pw-old-days")).status_code == 200
+        await service.sessions.aclose()  # the rehash runs after the answer
         upgraded = await service.backend.password_hash("ann")
         assert upgraded is not None
         assert upgraded.startswith("scrypt$ln=17,r=8,p=1$")
         assert (await login(client, "ann", "pw-old-days")).status_code == 200
+
+    async def test_a_busy_pool_never_fails_a_login_for_its_rehash(self, store: Store) -> None:
+        """The pool full when an old hash is to be rewritten: the login still succeeds (the
+        rehash waits for a later login)."""
+        client, service = store
+        await new_user(client, "ann", "placeholder")
+        legacy = hash_password("pw-old-days", LEGACY_SCRYPT)
+        assert await service.backend.replace_password_hash(
+            "ann", await service.backend.password_hash("ann") or "", legacy)
+        service.sessions.hasher = _FullForHashes()
+        answer = await login(client, "ann", "pw-old-days")
+        assert answer.status_code == 200
+        assert await works(client, answer.cookies["session"]) == 200
+        await service.sessions.aclose()
+        assert await service.backend.password_hash("ann") == legacy
 
     async def test_the_pool_bounds_hashes_at_once_and_waiting(self) -> None:
         """Two threads: never more than two run together; past the waiting limit, 503."""
@@ -314,3 +374,47 @@ async def test_a_request_does_not_trust_a_log_read_older_than_the_cache_ttl(
     assert await first == "cyd"
     with pytest.raises(Unauthorized):
         await later
+
+
+class _SlowSessions(_Log):
+    """Sessions in a dict; the first read of one is answered only when ``gate`` opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored: dict[str, Session] = {}
+        self.gate = asyncio.Event()
+        self.slow_reads = 1
+
+    async def get_session(self, token_hash: str) -> Session | None:  # type: ignore[override]
+        found = self.stored.get(token_hash)
+        if self.slow_reads:
+            self.slow_reads -= 1
+            await self.gate.wait()
+        return found
+
+    async def revoke_session(self, token_hash: str) -> Session | None:
+        self.revoked.append(token_hash)
+        return self.stored.pop(token_hash, None)
+
+
+async def test_a_read_under_way_when_this_process_revokes_does_not_cache(
+        clock: ManualClock) -> None:
+    """A request's read of a session is still under way when this process logs that session
+    out: the read answers, but the session is not cached, and the next request is refused at
+    once (not only after --cache-ttl)."""
+    storage = _SlowSessions()
+    sessions = Sessions(storage, clock, 3600, recheck_s=1.0)  # type: ignore[arg-type]
+    token, session = sessions.new_session("ann")
+    storage.stored[session.token_hash] = session
+    other_token, other = sessions.new_session("bob")
+    sessions.remember(other, sessions.mark())
+    assert await sessions.user_for(other_token) == "bob"  # the log is read: fresh for 1 s
+    reading = asyncio.create_task(sessions.user_for(token))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert storage.slow_reads == 0  # ann's read is under way
+    assert await sessions.revoke(token) == "ann"
+    storage.gate.set()
+    assert await reading == "ann"
+    with pytest.raises(Unauthorized):
+        await sessions.user_for(token)

@@ -52,3 +52,16 @@ def test_bad_values_name_the_field(flags: dict[str, object], field: str) -> None
     """A ConfigError whose message starts with the field's name."""
     with pytest.raises(ConfigError, match=f"^{field}: "):
         load_settings(**flags)
+
+
+@pytest.mark.parametrize("value", ["*", "127.0.0.1", "10.0.0.0/8, ::1", "192.168.1.7,fd00::/8"])
+def test_trusted_proxies_take_addresses_and_networks(value: str) -> None:
+    """``*`` or a comma-separated list of addresses and networks is kept as given."""
+    assert load_settings(forwarded_allow_ips=value).forwarded_allow_ips == value
+
+
+@pytest.mark.parametrize("value", ["proxy.local", "10.0.0.0/33", "127.0.0.1,,", "1.2.3.4 5.6.7.8"])
+def test_a_bad_trusted_proxy_is_one_line_naming_it(value: str) -> None:
+    """Anything else is a ConfigError naming the field, before uvicorn sees it."""
+    with pytest.raises(ConfigError, match="forwarded_allow_ips"):
+        load_settings(forwarded_allow_ips=value)

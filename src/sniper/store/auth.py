@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import math
@@ -64,6 +65,9 @@ HASH_THREADS = 2
 MAX_WAITING_HASHES = 32
 #: Reads of the revocation log remembered (about one per --cache-ttl) for sessions being stored.
 _RECENT_READS = 64
+#: Sessions this process dropped from its cache lately, never to be cached again (a read of
+#: the storage still in flight when they were revoked may come back with them).
+_FORGOTTEN = 65_536
 
 
 def new_token() -> str:
@@ -177,6 +181,9 @@ class Sessions:
         #: before one of them finished is cached only if that read did not revoke it.
         self._epoch = 0
         self._recent: deque[tuple[int, frozenset[str]]] = deque(maxlen=_RECENT_READS)
+        #: Token hashes dropped by :meth:`forget`, oldest first (a dict as an ordered set).
+        self._forgotten: dict[str, None] = {}
+        self._rehashing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Start reading the revocation log from now (nothing is cached yet)."""
@@ -195,6 +202,8 @@ class Sessions:
         """Cache a session this process just stored (or read), so that its first request at an
         opening does not wait for a database read; not if a read of the revocation log since
         ``mark`` revoked it (or is too long ago to tell)."""
+        if session.token_hash in self._forgotten:
+            return
         if mark != self._epoch and not self._unrevoked_since(mark, session.token_hash):
             return
         if len(self._cache) >= self._max_cached:
@@ -207,9 +216,14 @@ class Sessions:
         return all(token_hash not in revoked for epoch, revoked in self._recent if epoch > mark)
 
     def forget(self, token_hashes: list[str]) -> None:
-        """Drop revoked sessions from this process's cache."""
+        """Drop revoked sessions from this process's cache, and keep them out of it: a read
+        of one that was under way meanwhile does not cache it again."""
         for token_hash in token_hashes:
             self._cache.pop(token_hash, None)
+            self._forgotten.pop(token_hash, None)
+            self._forgotten[token_hash] = None
+        while len(self._forgotten) > _FORGOTTEN:
+            del self._forgotten[next(iter(self._forgotten))]
 
     @property
     def ttl_s(self) -> int:
@@ -231,9 +245,22 @@ class Sessions:
             raise Unauthorized("wrong user or password")
         self.remember(session, mark)
         if needs_rehash(stored):
+            task = asyncio.get_running_loop().create_task(self._rehash(user, stored, password))
+            self._rehashing.add(task)
+            task.add_done_callback(self._rehashing.discard)
+        return token
+
+    async def _rehash(self, user: str, stored: str, password: str) -> None:
+        """Rewrite an older hash at today's cost, after the login has been answered; when the
+        pool is busy or the storage fails, the next login tries again."""
+        with contextlib.suppress(Unavailable):
             await self._backend.replace_password_hash(user, stored,
                                                       await self.hasher.hash(password))
-        return token
+
+    async def aclose(self) -> None:
+        """Wait for the rehashes under way."""
+        if self._rehashing:
+            await asyncio.gather(*self._rehashing, return_exceptions=True)
 
     async def user_for(self, token: str | None) -> str:
         """The user a token belongs to; :class:`Unauthorized` if missing, unknown, revoked or
@@ -280,13 +307,18 @@ class Sessions:
         self._fresh_until = started + self._recheck_s
 
     async def revoke(self, token: str | None) -> str:
-        """Log a session out everywhere; the user it belonged to."""
-        user = await self.user_for(token)
-        token_hash = hash_token(token or "")
+        """Log a session out everywhere; the user it belonged to. Asked again after an error,
+        it finishes what the first call left."""
+        if not token:
+            raise Unauthorized("log in first: no session cookie")
+        token_hash = hash_token(token)
         self.forget([token_hash])
-        if not await self._backend.revoke_session(token_hash):
+        session = await self._backend.revoke_session(token_hash)
+        if session is None:
             raise Unauthorized("unknown session; log in again")
-        return user
+        if session.expires_ms <= now_ms(self._clock):
+            raise Unauthorized("session expired; log in again")
+        return session.user
 
     async def revoke_user(self, user: str) -> int:
         """Revoke every session of ``user``; how many were live."""

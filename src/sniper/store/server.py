@@ -92,6 +92,10 @@ def _run(settings: StoreSettings, sock: socket.socket) -> None:
                 date_header=False,  # the store sends its own, from its own (skewed) clock
                 backlog=4096,
                 timeout_graceful_shutdown=10,
+                # X-Forwarded-For names the client (the login limit's key) only when sent by a
+                # proxy the operator trusts: uvicorn would trust 127.0.0.1, the default bind.
+                proxy_headers=settings.forwarded_allow_ips is not None,
+                forwarded_allow_ips=settings.forwarded_allow_ips,
             )
             if settings.workers > 1:
                 Multiprocess(config, sockets=[sock]).run()

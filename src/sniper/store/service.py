@@ -24,6 +24,7 @@ from sniper.errors import (
     RateLimited,
     SoldOut,
     StoreError,
+    Unauthorized,
     Unavailable,
 )
 from sniper.ratelimit import GlobalLimiter, KeyedLimiter
@@ -40,6 +41,12 @@ from sniper.store.settings import StoreSettings
 log = logging.getLogger(__name__)
 
 
+#: The per-user login bucket (failed passwords from every client together) is this many times
+#: the per-(user, client) one: a guesser spreading over addresses is still slowed, and one
+#: address alone cannot empty it.
+USER_LOGIN_CAP = 10
+
+
 class _LocalLimiter:
     """A per-process :class:`KeyedLimiter` behind the same ``await take(name)`` as a shared one."""
 
@@ -50,6 +57,10 @@ class _LocalLimiter:
         """0 when a token was taken, else seconds until one is there."""
         return self._limiter.take(name)
 
+    async def wait(self, name: str = "") -> float:
+        """0 when a token is there (none taken), else seconds until one is."""
+        return self._limiter.wait(name)
+
 
 def _login_limit(backend: Backend, clock: Clock, kind: str, rate: float,
                  burst: int) -> SharedLimiter | None:
@@ -59,6 +70,12 @@ def _login_limit(backend: Backend, clock: Clock, kind: str, rate: float,
         return None
     shared = backend.shared_limiter(kind, rate, burst)
     return shared if shared is not None else _LocalLimiter(KeyedLimiter(rate, burst, clock))
+
+
+def _login_refused(wait: float) -> None:
+    if wait > 0:
+        raise RateLimited("too many login attempts, try again later",
+                          retry_after=max(1, math.ceil(wait)))
 
 
 _REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
@@ -108,12 +125,17 @@ class StoreService:
             GlobalLimiter(settings.global_rate_per_s, settings.global_burst, clock)
             if settings.global_rate_per_s > 0 and "all" not in shared else None
         )
-        # Per user name and per client address; every attempt takes a token before any hashing.
-        limits = ((kind, _login_limit(backend, clock, f"login-{kind}", rate, burst))
-                  for kind, rate, burst in (
-                      ("user", settings.login_user_rate_per_s, settings.login_user_burst),
-                      ("client", settings.login_client_rate_per_s, settings.login_client_burst)))
-        self.login_limits = [(kind, limit) for kind, limit in limits if limit is not None]
+        # Every attempt takes a token from its client's bucket, then from its (user, client)
+        # pair's; failed passwords also from the user's own, looser one (every client together).
+        # A guesser thus spends its own buckets and cannot lock the user out from elsewhere.
+        self.login_client = _login_limit(backend, clock, "login-client",
+                                         settings.login_client_rate_per_s,
+                                         settings.login_client_burst)
+        self.login_pair = _login_limit(backend, clock, "login-pair",
+                                       settings.login_user_rate_per_s, settings.login_user_burst)
+        self.login_user = _login_limit(backend, clock, "login-user",
+                                       settings.login_user_rate_per_s * USER_LOGIN_CAP,
+                                       settings.login_user_burst * USER_LOGIN_CAP)
         self.max_pending = settings.max_pending_orders
         self._request_ids = RequestIds()
         self.pending = 0
@@ -309,17 +331,24 @@ class StoreService:
         return [(name, token) for name, token, _ in issued]
 
     async def login(self, user: str, password: str, client: str) -> str:
-        """A new session's token, if the password is right and neither this user nor this
-        client (address) has tried too often."""
-        for kind, limit in self.login_limits:
-            wait = await limit.take(user if kind == "user" else client)
-            if wait > 0:
-                raise RateLimited("too many login attempts, try again later",
-                                  retry_after=max(1, math.ceil(wait)))
-        return await self.sessions.login(user, password)
+        """A new session's token, if the password is right and neither this client (address),
+        nor this user from this client, nor this user's failed passwords from anywhere, have
+        been tried too often."""
+        for limit, name in ((self.login_client, client), (self.login_pair, f"{user}\0{client}")):
+            if limit is not None:
+                _login_refused(await limit.take(name))
+        if self.login_user is not None:
+            _login_refused(await self.login_user.wait(user))
+        try:
+            return await self.sessions.login(user, password)
+        except Unauthorized:
+            if self.login_user is not None:
+                await self.login_user.take(user)
+            raise
 
     async def aclose(self) -> None:
-        """Wait for background work (sold-out snapshots) to finish."""
+        """Wait for background work (sold-out snapshots, rehashes) to finish."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self.sessions.aclose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any, Literal
 
@@ -37,6 +38,9 @@ class StoreSettings(BaseSettings):
     login_client_rate_per_s: float = Field(1.0, ge=0,
                                            description="logins/s per client address; 0: off")
     login_client_burst: int = Field(20, ge=1)
+    forwarded_allow_ips: str | None = Field(
+        None, description="proxies trusted for X-Forwarded-For (comma-separated); none: "
+        "the TCP peer is the client")
     user_rate_per_s: float = Field(20.0, ge=0, description="per-user orders/s; 0 turns it off")
     user_burst: int = Field(100, ge=1)
     global_rate_per_s: float = Field(0.0, ge=0, description="all orders/s; 0 turns it off")
@@ -62,6 +66,20 @@ class StoreSettings(BaseSettings):
     sqlite_max_batch: int = Field(256, ge=1, le=10_000)
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @pydantic.field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str | None) -> str | None:
+        """``*``, or addresses and networks separated by commas; anything else is refused here
+        rather than passed on to uvicorn unread."""
+        if value is None or value.strip() == "*":
+            return value
+        for part in value.split(","):
+            try:
+                ipaddress.ip_network(part.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{part.strip()!r} is not an address or network") from None
+        return value
 
     def admin_token_value(self) -> str | None:
         """The admin token, or None when the admin API is closed to everyone."""

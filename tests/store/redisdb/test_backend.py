@@ -7,13 +7,13 @@ import asyncio
 import pytest
 from redis.exceptions import NoScriptError, RedisClusterException
 
-from sniper.clock import ManualClock
+from sniper.clock import ManualClock, now_ms
 from sniper.errors import OutcomeUnknown, Unavailable
-from sniper.store.models import Item
+from sniper.store.models import Item, Session
 from sniper.store.process import free_port
 from sniper.store.redisdb.backend import RedisBackend, durability_warning
 from sniper.store.redisdb.client import redact_url, unavailable_on_error
-from sniper.store.redisdb.keys import sku_keys
+from sniper.store.redisdb.keys import sku_keys, user_sessions_key
 from sniper.store.redisdb.lock import LockLost
 from sniper.store.rules import Reservation
 from tests.conftest import T0_MS
@@ -182,3 +182,15 @@ async def test_a_caller_gone_during_a_reload_costs_the_others_nothing(
     calls[0].cancel()
     assert list(await asyncio.wait_for(asyncio.gather(calls[1], calls[2]), 1)) == [
         ["created", 1], ["created", 2]]
+
+
+async def test_a_users_session_set_keeps_only_what_may_be_live(
+        backend: RedisBackend, clock: ManualClock) -> None:
+    """Every login adds to the user's set; expired sessions leave it on the next one, so a
+    user logging in daily for years does not grow it without bound."""
+    for i in range(20):
+        assert await backend.create_session(Session("ann", f"t-{i}", now_ms(clock) + 1000))
+        clock.advance(2.0)
+    assert await backend.create_session(Session("ann", "t-last", now_ms(clock) + 1000))
+    members = await backend.client.zrange(user_sessions_key("ann"), 0, -1)
+    assert members == ["t-last"]

@@ -23,6 +23,9 @@ class SharedLimiter(Protocol):
     async def take(self, name: str = "") -> float:
         """0 when a token was taken, else seconds until one is there."""
 
+    async def wait(self, name: str = "") -> float:
+        """0 when a token is there (none is taken), else seconds until one is."""
+
 
 class Backend(ABC):
     """Async storage for items, users, sessions and orders."""
@@ -109,8 +112,9 @@ class Backend(ABC):
         meanwhile; True if swapped. Sessions stay."""
 
     @abstractmethod
-    async def revoke_session(self, token_hash: str) -> bool:
-        """Delete one session and log its revocation; False if there was none."""
+    async def revoke_session(self, token_hash: str) -> Session | None:
+        """Delete one live session and log its revocation (finishing one cut short); the
+        session (an expired one is left as it is), or None if there was none."""
 
     @abstractmethod
     async def revoke_sessions(self, user: str) -> list[str]:

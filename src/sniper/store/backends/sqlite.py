@@ -333,11 +333,19 @@ class SqliteBackend(Backend):
         )
         return None if row is None else Session(*row)
 
-    async def revoke_session(self, token_hash: str) -> bool:
-        """Delete the session, logged in ``revoked_sessions``."""
+    async def revoke_session(self, token_hash: str) -> Session | None:
+        """Delete the session, logged in ``revoked_sessions`` (one transaction: it is all
+        done or not at all); an expired one is left to the next sweep."""
         self._count("revoke_session")
-        return bool(await self._writer.submit(lambda conn: _revoke(
-            conn, "token_hash = ?", (token_hash,), now_ms(self._clock))))
+
+        def revoke(conn: sqlite3.Connection) -> Session | None:
+            row = conn.execute("SELECT username, token_hash, expires_ms FROM sessions "
+                               "WHERE token_hash = ?", (token_hash,)).fetchone()
+            if row is not None and row[2] > now_ms(self._clock):
+                _revoke(conn, "token_hash = ?", (token_hash,), now_ms(self._clock))
+            return None if row is None else Session(*row)
+
+        return await self._writer.submit(revoke)
 
     async def revoke_sessions(self, user: str) -> list[str]:
         """Delete the user's sessions, logged in ``revoked_sessions``."""

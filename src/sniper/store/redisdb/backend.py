@@ -26,9 +26,11 @@ from sniper.store.redisdb.batch import ScriptBatcher
 from sniper.store.redisdb.client import Calls, Client, connect, load_script
 from sniper.store.redisdb.codec import order_from_json, order_json
 from sniper.store.redisdb.keys import (
+    MIGRATED,
     REVOKED,
     SKUS,
     known_skus,
+    legacy_user_key,
     ready_key,
     session_key,
     sku_keys,
@@ -48,6 +50,11 @@ _SESSION_GRACE_MS = 60_000
 _READY_TTL_MS = 60_000
 _CATALOG_ATTEMPTS = 3
 _ITEM_FIELDS = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
+
+
+def _scored(flat: list[str]) -> list[tuple[str, int]]:
+    """A ``ZRANGE … WITHSCORES`` reply as (member, score) pairs."""
+    return [(member, int(float(score))) for member, score in _pairs(flat)]
 
 
 def _item_args(item: Item) -> list[Any]:
@@ -113,6 +120,8 @@ class RedisBackend(Backend):
                                           load_script(self.client, "add_session"))
         self._swap_hash = load_script(self.client, "swap_hash")
         self._log_revoked = load_script(self.client, "log_revoked")
+        self._end_session = ScriptBatcher(self.client, self._calls,
+                                          load_script(self.client, "end_session"))
         #: Revocation log entries are needed as long as the sessions they name could live.
         self._session_keep_ms = int(session_ttl_s * 1000) + _SESSION_GRACE_MS
         #: Copies orders into ``orders_db`` while the store runs (None: no copying).
@@ -127,10 +136,51 @@ class RedisBackend(Backend):
         return SharedBucket(self.client, self._calls, kind, rate_per_s, burst)
 
     async def open(self) -> None:
-        """Check that Redis answers and load the hot scripts (there is no schema to create)."""
+        """Check that Redis answers, load the hot scripts (there is no schema to create) and
+        move what older releases stored where this one looks for it."""
         await self.check()
         async with self._calls():
             await self.client.script_load(self._reserve.script.script)
+        await self.migrate()
+
+    async def migrate(self) -> None:
+        """Once per Redis, under a lock (replicas starting together do it once): users kept
+        under :func:`legacy_user_key` move to :func:`user_key`, and sessions in no user's set
+        (made before there were sets) join theirs, so that revoking a user finds them."""
+        async with self._calls():
+            if await self.client.exists(MIGRATED):
+                return
+        lock = RedisLock(self.client, self._calls, "migrate", ttl_ms=self.lock_ttl_ms)
+        async with lock.held(wait_s=self.lock_wait_s):
+            async with self._calls():
+                if await self.client.exists(MIGRATED):
+                    return
+                users = [key async for key in self.client.scan_iter(
+                    match=legacy_user_key("*"), count=1000) if "{" not in key]
+                sessions = [key async for key in self.client.scan_iter(
+                    match=session_key("*"), count=1000)]
+            moved = 0
+            for key in users:
+                moved += await self._move_legacy_user(key.removeprefix(legacy_user_key(""))
+                                                      ) is not None
+            joined = sum(await asyncio.gather(*(self._join_set(key) for key in sessions)))
+            async with self._calls():
+                await self.client.set(MIGRATED, now_ms(self._clock))
+        if moved or joined:
+            log.info("moved %d users and %d sessions of an older release to this one's keys",
+                     moved, joined)
+
+    async def _join_set(self, key: str) -> int:
+        """Put a stored session into its user's set (1), unless it is being revoked (0)."""
+        async with self._calls():
+            fields = cast("dict[str, str]", await self.client.hgetall(key))
+        if not fields or "revoked" in fields or "user" not in fields:
+            return 0
+        session = Session(fields["user"], key.removeprefix(session_key("")),
+                          int(fields["expires_ms"]))
+        if session.expires_ms <= now_ms(self._clock):
+            return 0
+        return int(await self._add_session(*self._session_entry(session)))
 
     async def start_background(self) -> None:
         """Say if Redis may lose acknowledged orders; start the order persister."""
@@ -272,13 +322,14 @@ class RedisBackend(Backend):
     # -- users and sessions ----------------------------------------------------------------
 
     async def create_users(self, users: list[NewUser]) -> list[str]:
-        """Store users (a known name gets the new password, its sessions revoked in the same
+        """Store users (a known name gets the new password, its sessions revoked after that
         step) and their first sessions."""
         self._count("create_users")
         taken = await asyncio.gather(*(
             self._take_sessions([user_key(u.user), user_sessions_key(u.user)],
                                 [u.password_hash or ""]) for u in users))
-        revoked = await self._revoke([h for hashes in taken for h in hashes])
+        revoked = await self._revoke({u.user: _scored(flat) for u, flat in zip(users, taken,
+                                                                               strict=True)})
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             for u in users:
                 self._queue_session(pipe, u.session)
@@ -300,17 +351,31 @@ class RedisBackend(Backend):
     def _session_entry(self, session: Session,
                        password_hash: str | None = None) -> tuple[list[str], list[Any]]:
         """Keys and arguments of ``add_session.lua``."""
-        args: list[Any] = [session.token_hash, self._lifetime_ms(session)]
+        args: list[Any] = [session.token_hash, session.expires_ms, self._lifetime_ms(session),
+                           now_ms(self._clock)]
         if password_hash is not None:
             args.append(password_hash)
         return [user_key(session.user), user_sessions_key(session.user)], args
 
     async def password_hash(self, user: str) -> str | None:
-        """The stored hash, if any."""
+        """The stored hash, if any; one kept where older releases kept it is moved first."""
         self._count("password_hash")
         async with self._calls():
             stored = await self.client.get(user_key(user))
+        if stored is None:
+            stored = await self._move_legacy_user(user)
         return cast("str | None", stored) or None
+
+    async def _move_legacy_user(self, user: str) -> str | None:
+        """Copy a user kept under :func:`legacy_user_key` to :func:`user_key` (unless a newer
+        one is there), drop the old key; the user's hash now."""
+        async with self._calls():
+            old = await self.client.get(legacy_user_key(user))
+            if old is None:
+                return None
+            await self.client.set(user_key(user), old, nx=True)
+            await self.client.delete(legacy_user_key(user))
+            return cast("str | None", await self.client.get(user_key(user)))
 
     async def replace_password_hash(self, user: str, old: str, new: str) -> bool:
         """Compare and swap, in one script."""
@@ -332,48 +397,61 @@ class RedisBackend(Backend):
         return False
 
     async def get_session(self, token_hash: str) -> Session | None:
-        """Look a session up by the hash of its token."""
+        """Look a session up by the hash of its token (one being revoked is none)."""
         self._count("get_session")
         async with self._calls():
             fields = cast("dict[str, str]", await self.client.hgetall(session_key(token_hash)))
-        if not fields:
+        if not fields or "revoked" in fields:
             return None
         return Session(fields["user"], token_hash, int(fields["expires_ms"]))
 
-    async def revoke_session(self, token_hash: str) -> bool:
-        """Delete the session (and its entry in its user's set); log it."""
+    async def revoke_session(self, token_hash: str) -> Session | None:
+        """Revoke one session (one whose revocation was cut short too: it is finished); an
+        expired one is left to expire."""
         self._count("revoke_session")
-        session = await self.get_session(token_hash)
-        if session is None:
-            return False
-        async with self._calls():
-            await self.client.srem(user_sessions_key(session.user), token_hash)
-        return bool(await self._revoke([token_hash]))
+        found = await self._end_session([session_key(token_hash)], [now_ms(self._clock)])
+        if not found:
+            return None
+        session = Session(found[0], token_hash, int(found[1]))
+        if session.expires_ms > now_ms(self._clock):
+            await self._revoke({session.user: [(token_hash, session.expires_ms)]})
+        return session
 
     async def revoke_sessions(self, user: str) -> list[str]:
-        """Take the user's set of sessions, delete them, log them."""
+        """Revoke every session in the user's set; the live ones."""
         self._count("revoke_sessions")
         taken = await self._take_sessions([user_key(user), user_sessions_key(user)], [])
-        return await self._revoke(list(taken))
+        return await self._revoke({user: _scored(taken)})
 
-    async def _revoke(self, token_hashes: list[str]) -> list[str]:
-        """Delete these sessions; log the ones still live; those."""
-        if not token_hashes:
+    async def _revoke(self, sessions: dict[str, list[tuple[str, int]]]) -> list[str]:
+        """Revoke these sessions (token hash, expiry, by user); the live ones. Each step can
+        fail and be redone: first each is marked revoked (no process reads it any more on a
+        cache miss), then the live ones are logged (processes drop them from their caches),
+        and only then they leave their user's set and are deleted, so that a revocation cut
+        short by a Redis error is finished by the next one (a retry of the logout, the admin
+        revoke, the user's replacement)."""
+        entries = [(user, h, expires) for user, pairs in sessions.items() for h, expires in pairs]
+        if not entries:
             return []
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
-            for token_hash in token_hashes:
-                pipe.hget(session_key(token_hash), "expires_ms")
-                pipe.delete(session_key(token_hash))
-            replies = await pipe.execute()
+        await asyncio.gather(*(self._end_session([session_key(h)], []) for _, h, _ in entries))
         now = now_ms(self._clock)
-        live = [h for h, expires, deleted in zip(token_hashes, replies[::2], replies[1::2],
-                                                 strict=True)
-                if deleted and expires is not None and int(expires) > now]
+        live = [h for _, h, expires in entries if expires > now]
         for start in range(0, len(live), 1000):  # a script's arguments stay a sane size
             async with self._calls():
                 await self._log_revoked(keys=[REVOKED],
                                         args=[self._session_keep_ms, *live[start:start + 1000]])
+        await self._drop(sessions)
         return live
+
+    async def _drop(self, sessions: dict[str, list[tuple[str, int]]]) -> None:
+        """The last step of a revocation: the sessions leave their users' sets and go."""
+        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+            for user, pairs in sessions.items():
+                if pairs:
+                    pipe.zrem(user_sessions_key(user), *(h for h, _ in pairs))
+                for h, _ in pairs:
+                    pipe.delete(session_key(h))
+            await pipe.execute()
 
     async def revocation_cursor(self) -> str:
         """The id of the log's last entry."""

@@ -59,9 +59,20 @@ def user_key(user: str) -> str:
     return f"{PREFIX}:user:{{{user}}}"
 
 
+def legacy_user_key(user: str) -> str:
+    """Where releases before the per-user hash tag kept a user's password hash: read when
+    :func:`user_key` is missing, and moved there at start-up."""
+    return f"{PREFIX}:user:{user}"
+
+
 def user_sessions_key(user: str) -> str:
-    """The token hashes of a user's sessions (a set), to revoke them all."""
+    """The token hashes of a user's sessions, scored by expiry (a sorted set), to revoke them
+    all."""
     return f"{PREFIX}:usersessions:{{{user}}}"
+
+
+#: Set once the sessions and users of releases before the per-user set have been moved.
+MIGRATED = f"{PREFIX}:migrated:user-sessions"
 
 
 def session_key(token_hash: str) -> str:

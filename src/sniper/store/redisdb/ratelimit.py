@@ -22,3 +22,9 @@ class SharedBucket:
         """Take one token, or say how long to wait for one."""
         wait_ms = await self._take([bucket_key(self.kind, name)], [self.rate_per_s, self.burst])
         return int(wait_ms) / 1000
+
+    async def wait(self, name: str = "") -> float:
+        """How long until ``name``'s bucket has a token (0: now); takes none."""
+        wait_ms = await self._take([bucket_key(self.kind, name)],
+                                   [self.rate_per_s, self.burst, "peek"])
+        return int(wait_ms) / 1000
