@@ -123,13 +123,11 @@ class Connection:
     async def open(self, timeout_s: float) -> None:
         """TCP (and TLS) handshake."""
         try:
-            self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(
+            async with asyncio.timeout(timeout_s):
+                self._reader, self._writer = await asyncio.open_connection(
                     self.origin.host, self.origin.port, ssl=self._tls,
                     server_hostname=self.origin.host if self._tls else None,
-                ),
-                timeout_s,
-            )
+                )
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             origin = self.origin
             net = failure(exc, scheme=origin.scheme, host=origin.host, port=origin.port,
@@ -172,7 +170,10 @@ class Connection:
     async def read_response(self, timeout_s: float) -> Response:
         """Read one whole response (bounded in time)."""
         try:
-            return await asyncio.wait_for(self._read(), timeout_s)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancellation (a signal)
+            # that lands as the read completes, and the run would go on to its window's end.
+            async with asyncio.timeout(timeout_s):
+                return await self._read()
         except TimeoutError as exc:
             self.close()
             raise ConnectionBroken(f"no answer within {timeout_s:g} s") from exc
@@ -244,4 +245,5 @@ class Connection:
         self.close()
         if writer is not None:
             with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()

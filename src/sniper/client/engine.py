@@ -374,7 +374,8 @@ class Sniper:
             await asyncio.sleep(remaining / 1000)
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(interrupt.wait(), remaining / 1000)
+            async with asyncio.timeout(remaining / 1000):
+                await interrupt.wait()
 
     # -- the burst and the retries ---------------------------------------------------------------
 

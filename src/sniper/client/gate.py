@@ -86,8 +86,8 @@ class FireGate:
             first = min(b.send_at for b in self._pending)
             self._joined.clear()
             with contextlib.suppress(TimeoutError):  # a burst due sooner may join meanwhile
-                await asyncio.wait_for(self._joined.wait(),
-                                       coarse_sleep_ms(self._now(), first) / 1000)
+                async with asyncio.timeout(coarse_sleep_ms(self._now(), first) / 1000):
+                    await self._joined.wait()
             first = min(b.send_at for b in self._pending)
             if first - self._now() > coarse_sleep_ms(0, 0) + 5:
                 continue  # woken by a join with time to spare: sleep again

@@ -250,7 +250,8 @@ class Notifier:
         error = ""
         for attempt in range(_TRIES):
             try:
-                await asyncio.wait_for(self._once(channel, title, message), _SEND_TIMEOUT_S)
+                async with asyncio.timeout(_SEND_TIMEOUT_S):
+                    await self._once(channel, title, message)
                 return None
             except ConfigError as exc:  # a missing secret: trying again cannot help
                 why = f"{channel.type} failed: {exc}"

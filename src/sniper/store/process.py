@@ -50,10 +50,12 @@ async def child_store(db: Path, admin_token: str, *, extra: tuple[str, ...] = ()
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(proc.wait(), 10)
+                async with asyncio.timeout(10):
+                    await proc.wait()
             except TimeoutError:
                 proc.kill()
-                await asyncio.wait_for(proc.wait(), 5)
+                async with asyncio.timeout(5):
+                    await proc.wait()
         if log is not None and not isinstance(out, int):
             out.close()
 

@@ -40,7 +40,8 @@ class Readiness:
 
     async def _run(self) -> None:
         try:
-            await asyncio.wait_for(self._probe(), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):
+                await self._probe()
             self._trouble = None
         except TimeoutError:
             self._trouble = f"the storage did not commit within {self._timeout_s:g} s"

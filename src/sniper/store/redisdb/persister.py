@@ -137,8 +137,8 @@ class OrderPersister:
                 continue
             if failures:  # an outage: back off (up to 5 s) instead of hammering Redis
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(),
-                                           min(_MAX_BACKOFF_S, self.poll_s * 2 ** failures))
+                    async with asyncio.timeout(min(_MAX_BACKOFF_S, self.poll_s * 2**failures)):
+                        await self._stopping.wait()
                 continue
             if self.policy.retire(self.workers, self.clock() - idle_since):
                 # Leave the count at once: workers deciding together must not all go.
@@ -146,7 +146,8 @@ class OrderPersister:
                 log.info("persister: %s idle, leaving (%d left)", consumer, self.workers)
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._stopping.wait()
 
     async def step(self, consumer: str) -> int:
         """One pass over every SKU's stream as ``consumer``: claim abandoned entries, read new
