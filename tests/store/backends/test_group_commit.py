@@ -153,3 +153,41 @@ async def test_a_job_that_breaks_a_constraint_fails_alone(
     assert isinstance(answers[1], Unavailable)
     assert all(isinstance(a, int) for a in (answers[0], answers[2]))
     assert await _count(db) == 3
+
+
+class FailingRollback(sqlite3.Connection):
+    """A real connection on which COMMIT and ROLLBACK both fail (the storage failing hard)."""
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        """Run ``sql``, except COMMIT and ROLLBACK."""
+        if sql in ("COMMIT", "ROLLBACK"):
+            raise _error(sqlite3.SQLITE_IOERR)
+        return super().execute(sql, *args)
+
+
+async def test_a_failed_rollback_and_reopen_answers_every_caller_and_recovers(
+    db: Callable[..., sqlite3.Connection],
+) -> None:
+    """COMMIT and ROLLBACK fail, then the file cannot be reopened: each batch's callers are
+    answered (503), none left waiting; once the storage can be opened again, jobs commit."""
+    opens: list[str] = []
+
+    def connect() -> sqlite3.Connection:
+        opens.append("open")
+        if len(opens) == 1:
+            return db(factory=FailingRollback)
+        if len(opens) <= 3:
+            raise sqlite3.OperationalError("unable to open database file")
+        return db()
+
+    writer = GroupCommitWriter(connect, ManualClock(), 64, 100)
+    writer.start()
+    for _ in range(3):  # the failed rollback, then two batches that cannot reopen the file
+        async with asyncio.timeout(5):
+            with pytest.raises(StoreError) as caught:
+                await writer.submit(_insert)
+        assert caught.value.status == 503
+    async with asyncio.timeout(5):
+        assert await writer.submit(_insert) >= 1  # the storage is back: committed
+    await writer.stop()
+    assert len(opens) == 4

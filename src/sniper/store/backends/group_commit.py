@@ -21,6 +21,7 @@ commit, ``503 outcome_unknown`` when the COMMIT failed in a way that may still h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -76,7 +77,7 @@ class GroupCommitWriter:
 
     async def submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in the next batch and return its result once the batch has committed."""
-        if self._closed or self._conn is None:
+        if self._closed:
             raise Unavailable("the store is shutting down")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(fn, future))
@@ -104,12 +105,11 @@ class GroupCommitWriter:
             self._runner = None
 
     async def _run_batch(self, batch: list[_Pending]) -> None:
-        conn = self._conn
-        assert conn is not None
         failed: dict[int, StoreError] = {}
         results: dict[int, Any] = {}
         committing = False
         try:
+            conn = self._open_connection()
             while True:
                 await self._begin(conn)
                 results = {}
@@ -124,7 +124,7 @@ class GroupCommitWriter:
         except Exception as exc:  # whatever happened, every caller gets an answer
             self._log_failure("sqlite batch of %d failed: %s", len(batch), exc)
             error = _commit_failed(exc) if committing else _not_committed(exc)
-            self._roll_back(conn)
+            self._roll_back()
             failed = {i: failed.get(i, error) for i in range(len(batch))}
             results = {}
         for i, job in enumerate(batch):
@@ -135,18 +135,29 @@ class GroupCommitWriter:
             else:
                 job.future.set_result(results[i])
 
-    def _roll_back(self, conn: sqlite3.Connection) -> None:
-        """End a failed transaction; a connection that cannot is replaced (closing it drops
+    def _open_connection(self) -> sqlite3.Connection:
+        """The write connection; one lost to a failed rollback is opened again here, so that
+        the store recovers once the storage does (until then each batch fails, answered)."""
+        if self._conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA busy_timeout = 0")
+            self._conn = conn
+        return self._conn
+
+    def _roll_back(self) -> None:
+        """End a failed transaction; a connection that cannot is dropped (closing it drops
         the transaction), so that no later batch commits what this one left behind."""
-        if not conn.in_transaction:
+        conn = self._conn
+        if conn is None:
             return
         try:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
-            self._log_failure("sqlite rollback failed, reconnecting: %s", exc)
-            conn.close()
-            self._conn = self._connect()
-            self._conn.execute("PRAGMA busy_timeout = 0")
+            self._log_failure("sqlite rollback failed, reopening at the next batch: %s", exc)
+            self._conn = None
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     @staticmethod
     def _run_jobs(
