@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisClusterException
 
 from sniper.clock import ManualClock, now_ms
@@ -194,3 +195,30 @@ async def test_a_users_session_set_keeps_only_what_may_be_live(
     assert await backend.create_session(Session("ann", "t-last", now_ms(clock) + 1000))
     members = await backend.client.zrange(user_sessions_key("ann"), 0, -1)
     assert members == ["t-last"]
+
+
+@pytest.mark.cluster
+async def test_the_readiness_probe_writes_once_per_server_whatever_the_catalog(
+    clock: ManualClock, redis_url: str, cluster_url: str, redis_cluster_ports: list[int],
+) -> None:
+    """200 items or none, a probe writes one key on a server and one on each cluster primary
+    (anyone may poll /readyz: its cost must not grow with the catalog)."""
+    for url, ports in ((redis_url, None), (cluster_url, redis_cluster_ports)):
+        backend = RedisBackend(url, clock)
+        await backend.open()
+        try:
+            for n in range(200):
+                await backend.put_item(_item(f"sku{n}"))
+            await backend.probe_commit()
+            await backend.probe_commit()
+            if ports is None:
+                assert await backend.client.keys("sniper:ready*") == ["sniper:ready"]
+                continue
+            for port in ports:  # every primary of the private cluster holds exactly one
+                node = Redis(port=port, decode_responses=True)
+                try:
+                    assert len(await node.keys("sniper:ready*")) == 1, port
+                finally:
+                    await node.aclose()
+        finally:
+            await backend.aclose()

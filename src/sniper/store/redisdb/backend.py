@@ -17,6 +17,9 @@ import socket
 from collections.abc import Mapping
 from typing import Any, cast
 
+from redis.asyncio.cluster import RedisCluster
+from redis.cluster import PRIMARY
+
 from sniper.clock import Clock, now_ms
 from sniper.errors import Unavailable
 from sniper.store.backends.base import Backend, ReplayOrders
@@ -48,6 +51,8 @@ log = logging.getLogger(__name__)
 
 _SESSION_GRACE_MS = 60_000
 _READY_TTL_MS = 60_000
+#: Tags tried to find a key in every primary's slots (a few dozen cover any real cluster).
+_READY_TAGS = 100_000
 _CATALOG_ATTEMPTS = 3
 _ITEM_FIELDS = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
 
@@ -108,6 +113,7 @@ class RedisBackend(Backend):
         self._ids = ids or OrderIdGenerator()
         self.client: Client = connect(url)
         self._calls = Calls()
+        self._ready_keys: list[str] = []
         self._reserve = ScriptBatcher(self.client, self._calls,
                                       load_script(self.client, "reserve"))
         self._snapshot = load_script(self.client, "snapshot")
@@ -209,16 +215,34 @@ class RedisBackend(Backend):
             await self.client.ping()
 
     async def probe_commit(self) -> None:
-        """A short-lived write beside every SKU's keys (a Redis refusing writes, out of memory
-        or unable to persist, fails this where a PING passes)."""
+        """A short-lived write on every server that commits orders (a Redis refusing writes,
+        out of memory or unable to persist, fails this where a PING passes). One key per
+        server, not per SKU: anyone may poll ``/readyz``, so its cost must not grow with the
+        catalog."""
         self._count("probe_commit")
-        skus = await known_skus(self.client, self._calls)
-        keys = [ready_key(), *(ready_key(sku) for sku in skus)]
         now = now_ms(self._clock)
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
-            for key in keys:
+            for key in self._probe_keys():
                 pipe.set(key, now, px=_READY_TTL_MS)
             await pipe.execute()
+
+    def _probe_keys(self) -> list[str]:
+        """The server's one key; on a cluster a key in each primary's slots, found once (a slot
+        moved later only puts two of them on one node, and the client follows the move)."""
+        if not isinstance(self.client, RedisCluster):
+            return [ready_key()]
+        if not self._ready_keys:
+            primaries = {n.name for n in self.client.get_nodes() if n.server_type == PRIMARY}
+            found: dict[str, str] = {}
+            for tag in range(_READY_TAGS):
+                key = ready_key(str(tag))
+                node = self.client.get_node_from_key(key)
+                if node is not None and node.name in primaries:
+                    found.setdefault(node.name, key)
+                if len(found) == len(primaries):
+                    break
+            self._ready_keys = list(found.values())
+        return self._ready_keys
 
     # -- the atomic step -------------------------------------------------------------------
 
