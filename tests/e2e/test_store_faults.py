@@ -76,7 +76,10 @@ async def test_a_redis_stall_under_a_flood_answers_no_order_unavailable(
     answered unavailable; the stock adds up."""
     with redis_server(tmp_path / "own-redis") as (port, proc):
         store = start_store(db=tmp_path / "flood.db", store=f"redis://127.0.0.1:{port}/0",
-                            args=("--user-rate", "0",
+                            # A long cache TTL: the stall must meet reservations, not the
+                            # once-a-TTL read of the session revocation log (that read failing
+                            # is a plain 503 unavailable, nothing having been sent).
+                            args=("--user-rate", "0", "--cache-ttl", "60",
                                   "--orders-db", f"sqlite:///{tmp_path / 'orders.db'}"))
         open_item(store, "eggs", stock=1_000_000, limit=1000)
         crowd = users(store, 300)
