@@ -38,7 +38,8 @@ def _one_line_exit_2(done: subprocess.CompletedProcess[str], *needles: str) -> N
 
 def test_demo_as_the_readme_gives_it_prints_a_token_that_works(tmp_path: Path) -> None:
     """``sniper serve --demo`` without --admin-token or SNIPER_ADMIN_TOKEN: it starts, prints
-    a generated admin token, and the admin API takes it; SIGTERM ends it with 0."""
+    a generated admin token, the admin API takes it (the banner's PATCH too); SIGTERM ends it
+    with 0."""
     port = free_port()
     out = tmp_path / "out.txt"
     env = {k: v for k, v in os.environ.items() if k != "SNIPER_ADMIN_TOKEN"}
@@ -59,6 +60,12 @@ def test_demo_as_the_readme_gives_it_prints_a_token_that_works(tmp_path: Path) -
                                headers={"Authorization": f"Bearer {token}"})
             assert answer.status_code == 200
             assert httpx.get(f"http://127.0.0.1:{port}/api/items/demo-eggs").status_code == 200
+            # The banner's PATCH line carries the generated token, and it moves the opening.
+            assert f"Authorization: Bearer {token}'" in text
+            moved = httpx.patch(f"http://127.0.0.1:{port}/admin/items/demo-eggs", timeout=10,
+                                json={"sale_start": "2030-01-01T07:00:00+08:00"},
+                                headers={"Authorization": f"Bearer {token}"})
+            assert moved.status_code == 200
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(15)
