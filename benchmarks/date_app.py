@@ -13,13 +13,19 @@ from email.utils import formatdate
 async def exact(scope, receive, send):  # type: ignore[no-untyped-def]  # as small as raw_asgi
     if scope["type"] == "http":
         date = formatdate(time.time(), usegmt=True).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"date", date), (b"content-length", b"0")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"date", date), (b"content-length", b"0")],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
 
 
 async def cached(scope, receive, send):  # type: ignore[no-untyped-def]
     if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", b"0")]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
+        )
         await send({"type": "http.response.body", "body": b""})

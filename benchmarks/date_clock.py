@@ -49,8 +49,21 @@ async def one_estimate(port: int) -> tuple[float, float, float]:
 def serve(app: str, port: int) -> list[str]:
     """The uvicorn command for one of ``date_app``'s apps."""
     own_date = ["--no-date-header"] if app == "exact" else []
-    return [sys.executable, "-m", "uvicorn", f"date_app:{app}", "--app-dir", str(HERE),
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *own_date]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"date_app:{app}",
+        "--app-dir",
+        str(HERE),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        *own_date,
+    ]
 
 
 def main() -> None:
@@ -68,15 +81,19 @@ def main() -> None:
     print("server  round  error ms  stated ±ms  narrowable ±ms  holds  held before")
     for app, results in rows.items():
         for n, (error, stated, precision) in enumerate(results, 1):
-            print(f"{app:7} {n:5}  {error:+8.2f}  {stated:10.2f}  {precision:14.2f}  "
-                  f"{'yes' if abs(error) <= stated else 'NO':5}  "
-                  f"{'yes' if abs(error) <= precision else 'no'}")
+            print(
+                f"{app:7} {n:5}  {error:+8.2f}  {stated:10.2f}  {precision:14.2f}  "
+                f"{'yes' if abs(error) <= stated else 'NO':5}  "
+                f"{'yes' if abs(error) <= precision else 'no'}"
+            )
     for app, results in rows.items():
         errors = [abs(e) for e, _, _ in results]
-        print(f"{app}: |error| median {statistics.median(errors):.2f} ms, max {max(errors):.2f} ms;"
-              f" stated ± median {statistics.median(s for _, s, _ in results):.2f} ms; "
-              f"held {sum(abs(e) <= s for e, s, _ in results)}/{len(results)} "
-              f"(before: {sum(abs(e) <= p for e, _, p in results)}/{len(results)})")
+        print(
+            f"{app}: |error| median {statistics.median(errors):.2f} ms, max {max(errors):.2f} ms;"
+            f" stated ± median {statistics.median(s for _, s, _ in results):.2f} ms; "
+            f"held {sum(abs(e) <= s for e, s, _ in results)}/{len(results)} "
+            f"(before: {sum(abs(e) <= p for e, _, p in results)}/{len(results)})"
+        )
 
 
 if __name__ == "__main__":

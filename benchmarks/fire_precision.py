@@ -50,22 +50,43 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
 
 
-async def snipe(url: str, cookie: str, sku: str, opening_ms: int, *, args: argparse.Namespace,
-                tmp: Path) -> None:
+async def snipe(
+    url: str, cookie: str, sku: str, opening_ms: int, *, args: argparse.Namespace, tmp: Path
+) -> None:
     """One run of the sniper, in this process, quiet."""
-    task = TaskConfig.model_validate({
-        "base_url": url, "cookie": cookie, "sku_id": sku, "target_time": iso(opening_ms),
-        "concurrency": args.concurrency, "log_file": tmp / "precision.log"})
+    task = TaskConfig.model_validate(
+        {
+            "base_url": url,
+            "cookie": cookie,
+            "sku_id": sku,
+            "target_time": iso(opening_ms),
+            "concurrency": args.concurrency,
+            "log_file": tmp / "precision.log",
+        }
+    )
     await Sniper(task, Console("en", io.StringIO())).run()
 
 
-async def snipe_many(url: str, cookies: list[str], skus: list[str], opening_ms: int,
-                     tmp: Path) -> None:
+async def snipe_many(
+    url: str, cookies: list[str], skus: list[str], opening_ms: int, tmp: Path
+) -> None:
     """Several tasks of one file at once (shared clock estimate and bucket), quiet."""
-    tasks = [(TaskConfig.model_validate({
-        "name": f"t{i}", "base_url": url, "cookie": cookie, "sku_id": sku,
-        "target_time": iso(opening_ms), "log_file": tmp / f"precision-{i}.log"}), cookie)
-        for i, (cookie, sku) in enumerate(zip(cookies, skus, strict=True))]
+    tasks = [
+        (
+            TaskConfig.model_validate(
+                {
+                    "name": f"t{i}",
+                    "base_url": url,
+                    "cookie": cookie,
+                    "sku_id": sku,
+                    "target_time": iso(opening_ms),
+                    "log_file": tmp / f"precision-{i}.log",
+                }
+            ),
+            cookie,
+        )
+        for i, (cookie, sku) in enumerate(zip(cookies, skus, strict=True))
+    ]
     await run_many(tasks, "en", stream=io.StringIO())
 
 
@@ -73,24 +94,39 @@ async def naive(url: str, cookie: str, sku: str, opening_ms: int, concurrency: i
     """Sleep until the local clock says it is time, then send with httpx."""
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         await asyncio.sleep(max(0.0, opening_ms / 1000 - time.time()))
-        await asyncio.gather(*(client.post("/api/orders", json={"sku_id": sku},
-                                           headers={"Cookie": cookie})
-                               for _ in range(concurrency)))
+        await asyncio.gather(
+            *(
+                client.post("/api/orders", json={"sku_id": sku}, headers={"Cookie": cookie})
+                for _ in range(concurrency)
+            )
+        )
 
 
 async def against_store(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
     """created_ms − opening on the real store, sniper and naive."""
     port = free_port()
-    cmd = [sys.executable, "-m", "sniper", "serve", "--port", str(port), "--store",
-           f"sqlite:///{tmp / 'store.db'}", "--admin-token", ADMIN["Authorization"][7:],
-           "--clock-skew-ms", str(int(args.skew_ms)), "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sniper",
+        "serve",
+        "--port",
+        str(port),
+        "--store",
+        f"sqlite:///{tmp / 'store.db'}",
+        "--admin-token",
+        ADMIN["Authorization"][7:],
+        "--clock-skew-ms",
+        str(int(args.skew_ms)),
+        "--log-level",
+        "warning",
+    ]
     out: dict[str, list[float]] = {"sniper": [], "naive": []}
     per = args.tasks  # tasks (accounts × items) at each opening
     with running(cmd, port):
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url, headers=ADMIN, timeout=30) as admin:
-            users = (await admin.post("/admin/users",
-                                      json={"count": 2 * args.snipes * per})).json()
+            users = (await admin.post("/admin/users", json={"count": 2 * args.snipes * per})).json()
             cookies = [f"session={u['session']}" for u in users["users"]]
             for k in range(2 * args.snipes):
                 who = "sniper" if k % 2 == 0 else "naive"
@@ -98,16 +134,24 @@ async def against_store(args: argparse.Namespace, tmp: Path) -> dict[str, list[f
                 opening = opening_after(now, args.lead_s)
                 skus = [f"p{k}-{j}" for j in range(per)]
                 for sku in skus:
-                    await admin.put(f"/admin/items/{sku}", json={
-                        "name": sku, "price_cents": 1, "stock": 1, "sale_start": iso(opening)})
-                mine = cookies[k * per:(k + 1) * per]
+                    await admin.put(
+                        f"/admin/items/{sku}",
+                        json={
+                            "name": sku,
+                            "price_cents": 1,
+                            "stock": 1,
+                            "sale_start": iso(opening),
+                        },
+                    )
+                mine = cookies[k * per : (k + 1) * per]
                 if who == "sniper" and per == 1:
                     await snipe(url, mine[0], skus[0], opening, args=args, tmp=tmp)
                 elif who == "sniper":
                     await snipe_many(url, mine, skus, opening, tmp)
                 else:
-                    await asyncio.gather(*(naive(url, c, s, opening, 1)
-                                           for c, s in zip(mine, skus, strict=True)))
+                    await asyncio.gather(
+                        *(naive(url, c, s, opening, 1) for c, s in zip(mine, skus, strict=True))
+                    )
                 for sku in skus:
                     orders = (await admin.get(f"/admin/orders?sku_id={sku}")).json()["orders"]
                     if orders:
@@ -122,7 +166,8 @@ async def against_recorder(args: argparse.Namespace) -> dict[str, dict[str, list
     cmd = [sys.executable, str(HERE / "recorder.py"), str(port), "--skew-ms", str(args.skew_ms)]
     out: dict[str, dict[str, list[float]]] = {
         w: {"arrival": [], "spread": [], "first": [], "task_spread": []}
-        for w in ("sniper", "naive")}
+        for w in ("sniper", "naive")
+    }
     cookies = [f"session=x{j}" for j in range(args.tasks)]
     skus = [f"x{j}" for j in range(args.tasks)]
     with running(cmd, port), tempfile.TemporaryDirectory() as tmp:
@@ -137,8 +182,12 @@ async def against_recorder(args: argparse.Namespace) -> dict[str, dict[str, list
                 elif who == "sniper":
                     await snipe_many(url, cookies, skus, opening, Path(tmp))
                 else:
-                    await asyncio.gather(*(naive(url, c, s, opening, args.concurrency)
-                                           for c, s in zip(cookies, skus, strict=True)))
+                    await asyncio.gather(
+                        *(
+                            naive(url, c, s, opening, args.concurrency)
+                            for c, s in zip(cookies, skus, strict=True)
+                        )
+                    )
                 by_task: dict[str, list[float]] = {}
                 for _, path, ms, cookie in (await probe.get("/arrivals")).json():
                     if path == "/api/orders" and len(by_task.get(cookie, [])) < args.concurrency:
@@ -167,30 +216,44 @@ async def main() -> None:
     parser.add_argument("--skew-ms", type=float, default=1500.0)
     parser.add_argument("--concurrency", type=int, default=3)
     parser.add_argument("--lead-s", type=float, default=1.5)
-    parser.add_argument("--tasks", type=int, default=1,
-                        help="tasks (accounts x items) at each opening, run as one task file")
+    parser.add_argument(
+        "--tasks",
+        type=int,
+        default=1,
+        help="tasks (accounts x items) at each opening, run as one task file",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sniper-precision-") as tmp:
         store = await against_store(args, Path(tmp))
     recorder = await against_recorder(args)
-    print(f"fire_precision: {args.snipes} snipes each, {args.tasks} task(s) per opening, "
-          f"server clock {args.skew_ms:+g} ms, burst of {args.concurrency}; "
-          "all figures ms, p50 / p99 / max")
-    print(f"{'':8}{'created_ms - opening (store)':>27}   {'arrival - opening (recorder)':>27}"
-          f"   {'burst arrival spread':>27}")
+    print(
+        f"fire_precision: {args.snipes} snipes each, {args.tasks} task(s) per opening, "
+        f"server clock {args.skew_ms:+g} ms, burst of {args.concurrency}; "
+        "all figures ms, p50 / p99 / max"
+    )
+    print(
+        f"{'':8}{'created_ms - opening (store)':>27}   {'arrival - opening (recorder)':>27}"
+        f"   {'burst arrival spread':>27}"
+    )
     for who in ("sniper", "naive"):
-        print(f"{who:8}{stats(store[who])}   {stats(recorder[who]['arrival'])}   "
-              f"{stats(recorder[who]['spread'])}")
+        print(
+            f"{who:8}{stats(store[who])}   {stats(recorder[who]['arrival'])}   "
+            f"{stats(recorder[who]['spread'])}"
+        )
     if args.tasks > 1:
         print(f"{'per task':8}{'':27}   {'first arrival - opening':>27}   {'own burst spread':>27}")
         for who in ("sniper", "naive"):
-            print(f"{who:8}{'':27}   {stats(recorder[who]['first'])}   "
-                  f"{stats(recorder[who]['task_spread'])}")
+            print(
+                f"{who:8}{'':27}   {stats(recorder[who]['first'])}   "
+                f"{stats(recorder[who]['task_spread'])}"
+            )
     wanted = args.snipes * args.tasks
     missing = {w: wanted - len(store[w]) for w in store if len(store[w]) < wanted}
     if missing:
-        print(f"(no order at all: {missing}; a naive client early on a server behind us is "
-              "refused 425)")
+        print(
+            f"(no order at all: {missing}; a naive client early on a server behind us is "
+            "refused 425)"
+        )
 
 
 if __name__ == "__main__":

@@ -43,25 +43,58 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sniper-idle-") as tmp:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        store = [sys.executable, "-m", "sniper", "serve", "--port", str(port), "--store",
-                 f"sqlite:///{tmp}/s.db", "--admin-token", ADMIN, "--log-level", "warning"]
+        store = [
+            sys.executable,
+            "-m",
+            "sniper",
+            "serve",
+            "--port",
+            str(port),
+            "--store",
+            f"sqlite:///{tmp}/s.db",
+            "--admin-token",
+            ADMIN,
+            "--log-level",
+            "warning",
+        ]
         with running(store, port):
             headers = {"Authorization": f"Bearer {ADMIN}"}
             now_ms = httpx.get(f"{url}/api/time").json()["now_ms"]
             opening = datetime.fromtimestamp(now_ms / 1000 + args.opens_in_s, tz=UTC)
-            httpx.put(f"{url}/admin/items/eggs", headers=headers, json={
-                "name": "eggs", "price_cents": 1, "stock": 5,
-                "sale_start": opening.isoformat()}).raise_for_status()
-            sessions = httpx.post(f"{url}/admin/users", headers=headers,
-                                  json={"count": args.tasks}).json()["users"]
+            httpx.put(
+                f"{url}/admin/items/eggs",
+                headers=headers,
+                json={
+                    "name": "eggs",
+                    "price_cents": 1,
+                    "stock": 5,
+                    "sale_start": opening.isoformat(),
+                },
+            ).raise_for_status()
+            sessions = httpx.post(
+                f"{url}/admin/users", headers=headers, json={"count": args.tasks}
+            ).json()["users"]
             task_file = Path(tmp) / "tasks.yaml"
-            task_file.write_text(yaml.safe_dump({
-                "platform": "store", "base_url": url, "sku_id": "eggs",
-                "target_time": opening.isoformat(), "log_file": f"{tmp}/s.log",
-                "tasks": [{"name": f"t{i}", "cookie": f"session={u['session']}"}
-                          for i, u in enumerate(sessions)]}))
-            proc = subprocess.Popen([sys.executable, "-m", "sniper", "run", str(task_file)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            task_file.write_text(
+                yaml.safe_dump(
+                    {
+                        "platform": "store",
+                        "base_url": url,
+                        "sku_id": "eggs",
+                        "target_time": opening.isoformat(),
+                        "log_file": f"{tmp}/s.log",
+                        "tasks": [
+                            {"name": f"t{i}", "cookie": f"session={u['session']}"}
+                            for i, u in enumerate(sessions)
+                        ],
+                    }
+                )
+            )
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "sniper", "run", str(task_file)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 time.sleep(5)  # start-up, clock measurement, pre-flight
                 before, started = cpu_seconds(proc.pid), time.monotonic()
@@ -70,8 +103,10 @@ def main() -> None:
             finally:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(10)
-    print(f"idle_cpu: {args.tasks} task(s) waiting for an opening {args.opens_in_s:g} s away: "
-          f"{used:.3f} CPU s in {elapsed:.1f} s = {100 * used / elapsed:.2f} % of one core")
+    print(
+        f"idle_cpu: {args.tasks} task(s) waiting for an opening {args.opens_in_s:g} s away: "
+        f"{used:.3f} CPU s in {elapsed:.1f} s = {100 * used / elapsed:.2f} % of one core"
+    )
 
 
 if __name__ == "__main__":

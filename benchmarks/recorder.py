@@ -18,8 +18,15 @@ import time
 
 import h11
 
-_ORDER = json.dumps({"order_id": "20240101000000000000000recorder", "sku_id": "x", "qty": 1,
-                     "user": "u", "created_ms": 0}).encode()
+_ORDER = json.dumps(
+    {
+        "order_id": "20240101000000000000000recorder",
+        "sku_id": "x",
+        "qty": 1,
+        "user": "u",
+        "created_ms": 0,
+    }
+).encode()
 _TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
 
@@ -72,8 +79,7 @@ class Recorder:
                 return float(sec * 1000 + nsec / 1e6 + self.skew_ms)
         return time.time() * 1000 + self.skew_ms
 
-    def _answer(self, conn: h11.Connection, target: str, first: float | None,
-                cookie: str) -> bytes:
+    def _answer(self, conn: h11.Connection, target: str, first: float | None, cookie: str) -> bytes:
         if target == "/api/time":
             body = json.dumps({"now_ms": int(time.time() * 1000 + self.skew_ms)}).encode()
             status = 200
@@ -85,8 +91,12 @@ class Recorder:
             with self.lock:
                 self.arrivals.append((0, target, first or 0.0, cookie))
             body, status = _ORDER, 201
-        head = conn.send(h11.Response(status_code=status, headers=[
-            ("Content-Type", "application/json"), ("Content-Length", str(len(body)))]))
+        head = conn.send(
+            h11.Response(
+                status_code=status,
+                headers=[("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+        )
         return head + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
 
 

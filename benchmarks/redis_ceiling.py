@@ -22,15 +22,19 @@ from urllib.parse import urlsplit
 from sniper.store.redisdb.client import connect, load_script
 from sniper.store.redisdb.keys import SkuKeys, sku_keys
 
-_ORDER = ('{"order_id":"x","sku_id":"ceiling","qty":1,"user":"u","created_ms":1,'
-          '"request_id":null}')
-_ITEM: dict[str, Any] = {"name": "ceiling", "price_cents": 1,
-                         "sale_start": "2020-01-01T00:00:00+00:00", "sale_start_ms": 0,
-                         "limit_per_user": 10**9}
+_ORDER = '{"order_id":"x","sku_id":"ceiling","qty":1,"user":"u","created_ms":1,"request_id":null}'
+_ITEM: dict[str, Any] = {
+    "name": "ceiling",
+    "price_cents": 1,
+    "sale_start": "2020-01-01T00:00:00+00:00",
+    "sale_start_ms": 0,
+    "limit_per_user": 10**9,
+}
 
 
-async def evalsha_rate(url: str, *, seconds: float, stock: int, connections: int = 8,
-                       depth: int = 64) -> float:
+async def evalsha_rate(
+    url: str, *, seconds: float, stock: int, connections: int = 8, depth: int = 64
+) -> float:
     """Reserve-script calls per second for ``seconds``, ``connections`` pipelines of ``depth``."""
     client = connect(url)
     keys = sku_keys(f"ceiling-{time.monotonic_ns()}")
@@ -46,8 +50,18 @@ async def evalsha_rate(url: str, *, seconds: float, stock: int, connections: int
                 async with client.pipeline(transaction=False) as pipe:
                     for i in range(depth):  # a new buyer and order id each call, as at an opening
                         call = f"{n}-{calls + i}"
-                        pipe.execute_command("EVALSHA", sha, 6, *keys.reserve(), f"user-{call}",
-                                             1, "", 1, f"order-{call}", _ORDER)
+                        pipe.execute_command(
+                            "EVALSHA",
+                            sha,
+                            6,
+                            *keys.reserve(),
+                            f"user-{call}",
+                            1,
+                            "",
+                            1,
+                            f"order-{call}",
+                            _ORDER,
+                        )
                     await pipe.execute()
                 calls += depth
 
@@ -84,14 +98,39 @@ def benchmark_rate(tool: str, url: str, *, requests: int, stock: int) -> float:
     sha, keys = asyncio.run(_prepare(url, stock))
     try:
         out = subprocess.run(
-            [tool, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port),
-             "-c", "50", "-P", "16", "-n", str(requests), "-q",
-             # A new buyer and order id each call, as at an opening (a repeated order id is
-             # answered early by the script, which would measure that shortcut instead).
-             "-r", "1000000000",
-             "EVALSHA", sha, "6", *keys.reserve(), "user-__rand_int__", "1", "", "1",
-             "order-__rand_int__", _ORDER],
-            capture_output=True, text=True, check=True, timeout=300).stdout
+            [
+                tool,
+                "-h",
+                parts.hostname or "127.0.0.1",
+                "-p",
+                str(parts.port),
+                "-c",
+                "50",
+                "-P",
+                "16",
+                "-n",
+                str(requests),
+                "-q",
+                # A new buyer and order id each call, as at an opening (a repeated order id is
+                # answered early by the script, which would measure that shortcut instead).
+                "-r",
+                "1000000000",
+                "EVALSHA",
+                sha,
+                "6",
+                *keys.reserve(),
+                "user-__rand_int__",
+                "1",
+                "",
+                "1",
+                "order-__rand_int__",
+                _ORDER,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        ).stdout
     finally:
         asyncio.run(_drop(url, keys))
     found = re.search(r"([\d.]+) requests per second", out.replace("\r", "\n"))
@@ -105,9 +144,13 @@ def ceiling(url: str, seconds: float) -> dict[str, Any]:
     tool = shutil.which("redis-benchmark")
     if tool is not None and not url.startswith("redis+cluster"):
         requests = int(seconds * 100_000)
-        return {"driver": "redis-benchmark",
-                "created": benchmark_rate(tool, url, requests=requests, stock=10**12),
-                "sold_out": benchmark_rate(tool, url, requests=requests, stock=0)}
-    return {"driver": "redis-py pipelines",
-            "created": asyncio.run(evalsha_rate(url, seconds=seconds, stock=10**12)),
-            "sold_out": asyncio.run(evalsha_rate(url, seconds=seconds, stock=0))}
+        return {
+            "driver": "redis-benchmark",
+            "created": benchmark_rate(tool, url, requests=requests, stock=10**12),
+            "sold_out": benchmark_rate(tool, url, requests=requests, stock=0),
+        }
+    return {
+        "driver": "redis-py pipelines",
+        "created": asyncio.run(evalsha_rate(url, seconds=seconds, stock=10**12)),
+        "sold_out": asyncio.run(evalsha_rate(url, seconds=seconds, stock=0)),
+    }

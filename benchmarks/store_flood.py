@@ -46,11 +46,23 @@ def wrk(
     port: int, tokens: Path, sku: str, args: argparse.Namespace, seconds: float
 ) -> dict[str, Any]:
     """One wrk run: requests/s, status counts, latency percentiles."""
-    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s",
-           "--timeout", "10s", "-s", str(HERE / "flood.lua"), f"http://127.0.0.1:{port}",
-           "--", str(tokens), sku]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         timeout=seconds + 60).stdout
+    cmd = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(HERE / "flood.lua"),
+        f"http://127.0.0.1:{port}",
+        "--",
+        str(tokens),
+        sku,
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     status = json.loads(re.search(r"^STATUS (.*)$", out, re.M).group(1))  # type: ignore[union-attr]
     latency = json.loads(re.search(r"^LATENCY (.*)$", out, re.M).group(1))  # type: ignore[union-attr]
@@ -66,9 +78,17 @@ def measure(port: int, tokens: Path, sku: str, args: argparse.Namespace) -> dict
 def put_item(base: str, sku: str, stock: int) -> None:
     """An item that is already on sale, many units per user."""
     start = datetime.fromtimestamp(time.time() - 60, tz=UTC).isoformat()
-    response = httpx.put(f"{base}/admin/items/{sku}", headers=_admin(), json={
-        "name": sku, "price_cents": 1, "stock": stock, "sale_start": start,
-        "limit_per_user": 1000})
+    response = httpx.put(
+        f"{base}/admin/items/{sku}",
+        headers=_admin(),
+        json={
+            "name": sku,
+            "price_cents": 1,
+            "stock": stock,
+            "sale_start": start,
+            "limit_per_user": 1000,
+        },
+    )
     response.raise_for_status()
 
 
@@ -106,24 +126,61 @@ def run_all(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     dummy.write_text("not-a-session\n")
     tokens = tmp / "tokens.txt"
     raw_port, store_port = free_port(), free_port()
-    raw = [sys.executable, "-m", "uvicorn", "raw_asgi:app", "--app-dir", str(HERE),
-           "--port", str(raw_port), "--workers", str(args.workers), "--loop", "uvloop",
-           "--http", "httptools", "--no-access-log", "--lifespan", "off",
-           "--log-level", "warning", "--backlog", "4096"]
+    raw = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "raw_asgi:app",
+        "--app-dir",
+        str(HERE),
+        "--port",
+        str(raw_port),
+        "--workers",
+        str(args.workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--lifespan",
+        "off",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "4096",
+    ]
     store_url = args.store or f"sqlite:///{tmp / 'store.db'}"
-    store = [sys.executable, "-m", "sniper", "serve", "--port", str(store_port),
-             "--workers", str(args.workers), "--store", store_url, "--admin-token", ADMIN_TOKEN,
-             "--user-rate", "0", "--log-level", "warning",
-             "--sqlite-synchronous", args.synchronous,
-             "--orders-db", f"sqlite:///{tmp / 'orders.db'}"]
+    store = [
+        sys.executable,
+        "-m",
+        "sniper",
+        "serve",
+        "--port",
+        str(store_port),
+        "--workers",
+        str(args.workers),
+        "--store",
+        store_url,
+        "--admin-token",
+        ADMIN_TOKEN,
+        "--user-rate",
+        "0",
+        "--log-level",
+        "warning",
+        "--sqlite-synchronous",
+        args.synchronous,
+        "--orders-db",
+        f"sqlite:///{tmp / 'orders.db'}",
+    ]
     on_redis = store_url.startswith("redis")
     run_id = f"{os.getpid()}-{int(time.time())}"  # fresh items on a Redis that is kept
     stock_sku, gone_sku = f"flood-stock-{run_id}", f"flood-gone-{run_id}"
     runs: dict[str, list[dict[str, Any]]] = {"ceiling": [], "orders": [], "sold_out": []}
     with running(raw, raw_port), running(store, store_port):
         base = f"http://127.0.0.1:{store_port}"
-        made = httpx.post(f"{base}/admin/users", headers=_admin(), json={"count": args.users},
-                          timeout=60)
+        made = httpx.post(
+            f"{base}/admin/users", headers=_admin(), json={"count": args.users}, timeout=60
+        )
         made.raise_for_status()
         tokens.write_text("".join(u["session"] + "\n" for u in made.json()["users"]))
         put_item(base, stock_sku, 10_000_000)
@@ -136,15 +193,21 @@ def run_all(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     best = {name: median_run(rs) for name, rs in runs.items()}
     extra: dict[str, Any] = {}
     if redis is not None:
-        extra = {"redis_ceiling": redis,
-                 "orders_to_redis": best["orders"]["rps"] / redis["created"]}
+        extra = {
+            "redis_ceiling": redis,
+            "orders_to_redis": best["orders"]["rps"] / redis["created"],
+        }
     return {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "settings": {"workers": args.workers, "connections": args.connections,
-                     "wrk_threads": args.threads, "duration_s": args.duration,
-                     "rounds": args.rounds,
-                     "store": store_url.split(":")[0],
-                     "synchronous": args.synchronous},
+        "settings": {
+            "workers": args.workers,
+            "connections": args.connections,
+            "wrk_threads": args.threads,
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+            "store": store_url.split(":")[0],
+            "synchronous": args.synchronous,
+        },
         **best,
         "rounds_rps": {name: [round(r["rps"]) for r in rs] for name, rs in runs.items()},
         "orders_ratio": best["orders"]["rps"] / best["ceiling"]["rps"],
@@ -161,22 +224,28 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def report(r: dict[str, Any]) -> None:
     """Human-readable figures."""
     s = r["settings"]
-    print(f"store_flood: {s['workers']} worker(s), {s['connections']} connections, "
-          f"{s['duration_s']:g} s per run, median of {s['rounds']} rounds, "
-          f"store={s['store']} synchronous={s['synchronous']}, "
-          f"{r['machine']['cpus']} CPUs, Python {r['machine']['python']}")
+    print(
+        f"store_flood: {s['workers']} worker(s), {s['connections']} connections, "
+        f"{s['duration_s']:g} s per run, median of {s['rounds']} rounds, "
+        f"store={s['store']} synchronous={s['synchronous']}, "
+        f"{r['machine']['cpus']} CPUs, Python {r['machine']['python']}"
+    )
     print(f"{'':<12}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}  statuses")
     for name, key in (("ceiling", "ceiling"), ("orders", "orders"), ("sold out", "sold_out")):
         row = r[key]
         ratio = row["rps"] / r["ceiling"]["rps"]
         status = {k: v for k, v in row["status"].items() if v}
-        print(f"{name:<12}{row['rps']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.2f}"
-              f"{row['p99_ms']:>9.2f}  {status}  rounds: {r['rounds_rps'][key]}")
+        print(
+            f"{name:<12}{row['rps']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.2f}"
+            f"{row['p99_ms']:>9.2f}  {status}  rounds: {r['rounds_rps'][key]}"
+        )
     redis = r.get("redis_ceiling")
     if redis is not None:
-        print(f"redis ceiling (reserve script by EVALSHA, {redis['driver']}): "
-              f"created {redis['created']:.0f}/s, sold out {redis['sold_out']:.0f}/s; "
-              f"store orders / script created = {r['orders_to_redis']:.2f}")
+        print(
+            f"redis ceiling (reserve script by EVALSHA, {redis['driver']}): "
+            f"created {redis['created']:.0f}/s, sold out {redis['sold_out']:.0f}/s; "
+            f"store orders / script created = {r['orders_to_redis']:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 import h11
 
 
-async def read_request(conn: h11.Connection,
-                       reader: asyncio.StreamReader) -> tuple[h11.Request | None, bytes]:
+async def read_request(
+    conn: h11.Connection, reader: asyncio.StreamReader
+) -> tuple[h11.Request | None, bytes]:
     """The next request and its body, or ``(None, b"")`` once the client is gone."""
     request, body = None, b""
     while True:
@@ -29,10 +30,13 @@ async def read_request(conn: h11.Connection,
             return None, b""
 
 
-def response_bytes(conn: h11.Connection, status: int, payload: bytes,
-                   headers: Iterable[tuple[str, str]] = ()) -> bytes:
+def response_bytes(
+    conn: h11.Connection, status: int, payload: bytes, headers: Iterable[tuple[str, str]] = ()
+) -> bytes:
     """A whole JSON response."""
-    head = [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
-            *headers]
-    return (conn.send(h11.Response(status_code=status, headers=head))
-            + conn.send(h11.Data(data=payload)) + conn.send(h11.EndOfMessage()))
+    head = [("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *headers]
+    return (
+        conn.send(h11.Response(status_code=status, headers=head))
+        + conn.send(h11.Data(data=payload))
+        + conn.send(h11.EndOfMessage())
+    )

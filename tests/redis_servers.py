@@ -59,8 +59,22 @@ def redis_server(directory: Path, *extra: str) -> Iterator[tuple[int, subprocess
     """One server on a free port, its files in ``directory``; yields ``(port, process)``."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    cmd = [server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-           "--save", "", "--appendonly", "no", "--protected-mode", "no", *extra]
+    cmd = [
+        server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(directory),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "no",
+        *extra,
+    ]
     log = (directory / "server.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=directory)
     try:
@@ -84,10 +98,22 @@ def redis_cluster(directory: Path, masters: int = 3) -> Iterator[list[int]]:
     with contextlib.ExitStack() as stack:
         # The bus port is named: the default (port + 10000) may be taken or past 65535.
         buses = [free_port() for _ in range(masters)]
-        ports = [stack.enter_context(redis_server(
-            directory / f"node{i}", "--cluster-enabled", "yes", "--cluster-port", str(bus),
-            "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"))[0]
-            for i, bus in enumerate(buses)]
+        ports = [
+            stack.enter_context(
+                redis_server(
+                    directory / f"node{i}",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-port",
+                    str(bus),
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                )
+            )[0]
+            for i, bus in enumerate(buses)
+        ]
         clients = [stack.enter_context(redis.Redis(host="127.0.0.1", port=p)) for p in ports]
         share = CLUSTER_SLOTS // masters
         for i, client in enumerate(clients):
@@ -115,4 +141,3 @@ def flush(ports: list[int]) -> None:
     for port in ports:
         with redis.Redis(host="127.0.0.1", port=port) as client:
             client.flushall()
-

@@ -10,14 +10,19 @@ from sniper.cli import cli
 
 def _commands() -> list[tuple[str, click.Command]]:
     assert isinstance(cli, click.Group)
-    return [("sniper", cli), *((f"sniper {name}", command)
-                               for name, command in sorted(cli.commands.items()))]
+    return [
+        ("sniper", cli),
+        *((f"sniper {name}", command) for name, command in sorted(cli.commands.items())),
+    ]
 
 
 @pytest.mark.parametrize(("name", "command"), _commands(), ids=[n for n, _ in _commands()])
 def test_every_option_has_help(name: str, command: click.Command) -> None:
     """``--help`` describes every option of every command, and the command itself."""
     assert command.help, name
-    missing = [p.name for p in command.params
-               if isinstance(p, click.Option) and not p.hidden and not p.help]
+    missing = [
+        p.name
+        for p in command.params
+        if isinstance(p, click.Option) and not p.hidden and not p.help
+    ]
     assert missing == [], f"{name}: options without help: {missing}"

@@ -24,4 +24,4 @@ def test_winners_line_up(lang: str) -> None:
     _show(ORDERS, "u-00001", 1000, order_id="A", text=TEXT[lang], say=lines.append)
     rows = [ln for ln in lines if " u-0000" in ln]
     assert len(rows) == 3
-    assert len({cell_len(row[:row.index(" u-0000")]) for row in rows}) == 1
+    assert len({cell_len(row[: row.index(" u-0000")]) for row in rows}) == 1

@@ -28,10 +28,13 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 def _task_fields(text: str, heading: str) -> set[str]:
     """The first-column names of the task-file table under ``heading``."""
-    section = text[text.index(heading):]
-    table = section[section.index("\n|"):section.index("\n\n", section.index("\n|"))]
-    return {name for row in table.splitlines()[3:]
-            for name in re.findall(r"`([\w.]+)`", row.split("|")[1])}
+    section = text[text.index(heading) :]
+    table = section[section.index("\n|") : section.index("\n\n", section.index("\n|"))]
+    return {
+        name
+        for row in table.splitlines()[3:]
+        for name in re.findall(r"`([\w.]+)`", row.split("|")[1])
+    }
 
 
 def test_chinese_readme_has_every_task_field() -> None:
@@ -62,7 +65,13 @@ def test_documented_shell_completion_works() -> None:
     assert line in (ROOT / "README.md").read_text()
     assert line in (ROOT / "README.zh-CN.md").read_text()
     script = Path(sys.executable).parent / "sniper"
-    done = subprocess.run([str(script)], env={**os.environ, "_SNIPER_COMPLETE": "bash_source"},
-                          capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run(
+        [str(script)],
+        env={**os.environ, "_SNIPER_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "complete -o nosort -F _sniper_completion sniper" in done.stdout

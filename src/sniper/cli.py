@@ -29,11 +29,14 @@ EXIT_CONFIG = 2
 T = TypeVar("T")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]},
-             invoke_without_command=True)
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="sniper")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="Run this task file (the same as `sniper run FILE`).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Run this task file (the same as `sniper run FILE`).",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """vegetable-sniper: order at the opening instant; run a flash-sale store."""
@@ -56,10 +59,12 @@ def task_options(fn: Any) -> Any:
         click.option("--timeout-s", type=float, help="Limit of one request."),
         click.option("--log-file", type=click.Path(path_type=Path), help="JSON Lines log."),
         click.option("--lang", type=click.Choice(["en", "zh"]), help="Console language."),
-        click.option("--cookie-file", type=click.Path(path_type=Path),
-                     help="Read the cookie from this file."),
-        click.option("--ca-file", type=click.Path(path_type=Path),
-                     help="Extra CA certificates for https."),
+        click.option(
+            "--cookie-file", type=click.Path(path_type=Path), help="Read the cookie from this file."
+        ),
+        click.option(
+            "--ca-file", type=click.Path(path_type=Path), help="Extra CA certificates for https."
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -101,8 +106,10 @@ def run(config: Path, **flags: Any) -> None:
 @task_options
 def check(config: Path, **flags: Any) -> None:
     """Validate a task, probe the login and the item, measure the clock; sends no order."""
-    codes = [_run_async(commands.check(task, cookie, Console(task.lang)))
-             for task, cookie in _load(config, flags)]
+    codes = [
+        _run_async(commands.check(task, cookie, Console(task.lang)))
+        for task, cookie in _load(config, flags)
+    ]
     sys.exit(max(codes))
 
 
@@ -126,8 +133,13 @@ def notify_test(config: Path) -> None:
 
 @cli.command()
 @click.argument("url")
-@click.option("--samples", type=click.IntRange(1, 100), default=8, show_default=True,
-              help="Timed requests to measure with.")
+@click.option(
+    "--samples",
+    type=click.IntRange(1, 100),
+    default=8,
+    show_default=True,
+    help="Timed requests to measure with.",
+)
 @click.option("--ca-file", type=click.Path(exists=True), help="Extra CA certificates for https.")
 def clock(url: str, samples: int, ca_file: str | None) -> None:
     """Clock offset and RTT to a server, with their uncertainty."""
@@ -140,15 +152,26 @@ def clock(url: str, samples: int, ca_file: str | None) -> None:
 @cli.command()
 @click.argument("url")
 @click.argument("user")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="The cookie file to write (default USER.cookie), readable by you only.")
-@click.option("--password-file", type=click.File("r"),
-              help="Read the password from this file's first line (else SNIPER_PASSWORD, "
-                   "else a prompt that does not echo).")
-@click.option("--ca-file", type=click.Path(exists=True, path_type=Path),
-              help="Extra CA certificates for https.")
-def login(url: str, user: str, output: Path | None, password_file: Any,
-          ca_file: Path | None) -> None:
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The cookie file to write (default USER.cookie), readable by you only.",
+)
+@click.option(
+    "--password-file",
+    type=click.File("r"),
+    help="Read the password from this file's first line (else SNIPER_PASSWORD, "
+    "else a prompt that does not echo).",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, path_type=Path),
+    help="Extra CA certificates for https.",
+)
+def login(
+    url: str, user: str, output: Path | None, password_file: Any, ca_file: Path | None
+) -> None:
     """Log in to a store; write its session cookie to a file for a task's cookie_file."""
     from sniper.client.login import LoginFailed, check_user
     from sniper.client.login import login as log_in
@@ -161,7 +184,8 @@ def login(url: str, user: str, output: Path | None, password_file: Any,
         password = password_file.readline().rstrip("\r\n")
     else:
         password = os.environ.get("SNIPER_PASSWORD") or click.prompt(
-            f"password for {user}", hide_input=True, err=True)
+            f"password for {user}", hide_input=True, err=True
+        )
     try:
         cookie = _run_async(log_in(url, user, password, ca_file=ca_file))
     except LoginFailed as exc:
@@ -169,8 +193,10 @@ def login(url: str, user: str, output: Path | None, password_file: Any,
         sys.exit(exc.exit_code)
     output = (output or Path(f"{user}.cookie")).absolute()  # a task may live elsewhere
     _or_exit(_write_private, output, cookie + "\n")
-    click.echo(f"wrote {output} (cookie {redact(cookie)}, readable by you only); "
-               f"in a task: cookie_file: {output}")
+    click.echo(
+        f"wrote {output} (cookie {redact(cookie)}, readable by you only); "
+        f"in a task: cookie_file: {output}"
+    )
 
 
 @cli.command()
@@ -181,26 +207,51 @@ def login(url: str, user: str, output: Path | None, password_file: Any,
 @click.option("--workers", type=int, help="Worker processes sharing the store (default 1).")
 @click.option("--clock-skew-ms", type=int, help="Shift the store's clock by this much.")
 @click.option("--demo", is_flag=True, default=None, help="Create a demo item and user.")
-@click.option("--user-rate", "user_rate_per_s", type=float,
-              help="Orders per second per user (0 = no limit; default 20).")
+@click.option(
+    "--user-rate",
+    "user_rate_per_s",
+    type=float,
+    help="Orders per second per user (0 = no limit; default 20).",
+)
 @click.option("--user-burst", type=int, help="Burst of orders per user (default 100).")
-@click.option("--global-rate", "global_rate_per_s", type=float,
-              help="Orders per second for everyone (0 = no limit; default).")
+@click.option(
+    "--global-rate",
+    "global_rate_per_s",
+    type=float,
+    help="Orders per second for everyone (0 = no limit; default).",
+)
 @click.option("--global-burst", type=int, help="Burst of orders for everyone (default 10000).")
 @click.option("--max-inflight", type=int, help="Requests in progress before 503 (default 10000).")
-@click.option("--cache-ttl", "cache_ttl_s", type=float,
-              help="Seconds an item (and its sold-out flag) stays cached (default 1).")
-@click.option("--forwarded-allow-ips",
-              help="Proxies trusted to name the client in X-Forwarded-For (comma-separated "
-                   "addresses or networks, or *); default none: the TCP peer is the client.")
-@click.option("--catalog", type=click.Path(dir_okay=False),
-              help="Items to create at start-up (YAML); existing items are left as they are.")
-@click.option("--orders-db", help="Redis store: SQL table the orders are copied into "
-              "(default sqlite:///./orders.db).")
-@click.option("--sqlite-synchronous", type=click.Choice(["FULL", "NORMAL"]),
-              help="FULL (default): orders survive power loss; NORMAL: faster, survive crashes.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              help="How much the store logs (default info).")
+@click.option(
+    "--cache-ttl",
+    "cache_ttl_s",
+    type=float,
+    help="Seconds an item (and its sold-out flag) stays cached (default 1).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    help="Proxies trusted to name the client in X-Forwarded-For (comma-separated "
+    "addresses or networks, or *); default none: the TCP peer is the client.",
+)
+@click.option(
+    "--catalog",
+    type=click.Path(dir_okay=False),
+    help="Items to create at start-up (YAML); existing items are left as they are.",
+)
+@click.option(
+    "--orders-db",
+    help="Redis store: SQL table the orders are copied into (default sqlite:///./orders.db).",
+)
+@click.option(
+    "--sqlite-synchronous",
+    type=click.Choice(["FULL", "NORMAL"]),
+    help="FULL (default): orders survive power loss; NORMAL: faster, survive crashes.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="How much the store logs (default info).",
+)
 def serve(**flags: Any) -> None:
     """Run the flash-sale store."""
     from sniper.store.server import serve as run_store
@@ -217,13 +268,20 @@ def serve(**flags: Any) -> None:
 
 @cli.command("import-curl")
 @click.argument("source", type=click.File("rb"), default="-")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("task.yaml"),
-              show_default=True, help="The task file to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("task.yaml"),
+    show_default=True,
+    help="The task file to write.",
+)
 @click.option("--sku-id", help="The item's id: where it appears, it becomes {sku_id}.")
 @click.option("--target-time", help="The opening instant (RFC 3339 with offset).")
 @click.option("--force", is_flag=True, help="Replace the task file and its cookie file.")
-def import_curl(source: Any, output: Path, sku_id: str | None, target_time: str | None,
-                force: bool) -> None:
+def import_curl(
+    source: Any, output: Path, sku_id: str | None, target_time: str | None, force: bool
+) -> None:
     """Turn a browser's "Copy as cURL" (bash, or Windows cmd; FILE or stdin) into an
     http-platform task.
 
@@ -231,8 +289,15 @@ def import_curl(source: Any, output: Path, sku_id: str | None, target_time: str 
     from sniper.client.importer import plan_import
     from sniper.clock import SystemClock
 
-    plan = _or_exit(plan_import, source.read(), output, sku_id=sku_id, target_time=target_time,
-                    force=force, clock=SystemClock())
+    plan = _or_exit(
+        plan_import,
+        source.read(),
+        output,
+        sku_id=sku_id,
+        target_time=target_time,
+        force=force,
+        clock=SystemClock(),
+    )
     # Both files may carry secrets (the cookie; an Authorization header): yours alone.
     for path, text in plan.files:
         _or_exit(_write_private, path, text)
@@ -245,19 +310,46 @@ def import_curl(source: Any, output: Path, sku_id: str | None, target_time: str 
 
 @cli.command()
 @click.option("--url", required=True, help="The store, e.g. http://127.0.0.1:8000.")
-@click.option("--admin-token", envvar="SNIPER_ADMIN_TOKEN", required=True,
-              help="The store's admin token (or SNIPER_ADMIN_TOKEN).")
-@click.option("--users", type=click.IntRange(1, 20_000), required=True,
-              help="Buyers made through the admin API, each ordering once at the opening.")
-@click.option("--stock", type=click.IntRange(0, 1_000_000), required=True,
-              help="Units of the item: more orders than this is oversold.")
-@click.option("--at", "at", default="+2s", show_default=True,
-              help="The opening on the store's clock: +2s / +1500ms from now, or an RFC 3339 "
-                   "time or HH:MM:SS (at most 1 h ahead).")
-@click.option("--limit", type=click.IntRange(1, 1000), default=1, show_default=True,
-              help="Units one user may buy.")
-@click.option("--timeout-s", type=click.FloatRange(0.1, 600), default=30.0, show_default=True,
-              help="Limit of each request and admin call.")
+@click.option(
+    "--admin-token",
+    envvar="SNIPER_ADMIN_TOKEN",
+    required=True,
+    help="The store's admin token (or SNIPER_ADMIN_TOKEN).",
+)
+@click.option(
+    "--users",
+    type=click.IntRange(1, 20_000),
+    required=True,
+    help="Buyers made through the admin API, each ordering once at the opening.",
+)
+@click.option(
+    "--stock",
+    type=click.IntRange(0, 1_000_000),
+    required=True,
+    help="Units of the item: more orders than this is oversold.",
+)
+@click.option(
+    "--at",
+    "at",
+    default="+2s",
+    show_default=True,
+    help="The opening on the store's clock: +2s / +1500ms from now, or an RFC 3339 "
+    "time or HH:MM:SS (at most 1 h ahead).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    help="Units one user may buy.",
+)
+@click.option(
+    "--timeout-s",
+    type=click.FloatRange(0.1, 600),
+    default=30.0,
+    show_default=True,
+    help="Limit of each request and admin call.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.option("--plot", type=click.Path(path_type=Path), help="Write a PNG of the run.")
 def bench(**given: Any) -> None:
@@ -273,9 +365,15 @@ def bench(**given: Any) -> None:
     as_json, plot = given["as_json"], given["plot"]
     if plot is not None:
         _or_exit(require_matplotlib)
-    opts = BenchOptions(given["url"].rstrip("/"), given["admin_token"], given["users"],
-                        given["stock"], _or_exit(parse_at, given["at"]), given["limit"],
-                        given["timeout_s"])
+    opts = BenchOptions(
+        given["url"].rstrip("/"),
+        given["admin_token"],
+        given["users"],
+        given["stock"],
+        _or_exit(parse_at, given["at"]),
+        given["limit"],
+        given["timeout_s"],
+    )
     say = (lambda _: None) if as_json else click.echo
     report, shots = _run_async(run_bench(opts, say))
     if plot is not None:
@@ -291,8 +389,13 @@ def bench(**given: Any) -> None:
 
 
 @cli.command()
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
-              help="Console language.")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Console language.",
+)
 def demo(lang: str) -> None:
     """Start a store, open a sale a few seconds ahead, snipe it beside a crowd, show who won."""
     from sniper.demo import run_demo

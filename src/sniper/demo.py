@@ -33,16 +33,16 @@ SKU, STOCK, CROWD, SKEW_MS, LEAD_S = "demo-eggs", 5, 200, 800, 4
 TEXT = {
     "en": {
         "store": "store at {url}, on a temporary database; "
-                 "its clock runs {skew} ms ahead of this one",
+        "its clock runs {skew} ms ahead of this one",
         "item": "{stock} × {sku} open at {opening} on the store's clock; "
-                "{crowd} buyers and one sniper are waiting",
+        "{crowd} buyers and one sniper are waiting",
         "crowd": "the crowd presses buy at its own clock's opening (plus a human reaction time)",
         "sniper": "--- the sniper ---",
         "legend": "how to read its lines:\n"
-                  "  clock, offset: how far the store's clock is from this machine's, measured "
-                  "with timed requests (± is how sure)\n"
-                  "  RTT: one request's round trip;  T-: time left until the burst is sent\n"
-                  "  seq=1..3: the burst, three requests sent at once on three connections",
+        "  clock, offset: how far the store's clock is from this machine's, measured "
+        "with timed requests (± is how sure)\n"
+        "  RTT: one request's round trip;  T-: time left until the burst is sent\n"
+        "  seq=1..3: the burst, three requests sent at once on three connections",
         "who": "who got the {stock} units:",
         "row": "  {who} {user}  created {delta:+.1f} ms after the opening",
         "won": "the sniper's order {order_id}, created {delta:.1f} ms after the opening",
@@ -57,9 +57,9 @@ TEXT = {
         "crowd": "普通买家按自己电脑的时间点击购买(再加上人的反应时间)",
         "sniper": "--- 抢购器 ---",
         "legend": "怎么看下面的输出:\n"
-                  "  时钟、时差:商店时钟与本机时钟相差多少,由几次计时请求测得(± 是误差)\n"
-                  "  往返(RTT):一次请求来回的时间;倒计时:距离发出请求还有多久\n"
-                  "  seq=1..3:同时在三条连接上发出的三个请求",
+        "  时钟、时差:商店时钟与本机时钟相差多少,由几次计时请求测得(± 是误差)\n"
+        "  往返(RTT):一次请求来回的时间;倒计时:距离发出请求还有多久\n"
+        "  seq=1..3:同时在三条连接上发出的三个请求",
         "who": "谁抢到了这 {stock} 份:",
         "row": "  {who} {user}  开抢后 {delta:+.1f} ms 下单",
         "won": "抢购器的订单 {order_id},开抢后 {delta:.1f} ms 创建",
@@ -80,8 +80,9 @@ async def _crowd(url: str, tokens: list[str], opening_ms: int) -> None:
         async def buy(token: str) -> None:
             reaction = random.uniform(0.05, 0.4)
             await asyncio.sleep(max(0.0, opening_ms / 1000 - time.time() + reaction))
-            await client.post("/api/orders", json={"sku_id": SKU},
-                              headers={"Cookie": f"session={token}"})
+            await client.post(
+                "/api/orders", json={"sku_id": SKU}, headers={"Cookie": f"session={token}"}
+            )
 
         await asyncio.gather(*(buy(t) for t in tokens), return_exceptions=True)
 
@@ -91,40 +92,60 @@ async def run_demo(lang: str = "en", say: Callable[[str], None] = print) -> int:
     text = TEXT.get(lang, TEXT["en"])
     token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="sniper-demo-") as tmp:
-        async with child_store(Path(tmp) / "store.db", token,
-                               extra=("--clock-skew-ms", str(SKEW_MS)),
-                               log=Path(tmp) / "store.log") as url:
+        async with child_store(
+            Path(tmp) / "store.db",
+            token,
+            extra=("--clock-skew-ms", str(SKEW_MS)),
+            log=Path(tmp) / "store.log",
+        ) as url:
             say(text["store"].format(url=url, skew=SKEW_MS))
             async with StoreAdmin(url, token) as admin:
                 opening_ms = (await admin.now_ms() // 1000 + LEAD_S) * 1000
-                await admin.put_item(SKU, stock=STOCK, opening_ms=opening_ms,
-                                     name="30 fresh eggs")
+                await admin.put_item(SKU, stock=STOCK, opening_ms=opening_ms, name="30 fresh eggs")
                 users = await admin.make_users(CROWD + 1)
                 opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
                 say(text["item"].format(stock=STOCK, sku=SKU, opening=opening, crowd=CROWD))
                 say(text["crowd"])
                 say(text["sniper"])
                 say(text["legend"])
-                task = TaskConfig.model_validate({
-                    "name": "demo", "base_url": url, "cookie": f"session={users[0][1]}",
-                    "sku_id": SKU, "target_time": opening, "lang": lang,
-                    "log_file": Path(tmp) / "sniper.log"})
+                task = TaskConfig.model_validate(
+                    {
+                        "name": "demo",
+                        "base_url": url,
+                        "cookie": f"session={users[0][1]}",
+                        "sku_id": SKU,
+                        "target_time": opening,
+                        "lang": lang,
+                        "log_file": Path(tmp) / "sniper.log",
+                    }
+                )
                 summary, _ = await asyncio.gather(
                     Sniper(task, Console(lang)).run(),
-                    _crowd(url, [t for _, t in users[1:]], opening_ms))
+                    _crowd(url, [t for _, t in users[1:]], opening_ms),
+                )
                 orders = await admin.orders(SKU)
         _show(orders, users[0][0], opening_ms, order_id=summary.order_id, text=text, say=say)
     return 0 if summary.order_id is not None else 3
 
 
-def _show(orders: list[dict[str, Any]], sniper_user: str, opening_ms: int, *,
-          order_id: str | None, text: dict[str, str], say: Callable[[str], None]) -> None:
+def _show(
+    orders: list[dict[str, Any]],
+    sniper_user: str,
+    opening_ms: int,
+    *,
+    order_id: str | None,
+    text: dict[str, str],
+    say: Callable[[str], None],
+) -> None:
     say(text["who"].format(stock=STOCK))
     cells = width([text["sniper_name"], text["crowd_name"]])
     for order in sorted(orders, key=lambda o: o["created_ms"]):
         who = text["sniper_name"] if order["user"] == sniper_user else text["crowd_name"]
-        say(text["row"].format(who=pad(who, cells), user=order["user"],
-                               delta=order["created_ms"] - opening_ms))
+        say(
+            text["row"].format(
+                who=pad(who, cells), user=order["user"], delta=order["created_ms"] - opening_ms
+            )
+        )
     mine = next((o for o in orders if o["order_id"] == order_id), None)
     if mine is not None:
         say(text["won"].format(order_id=order_id, delta=mine["created_ms"] - opening_ms))
@@ -133,4 +154,3 @@ def _show(orders: list[dict[str, Any]], sniper_user: str, opening_ms: int, *,
     crowd = [o["created_ms"] for o in orders if o["user"] != sniper_user]
     if crowd:
         say(text["crowd_late"].format(delta=min(crowd) - opening_ms))
-

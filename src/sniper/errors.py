@@ -134,8 +134,9 @@ class OutcomeUnknown(StoreError):
 
     status, code = 503, "outcome_unknown"
 
-    def __init__(self, message: str, *, request_id: str | None = None,
-                 retry_after: float | None = 1) -> None:
+    def __init__(
+        self, message: str, *, request_id: str | None = None, retry_after: float | None = 1
+    ) -> None:
         super().__init__(message, retry_after=retry_after)
         self.request_id = request_id
 

@@ -23,7 +23,7 @@ def duration(seconds: float, lang: str = "en", units_shown: int = 2) -> str:
     minutes, secs = divmod(rest, 60)
     parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
     first = next(i for i, (n, _) in enumerate(parts) if n)
-    shown = [(n, u) for n, u in parts[first:first + units_shown] if n or u == parts[first][1]]
+    shown = [(n, u) for n, u in parts[first : first + units_shown] if n or u == parts[first][1]]
     return " ".join(f"{n}{units[u]}" for n, u in shown)
 
 

@@ -20,8 +20,13 @@ class ThrottledLog:
     """At most one line per ``every_s`` (an outage must not flood the log); the next line that
     gets through says how many were held back since the last."""
 
-    def __init__(self, logger: logging.Logger, level: int, every_s: float,
-                 now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        level: int,
+        every_s: float,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._logger, self._level, self._every_s, self._now = logger, level, every_s, now
         self._last = -math.inf
         self._held = 0
@@ -33,5 +38,6 @@ class ThrottledLog:
             self._held += 1
             return
         held, self._last, self._held = self._held, now, 0
-        self._logger.log(self._level, message + (f" ({held} more since the last)" if held else ""),
-                         *args)
+        self._logger.log(
+            self._level, message + (f" ({held} more since the last)" if held else ""), *args
+        )

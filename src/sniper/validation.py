@@ -69,8 +69,14 @@ def _step(node: Any, step: int | str) -> Any:
             return tagged[0]
         return _step(members[0], step) if len(members) == 1 else None
     if isinstance(node, type) and issubclass(node, pydantic.BaseModel):
-        return next((info.annotation for name, info in node.model_fields.items()
-                     if step in (name, info.alias)), None)
+        return next(
+            (
+                info.annotation
+                for name, info in node.model_fields.items()
+                if step in (name, info.alias)
+            ),
+            None,
+        )
     if (origin is list and isinstance(step, int)) or (origin is dict and isinstance(step, str)):
         return get_args(node)[-1]  # the items' type, or the values'
     return None
@@ -79,8 +85,10 @@ def _step(node: Any, step: int | str) -> Any:
 def _has_tag(member: Any, tag: int | str) -> bool:
     if not (isinstance(member, type) and issubclass(member, pydantic.BaseModel)):
         return False
-    return any(get_origin(info.annotation) is Literal and tag in get_args(info.annotation)
-               for info in member.model_fields.values())
+    return any(
+        get_origin(info.annotation) is Literal and tag in get_args(info.annotation)
+        for info in member.model_fields.values()
+    )
 
 
 class _DuplicateKey(Exception):

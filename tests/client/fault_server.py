@@ -40,8 +40,9 @@ class Step:
 
 def ok(order_id: str = "20240415070000000000001abcdef01") -> Step:
     """A 201 with an order."""
-    return Step(201, {"order_id": order_id, "sku_id": "eggs", "qty": 1, "user": "u",
-                      "created_ms": 0})
+    return Step(
+        201, {"order_id": order_id, "sku_id": "eggs", "qty": 1, "user": "u", "created_ms": 0}
+    )
 
 
 def refuse(status: int, code: str, **kwargs: Any) -> Step:
@@ -64,13 +65,23 @@ class Seen:
 class FaultServer:
     """Start with ``async with FaultServer(script) as server``; ``server.url`` is its address."""
 
-    def __init__(self, script: list[Step], *, skew_ms: float = 0.0,
-                 existing: list[str] | None = None, repeat_last: bool = True,
-                 tls: ssl.SSLContext | None = None, close_each: bool = False,
-                 dead_cookies: frozenset[str] = frozenset(), port: int = 0,
-                 time_body: bytes | None = None, date: str | None = None,
-                 echo_cookie: bool = False, dated: bool = False,
-                 login: Step | None = None) -> None:
+    def __init__(
+        self,
+        script: list[Step],
+        *,
+        skew_ms: float = 0.0,
+        existing: list[str] | None = None,
+        repeat_last: bool = True,
+        tls: ssl.SSLContext | None = None,
+        close_each: bool = False,
+        dead_cookies: frozenset[str] = frozenset(),
+        port: int = 0,
+        time_body: bytes | None = None,
+        date: str | None = None,
+        echo_cookie: bool = False,
+        dated: bool = False,
+        login: Step | None = None,
+    ) -> None:
         self.script, self.skew_ms, self.tls, self.port = list(script), skew_ms, tls, port
         self.time_body = time_body  # what /api/time answers instead of the clock
         self.date = date  # a Date header on every answer (else h11 sends none)
@@ -92,8 +103,9 @@ class FaultServer:
         return int(time.time() * 1000 + self.skew_ms)
 
     async def __aenter__(self) -> FaultServer:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port,
-                                                  ssl=self.tls)
+        self._server = await asyncio.start_server(
+            self._accept, "127.0.0.1", self.port, ssl=self.tls
+        )
         port = self._server.sockets[0].getsockname()[1]
         self.url = f"https://localhost:{port}" if self.tls else f"http://127.0.0.1:{port}"
         return self
@@ -126,9 +138,14 @@ class FaultServer:
                 request, body = await read_request(conn, reader)
                 if request is None:
                     return
-                seen = Seen(request.method.decode(), request.target.decode(), index,
-                            time.monotonic(), {k.decode().lower(): v.decode()
-                                               for k, v in request.headers}, body)
+                seen = Seen(
+                    request.method.decode(),
+                    request.target.decode(),
+                    index,
+                    time.monotonic(),
+                    {k.decode().lower(): v.decode() for k, v in request.headers},
+                    body,
+                )
                 self.requests.append(seen)
                 step = self._answer_for(seen)
                 if step.hang:
@@ -182,8 +199,10 @@ class FaultServer:
             cookie = seen.headers.get("cookie")
             if not cookie or cookie in self.dead_cookies:
                 return refuse(401, "unauthorized")
-            orders = [{"order_id": o, "sku_id": "eggs", "qty": 1, "user": "u", "created_ms": 0}
-                      for o in self.existing]
+            orders = [
+                {"order_id": o, "sku_id": "eggs", "qty": 1, "user": "u", "created_ms": 0}
+                for o in self.existing
+            ]
             return Step(200, {"orders": orders})
         return refuse(404, "not_found")
 
@@ -192,15 +211,25 @@ class FaultServer:
 _ENDLESS_LIMIT = 4 << 30
 
 
-async def _stream(conn: h11.Connection, writer: asyncio.StreamWriter, step: Step,
-                  headers: tuple[tuple[str, str], ...]) -> None:
+async def _stream(
+    conn: h11.Connection,
+    writer: asyncio.StreamWriter,
+    step: Step,
+    headers: tuple[tuple[str, str], ...],
+) -> None:
     """A long answer, written as the client reads it: ``step.length`` bytes with their
     Content-Length, or chunks until the client hangs up (or 4 GiB)."""
     size = step.length or _ENDLESS_LIMIT
     declared = (("Content-Length", str(size)),) if step.length else ()
-    writer.write(conn.send(h11.Response(status_code=step.status, headers=[
-        ("Content-Type", "application/json"), *declared, *step.headers, *headers])))
+    writer.write(
+        conn.send(
+            h11.Response(
+                status_code=step.status,
+                headers=[("Content-Type", "application/json"), *declared, *step.headers, *headers],
+            )
+        )
+    )
     chunk = b'{"order_id": "' + b"9" * 65_522
     for sent in range(0, size, len(chunk)):
-        writer.write(conn.send(h11.Data(data=chunk[:size - sent])))
+        writer.write(conn.send(h11.Data(data=chunk[: size - sent])))
         await writer.drain()

@@ -57,11 +57,18 @@ class Receiver:
             request, body = await read_request(conn, reader)
             if request is None:
                 return
-            self.got.append(Received(
-                request.method.decode(), request.target.decode(),
-                {k.decode().lower(): v.decode() for k, v in request.headers}, body, time.time()))
+            self.got.append(
+                Received(
+                    request.method.decode(),
+                    request.target.decode(),
+                    {k.decode().lower(): v.decode() for k, v in request.headers},
+                    body,
+                    time.time(),
+                )
+            )
             if self.hang:
                 await asyncio.sleep(3600)
-            writer.write(response_bytes(conn, self.status, b'{"ok": true}',
-                                        (("Connection", "close"),)))
+            writer.write(
+                response_bytes(conn, self.status, b'{"ok": true}', (("Connection", "close"),))
+            )
             await writer.drain()

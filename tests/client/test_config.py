@@ -122,16 +122,31 @@ BAD: list[tuple[str, dict[str, Any] | str, str]] = [
     ("no-host", {"base_url": "http://"}, "base_url:"),
     ("empty-sku", {"sku_id": ""}, "sku_id:"),
     ("typo-field", {"concurency": 3}, "concurency: unknown field (did you mean concurrency?)"),
-    ("typo-required-field", {"sku_id": None, "skuid": "1"},
-     "skuid: unknown field (did you mean sku_id?)"),
-    ("typo-nested-field", {"retry": {"windw_s": 3}},
-     "retry.windw_s: unknown field (did you mean window_s?)"),
-    ("typo-in-a-list", {"rules": {"sold_out": [{"regx": "x"}]}},
-     "rules.sold_out.0.regx: unknown field (did you mean regex?)"),
-    ("typo-in-a-channel", {"notify": [{"type": "smtp", "host": "h", "form": "a", "to": []}]},
-     "notify.0.smtp.form: unknown field (did you mean from?)"),
-    ("epoch-ms-time", {"target_time": 1713135600000},
-     "target_time: must be RFC 3339 with an offset, e.g. 2024-04-15T07:00:00+08:00"),
+    (
+        "typo-required-field",
+        {"sku_id": None, "skuid": "1"},
+        "skuid: unknown field (did you mean sku_id?)",
+    ),
+    (
+        "typo-nested-field",
+        {"retry": {"windw_s": 3}},
+        "retry.windw_s: unknown field (did you mean window_s?)",
+    ),
+    (
+        "typo-in-a-list",
+        {"rules": {"sold_out": [{"regx": "x"}]}},
+        "rules.sold_out.0.regx: unknown field (did you mean regex?)",
+    ),
+    (
+        "typo-in-a-channel",
+        {"notify": [{"type": "smtp", "host": "h", "form": "a", "to": []}]},
+        "notify.0.smtp.form: unknown field (did you mean from?)",
+    ),
+    (
+        "epoch-ms-time",
+        {"target_time": 1713135600000},
+        "target_time: must be RFC 3339 with an offset, e.g. 2024-04-15T07:00:00+08:00",
+    ),
     ("http-without-request", {"platform": "http"}, "the http platform needs"),
     ("missing-cookie", {"cookie": None}, "cookie: missing"),
     ("cookie-line-break", {"cookie": "session=abc\nuid=7"}, "cookie: only printable ASCII"),
@@ -139,16 +154,31 @@ BAD: list[tuple[str, dict[str, Any] | str, str]] = [
     ("missing-ca-file", {"ca_file": "/nonexistent/ca.pem"}, "ca_file: /nonexistent/ca.pem is not"),
     ("bad-regex", {"rules": {"sold_out": [{"regex": "("}]}}, "rules.sold_out.0: regex does not"),
     ("cookie-non-ascii", {"cookie": "session=abcé"}, "cookie: only printable ASCII"),
-    ("http-header-final-line-break", {"platform": "http", "request": {
-        "url": "http://x/o", "headers": {"X-A": "1\n"}}}, "request.headers:"),
-    ("http-header-name-final-line-break", {"platform": "http", "request": {
-        "url": "http://x/o", "headers": {"X-A\n": "1"}}}, "request.headers:"),
-    ("http-header-line-break", {"platform": "http", "request": {
-        "url": "http://x/o", "headers": {"X-A": "1\r\nEvil: 2"}}}, "request.headers:"),
+    (
+        "http-header-final-line-break",
+        {"platform": "http", "request": {"url": "http://x/o", "headers": {"X-A": "1\n"}}},
+        "request.headers:",
+    ),
+    (
+        "http-header-name-final-line-break",
+        {"platform": "http", "request": {"url": "http://x/o", "headers": {"X-A\n": "1"}}},
+        "request.headers:",
+    ),
+    (
+        "http-header-line-break",
+        {"platform": "http", "request": {"url": "http://x/o", "headers": {"X-A": "1\r\nEvil: 2"}}},
+        "request.headers:",
+    ),
     ("missing-cookie-file", {"cookie": None, "cookie_file": "/nonexistent/c"}, "cookie_file:"),
-    ("sku-with-line-break-into-a-header", {"platform": "http", "sku_id": "eggs\r\nEvil: 1",
-        "request": {"url": "http://x/o", "headers": {"X-Sku": "{sku_id}"}}},
-     "sku_id: cannot go into header X-Sku (request.headers): printable ASCII only"),
+    (
+        "sku-with-line-break-into-a-header",
+        {
+            "platform": "http",
+            "sku_id": "eggs\r\nEvil: 1",
+            "request": {"url": "http://x/o", "headers": {"X-Sku": "{sku_id}"}},
+        },
+        "sku_id: cannot go into header X-Sku (request.headers): printable ASCII only",
+    ),
 ]
 
 
@@ -184,17 +214,28 @@ def test_bad_files(tmp_path: Path, text: str, expected: str) -> None:
         load_task(write(tmp_path, text))
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    # An unclosed quote is noticed only at the end of the file: the line to fix is where it opened.
-    (GOOD.replace('"2024-04-15T07:00:00+08:00"', '"2024-04-15T07:00:00+08:00') + "qty: 1\n",
-     "not valid YAML at line 5: while scanning a quoted scalar, found unexpected end of stream"),
-    (GOOD.replace("sku_id:", "  sku_id:"),
-     "not valid YAML at line 4: expected <block end>, but found '<block mapping start>'"
-     " (while parsing a block mapping from line 1)"),
-    (GOOD.replace('cookie: "session=abcdefghijklmnop"', "cookie: [session\n"),
-     "not valid YAML at line 5: expected ',' or ']', but got ':' (while parsing a flow sequence"
-     " from line 3)"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An unclosed quote is noticed only at the end of the file: the line to fix is where
+        # it opened.
+        (
+            GOOD.replace('"2024-04-15T07:00:00+08:00"', '"2024-04-15T07:00:00+08:00') + "qty: 1\n",
+            "not valid YAML at line 5: while scanning a quoted scalar,"
+            " found unexpected end of stream",
+        ),
+        (
+            GOOD.replace("sku_id:", "  sku_id:"),
+            "not valid YAML at line 4: expected <block end>,"
+            " but found '<block mapping start>' (while parsing a block mapping from line 1)",
+        ),
+        (
+            GOOD.replace('cookie: "session=abcdefghijklmnop"', "cookie: [session\n"),
+            "not valid YAML at line 5: expected ',' or ']', but got ':'"
+            " (while parsing a flow sequence from line 3)",
+        ),
+    ],
+)
 def test_yaml_errors_point_at_the_line_to_fix(tmp_path: Path, text: str, expected: str) -> None:
     """The line number is the file's line where the mistake is."""
     with pytest.raises(ConfigError) as info:
@@ -218,7 +259,8 @@ class TestRelativePaths:
         text = GOOD.replace('cookie: "session=abcdefghijklmnop"', "cookie_file: me.cookie") + (
             "log_file: logs/s.log\nca_file: ca.pem\nnotify:\n"
             "  - {type: smtp, host: h, from: a@b.c, to: [a@b.c], ca_file: ca.pem,"
-            " password: 'file:mail.pw'}\n")
+            " password: 'file:mail.pw'}\n"
+        )
         (folder / "task.yaml").write_text(text)
         monkeypatch.chdir("/")
         task = load_task(folder / "task.yaml")
@@ -241,11 +283,14 @@ class TestRelativePaths:
             'platform: store\nbase_url: "http://127.0.0.1:8000"\nsku_id: "1"\n'
             'target_time: "2024-04-15T07:00:00+08:00"\nlog_file: s.log\ntasks:\n'
             "  - {name: a, cookie_file: a.cookie}\n"
-            f"  - {{name: b, cookie_file: {tmp_path}/b.cookie, log_file: {tmp_path}/b/b.log}}\n")
+            f"  - {{name: b, cookie_file: {tmp_path}/b.cookie, log_file: {tmp_path}/b/b.log}}\n"
+        )
         monkeypatch.chdir("/")
         first, second = load_tasks(path)
         assert (first.cookie_value(), second.cookie_value()) == (
-            "session=aaaaaaaaaaaa", "session=bbbbbbbbbbbb")
+            "session=aaaaaaaaaaaa",
+            "session=bbbbbbbbbbbb",
+        )
         assert (first.log_file, second.log_file) == (tmp_path / "s.log", tmp_path / "b/b.log")
 
     def test_flag_and_environment_relative_to_the_current_directory(

@@ -44,9 +44,19 @@ class TestQuietWait:
 class TestWords:
     """Outcomes, results, clock methods and probe labels in the console's language."""
 
-    @pytest.mark.parametrize("name", [*(k.value for k in Kind), "cancelled", "interrupted",
-                                      *(r.name.lower() for r in Result), "intersection",
-                                      "lowest-rtt", "login", "item"])
+    @pytest.mark.parametrize(
+        "name",
+        [
+            *(k.value for k in Kind),
+            "cancelled",
+            "interrupted",
+            *(r.name.lower() for r in Result),
+            "intersection",
+            "lowest-rtt",
+            "login",
+            "item",
+        ],
+    )
     def test_every_word_has_chinese(self, name: str) -> None:
         """No English word is left inside a Chinese line."""
         assert name in WORDS["zh"]
@@ -86,9 +96,11 @@ class TestCookieHint:
         printable), and no hint about the cookie's format."""
         out = io.StringIO()
         Console("en", out).cookie_hint("store", "session=old", "unknown \x1b[31msession")
-        assert lines(out) == ["  the store does not know this session (expired or logged out); "
-                              "the store says: unknown [31msession: log in again with "
-                              "`sniper login URL USER -o FILE`"]
+        assert lines(out) == [
+            "  the store does not know this session (expired or logged out); "
+            "the store says: unknown [31msession: log in again with "
+            "`sniper login URL USER -o FILE`"
+        ]
 
     def test_store_cookie_with_session_in_chinese(self) -> None:
         """The same in Chinese."""
@@ -134,8 +146,14 @@ class TestClockMethod:
     """How the offset was found, in words; a Date header's estimate says so."""
 
     def test_date_header(self) -> None:
-        est = Estimate(offset=3.0, uncertainty=1101.49, rtt=0.2, method="intersection",
-                       samples=34, lag=DATE_LAG_MS)
+        est = Estimate(
+            offset=3.0,
+            uncertainty=1101.49,
+            rtt=0.2,
+            method="intersection",
+            samples=34,
+            lag=DATE_LAG_MS,
+        )
         for lang, words in (("en", "Date header"), ("zh", "Date 响应头")):
             out = io.StringIO()
             Console(lang, out).clock(est, 3.0)

@@ -27,7 +27,7 @@ FIREFOX = (
     "-H 'Accept-Encoding: gzip, deflate, br, zstd' -H 'Content-Type: application/json' "
     "-H 'Origin: https://shop.example.com' -H 'Connection: keep-alive' "
     "-H 'Cookie: session=abc123def456; device_id=xyz-789' -H 'Sec-Fetch-Mode: cors' "
-    "--data-raw '{\"skuId\":\"100234567\",\"num\":1}'"
+    '--data-raw \'{"skuId":"100234567","num":1}\''
 )
 
 
@@ -61,11 +61,14 @@ class TestParseCurl:
         assert (req.method, req.body, req.url) == ("POST", "a=1", "http://127.0.0.1:8000/x")
         assert req.warnings == ["ignored curl option -k"]
 
-    @pytest.mark.parametrize(("command", "message"), [
-        ("wget http://x", r'must start with curl \(in the browser: "Copy as cURL \(bash\)"\)'),
-        ("curl -H 'a: b'", "no http"),
-        ("curl 'http://x", "cannot split"),
-    ])
+    @pytest.mark.parametrize(
+        ("command", "message"),
+        [
+            ("wget http://x", r'must start with curl \(in the browser: "Copy as cURL \(bash\)"\)'),
+            ("curl -H 'a: b'", "no http"),
+            ("curl 'http://x", "cannot split"),
+        ],
+    )
     def test_errors(self, command: str, message: str) -> None:
         """Not curl, no URL, broken quoting."""
         with pytest.raises(ConfigError, match=message):
@@ -74,8 +77,12 @@ class TestParseCurl:
 
 def test_to_task_puts_placeholders_and_moves_the_cookie() -> None:
     """The sku id becomes {sku_id}; the cookie lives in its own file, not in the request."""
-    task = to_task(parse_curl(FIREFOX), sku_id="100234567",
-                   target_time="2024-04-15T07:00:00+08:00", cookie_file="t.yaml.cookie").task
+    task = to_task(
+        parse_curl(FIREFOX),
+        sku_id="100234567",
+        target_time="2024-04-15T07:00:00+08:00",
+        cookie_file="t.yaml.cookie",
+    ).task
     request = task["request"]
     assert isinstance(request, dict)
     assert request["body"] == '{"skuId":"{sku_id}","num":1}'
@@ -94,7 +101,7 @@ WINDOWS = (
     '  -H ^"sec-ch-ua: ^\\^"Chromium^\\^";v=^\\^"131^\\^", '
     '^\\^"Not_A Brand^\\^";v=^\\^"24^\\^"^" ^\r\n'
     '  --data-raw ^"^{^\\^"skuId^\\^":^\\^"100234567^\\^",^\\^"num^\\^":1,^\\^"note^\\^":'
-    "^\\^\"it's 50^% off^\\^\",^\\^\"path^\\^\":^\\^\"C:^\\^\\^\\^\\tmp^\\^\",^\\^\"q^\\^\":"
+    '^\\^"it\'s 50^% off^\\^",^\\^"path^\\^":^\\^"C:^\\^\\^\\^\\tmp^\\^",^\\^"q^\\^":'
     '^\\^"say ^\\^\\^\\^"hi^\\^\\^\\^"^\\^"^}^"\r\n'
 )
 
@@ -106,12 +113,16 @@ class TestWindowsCmd:
         """URL with & and %, headers with quotes, a JSON body with quotes, % and backslashes."""
         req = parse_curl(WINDOWS)
         assert (req.method, req.url) == (
-            "POST", "https://shop.example.com/api/order/submit?source=h5&x=%41")
+            "POST",
+            "https://shop.example.com/api/order/submit?source=h5&x=%41",
+        )
         assert req.cookie == "session=abc123def456; device_id=xyz-789"
         assert req.headers["sec-ch-ua"] == '"Chromium";v="131", "Not_A Brand";v="24"'
         assert req.headers["content-type"] == "application/json;charset=UTF-8"
-        assert req.body == ('{"skuId":"100234567","num":1,"note":"it\'s 50% off",'
-                            '"path":"C:\\\\tmp","q":"say \\"hi\\""}')
+        assert req.body == (
+            '{"skuId":"100234567","num":1,"note":"it\'s 50% off",'
+            '"path":"C:\\\\tmp","q":"say \\"hi\\""}'
+        )
         assert req.warnings == []
 
     def test_a_broken_one_says_to_use_the_bash_form(self) -> None:
@@ -129,8 +140,12 @@ class TestReview:
 
     def test_the_stores_order_call_gets_a_request_id(self) -> None:
         """Our store's POST /api/orders: {request_id} added, and said; no request-id warning."""
-        made = to_task(parse_curl(_store_curl('{"sku_id":"eggs","qty":1}')), sku_id="eggs",
-                       target_time=None, cookie_file="t.cookie")
+        made = to_task(
+            parse_curl(_store_curl('{"sku_id":"eggs","qty":1}')),
+            sku_id="eggs",
+            target_time=None,
+            cookie_file="t.cookie",
+        )
         request = made.task["request"]
         assert isinstance(request, dict)
         assert request["body"] == '{"sku_id":"{sku_id}","qty":1,"request_id":"{request_id}"}'
@@ -139,40 +154,61 @@ class TestReview:
 
     def test_a_captured_request_id_becomes_the_placeholder(self) -> None:
         """A literal request_id in the capture would replay one old id forever: replaced."""
-        made = to_task(parse_curl(_store_curl('{"sku_id":"eggs","request_id":"r-1"}')),
-                       sku_id=None, target_time=None, cookie_file=None)
+        made = to_task(
+            parse_curl(_store_curl('{"sku_id":"eggs","request_id":"r-1"}')),
+            sku_id=None,
+            target_time=None,
+            cookie_file=None,
+        )
         request = made.task["request"]
         assert isinstance(request, dict)
         assert request["body"] == '{"sku_id":"eggs","request_id":"{request_id}"}'
 
-    @pytest.mark.parametrize(("body", "sent"), [
-        ('{"sku_id": "eggs", "qty": 1.0}',
-         '{"sku_id": "eggs", "qty": 1.0,"request_id":"{request_id}"}'),
-        ('{ "request_id" : "r-1" ,\n "sku_id":"eggs" }',
-         '{ "request_id" : "{request_id}" ,\n "sku_id":"eggs" }'),
-        ('{"sku_id":"eggs","qty":1e0,"request_id":null}',
-         '{"sku_id":"eggs","qty":1e0,"request_id":"{request_id}"}'),
-    ])
+    @pytest.mark.parametrize(
+        ("body", "sent"),
+        [
+            (
+                '{"sku_id": "eggs", "qty": 1.0}',
+                '{"sku_id": "eggs", "qty": 1.0,"request_id":"{request_id}"}',
+            ),
+            (
+                '{ "request_id" : "r-1" ,\n "sku_id":"eggs" }',
+                '{ "request_id" : "{request_id}" ,\n "sku_id":"eggs" }',
+            ),
+            (
+                '{"sku_id":"eggs","qty":1e0,"request_id":null}',
+                '{"sku_id":"eggs","qty":1e0,"request_id":"{request_id}"}',
+            ),
+        ],
+    )
     def test_the_stores_body_keeps_its_bytes(self, body: str, sent: str) -> None:
         """Only the request id is written into the store's body: numbers, spacing and key
         order stay as the browser sent them."""
-        made = to_task(parse_curl(_store_curl(body)), sku_id=None, target_time=None,
-                       cookie_file="t.cookie")
+        made = to_task(
+            parse_curl(_store_curl(body)), sku_id=None, target_time=None, cookie_file="t.cookie"
+        )
         request = made.task["request"]
         assert isinstance(request, dict)
         assert request["body"] == sent
 
-    @pytest.mark.parametrize("body", [
-        '{"sku_id":"123","price":19.90,"n":12345678901234567890.0}',
-        '{"sku_id":"123","qty":1,"coupon":"X"}',
-        '{"sku_id":"123","sku_id":"124"}',
-        '["sku_id"]',
-    ])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            '{"sku_id":"123","price":19.90,"n":12345678901234567890.0}',
+            '{"sku_id":"123","qty":1,"coupon":"X"}',
+            '{"sku_id":"123","sku_id":"124"}',
+            '["sku_id"]',
+        ],
+    )
     def test_another_shops_orders_path_is_left_as_captured(self, body: str) -> None:
         """A body with a key the store refuses (or a key twice) is not the store's order
         call, whatever its path: sent byte for byte, no note, and warned about."""
-        made = to_task(parse_curl(_store_curl(body, "https://shop.example.com/api/orders")),
-                       sku_id=None, target_time=None, cookie_file="t.cookie")
+        made = to_task(
+            parse_curl(_store_curl(body, "https://shop.example.com/api/orders")),
+            sku_id=None,
+            target_time=None,
+            cookie_file="t.cookie",
+        )
         request = made.task["request"]
         assert isinstance(request, dict)
         assert request["body"] == body
@@ -181,37 +217,58 @@ class TestReview:
 
     def test_another_shop_without_a_request_id_is_warned_about(self) -> None:
         """Not our store, no {request_id}: the burst (3) may make 3 orders."""
-        made = to_task(parse_curl(FIREFOX), sku_id="100234567", target_time=None,
-                       cookie_file="t.cookie")
+        made = to_task(
+            parse_curl(FIREFOX), sku_id="100234567", target_time=None, cookie_file="t.cookie"
+        )
         [warning] = made.warnings
         assert warning.startswith("the request carries no request id: each of the 3 requests")
         assert made.notes == []
 
     def test_a_request_id_placed_by_hand_is_not_warned_about(self) -> None:
         """{request_id} in the captured body (put there by the user) is enough."""
-        made = to_task(parse_curl(_store_curl('{"sku":"1","rid":"{request_id}"}',
-                                              "https://shop.example.com/buy")),
-                       sku_id=None, target_time=None, cookie_file="t.cookie")
+        made = to_task(
+            parse_curl(
+                _store_curl('{"sku":"1","rid":"{request_id}"}', "https://shop.example.com/buy")
+            ),
+            sku_id=None,
+            target_time=None,
+            cookie_file="t.cookie",
+        )
         assert made.warnings == []
 
-    @pytest.mark.parametrize(("command", "sku_id", "warning"), [
-        ("curl 'https://shop.example.com/item/100234567' -b 'session=s'", "100234567",
-         "the request is a GET: it fetches a page and places no order"),
-        (FIREFOX, "999", "--sku-id 999 appears nowhere in the request's URL or body"),
-        (FIREFOX.replace("-H 'Cookie: session=abc123def456; device_id=xyz-789' ", ""),
-         "100234567", "no cookie in the request: add cookie_file"),
-    ])
+    @pytest.mark.parametrize(
+        ("command", "sku_id", "warning"),
+        [
+            (
+                "curl 'https://shop.example.com/item/100234567' -b 'session=s'",
+                "100234567",
+                "the request is a GET: it fetches a page and places no order",
+            ),
+            (FIREFOX, "999", "--sku-id 999 appears nowhere in the request's URL or body"),
+            (
+                FIREFOX.replace("-H 'Cookie: session=abc123def456; device_id=xyz-789' ", ""),
+                "100234567",
+                "no cookie in the request: add cookie_file",
+            ),
+        ],
+    )
     def test_warnings(self, command: str, sku_id: str, warning: str) -> None:
         """A GET; an item id that is not in the request; no cookie."""
-        made = to_task(parse_curl(command), sku_id=sku_id, target_time=None,
-                       cookie_file=None)
+        made = to_task(parse_curl(command), sku_id=sku_id, target_time=None, cookie_file=None)
         assert any(w.startswith(warning) for w in made.warnings), made.warnings
 
     def test_the_sku_is_replaced_only_where_it_stands_alone(self) -> None:
         """--sku-id 1 marks the 1s that stand alone, not those inside A100234567 or 11."""
-        made = to_task(parse_curl(_store_curl('{"sku":"1","id":"A100234567","n":11}',
-                                              "https://shop.example.com/buy?sku=1")),
-                       sku_id="1", target_time=None, cookie_file=None)
+        made = to_task(
+            parse_curl(
+                _store_curl(
+                    '{"sku":"1","id":"A100234567","n":11}', "https://shop.example.com/buy?sku=1"
+                )
+            ),
+            sku_id="1",
+            target_time=None,
+            cookie_file=None,
+        )
         request = made.task["request"]
         assert isinstance(request, dict)
         assert request["url"] == "https://shop.example.com/buy?sku={sku_id}"

@@ -19,15 +19,23 @@ from tests.client.fault_server import FaultServer, Step, ok, refuse
 COOKIE = "session=secret-cookie-value-0123456789"
 
 
-def make_task(server: FaultServer, tmp_path: Path, opens_in_s: float = 0.6,
-              **fields: Any) -> TaskConfig:
+def make_task(
+    server: FaultServer, tmp_path: Path, opens_in_s: float = 0.6, **fields: Any
+) -> TaskConfig:
     """A store task aimed at the fault server, opening shortly on its clock."""
     target = datetime.fromtimestamp(server.now_ms() / 1000 + opens_in_s, tz=UTC)
-    return TaskConfig.model_validate({
-        "base_url": server.url, "sku_id": "eggs", "target_time": target, "cookie": COOKIE,
-        "log_file": tmp_path / "sniper.log", "preheat_ms": 300, "timeout_s": 2.0,
-        **fields,
-    })
+    return TaskConfig.model_validate(
+        {
+            "base_url": server.url,
+            "sku_id": "eggs",
+            "target_time": target,
+            "cookie": COOKIE,
+            "log_file": tmp_path / "sniper.log",
+            "preheat_ms": 300,
+            "timeout_s": 2.0,
+            **fields,
+        }
+    )
 
 
 async def snipe(task: TaskConfig) -> tuple[RunSummary, str]:
@@ -50,8 +58,11 @@ class TestOutcomes:
 
     async def test_siblings_limit_reached_then_late_success(self, tmp_path: Path) -> None:
         """Two of the burst answer limit_reached at once, the third 201 50 ms later: ordered."""
-        script = [refuse(409, "limit_reached"), refuse(409, "limit_reached"),
-                  Step(**{**ok("LATE").__dict__, "delay_s": 0.05})]
+        script = [
+            refuse(409, "limit_reached"),
+            refuse(409, "limit_reached"),
+            Step(**{**ok("LATE").__dict__, "delay_s": 0.05}),
+        ]
         async with FaultServer(script, repeat_last=False) as server:
             summary, _out = await snipe(make_task(server, tmp_path, concurrency=3))
         assert (summary.exit_code, summary.order_id, summary.existing) == (0, "LATE", False)
@@ -90,7 +101,8 @@ class TestOutcomes:
         assert len(server.orders) == 3
 
     async def test_outcome_unknown_is_retried_with_the_same_request_id(
-            self, tmp_path: Path) -> None:
+        self, tmp_path: Path
+    ) -> None:
         """503 outcome_unknown, then the store's replay (200, the same order): every try
         carried the run's one request id, and the run is won with that order."""
         script = [refuse(503, "outcome_unknown", headers=(("Retry-After", "1"),)), ok("R1")]
@@ -107,8 +119,12 @@ class TestOutcomes:
         reported, exit 0 (not "no order")."""
         script = [refuse(503, "outcome_unknown")]
         async with FaultServer(script, existing=["PLACED9"]) as server:
-            task = make_task(server, tmp_path, concurrency=1,
-                             retry={"window_s": 0.5, "rate_per_s": 5, "burst": 2})
+            task = make_task(
+                server,
+                tmp_path,
+                concurrency=1,
+                retry={"window_s": 0.5, "rate_per_s": 5, "burst": 2},
+            )
             summary, out = await snipe(task)
         assert (summary.exit_code, summary.order_id, summary.existing) == (0, "PLACED9", True)
         assert "already holds an order: PLACED9" in out
@@ -124,8 +140,13 @@ class TestOutcomes:
     async def test_server_that_never_answers(self, tmp_path: Path) -> None:
         """Silence: each try times out, the window ends, exit 3, in bounded time."""
         async with FaultServer([Step(200, hang=True)]) as server:
-            task = make_task(server, tmp_path, concurrency=2, timeout_s=0.3,
-                             retry={"window_s": 1.0, "rate_per_s": 5, "burst": 2})
+            task = make_task(
+                server,
+                tmp_path,
+                concurrency=2,
+                timeout_s=0.3,
+                retry={"window_s": 1.0, "rate_per_s": 5, "burst": 2},
+            )
             started = time.monotonic()
             summary, out = await snipe(task)
             elapsed = time.monotonic() - started
@@ -156,8 +177,16 @@ async def test_connections_are_exactly_concurrency_and_opened_late(tmp_path: Pat
 @pytest.mark.parametrize("lang", ["en", "zh"])
 async def test_cookie_never_in_output_or_log(tmp_path: Path, lang: str) -> None:
     """Neither the console nor the log file holds the cookie."""
-    async with FaultServer([refuse(429, "rate_limited", headers=(
-            ("Retry-After", "0"), ("Set-Cookie", "session=rotated-secret"))), ok("E5")]) as server:
+    async with FaultServer(
+        [
+            refuse(
+                429,
+                "rate_limited",
+                headers=(("Retry-After", "0"), ("Set-Cookie", "session=rotated-secret")),
+            ),
+            ok("E5"),
+        ]
+    ) as server:
         summary, out = await snipe(make_task(server, tmp_path, concurrency=1, lang=lang))
     log = (tmp_path / "sniper.log").read_text()
     assert summary.exit_code == 0
@@ -181,8 +210,9 @@ class TestHttps:
         ca.issue_cert("localhost").configure_cert(server_ctx)
         ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
         async with FaultServer([ok("TLS1")], tls=server_ctx) as server:
-            summary, _ = await snipe(make_task(server, tmp_path, concurrency=2,
-                                               ca_file=tmp_path / "ca.pem"))
+            summary, _ = await snipe(
+                make_task(server, tmp_path, concurrency=2, ca_file=tmp_path / "ca.pem")
+            )
             assert (summary.exit_code, summary.order_id) == (0, "TLS1")
             untrusted, out = await snipe(make_task(server, tmp_path, concurrency=1))
         assert untrusted.exit_code == 1
@@ -211,7 +241,8 @@ async def test_unwritable_log_does_not_cost_the_order(tmp_path: Path, capsys: An
     (tmp_path / "logdir").mkdir()
     async with FaultServer([ok("LG1")]) as server:
         task = make_task(server, tmp_path, concurrency=1).model_copy(
-            update={"log_file": tmp_path / "logdir"})
+            update={"log_file": tmp_path / "logdir"}
+        )
         summary, _ = await snipe(task)
     assert (summary.exit_code, summary.order_id) == (0, "LG1")
     assert capsys.readouterr().err.count("log_file: cannot write") == 1
@@ -226,10 +257,18 @@ async def test_a_server_down_long_before_the_opening_is_waited_out(tmp_path: Pat
 
     port = free_port()
     target = datetime.fromtimestamp(time.time() + 8.0, tz=UTC)
-    task = TaskConfig.model_validate({
-        "base_url": f"http://127.0.0.1:{port}", "sku_id": "eggs", "target_time": target,
-        "cookie": COOKIE, "log_file": tmp_path / "sniper.log", "preheat_ms": 300,
-        "timeout_s": 2.0, "concurrency": 1})
+    task = TaskConfig.model_validate(
+        {
+            "base_url": f"http://127.0.0.1:{port}",
+            "sku_id": "eggs",
+            "target_time": target,
+            "cookie": COOKIE,
+            "log_file": tmp_path / "sniper.log",
+            "preheat_ms": 300,
+            "timeout_s": 2.0,
+            "concurrency": 1,
+        }
+    )
     run = asyncio.create_task(snipe(task))
     await asyncio.sleep(1.5)
     async with FaultServer([ok("LATE1")], port=port):
@@ -246,10 +285,18 @@ async def test_a_server_that_stays_down_ends_the_run_before_preheat(tmp_path: Pa
     from sniper.store.process import free_port
 
     target = datetime.fromtimestamp(time.time() + 7.0, tz=UTC)
-    task = TaskConfig.model_validate({
-        "base_url": f"http://127.0.0.1:{free_port()}", "sku_id": "eggs",
-        "target_time": target, "cookie": COOKIE, "log_file": tmp_path / "sniper.log",
-        "preheat_ms": 300, "timeout_s": 2.0, "concurrency": 1})
+    task = TaskConfig.model_validate(
+        {
+            "base_url": f"http://127.0.0.1:{free_port()}",
+            "sku_id": "eggs",
+            "target_time": target,
+            "cookie": COOKIE,
+            "log_file": tmp_path / "sniper.log",
+            "preheat_ms": 300,
+            "timeout_s": 2.0,
+            "concurrency": 1,
+        }
+    )
     summary, out = await snipe(task)
     assert summary.exit_code == 1
     assert time.time() < target.timestamp()

@@ -32,8 +32,9 @@ async def test_bursts_due_together_leave_together_interleaved() -> None:
         return [FakeConnection(f"{task}{i}", log) for i in range(1, n + 1)]
 
     early = [gate.fire(now + 20, conns("a", 3)), gate.fire(now + 20.2, conns("b", 2))]
-    results = await asyncio.gather(*early, gate.fire(now + 20, conns("c", 1)),
-                                   gate.fire(now + 60, conns("d", 1)))
+    results = await asyncio.gather(
+        *early, gate.fire(now + 20, conns("c", 1)), gate.fire(now + 60, conns("d", 1))
+    )
     assert log == ["a1", "b1", "c1", "a2", "b2", "a3", "d1"]
     began = [r[0] for r in results]
     assert began[0] == began[1] == began[2] < began[3]
@@ -65,7 +66,12 @@ async def test_a_failing_write_fails_its_waiters_instead_of_hanging() -> None:
     clock = SystemClock()
     gate = FireGate(clock)
     now = clock.monotonic() * 1000
-    results = await asyncio.wait_for(asyncio.gather(
-        gate.fire(now + 10, [Broken("x", [])]), gate.fire(now + 10, [FakeConnection("y", [])]),
-        return_exceptions=True), 2)
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            gate.fire(now + 10, [Broken("x", [])]),
+            gate.fire(now + 10, [FakeConnection("y", [])]),
+            return_exceptions=True,
+        ),
+        2,
+    )
     assert all(isinstance(r, ConnectionError) for r in results)

@@ -16,19 +16,25 @@ from tests.client.fault_server import FaultServer, Step, ok
 from tests.client.receiver import Receiver
 from tests.client.test_faults import COOKIE, make_task, snipe
 
-SHORT: dict[str, Any] = {"concurrency": 1, "timeout_s": 0.5,
-                         "retry": {"window_s": 0.5, "rate_per_s": 5, "burst": 2}}
+SHORT: dict[str, Any] = {
+    "concurrency": 1,
+    "timeout_s": 0.5,
+    "retry": {"window_s": 0.5, "rate_per_s": 5, "burst": 2},
+}
 
 
 class TestNonsenseTime:
     """A clock that is no clock ends the run at once: exit 1, one line naming the server."""
 
-    @pytest.mark.parametrize(("time_body", "shown"), [
-        (b'{"now_ms": true}', "(True)"),
-        (b'{"now_ms": "1764633600000"}', "('1764633600000')"),
-        (b'{"now_ms": -99999999999999}', "(-99999999999999)"),
-        (b'{"now_ms": 1}', "(1)"),
-    ])
+    @pytest.mark.parametrize(
+        ("time_body", "shown"),
+        [
+            (b'{"now_ms": true}', "(True)"),
+            (b'{"now_ms": "1764633600000"}', "('1764633600000')"),
+            (b'{"now_ms": -99999999999999}', "(-99999999999999)"),
+            (b'{"now_ms": 1}', "(1)"),
+        ],
+    )
     async def test_time_endpoint(self, tmp_path: Path, time_body: bytes, shown: str) -> None:
         """Booleans, strings, times of 1970: nothing sent, no plan made."""
         async with FaultServer([ok()], time_body=time_body) as server:
@@ -39,8 +45,9 @@ class TestNonsenseTime:
         [line] = [ln for ln in out.splitlines() if ln.startswith("✗")]
         assert f"server {where}: the time endpoint gave no usable now_ms {shown}" in line
 
-    @pytest.mark.parametrize("date", ["Thu, 01 Jan 1970 00:00:00 GMT",
-                                      "Mon, 01 Jan 1990 00:00:00 GMT"])
+    @pytest.mark.parametrize(
+        "date", ["Thu, 01 Jan 1970 00:00:00 GMT", "Mon, 01 Jan 1990 00:00:00 GMT"]
+    )
     async def test_date_header(self, tmp_path: Path, date: str) -> None:
         """A shop without a time endpoint whose Date says 1970 or 1990."""
         async with FaultServer([ok()], date=date) as server:
@@ -54,10 +61,15 @@ class TestNonsenseTime:
 def http_task(server: FaultServer, tmp_path: Path) -> TaskConfig:
     """An http-platform task aimed at the fault server's order endpoint."""
     store = make_task(server, tmp_path, **SHORT)
-    return TaskConfig.model_validate({
-        **store.model_dump(exclude={"cookie"}), "cookie": COOKIE, "platform": "http",
-        "request": {"method": "POST", "url": f"{server.url}/api/orders", "body": "{}"},
-        "rules": {"success_status": [201], "order_id": [{"json": "order_id"}]}})
+    return TaskConfig.model_validate(
+        {
+            **store.model_dump(exclude={"cookie"}),
+            "cookie": COOKIE,
+            "platform": "http",
+            "request": {"method": "POST", "url": f"{server.url}/api/orders", "body": "{}"},
+            "rules": {"success_status": [201], "order_id": [{"json": "order_id"}]},
+        }
+    )
 
 
 async def test_an_endless_answer_is_cut_off(tmp_path: Path) -> None:

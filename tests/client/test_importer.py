@@ -32,8 +32,9 @@ def test_writes_a_task_that_loads(tmp_path: Path) -> None:
     """The task names its cookie file relative to itself: it loads from any directory."""
     out = tmp_path / "shop" / "task.yaml"
     out.parent.mkdir()
-    done = import_curl(tmp_path, FIREFOX, "-o", str(out), "--sku-id", "100234567",
-                       "--target-time", FUTURE)
+    done = import_curl(
+        tmp_path, FIREFOX, "-o", str(out), "--sku-id", "100234567", "--target-time", FUTURE
+    )
     assert done.exit_code == 0, done.output
     assert yaml.safe_load(out.read_text())["cookie_file"] == "task.yaml.cookie"
     assert out.stat().st_mode & 0o077 == 0
@@ -51,11 +52,20 @@ def test_a_windows_cmd_paste_is_read(tmp_path: Path) -> None:
     assert request["body"].startswith('{"skuId":"{sku_id}","num":1,')
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--target-time", "tomorrow 7am"), "sniper: --target-time: must be RFC 3339 with an offset"),
-    (("--target-time", "2099-04-15T07:00:00"), "sniper: --target-time: must be RFC 3339"),
-    (("-o", "no/such/folder/task.yaml"), "sniper: -o: the folder no/such/folder does not exist"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--target-time", "tomorrow 7am"),
+            "sniper: --target-time: must be RFC 3339 with an offset",
+        ),
+        (("--target-time", "2099-04-15T07:00:00"), "sniper: --target-time: must be RFC 3339"),
+        (
+            ("-o", "no/such/folder/task.yaml"),
+            "sniper: -o: the folder no/such/folder does not exist",
+        ),
+    ],
+)
 def test_bad_arguments_are_refused(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     """Exit 2, one line, no traceback, no file written."""
     done = import_curl(tmp_path, FIREFOX, *args)
@@ -73,10 +83,13 @@ def test_an_existing_task_is_not_replaced_without_force(tmp_path: Path) -> None:
     (tmp_path / "task.yaml.cookie").write_text("session=mine\n")
     done = import_curl(tmp_path, FIREFOX, "-o", str(out))
     assert done.exit_code == 2
-    assert done.output.strip() == (f"sniper: -o: {out} and {out}.cookie already exist: "
-                                   "give --force to replace")
+    assert done.output.strip() == (
+        f"sniper: -o: {out} and {out}.cookie already exist: give --force to replace"
+    )
     assert (out.read_text(), (tmp_path / "task.yaml.cookie").read_text()) == (
-        "mine\n", "session=mine\n")
+        "mine\n",
+        "session=mine\n",
+    )
     forced = import_curl(tmp_path, FIREFOX, "-o", str(out), "--force")
     assert forced.exit_code == 0, forced.output
     assert "platform: http" in out.read_text()
@@ -95,14 +108,23 @@ def test_no_cookie_no_cookie_file_line(tmp_path: Path) -> None:
     assert "warning: no cookie in the request: add cookie_file" in done.output
 
 
-@pytest.mark.parametrize(("command", "args", "warning"), [
-    ("curl 'https://shop.example.com/item/1' -b 'session=s'", (),
-     "warning: the request is a GET: it fetches a page and places no order"),
-    (FIREFOX, ("--sku-id", "42"), "warning: --sku-id 42 appears nowhere in the request"),
-    (FIREFOX, ("--target-time", "2020-01-01T00:00:00+00:00"),
-     "warning: --target-time 2020-01-01T00:00:00+00:00 is in the past"),
-    (FIREFOX, (), "warning: the request carries no request id: each of the 3 requests"),
-])
+@pytest.mark.parametrize(
+    ("command", "args", "warning"),
+    [
+        (
+            "curl 'https://shop.example.com/item/1' -b 'session=s'",
+            (),
+            "warning: the request is a GET: it fetches a page and places no order",
+        ),
+        (FIREFOX, ("--sku-id", "42"), "warning: --sku-id 42 appears nowhere in the request"),
+        (
+            FIREFOX,
+            ("--target-time", "2020-01-01T00:00:00+00:00"),
+            "warning: --target-time 2020-01-01T00:00:00+00:00 is in the past",
+        ),
+        (FIREFOX, (), "warning: the request carries no request id: each of the 3 requests"),
+    ],
+)
 def test_warnings(tmp_path: Path, command: str, args: tuple[str, ...], warning: str) -> None:
     """Written, but with a warning line for what looks wrong."""
     done = import_curl(tmp_path, command, "-o", str(tmp_path / "t.yaml"), *args)
@@ -112,10 +134,14 @@ def test_warnings(tmp_path: Path, command: str, args: tuple[str, ...], warning: 
 
 def test_the_stores_order_call_says_what_it_added(tmp_path: Path) -> None:
     """Our store's order call: {request_id} put in, and a note saying so."""
-    command = ("curl 'http://127.0.0.1:8000/api/orders' -H 'content-type: application/json' "
-               "-b 'session=s' --data-raw '{\"sku_id\":\"eggs\",\"qty\":1}'")
+    command = (
+        "curl 'http://127.0.0.1:8000/api/orders' -H 'content-type: application/json' "
+        '-b \'session=s\' --data-raw \'{"sku_id":"eggs","qty":1}\''
+    )
     done = import_curl(tmp_path, command, "-o", str(tmp_path / "t.yaml"), "--sku-id", "eggs")
     assert done.exit_code == 0, done.output
-    assert "note: this is the store's own order call: its body now carries " \
-           '"request_id": "{request_id}"' in done.output
+    assert (
+        "note: this is the store's own order call: its body now carries "
+        '"request_id": "{request_id}"' in done.output
+    )
     assert "request id" not in done.output.replace("request_id", "")

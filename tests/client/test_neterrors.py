@@ -45,8 +45,10 @@ class TestRealFailures:
         port = free_port()
         error = await connect(f"http://127.0.0.1:{port}")
         assert error.kind is NetKind.REFUSED
-        assert str(error) == (f"cannot connect to 127.0.0.1:{port}: connection refused (nothing "
-                              "listens there: is the server running, and is the port right?)")
+        assert str(error) == (
+            f"cannot connect to 127.0.0.1:{port}: connection refused (nothing "
+            "listens there: is the server running, and is the port right?)"
+        )
 
     async def test_https_against_a_server_that_hangs_up(self) -> None:
         """https:// to a plain port whose server drops the TLS hello: says to try http://.
@@ -70,30 +72,57 @@ class TestRealFailures:
 
 
 def _multi_refused() -> OSError:
-    return OSError("Multiple exceptions: [Errno 111] Connect call failed ('::1', 8001, 0, 0), "
-                   "[Errno 111] Connect call failed ('127.0.0.1', 8001)".replace(
-                       "111", str(errno.ECONNREFUSED)))
+    return OSError(
+        "Multiple exceptions: [Errno 111] Connect call failed ('::1', 8001, 0, 0), "
+        "[Errno 111] Connect call failed ('127.0.0.1', 8001)".replace(
+            "111", str(errno.ECONNREFUSED)
+        )
+    )
 
 
-@pytest.mark.parametrize(("exc", "kind", "says"), [
-    (ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed"), NetKind.REFUSED,
-     "connection refused"),
-    (_multi_refused(), NetKind.REFUSED, "connection refused"),
-    (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), NetKind.NO_SUCH_HOST,
-     "cannot find the host 'shop.example': no such name (check the host in base_url)"),
-    (socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
-     NetKind.DNS_DOWN, "no name server answered (is this machine online?)"),
-    (TimeoutError(), NetKind.TIMEOUT, "no answer within 5 s"),
-    (OSError(errno.ENETUNREACH, "Network is unreachable"), NetKind.UNREACHABLE,
-     "network unreachable"),
-    (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), NetKind.NOT_TLS,
-     "does not speak TLS on this port (use http:// instead of https://)"),
-    (ssl.SSLError(1, "[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] alert"), NetKind.TLS,
-     "TLS handshake failed"),
-    (ConnectionResetError(errno.ECONNRESET, "reset"), NetKind.RESET,
-     "dropped the connection at once (if it does not speak TLS on this port, use http://)"),
-    (OSError(errno.EPIPE, "Broken pipe"), NetKind.OTHER, "Broken pipe"),
-])
+@pytest.mark.parametrize(
+    ("exc", "kind", "says"),
+    [
+        (
+            ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed"),
+            NetKind.REFUSED,
+            "connection refused",
+        ),
+        (_multi_refused(), NetKind.REFUSED, "connection refused"),
+        (
+            socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+            NetKind.NO_SUCH_HOST,
+            "cannot find the host 'shop.example': no such name (check the host in base_url)",
+        ),
+        (
+            socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+            NetKind.DNS_DOWN,
+            "no name server answered (is this machine online?)",
+        ),
+        (TimeoutError(), NetKind.TIMEOUT, "no answer within 5 s"),
+        (
+            OSError(errno.ENETUNREACH, "Network is unreachable"),
+            NetKind.UNREACHABLE,
+            "network unreachable",
+        ),
+        (
+            ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+            NetKind.NOT_TLS,
+            "does not speak TLS on this port (use http:// instead of https://)",
+        ),
+        (
+            ssl.SSLError(1, "[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] alert"),
+            NetKind.TLS,
+            "TLS handshake failed",
+        ),
+        (
+            ConnectionResetError(errno.ECONNRESET, "reset"),
+            NetKind.RESET,
+            "dropped the connection at once (if it does not speak TLS on this port, use http://)",
+        ),
+        (OSError(errno.EPIPE, "Broken pipe"), NetKind.OTHER, "Broken pipe"),
+    ],
+)
 def test_kinds(exc: BaseException, kind: NetKind, says: str) -> None:
     """Each kind of failure: its kind and one line with a hint."""
     assert classify(exc) is kind
@@ -106,20 +135,25 @@ def test_kinds(exc: BaseException, kind: NetKind, says: str) -> None:
 def test_what_is_waited_out() -> None:
     """A server down or a network gone may come back; a wrong name, TLS or certificate not."""
     assert {NetKind.REFUSED, NetKind.TIMEOUT, NetKind.DNS_DOWN, NetKind.UNREACHABLE} <= TRANSIENT
-    assert not {NetKind.NO_SUCH_HOST, NetKind.NOT_TLS, NetKind.CERTIFICATE, NetKind.TLS,
-                NetKind.RESET} & TRANSIENT
+    assert (
+        not {NetKind.NO_SUCH_HOST, NetKind.NOT_TLS, NetKind.CERTIFICATE, NetKind.TLS, NetKind.RESET}
+        & TRANSIENT
+    )
 
 
-@pytest.mark.parametrize(("tries", "left_s", "delay"), [
-    (0, 3600.0, 1.0),
-    (1, 3600.0, 2.0),
-    (5, 3600.0, 32.0),
-    (6, 3600.0, LONGEST_RETRY_S),
-    (400, 3600.0, LONGEST_RETRY_S),
-    (3, 2.5, 2.5),  # never past preheat
-    (0, 0.0, None),  # no time left
-    (MAX_RETRIES, 3600.0, None),  # bounded in count too
-])
+@pytest.mark.parametrize(
+    ("tries", "left_s", "delay"),
+    [
+        (0, 3600.0, 1.0),
+        (1, 3600.0, 2.0),
+        (5, 3600.0, 32.0),
+        (6, 3600.0, LONGEST_RETRY_S),
+        (400, 3600.0, LONGEST_RETRY_S),
+        (3, 2.5, 2.5),  # never past preheat
+        (0, 0.0, None),  # no time left
+        (MAX_RETRIES, 3600.0, None),  # bounded in count too
+    ],
+)
 def test_retry_delay(tries: int, left_s: float, delay: float | None) -> None:
     """Doubling pauses, capped, bounded by the time left and by a count."""
     assert retry_delay_s(tries, left_s) == delay
@@ -134,7 +168,8 @@ class TestChinese:
         error = await connect(f"http://127.0.0.1:{port}")
         assert Console("zh", io.StringIO()).detail(error) == (
             f"无法连接 127.0.0.1:{port}:连接被拒绝"
-            "(该端口没有服务在监听:服务器是否已启动,端口是否正确?)")
+            "(该端口没有服务在监听:服务器是否已启动,端口是否正确?)"
+        )
         assert Console("en", io.StringIO()).detail(error) == str(error)
 
     async def test_through_a_clock_error(self) -> None:

@@ -20,8 +20,12 @@ TARGET = datetime(2024, 4, 15, tzinfo=UTC)
 
 def task(**fields: Any) -> TaskConfig:
     """A store task with overrides."""
-    base: dict[str, Any] = {"base_url": "http://127.0.0.1:8000", "sku_id": "eggs",
-                            "target_time": TARGET, "cookie": "session=tok"}
+    base: dict[str, Any] = {
+        "base_url": "http://127.0.0.1:8000",
+        "sku_id": "eggs",
+        "target_time": TARGET,
+        "cookie": "session=tok",
+    }
     return TaskConfig.model_validate({**base, **fields})
 
 
@@ -41,38 +45,54 @@ class TestStorePlatform:
         assert json.loads(call.body) == {"sku_id": "eggs", "qty": 2, "request_id": "snp-1"}
         assert ("Cookie", "session=tok") in call.headers
 
-    @pytest.mark.parametrize(("response", "kind", "order_id", "retry_after"), [
-        (answer(201, {"order_id": "2024A"}), Kind.ORDERED, "2024A", None),
-        (answer(200, {"order_id": "2024A"}), Kind.ORDERED, "2024A", None),
-        (answer(425, {"error": "not_started"}), Kind.NOT_STARTED, None, None),
-        (answer(409, {"error": "sold_out"}), Kind.SOLD_OUT, None, None),
-        (answer(409, {"error": "limit_reached"}), Kind.LIMIT_REACHED, None, None),
-        (answer(429, {"error": "rate_limited"}, retry_after="3"), Kind.RATE_LIMITED, None, 3.0),
-        (answer(401, {"error": "unauthorized"}), Kind.AUTH, None, None),
-        (answer(503, {"error": "unavailable"}, retry_after="1"), Kind.RETRY, None, 1.0),
-        (answer(503, {"error": "outcome_unknown", "request_id": "snp-1"}, retry_after="1"),
-         Kind.UNKNOWN, None, 1.0),
-        (answer(500, b"oops"), Kind.RETRY, None, None),
-        (answer(502, b"<html>bad gateway</html>"), Kind.RETRY, None, None),
-        (answer(404, {"error": "not_found"}), Kind.FATAL, None, None),
-        (answer(400, {"error": "bad_request"}), Kind.FATAL, None, None),
-        (answer(201, b"not json"), Kind.RETRY, None, None),
-    ])
-    def test_classify(self, response: Response, kind: Kind, order_id: str | None,
-                      retry_after: float | None) -> None:
+    @pytest.mark.parametrize(
+        ("response", "kind", "order_id", "retry_after"),
+        [
+            (answer(201, {"order_id": "2024A"}), Kind.ORDERED, "2024A", None),
+            (answer(200, {"order_id": "2024A"}), Kind.ORDERED, "2024A", None),
+            (answer(425, {"error": "not_started"}), Kind.NOT_STARTED, None, None),
+            (answer(409, {"error": "sold_out"}), Kind.SOLD_OUT, None, None),
+            (answer(409, {"error": "limit_reached"}), Kind.LIMIT_REACHED, None, None),
+            (answer(429, {"error": "rate_limited"}, retry_after="3"), Kind.RATE_LIMITED, None, 3.0),
+            (answer(401, {"error": "unauthorized"}), Kind.AUTH, None, None),
+            (answer(503, {"error": "unavailable"}, retry_after="1"), Kind.RETRY, None, 1.0),
+            (
+                answer(503, {"error": "outcome_unknown", "request_id": "snp-1"}, retry_after="1"),
+                Kind.UNKNOWN,
+                None,
+                1.0,
+            ),
+            (answer(500, b"oops"), Kind.RETRY, None, None),
+            (answer(502, b"<html>bad gateway</html>"), Kind.RETRY, None, None),
+            (answer(404, {"error": "not_found"}), Kind.FATAL, None, None),
+            (answer(400, {"error": "bad_request"}), Kind.FATAL, None, None),
+            (answer(201, b"not json"), Kind.RETRY, None, None),
+        ],
+    )
+    def test_classify(
+        self, response: Response, kind: Kind, order_id: str | None, retry_after: float | None
+    ) -> None:
         """Status and error code decide."""
         verdict = StorePlatform(task(), "c").classify(response)
         assert (verdict.kind, verdict.order_id, verdict.retry_after_s) == (
-            kind, order_id, retry_after)
+            kind,
+            order_id,
+            retry_after,
+        )
 
 
 def http_task(**rules: Any) -> TaskConfig:
     """An http-platform task."""
-    return task(platform="http", request=HttpRequest(
-        method="POST", url="https://shop.example:8443/api/submit?sku={sku_id}",
-        headers={"Content-Type": "application/json", "Cookie": "stale=1", "X-App": "7"},
-        body='{"skuId": "{sku_id}", "num": {qty}, "reqId": "{request_id}"}',
-    ), rules=HttpRules(**rules))
+    return task(
+        platform="http",
+        request=HttpRequest(
+            method="POST",
+            url="https://shop.example:8443/api/submit?sku={sku_id}",
+            headers={"Content-Type": "application/json", "Cookie": "stale=1", "X-App": "7"},
+            body='{"skuId": "{sku_id}", "num": {qty}, "reqId": "{request_id}"}',
+        ),
+        rules=HttpRules(**rules),
+    )
 
 
 class TestHttpPlatform:
@@ -92,10 +112,18 @@ class TestHttpPlatform:
     def test_placeholders_in_headers(self) -> None:
         """{request_id}, {sku_id} and {qty} in a header value are filled too, and a request id
         in a header alone is a request id carried."""
-        platform = HttpPlatform(task(platform="http", qty=2, request=HttpRequest(
-            url="https://shop.example/buy", body="{}",
-            headers={"Idempotency-Key": "{request_id}", "X-Item": "{sku_id}x{qty}"})),
-            "sid=secret")
+        platform = HttpPlatform(
+            task(
+                platform="http",
+                qty=2,
+                request=HttpRequest(
+                    url="https://shop.example/buy",
+                    body="{}",
+                    headers={"Idempotency-Key": "{request_id}", "X-Item": "{sku_id}x{qty}"},
+                ),
+            ),
+            "sid=secret",
+        )
         call = platform.order_call("rid-9")
         assert platform.carries_request_id()
         assert ("Idempotency-Key", "rid-9") in call.headers
@@ -104,29 +132,40 @@ class TestHttpPlatform:
     def test_a_filled_header_stays_one_line(self) -> None:
         """A value that would break a header in two (a task copied without validation) is
         refused, never sent."""
-        unchecked = task(platform="http", request=HttpRequest(
-            url="https://shop.example/buy", headers={"X-Item": "{sku_id}"},
-        )).model_copy(update={"sku_id": "eggs\r\nX-Evil: 1"})
+        unchecked = task(
+            platform="http",
+            request=HttpRequest(
+                url="https://shop.example/buy",
+                headers={"X-Item": "{sku_id}"},
+            ),
+        ).model_copy(update={"sku_id": "eggs\r\nX-Evil: 1"})
         with pytest.raises(ConfigError, match=r"request\.headers\.X-Item: only printable ASCII"):
             HttpPlatform(unchecked, "sid=secret").order_call("rid-9")
 
-    @pytest.mark.parametrize(("response", "kind", "order_id"), [
-        (answer(200, {"code": 0, "data": {"orderId": "88"}}), Kind.ORDERED, "88"),
-        (answer(200, {"code": 4001, "msg": "商品已售罄"}), Kind.SOLD_OUT, None),
-        (answer(200, {"code": 4002, "msg": "活动未开始"}), Kind.NOT_STARTED, None),
-        (answer(200, {"code": 4003, "msg": "超出限购数量"}), Kind.LIMIT_REACHED, None),
-        (answer(200, {"code": 1, "msg": "busy"}), Kind.RETRY, None),
-        (answer(429, {}, retry_after="5"), Kind.RATE_LIMITED, None),
-        (answer(403, {}), Kind.AUTH, None),
-        (answer(418, {}), Kind.FATAL, None),
-    ])
-    def test_classify_with_rules(self, response: Response, kind: Kind,
-                                 order_id: str | None) -> None:
+    @pytest.mark.parametrize(
+        ("response", "kind", "order_id"),
+        [
+            (answer(200, {"code": 0, "data": {"orderId": "88"}}), Kind.ORDERED, "88"),
+            (answer(200, {"code": 4001, "msg": "商品已售罄"}), Kind.SOLD_OUT, None),
+            (answer(200, {"code": 4002, "msg": "活动未开始"}), Kind.NOT_STARTED, None),
+            (answer(200, {"code": 4003, "msg": "超出限购数量"}), Kind.LIMIT_REACHED, None),
+            (answer(200, {"code": 1, "msg": "busy"}), Kind.RETRY, None),
+            (answer(429, {}, retry_after="5"), Kind.RATE_LIMITED, None),
+            (answer(403, {}), Kind.AUTH, None),
+            (answer(418, {}), Kind.FATAL, None),
+        ],
+    )
+    def test_classify_with_rules(
+        self, response: Response, kind: Kind, order_id: str | None
+    ) -> None:
         """Success needs the success rule and an order id; body rules come before status."""
-        platform = HttpPlatform(http_task(
-            success=Match(json="code", equals=0),
-            limit_reached=[Match(regex="限购")],
-        ), "c")
+        platform = HttpPlatform(
+            http_task(
+                success=Match(json="code", equals=0),
+                limit_reached=[Match(regex="限购")],
+            ),
+            "c",
+        )
         verdict = platform.classify(response)
         assert (verdict.kind, verdict.order_id) == (kind, order_id)
 
@@ -137,9 +176,17 @@ class TestHttpPlatform:
         assert (verdict.kind, verdict.order_id) == (Kind.ORDERED, "12345")
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("a", 1), ("b.c", [10, 20]), ("b.c.1", 20), ("b.c.5", "missing"), ("x", "missing"),
-    ("a.b", "missing")])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("a", 1),
+        ("b.c", [10, 20]),
+        ("b.c.1", 20),
+        ("b.c.5", "missing"),
+        ("x", "missing"),
+        ("a.b", "missing"),
+    ],
+)
 def test_json_lookup(path: str, expected: Any) -> None:
     """Dotted paths with list indices; a missing step is missing (and equals nothing)."""
     value = json_lookup({"a": 1, "b": {"c": [10, 20]}}, path)
@@ -189,8 +236,7 @@ def test_plugins_come_from_the_entry_point_group(monkeypatch: pytest.MonkeyPatch
 
 
 #: Answers of a "success" that carry no order id (and one whose id is too long to be one).
-NOT_AN_ORDER_ID = [None, "", "   ", {}, {"id": 1}, [], ["A1"], True, False, float("nan"),
-                   "x" * 129]
+NOT_AN_ORDER_ID = [None, "", "   ", {}, {"id": 1}, [], ["A1"], True, False, float("nan"), "x" * 129]
 
 
 class TestOrderIds:
@@ -203,8 +249,10 @@ class TestOrderIds:
         verdict = StorePlatform(task(), "c").classify(answer(201, body))
         assert (verdict.kind, verdict.order_id) == (Kind.RETRY, None)
 
-    @pytest.mark.parametrize(("value", "expected"), [
-        ("A1", "A1"), (" A1 ", "A1"), (12345, "12345"), (1.5, "1.5"), ("x" * 128, "x" * 128)])
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [("A1", "A1"), (" A1 ", "A1"), (12345, "12345"), (1.5, "1.5"), ("x" * 128, "x" * 128)],
+    )
     def test_store_order_ids(self, value: Any, expected: str) -> None:
         """Strings (trimmed) and numbers are order ids."""
         verdict = StorePlatform(task(), "c").classify(answer(201, {"order_id": value}))
@@ -224,15 +272,18 @@ class TestOrderIds:
         verdict = platform.classify(answer(200, {"data": {"x": 1}, "id": 77}))
         assert (verdict.kind, verdict.order_id) == (Kind.ORDERED, "77")
 
-    @pytest.mark.parametrize(("body", "found"), [
-        ({"orders": [{"order_id": "OLD"}]}, "OLD"),
-        ({"orders": [{"order_id": None}]}, None),
-        ({"orders": [{"order_id": {}}]}, None),
-        ({"orders": ["OLD"]}, None),
-        ({"orders": {"order_id": "OLD"}}, None),
-        ({"orders": []}, None),
-        ([1, 2], None),
-    ])
+    @pytest.mark.parametrize(
+        ("body", "found"),
+        [
+            ({"orders": [{"order_id": "OLD"}]}, "OLD"),
+            ({"orders": [{"order_id": None}]}, None),
+            ({"orders": [{"order_id": {}}]}, None),
+            ({"orders": ["OLD"]}, None),
+            ({"orders": {"order_id": "OLD"}}, None),
+            ({"orders": []}, None),
+            ([1, 2], None),
+        ],
+    )
     async def test_existing_order_lookup(self, body: Any, found: str | None) -> None:
         """The limit_reached lookup reads ids by the same rule."""
 

@@ -8,8 +8,9 @@ from sniper.client.outcome import Kind, Verdict
 from sniper.client.policy import Result, RetryPolicy
 
 
-def policy(now: float = 0.0, deadline: float = 10_000.0, rate: float = 5.0,
-           burst: int = 5) -> RetryPolicy:
+def policy(
+    now: float = 0.0, deadline: float = 10_000.0, rate: float = 5.0, burst: int = 5
+) -> RetryPolicy:
     """A fresh policy with a full bucket at ``now``."""
     return RetryPolicy(deadline=deadline, rate_per_s=rate, burst=burst, now=now)
 
@@ -24,9 +25,15 @@ class TestRetryPolicy:
         assert p.after(Verdict(Kind.ORDERED, order_id="B"), 2.0) is None
         assert (p.order_id, p.may_send, p.result()) == ("A", False, Result.ORDERED)
 
-    @pytest.mark.parametrize(("kind", "result"), [
-        (Kind.AUTH, Result.AUTH_FAILED), (Kind.FATAL, Result.FATAL),
-        (Kind.SOLD_OUT, Result.NOT_ORDERED), (Kind.LIMIT_REACHED, Result.NOT_ORDERED)])
+    @pytest.mark.parametrize(
+        ("kind", "result"),
+        [
+            (Kind.AUTH, Result.AUTH_FAILED),
+            (Kind.FATAL, Result.FATAL),
+            (Kind.SOLD_OUT, Result.NOT_ORDERED),
+            (Kind.LIMIT_REACHED, Result.NOT_ORDERED),
+        ],
+    )
     def test_final_refusals_send_nothing_new(self, kind: Kind, result: Result) -> None:
         """401, fatal, sold out, limit reached: stop; later retryable answers stop too."""
         p = policy()
@@ -77,8 +84,9 @@ class TestRetryPolicy:
     def test_rate_limited_honours_retry_after_for_everyone(self) -> None:
         """429 with Retry-After 2: this connection and every other wait until then."""
         p = policy()
-        assert p.after(Verdict(Kind.RATE_LIMITED, retry_after_s=2.0), 100.0) == \
-            pytest.approx(2100.0)
+        assert p.after(Verdict(Kind.RATE_LIMITED, retry_after_s=2.0), 100.0) == pytest.approx(
+            2100.0
+        )
         assert p.after(Verdict(Kind.RETRY), 150.0) == pytest.approx(2100.0)
 
     def test_server_errors_are_paced_by_the_bucket(self) -> None:
@@ -101,8 +109,10 @@ def test_a_shared_bucket_paces_several_policies() -> None:
     from sniper.ratelimit import TokenBucket
 
     bucket = TokenBucket(5.0, 1, 1, 0.0)
-    policies = [RetryPolicy(deadline=2100.0, rate_per_s=5.0, burst=1, now=0.0, bucket=bucket)
-                for _ in range(3)]
+    policies = [
+        RetryPolicy(deadline=2100.0, rate_per_s=5.0, burst=1, now=0.0, bucket=bucket)
+        for _ in range(3)
+    ]
     ready = [0.0, 0.0, 0.0]
     sent: list[float] = []
     for _ in range(60):

@@ -14,17 +14,20 @@ def answer(body: bytes = b"", date: str | None = None) -> Response:
     return Response(200, headers, body, 100.0)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b'{"now_ms": true}', "no usable now_ms (True)"),
-    (b'{"now_ms": "1764633600000"}', "no usable now_ms ('1764633600000')"),
-    (b'{"now_ms": -99999999999999}', "no usable now_ms (-99999999999999)"),
-    (b'{"now_ms": 1e999}', "no usable now_ms (inf)"),
-    (b'{"now_ms": null}', "no usable now_ms (none)"),
-    (b'{"time": 1764633600000}', "no usable now_ms (none)"),
-    (b"[1764633600000]", "no usable now_ms (none)"),
-    (b"[" * 100_000, "no usable now_ms (none)"),       # nested past Python's stack
-    (b'{"now_ms": "\\u001b]0;x\\u0007"}', r"no usable now_ms ('\x1b]0;x\x07')"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"now_ms": true}', "no usable now_ms (True)"),
+        (b'{"now_ms": "1764633600000"}', "no usable now_ms ('1764633600000')"),
+        (b'{"now_ms": -99999999999999}', "no usable now_ms (-99999999999999)"),
+        (b'{"now_ms": 1e999}', "no usable now_ms (inf)"),
+        (b'{"now_ms": null}', "no usable now_ms (none)"),
+        (b'{"time": 1764633600000}', "no usable now_ms (none)"),
+        (b"[1764633600000]", "no usable now_ms (none)"),
+        (b"[" * 100_000, "no usable now_ms (none)"),  # nested past Python's stack
+        (b'{"now_ms": "\\u001b]0;x\\u0007"}', r"no usable now_ms ('\x1b]0;x\x07')"),
+    ],
+)
 def test_time_endpoint_nonsense(body: bytes, message: str) -> None:
     """Booleans, strings, times before 2001: one clear error, no sample."""
     with pytest.raises(ClockError) as caught:
@@ -33,9 +36,14 @@ def test_time_endpoint_nonsense(body: bytes, message: str) -> None:
     assert "\x1b" not in str(caught.value)
 
 
-@pytest.mark.parametrize("date", [
-    "Thu, 01 Jan 1970 00:00:00 GMT", "Mon, 01 Jan 1990 00:00:00 GMT",
-    "Fri, 01 Jan 2999 00:00:00 GMT"])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "Mon, 01 Jan 1990 00:00:00 GMT",
+        "Fri, 01 Jan 2999 00:00:00 GMT",
+    ],
+)
 def test_date_header_nonsense(date: str) -> None:
     """A Date of 1970 or 1990 is no time to plan by."""
     with pytest.raises(ClockError, match="is no time to plan by"):

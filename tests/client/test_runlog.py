@@ -35,8 +35,10 @@ def test_tasks_sharing_a_log_follow_each_others_rotation(tmp_path: Path) -> None
         log.close()
         assert not log.failed
     current = [json.loads(ln) for ln in path.read_text().splitlines()]
-    assert current[-2:] == [{"event": "tick", "task": "a", "n": 59},
-                            {"event": "tick", "task": "b", "n": 59}]
+    assert current[-2:] == [
+        {"event": "tick", "task": "a", "n": 59},
+        {"event": "tick", "task": "b", "n": 59},
+    ]
     kept = sum(len(p.read_text().splitlines()) for p in tmp_path.iterdir())
     assert len(list(tmp_path.iterdir())) > 1  # it did rotate
     assert kept == 120  # 120 lines fit in four files of 3 kB: not one was lost
@@ -48,8 +50,16 @@ def test_an_echoed_cookie_is_redacted_everywhere(tmp_path: Path) -> None:
     cookie = "session=abc123secret; csrf=tok-99887766"
     log = RunLog(tmp_path / "s.log", "t", secrets=Secrets.of_cookie(cookie))
     echoed = Response(500, (("x-echo", cookie), ("x-csrf", "tok-99887766")), b"", 1.0)
-    log.attempt(seq=1, attempt=1, sent_server_ms=0.0, latency_ms=1.0, response=echoed,
-                outcome="retry", order_id="abc123secret", detail="HTTP 500 abc123secret")
+    log.attempt(
+        seq=1,
+        attempt=1,
+        sent_server_ms=0.0,
+        latency_ms=1.0,
+        response=echoed,
+        outcome="retry",
+        order_id="abc123secret",
+        detail="HTTP 500 abc123secret",
+    )
     log.close()
     text = (tmp_path / "s.log").read_text()
     assert "abc123secret" not in text

@@ -29,8 +29,9 @@ from sniper.client.timesync import Estimate
         (10_000.0, 0.0, 0.0, 20, 10_000.0, 9_980.0, 9_980.0),
     ],
 )
-def test_plan(target: float, offset: float, rtt: float, preheat: int, send: float, warm: float,
-              pre: float) -> None:
+def test_plan(
+    target: float, offset: float, rtt: float, preheat: int, send: float, warm: float, pre: float
+) -> None:
     """Requests leave half an RTT before the opening on the server's clock."""
     est = Estimate(offset=offset, uncertainty=0.1, rtt=rtt, method="x", samples=8)
     fire = plan(target, est, preheat)
@@ -41,10 +42,12 @@ def test_plan(target: float, offset: float, rtt: float, preheat: int, send: floa
     assert fire.remeasure_at < fire.preheat_at
 
 
-@pytest.mark.parametrize(("now", "until", "sleep"), [
-    (0.0, 100.0, 100.0 - SPIN_MS), (0.0, 2.0, 0.0), (50.0, 40.0, 0.0)])
-def test_coarse_sleep_leaves_the_last_ms_to_the_spin(now: float, until: float,
-                                                     sleep: float) -> None:
+@pytest.mark.parametrize(
+    ("now", "until", "sleep"), [(0.0, 100.0, 100.0 - SPIN_MS), (0.0, 2.0, 0.0), (50.0, 40.0, 0.0)]
+)
+def test_coarse_sleep_leaves_the_last_ms_to_the_spin(
+    now: float, until: float, sleep: float
+) -> None:
     """Sleep to SPIN_MS before the instant, never negative."""
     assert coarse_sleep_ms(now, until) == pytest.approx(sleep)
 
@@ -74,45 +77,68 @@ def _walk(fire: FirePlan, now: float, preflight: float) -> list[tuple[float, str
     raise AssertionError(f"no end to the checkpoints: {done}")
 
 
-@pytest.mark.parametrize(("now", "send", "preflight", "expected"), [
-    # an opening 20 minutes away: preflight at -5 min, measures at +10 min, -60 s, -5 s
-    (0.0, 1_200_000.0, 300_000.0,
-     [(600_000.0, "measure"), (900_000.0, "preflight"), (1_140_000.0, "measure"),
-      (1_195_000.0, "measure")]),
-    # 30 s away: preflight now, one measure at -5 s
-    (0.0, 30_000.0, 300_000.0, [(0.0, "preflight"), (25_000.0, "measure")]),
-    # 3 s away: preflight now only
-    (0.0, 3_000.0, 300_000.0, [(0.0, "preflight")]),
-    # 61 s away, pre-flight 2 s before: -60 s, -5 s, then the pre-flight
-    (0.0, 61_000.0, 2_000.0,
-     [(1_000.0, "measure"), (56_000.0, "measure"), (59_000.0, "preflight")]),
-])
-def test_checkpoints(now: float, send: float, preflight: float,
-                     expected: list[tuple[float, str]]) -> None:
+@pytest.mark.parametrize(
+    ("now", "send", "preflight", "expected"),
+    [
+        # an opening 20 minutes away: preflight at -5 min, measures at +10 min, -60 s, -5 s
+        (
+            0.0,
+            1_200_000.0,
+            300_000.0,
+            [
+                (600_000.0, "measure"),
+                (900_000.0, "preflight"),
+                (1_140_000.0, "measure"),
+                (1_195_000.0, "measure"),
+            ],
+        ),
+        # 30 s away: preflight now, one measure at -5 s
+        (0.0, 30_000.0, 300_000.0, [(0.0, "preflight"), (25_000.0, "measure")]),
+        # 3 s away: preflight now only
+        (0.0, 3_000.0, 300_000.0, [(0.0, "preflight")]),
+        # 61 s away, pre-flight 2 s before: -60 s, -5 s, then the pre-flight
+        (
+            0.0,
+            61_000.0,
+            2_000.0,
+            [(1_000.0, "measure"), (56_000.0, "measure"), (59_000.0, "preflight")],
+        ),
+    ],
+)
+def test_checkpoints(
+    now: float, send: float, preflight: float, expected: list[tuple[float, str]]
+) -> None:
     """Preflight once; the clock at 60 s and 5 s before, and every 10 minutes on long waits."""
     assert _walk(_fire(send), now, preflight) == expected
 
 
-@pytest.mark.parametrize(("measured_at", "expected"), [
-    (0.0, (600_000.0, "measure")),                     # ten minutes after the last measure
-    (YEAR_2999_MS - 70_000.0, (YEAR_2999_MS - 60_000.0, "measure")),
-    (YEAR_2999_MS - 59_000.0, (YEAR_2999_MS - 5_000.0, "measure")),
-    (YEAR_2999_MS - 4_000.0, None),
-])
+@pytest.mark.parametrize(
+    ("measured_at", "expected"),
+    [
+        (0.0, (600_000.0, "measure")),  # ten minutes after the last measure
+        (YEAR_2999_MS - 70_000.0, (YEAR_2999_MS - 60_000.0, "measure")),
+        (YEAR_2999_MS - 59_000.0, (YEAR_2999_MS - 5_000.0, "measure")),
+        (YEAR_2999_MS - 4_000.0, None),
+    ],
+)
 def test_next_checkpoint_of_an_opening_centuries_away(
-        measured_at: float, expected: tuple[float, str] | None) -> None:
+    measured_at: float, expected: tuple[float, str] | None
+) -> None:
     """An opening in 2999 costs one comparison per step, not a list of every ten minutes
     until then (which took gigabytes)."""
     fire = _fire(YEAR_2999_MS)
     assert next_checkpoint(fire, measured_at, measured_at, 1.0, True) == expected
 
 
-@pytest.mark.parametrize(("baseline", "wall", "mono", "jumped"), [
-    (1000.0, 5000.0, 4000.0, False),      # unchanged
-    (1000.0, 5050.0, 4000.0, False),      # 50 ms of NTP slew: fine
-    (1000.0, 65_000.0, 4000.0, True),     # the laptop slept a minute (monotonic stood still)
-    (1000.0, 3000.0, 4000.0, True),       # the wall clock was stepped back 2 s
-])
+@pytest.mark.parametrize(
+    ("baseline", "wall", "mono", "jumped"),
+    [
+        (1000.0, 5000.0, 4000.0, False),  # unchanged
+        (1000.0, 5050.0, 4000.0, False),  # 50 ms of NTP slew: fine
+        (1000.0, 65_000.0, 4000.0, True),  # the laptop slept a minute (monotonic stood still)
+        (1000.0, 3000.0, 4000.0, True),  # the wall clock was stepped back 2 s
+    ],
+)
 def test_clock_jump(baseline: float, wall: float, mono: float, jumped: bool) -> None:
     """A jump is a change of wall − monotonic beyond 100 ms."""
     from sniper.client.schedule import clock_jumped
@@ -123,19 +149,24 @@ def test_clock_jump(baseline: float, wall: float, mono: float, jumped: bool) -> 
 _OPENING = datetime(2030, 4, 15, 7, tzinfo=timezone(timedelta(hours=8)))
 
 
-@pytest.mark.parametrize(("late_ms", "window_s", "refused"), [
-    (-60_000.0, 10.0, False),  # a minute ahead
-    (0.0, 10.0, False),  # started at the opening
-    (9_999.0, 10.0, False),  # inside the retry window: still a try to make
-    (10_001.0, 10.0, True),  # no try could be sent any more
-    (86_400_000.0, 600.0, True),  # a day late
-])
+@pytest.mark.parametrize(
+    ("late_ms", "window_s", "refused"),
+    [
+        (-60_000.0, 10.0, False),  # a minute ahead
+        (0.0, 10.0, False),  # started at the opening
+        (9_999.0, 10.0, False),  # inside the retry window: still a try to make
+        (10_001.0, 10.0, True),  # no try could be sent any more
+        (86_400_000.0, 600.0, True),  # a day late
+    ],
+)
 def test_past_target(late_ms: float, window_s: float, refused: bool) -> None:
     """A one-off target is refused once it is more than the retry window past."""
     now_ms = _OPENING.timestamp() * 1000 + late_ms
     why = past_target(_OPENING, now_ms, window_s)
     assert (why is not None) == refused
     if why is not None:
-        assert why.startswith("target_time: 2030-04-15T07:00:00+08:00 is in the past "
-                              "(the server's clock says 2030-04-")
+        assert why.startswith(
+            "target_time: 2030-04-15T07:00:00+08:00 is in the past "
+            "(the server's clock says 2030-04-"
+        )
         assert why.endswith(f"a run may start at most retry.window_s ({window_s:g} s) after it")

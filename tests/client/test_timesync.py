@@ -93,12 +93,15 @@ def test_estimate_maps_both_ways() -> None:
     assert est.local_time(est.server_time(1000.0)) == pytest.approx(1000.0)
 
 
-@pytest.mark.parametrize(("now", "offset", "rtt", "expected"), [
-    (0.0, 0.0, 0.0, 1000.0),         # next edge of the server's second
-    (0.0, 250.0, 0.0, 750.0),        # server ahead by 250: its next second comes sooner
-    (0.0, 250.0, 10.0, 745.0),       # leave half an RTT early
-    (760.0, 250.0, 0.0, 1750.0),     # just missed one: the next
-])
+@pytest.mark.parametrize(
+    ("now", "offset", "rtt", "expected"),
+    [
+        (0.0, 0.0, 0.0, 1000.0),  # next edge of the server's second
+        (0.0, 250.0, 0.0, 750.0),  # server ahead by 250: its next second comes sooner
+        (0.0, 250.0, 10.0, 745.0),  # leave half an RTT early
+        (760.0, 250.0, 0.0, 1750.0),  # just missed one: the next
+    ],
+)
 def test_next_edge_probe(now: float, offset: float, rtt: float, expected: float) -> None:
     """The probe arrives at the server's next predicted second edge."""
     est = Estimate(offset=offset, uncertainty=500.0, rtt=rtt, method="x", samples=1)
@@ -140,12 +143,18 @@ def _probe_edges(probe: Callable[[float], Sample]) -> Estimate:
     return estimate(samples)
 
 
-@pytest.mark.parametrize(("phase", "period"), [
-    (0.0, 1000.0), (2.5, 1000.0), (6.5, 1000.0), (400.0, 1000.0), (999.0, 1000.0),
-    (300.0, 1004.0),  # uvicorn: ten sleeps of 0.1 s, each a little late
-])
-def test_the_bound_holds_against_a_server_that_caches_its_date(phase: float,
-                                                               period: float) -> None:
+@pytest.mark.parametrize(
+    ("phase", "period"),
+    [
+        (0.0, 1000.0),
+        (2.5, 1000.0),
+        (6.5, 1000.0),
+        (400.0, 1000.0),
+        (999.0, 1000.0),
+        (300.0, 1004.0),  # uvicorn: ten sleeps of 0.1 s, each a little late
+    ],
+)
+def test_the_bound_holds_against_a_server_that_caches_its_date(phase: float, period: float) -> None:
     """A server whose Date is a copy refreshed by a timer (uvicorn: once a second, at the
     phase the server started) trails its clock by up to a second: the edges find when the
     header changes, and the stated uncertainty still holds the true offset."""
@@ -163,33 +172,39 @@ def test_the_bound_holds_against_a_server_that_caches_its_date(phase: float,
 NOW_MS = 1_764_633_600_000  # 2025-12-02
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (NOW_MS, NOW_MS),
-    (float(NOW_MS) + 0.7, NOW_MS),
-    (True, None),                    # a JSON boolean is no time
-    (False, None),
-    (str(NOW_MS), None),             # nor is a string
-    (None, None),
-    ({"ms": NOW_MS}, None),
-    (-99_999_999_999_999, None),     # before 1970
-    (1, None),                       # 1 ms after 1970
-    (631_152_000_000, None),         # 1990
-    (10**400, None),                 # past any float
-    (float("inf"), None),
-    (float("nan"), None),
-    (32_472_144_000_000, None),      # 2999
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (NOW_MS, NOW_MS),
+        (float(NOW_MS) + 0.7, NOW_MS),
+        (True, None),  # a JSON boolean is no time
+        (False, None),
+        (str(NOW_MS), None),  # nor is a string
+        (None, None),
+        ({"ms": NOW_MS}, None),
+        (-99_999_999_999_999, None),  # before 1970
+        (1, None),  # 1 ms after 1970
+        (631_152_000_000, None),  # 1990
+        (10**400, None),  # past any float
+        (float("inf"), None),
+        (float("nan"), None),
+        (32_472_144_000_000, None),  # 2999
+    ],
+)
 def test_epoch_ms(value: object, expected: int | None) -> None:
     """Only a JSON number between 2001 and 2200 is a server's time."""
     assert epoch_ms(value) == expected
 
 
-@pytest.mark.parametrize(("server_ms", "problem"), [
-    (NOW_MS + 3_600_000, None),                     # an hour apart: a skewed clock, fine
-    (NOW_MS - 86_000_000, None),
-    (NOW_MS + 2 * 86_400_000, "its clock is 2.0 days ahead of this machine's"),
-    (NOW_MS - 400 * 86_400_000, "its clock is 400.0 days behind this machine's"),
-])
+@pytest.mark.parametrize(
+    ("server_ms", "problem"),
+    [
+        (NOW_MS + 3_600_000, None),  # an hour apart: a skewed clock, fine
+        (NOW_MS - 86_000_000, None),
+        (NOW_MS + 2 * 86_400_000, "its clock is 2.0 days ahead of this machine's"),
+        (NOW_MS - 400 * 86_400_000, "its clock is 400.0 days behind this machine's"),
+    ],
+)
 def test_implausible_offsets(server_ms: int, problem: str | None) -> None:
     """A server more than a day from this machine's wall clock is no clock to plan by."""
     wall_minus_mono = NOW_MS - 5_000.0  # monotonic 5000 ms is wall NOW_MS

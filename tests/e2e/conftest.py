@@ -18,10 +18,16 @@ def start_store(tmp_path: Path) -> Iterator[StartStore]:
     all are stopped afterwards."""
     started: list[StoreProcess] = []
 
-    def start(*, db: Path | None = None, workers: int = 1, args: tuple[str, ...] = (),
-              store: str | None = None) -> StoreProcess:
-        store_process = StoreProcess(db or tmp_path / "store.db", workers=workers, args=args,
-                                     store=store)
+    def start(
+        *,
+        db: Path | None = None,
+        workers: int = 1,
+        args: tuple[str, ...] = (),
+        store: str | None = None,
+    ) -> StoreProcess:
+        store_process = StoreProcess(
+            db or tmp_path / "store.db", workers=workers, args=args, store=store
+        )
         started.append(store_process)
         return store_process.start()
 

@@ -23,15 +23,23 @@ class Answer:
     error: str | None = None
 
 
-def open_item(store: StoreProcess, sku: str, stock: int, *, limit: int = 1,
-              opens_in_s: float = -1.0) -> None:
+def open_item(
+    store: StoreProcess, sku: str, stock: int, *, limit: int = 1, opens_in_s: float = -1.0
+) -> None:
     """Create an item that opens ``opens_in_s`` from now on the store's clock."""
     now_ms = httpx.get(f"{store.url}/api/time").json()["now_ms"]
     start = datetime.fromtimestamp(now_ms / 1000 + opens_in_s, tz=UTC).isoformat()
-    response = store.admin("PUT", f"/admin/items/{sku}", json={
-        "name": sku, "price_cents": 100, "stock": stock, "sale_start": start,
-        "limit_per_user": limit,
-    })
+    response = store.admin(
+        "PUT",
+        f"/admin/items/{sku}",
+        json={
+            "name": sku,
+            "price_cents": 100,
+            "stock": stock,
+            "sale_start": start,
+            "limit_per_user": limit,
+        },
+    )
     assert response.status_code == 200, response.text
 
 
@@ -47,8 +55,13 @@ def users(store: StoreProcess, count: int) -> list[tuple[str, str]]:
 
 
 async def fire(
-    url: str, crowd: list[tuple[str, str]], body: dict[str, Any], *,
-    on_answer: Any = None, limit_s: float = 60.0, spread_s: float = 0.0,
+    url: str,
+    crowd: list[tuple[str, str]],
+    body: dict[str, Any],
+    *,
+    on_answer: Any = None,
+    limit_s: float = 60.0,
+    spread_s: float = 0.0,
 ) -> list[Answer]:
     """Every user of ``crowd`` posts ``body`` at once (or spread evenly over ``spread_s``),
     each on its own connection."""
@@ -61,8 +74,9 @@ async def fire(
             if spread_s:
                 await asyncio.sleep(spread_s * index / len(crowd))
             try:
-                response = await client.post("/api/orders", json=body,
-                                             headers={"Cookie": f"session={token}"})
+                response = await client.post(
+                    "/api/orders", json=body, headers={"Cookie": f"session={token}"}
+                )
             except httpx.HTTPError as exc:
                 return Answer(user, None, None, type(exc).__name__)
             answer = Answer(user, response.status_code, response.json())

@@ -62,8 +62,13 @@ class OversellingStore:
             return 201, {"users": users}
         if method == "POST" and path == "/api/orders":  # the bug on purpose: never sold out
             cookie = dict(request.headers).get(b"cookie", b"").decode()
-            order = {"order_id": f"o{next(self._ids)}", "sku_id": json.loads(body)["sku_id"],
-                     "qty": 1, "user": cookie, "created_ms": int(time.time() * 1000)}
+            order = {
+                "order_id": f"o{next(self._ids)}",
+                "sku_id": json.loads(body)["sku_id"],
+                "qty": 1,
+                "user": cookie,
+                "created_ms": int(time.time() * 1000),
+            }
             self.orders.append(order)
             return 201, order
         if method == "GET" and path.startswith("/admin/orders"):

@@ -21,8 +21,9 @@ class StoreProcess:
     """``sniper serve`` on a private SQLite file (or the ``store`` URL given, its log named after
     ``db``); ended only by its own pid (and its group)."""
 
-    def __init__(self, db: Path, *, workers: int = 1, args: tuple[str, ...] = (),
-                 store: str | None = None) -> None:
+    def __init__(
+        self, db: Path, *, workers: int = 1, args: tuple[str, ...] = (), store: str | None = None
+    ) -> None:
         self.db, self.workers, self.args = db, workers, args
         self.store = store or f"sqlite:///{db}"
         self.port = free_port()
@@ -39,12 +40,27 @@ class StoreProcess:
     def start_async(self) -> None:
         """Start the process and return at once (several stores starting together)."""
         self._log = self.log_path.open("ab")
-        cmd = [sys.executable, "-m", "sniper", "serve", "--port", str(self.port),
-               "--store", self.store, "--admin-token", ADMIN_TOKEN,
-               "--workers", str(self.workers), "--log-level", "warning", *self.args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sniper",
+            "serve",
+            "--port",
+            str(self.port),
+            "--store",
+            self.store,
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+            *self.args,
+        ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
 
     def wait_ready(self, timeout: float = 30.0) -> StoreProcess:
         """Wait (bounded) until /healthz answers."""

@@ -19,9 +19,29 @@ from tests.e2e.oversell_store import OversellingStore
 
 def _bench(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sniper", "bench", "--url", url, "--admin-token", ADMIN_TOKEN,
-         "--users", "300", "--stock", "30", "--at", "+1s", "--json", *extra],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-m",
+            "sniper",
+            "bench",
+            "--url",
+            url,
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--users",
+            "300",
+            "--stock",
+            "30",
+            "--at",
+            "+1s",
+            "--json",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_bench_against_the_store(start_store: StartStore, tmp_path: Path) -> None:
@@ -30,8 +50,16 @@ def test_bench_against_the_store(start_store: StartStore, tmp_path: Path) -> Non
     done = _bench(store.url, "--plot", str(tmp_path / "bench.png"))
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)  # exactly one JSON object, nothing else on stdout
-    assert set(report) >= {"requests", "ok", "sold_out", "errors", "oversold", "latency_ms",
-                           "throughput_rps", "spread_ms"}
+    assert set(report) >= {
+        "requests",
+        "ok",
+        "sold_out",
+        "errors",
+        "oversold",
+        "latency_ms",
+        "throughput_rps",
+        "spread_ms",
+    }
     assert (report["requests"], report["ok"], report["sold_out"]) == (300, 30, 270)
     assert report["errors"] == {}
     assert report["oversold"] is False
@@ -40,8 +68,9 @@ def test_bench_against_the_store(start_store: StartStore, tmp_path: Path) -> Non
     assert f"wrote {tmp_path / 'bench.png'}" in done.stderr.splitlines()
 
 
-def test_bench_plot_without_matplotlib_stops_before_the_run(start_store: StartStore,
-                                                             tmp_path: Path) -> None:
+def test_bench_plot_without_matplotlib_stops_before_the_run(
+    start_store: StartStore, tmp_path: Path
+) -> None:
     """--plot where matplotlib cannot be imported: exit 2 and one line, before any item, user
     or request is made."""
     store = start_store()
@@ -50,13 +79,35 @@ def test_bench_plot_without_matplotlib_stops_before_the_run(start_store: StartSt
     (fake / "matplotlib" / "__init__.py").write_text("raise ImportError('not installed')\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), *sys.path])}
     done = subprocess.run(
-        [sys.executable, "-m", "sniper", "bench", "--url", store.url, "--admin-token",
-         ADMIN_TOKEN, "--users", "50", "--stock", "5", "--at", "+1s", "--plot",
-         str(tmp_path / "b.png")], capture_output=True, text=True, timeout=120, check=False,
-        env=env)
+        [
+            sys.executable,
+            "-m",
+            "sniper",
+            "bench",
+            "--url",
+            store.url,
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--users",
+            "50",
+            "--stock",
+            "5",
+            "--at",
+            "+1s",
+            "--plot",
+            str(tmp_path / "b.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
     assert done.returncode == 2
-    assert done.stderr.strip() == "sniper: plot: needs matplotlib: pip install " \
-                                  "'vegetable-sniper[plot]'"
+    assert (
+        done.stderr.strip() == "sniper: plot: needs matplotlib: pip install "
+        "'vegetable-sniper[plot]'"
+    )
     assert done.stdout == ""
     assert store.admin("GET", "/admin/orders").json()["orders"] == []
 
@@ -93,9 +144,24 @@ async def test_bench_catches_an_overselling_store() -> None:
     """A store that accepts every order: the check says oversold, exit 1."""
     async with OversellingStore() as store:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "sniper", "bench", "--url", store.url, "--admin-token", "x",
-            "--users", "300", "--stock", "30", "--at", "+1s", "--json",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "sniper",
+            "bench",
+            "--url",
+            store.url,
+            "--admin-token",
+            "x",
+            "--users",
+            "300",
+            "--stock",
+            "30",
+            "--at",
+            "+1s",
+            "--json",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await asyncio.wait_for(proc.communicate(), 120)
     report = json.loads(out)
     assert proc.returncode == 1, err
@@ -120,8 +186,14 @@ def _demo_leftovers() -> tuple[list[str], list[int]]:
 def test_demo_orders_and_leaves_nothing_behind(tmp_path: Path) -> None:
     """Exit 0, an order id in the output, and no process or temporary file left."""
     before = _demo_leftovers()
-    done = subprocess.run([sys.executable, "-m", "sniper", "demo"], capture_output=True,
-                          text=True, timeout=90, cwd=tmp_path, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "sniper", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ order placed! order id: " in done.stdout
     assert "the sniper's order " in done.stdout
@@ -131,8 +203,14 @@ def test_demo_orders_and_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_demo_in_chinese(tmp_path: Path) -> None:
     """--lang zh shows the Chinese lines."""
-    done = subprocess.run([sys.executable, "-m", "sniper", "demo", "--lang", "zh"],
-                          capture_output=True, text=True, timeout=90, cwd=tmp_path, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "sniper", "demo", "--lang", "zh"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ 下单成功!订单号:" in done.stdout
     assert "抢购器的订单" in done.stdout
@@ -155,4 +233,3 @@ def test_bench_opens_its_connections_shortly_before_the_opening(
     report = json.loads(done.stdout)
     assert (report["requests"], report["ok"], report["sold_out"]) == (300, 30, 270)
     assert report["errors"] == {}
-

@@ -19,21 +19,34 @@ def _limit_5(store: StoreProcess, tmp_path: Path) -> tuple[int, str, str]:
     """An item (stock 10, 5 per user) opening 4 s ahead; its opening, RFC 3339, and a session."""
     _, opening_ms, token = task_file(store, tmp_path, opens_in_s=4)
     opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
-    assert store.admin("PATCH", "/admin/items/eggs", json={
-        "stock": 10, "limit_per_user": 5}).status_code == 200
+    assert (
+        store.admin(
+            "PATCH", "/admin/items/eggs", json={"stock": 10, "limit_per_user": 5}
+        ).status_code
+        == 200
+    )
     return opening_ms, opening, token
 
 
-def test_imported_store_order_call_makes_one_order(start_store: StartStore,
-                                                   tmp_path: Path) -> None:
+def test_imported_store_order_call_makes_one_order(start_store: StartStore, tmp_path: Path) -> None:
     """import-curl puts {request_id} in (and says so): three requests, one order."""
     store = start_store()
     _, opening, token = _limit_5(store, tmp_path)
     (tmp_path / "order.curl").write_text(
         f"curl '{store.url}/api/orders' -H 'content-type: application/json' "
-        f"-b 'session={token}' --data-raw '{{\"sku_id\":\"eggs\",\"qty\":1}}'\n")
-    made = sniper("import-curl", "order.curl", "-o", "imported.yaml", "--sku-id", "eggs",
-                  "--target-time", opening, cwd=tmp_path)
+        f'-b \'session={token}\' --data-raw \'{{"sku_id":"eggs","qty":1}}\'\n'
+    )
+    made = sniper(
+        "import-curl",
+        "order.curl",
+        "-o",
+        "imported.yaml",
+        "--sku-id",
+        "eggs",
+        "--target-time",
+        opening,
+        cwd=tmp_path,
+    )
     assert made.returncode == 0, made.stderr
     with (tmp_path / "imported.yaml").open("a") as task:
         task.write(f'log_file: "{tmp_path}/h.log"\n')
@@ -47,8 +60,9 @@ def test_imported_store_order_call_makes_one_order(start_store: StartStore,
     assert "warning" not in made.stderr
 
 
-def test_every_order_of_a_burst_without_request_id_is_reported(start_store: StartStore,
-                                                               tmp_path: Path) -> None:
+def test_every_order_of_a_burst_without_request_id_is_reported(
+    start_store: StartStore, tmp_path: Path
+) -> None:
     """An http task with no {request_id}: warned before the opening; three 201s make three
     orders, all three named (console, summary log line); exit 0."""
     store = start_store()
@@ -59,12 +73,24 @@ def test_every_order_of_a_burst_without_request_id_is_reported(start_store: Star
     assert store.admin("PATCH", "/admin/items/eggs", json={"sale_start": early}).status_code == 200
     (tmp_path / "me.cookie").write_text(f"session={token}\n")
     path = tmp_path / "task.yaml"
-    path.write_text(yaml.safe_dump({
-        "platform": "http", "base_url": store.url, "cookie_file": "me.cookie", "sku_id": "eggs",
-        "target_time": opening, "log_file": "h.log",
-        "request": {"method": "POST", "url": f"{store.url}/api/orders",
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "platform": "http",
+                "base_url": store.url,
+                "cookie_file": "me.cookie",
+                "sku_id": "eggs",
+                "target_time": opening,
+                "log_file": "h.log",
+                "request": {
+                    "method": "POST",
+                    "url": f"{store.url}/api/orders",
                     "headers": {"Content-Type": "application/json"},
-                    "body": '{"sku_id":"{sku_id}"}'}}))
+                    "body": '{"sku_id":"{sku_id}"}',
+                },
+            }
+        )
+    )
     done = sniper("run", str(path), cwd=Path("/"), timeout=90)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "! the request carries no {request_id}: each of the 3 requests" in done.stdout
@@ -76,4 +102,7 @@ def test_every_order_of_a_burst_without_request_id_is_reported(start_store: Star
     assert all(i in done.stdout for i in ids)
     summary = json.loads((tmp_path / "h.log").read_text().splitlines()[-1])
     assert (summary["result"], summary["orders"], sorted(summary["order_ids"])) == (
-        "ordered", 3, ids)
+        "ordered",
+        3,
+        ids,
+    )

@@ -58,14 +58,14 @@ class Finished:
     stopped_in_s: float | None  # from SIGTERM to exit
 
 
-def run_sniper(task: Path, *, term_after_s: float | None = None,
-               limit_s: float = 60.0) -> Finished:
+def run_sniper(task: Path, *, term_after_s: float | None = None, limit_s: float = 60.0) -> Finished:
     """``sniper run TASK``; SIGTERM after ``term_after_s`` if given; killed after
     ``limit_s``. The peak RSS is the kernel's (``wait4``), for this process alone."""
     cwd = task.parent
     with (cwd / "out.txt").open("w") as out, (cwd / "err.txt").open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "sniper", "run", str(task)],
-                                stdout=out, stderr=err, cwd=cwd)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sniper", "run", str(task)], stdout=out, stderr=err, cwd=cwd
+        )
     started = time.monotonic()
     signalled: float | None = None
     while True:
@@ -83,32 +83,48 @@ def run_sniper(task: Path, *, term_after_s: float | None = None,
         time.sleep(0.02)
     ended = time.monotonic()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    finished = Finished(proc.returncode, (cwd / "out.txt").read_text(),
-                        (cwd / "err.txt").read_text(), usage.ru_maxrss / 1024,
-                        None if signalled is None else ended - signalled)
-    print(f"\n{task.parent.name}: exit {finished.code}, peak RSS {finished.peak_rss_mb:.1f} MB"
-          + ("" if signalled is None else f", stopped {finished.stopped_in_s:.3f} s after TERM"))
+    finished = Finished(
+        proc.returncode,
+        (cwd / "out.txt").read_text(),
+        (cwd / "err.txt").read_text(),
+        usage.ru_maxrss / 1024,
+        None if signalled is None else ended - signalled,
+    )
+    print(
+        f"\n{task.parent.name}: exit {finished.code}, peak RSS {finished.peak_rss_mb:.1f} MB"
+        + ("" if signalled is None else f", stopped {finished.stopped_in_s:.3f} s after TERM")
+    )
     return finished
 
 
-def task_file(server: FaultServer, tmp_path: Path, *, target: datetime | None = None,
-              window_s: float = 2.0, extra: str = "") -> Path:
+def task_file(
+    server: FaultServer,
+    tmp_path: Path,
+    *,
+    target: datetime | None = None,
+    window_s: float = 2.0,
+    extra: str = "",
+) -> Path:
     """A store task aimed at the fault server, opening 3 s from now unless told."""
     target = target or datetime.fromtimestamp(server.now_ms() / 1000 + 3, tz=UTC)
     path = tmp_path / "task.yaml"
-    path.write_text(f'platform: store\nbase_url: "{server.url}"\ncookie: "{COOKIE}"\n'
-                    f'sku_id: eggs\ntarget_time: "{target.isoformat()}"\n'
-                    f'log_file: "{tmp_path}/s.log"\nconcurrency: 2\ntimeout_s: 2\n'
-                    f"retry: {{window_s: {window_s}, rate_per_s: 5, burst: 2}}\n{extra}")
+    path.write_text(
+        f'platform: store\nbase_url: "{server.url}"\ncookie: "{COOKIE}"\n'
+        f'sku_id: eggs\ntarget_time: "{target.isoformat()}"\n'
+        f'log_file: "{tmp_path}/s.log"\nconcurrency: 2\ntimeout_s: 2\n'
+        f"retry: {{window_s: {window_s}, rate_per_s: 5, burst: 2}}\n{extra}"
+    )
     return path
 
 
-@pytest.mark.parametrize(("time_body", "shown"), [
-    (b'{"now_ms": -99999999999999}', "(-99999999999999)"),
-    (b'{"now_ms": true}', "(True)"),
-])
-def test_nonsense_time_is_one_line_and_exit_1(tmp_path: Path, time_body: bytes,
-                                              shown: str) -> None:
+@pytest.mark.parametrize(
+    ("time_body", "shown"),
+    [
+        (b'{"now_ms": -99999999999999}', "(-99999999999999)"),
+        (b'{"now_ms": true}', "(True)"),
+    ],
+)
+def test_nonsense_time_is_one_line_and_exit_1(tmp_path: Path, time_body: bytes, shown: str) -> None:
     """A time endpoint that answers nonsense: exit 1 at once, one line naming the server,
     nothing ordered, a small process."""
     with serving(FaultServer([ok()], time_body=time_body)) as server:
@@ -134,8 +150,11 @@ def test_an_opening_in_2999_waits_small_and_stops_on_sigterm(tmp_path: Path) -> 
     assert done.peak_rss_mb < MAX_RSS_MB
 
 
-@pytest.mark.parametrize("step", [Step(201, endless=True), Step(201, length=100_000_000)],
-                         ids=["endless-chunked", "100MB-content-length"])
+@pytest.mark.parametrize(
+    "step",
+    [Step(201, endless=True), Step(201, length=100_000_000)],
+    ids=["endless-chunked", "100MB-content-length"],
+)
 def test_an_endless_answer_costs_no_memory(tmp_path: Path, step: Step) -> None:
     """A 201 whose body never ends (or is 100 MB): each answer cut at 64 KiB, no order id in
     it, so no order: exit 3 when the window closes; a small process."""
@@ -160,11 +179,12 @@ def test_sigterm_while_an_endless_answer_arrives(tmp_path: Path) -> None:
 def test_sigterm_while_a_push_service_hangs(tmp_path: Path) -> None:
     """The "stopped" notification goes to a webhook that never answers: SIGTERM still ends
     the run within a second or so (the drain is cut short), exit 143."""
-    with serving(FaultServer([ok()])) as server, \
-            serving(FaultServer([Step(200, hang=True)])) as hook:
+    with (
+        serving(FaultServer([ok()])) as server,
+        serving(FaultServer([Step(200, hang=True)])) as hook,
+    ):
         hook_line = f'notify: [{{type: webhook, url: "{hook.url}/api/orders"}}]\n'
-        task = task_file(server, tmp_path, target=datetime(2999, 1, 1, tzinfo=UTC),
-                         extra=hook_line)
+        task = task_file(server, tmp_path, target=datetime(2999, 1, 1, tzinfo=UTC), extra=hook_line)
         done = run_sniper(task, term_after_s=4.0)
         told = len(hook.orders)
     assert done.code == 143, done.out + done.err

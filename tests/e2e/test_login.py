@@ -16,16 +16,26 @@ from tests.conftest import ADMIN
 from tests.e2e.conftest import StartStore
 
 
-def sniper(*args: str, cwd: Path, stdin: str = "",
-           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def sniper(
+    *args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the ``sniper`` CLI to completion."""
-    return subprocess.run([sys.executable, "-m", "sniper", *args], capture_output=True,
-                          text=True, timeout=60, cwd=cwd, check=False, input=stdin, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "sniper", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
+        input=stdin,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("source", ["file", "env", "prompt"])
-def test_login_writes_a_private_cookie_file(start_store: StartStore, tmp_path: Path,
-                                            source: str) -> None:
+def test_login_writes_a_private_cookie_file(
+    start_store: StartStore, tmp_path: Path, source: str
+) -> None:
     """The password from a file, SNIPER_PASSWORD or a prompt; the cookie file is mode 600,
     holds ``session=TOKEN`` that the store accepts, and nothing secret is printed."""
     import os
@@ -60,8 +70,9 @@ def test_login_with_a_wrong_password(start_store: StartStore, tmp_path: Path) ->
     (tmp_path / "pw").write_text("not-the-password\n")
     done = sniper("login", store.url, "demo", "--password-file", "pw", cwd=tmp_path)
     assert done.returncode == 4
-    assert done.stderr.strip() == (f"sniper: login: 127.0.0.1:{store.port} refused user 'demo' "
-                                   "and this password")
+    assert done.stderr.strip() == (
+        f"sniper: login: 127.0.0.1:{store.port} refused user 'demo' and this password"
+    )
     assert "not-the-password" not in done.stdout + done.stderr
     assert not (tmp_path / "demo.cookie").exists()
 
@@ -70,14 +81,21 @@ def test_login_past_the_stores_login_limit(start_store: StartStore, tmp_path: Pa
     """The store's per-user login limit (burst 5) spent: one line saying when to try again,
     exit 1, no file."""
     store = start_store(args=("--demo",))
-    guesses = [httpx.post(f"{store.url}/api/login", json={"user": "demo", "password": "guess"},
-                          timeout=30).status_code for _ in range(5)]
+    guesses = [
+        httpx.post(
+            f"{store.url}/api/login", json={"user": "demo", "password": "guess"}, timeout=30
+        ).status_code
+        for _ in range(5)
+    ]
     assert guesses == [401] * 5
     (tmp_path / "pw").write_text("demo\n")
     done = sniper("login", store.url, "demo", "--password-file", "pw", cwd=tmp_path)
     assert done.returncode == 1
-    assert re.fullmatch(rf"sniper: login: 127\.0\.0\.1:{store.port} refuses more login attempts "
-                        r"for now; try again in \d+ s", done.stderr.strip())
+    assert re.fullmatch(
+        rf"sniper: login: 127\.0\.0\.1:{store.port} refuses more login attempts "
+        r"for now; try again in \d+ s",
+        done.stderr.strip(),
+    )
     assert not (tmp_path / "demo.cookie").exists()
 
 
@@ -87,7 +105,9 @@ def test_login_with_a_bad_user_name(tmp_path: Path) -> None:
     to send would be "cannot connect", exit 1)."""
     done = sniper("login", f"http://127.0.0.1:{free_port()}", "de mo", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (
-        2, "sniper: user: a store user name is 1-64 letters, digits, - and _\n")
+        2,
+        "sniper: user: a store user name is 1-64 letters, digits, - and _\n",
+    )
     assert "password" not in done.stdout
     assert not list(tmp_path.iterdir())
 
@@ -96,11 +116,13 @@ def test_login_to_nothing(tmp_path: Path) -> None:
     """Nobody listens: one line that says so, exit 1."""
     (tmp_path / "pw").write_text("demo\n")
     port = free_port()
-    done = sniper("login", f"http://127.0.0.1:{port}", "demo", "--password-file", "pw",
-                  cwd=tmp_path)
+    done = sniper(
+        "login", f"http://127.0.0.1:{port}", "demo", "--password-file", "pw", cwd=tmp_path
+    )
     assert done.returncode == 1
-    assert done.stderr.strip().startswith(f"sniper: cannot connect to 127.0.0.1:{port}: "
-                                          "connection refused")
+    assert done.stderr.strip().startswith(
+        f"sniper: cannot connect to 127.0.0.1:{port}: connection refused"
+    )
     assert "Traceback" not in done.stderr
 
 
@@ -112,11 +134,17 @@ def test_demo_banner_says_how_to_log_in_and_move_the_opening(start_store: StartS
     assert f"sniper login {store.url} demo -o demo.cookie" in log
     login_body = re.search(r"curl -i \S+/api/login .* -d '(.*)'", log)
     assert login_body is not None
-    login = httpx.post(f"{store.url}/api/login", content=login_body.group(1),
-                       headers={"Content-Type": "application/json"})
+    login = httpx.post(
+        f"{store.url}/api/login",
+        content=login_body.group(1),
+        headers={"Content-Type": "application/json"},
+    )
     assert login.status_code == 200
-    patch = re.search(r"curl -X PATCH (\S+/admin/items/demo-eggs) .*"
-                      r"-H 'Authorization: Bearer \$SNIPER_ADMIN_TOKEN' .* -d '(.*)'", log)
+    patch = re.search(
+        r"curl -X PATCH (\S+/admin/items/demo-eggs) .*"
+        r"-H 'Authorization: Bearer \$SNIPER_ADMIN_TOKEN' .* -d '(.*)'",
+        log,
+    )
     assert patch is not None
     body = json.loads(patch.group(2))
     body["sale_start"] = "2030-01-01T07:00:00+08:00"

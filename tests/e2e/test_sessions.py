@@ -29,8 +29,12 @@ def _session(store: StoreProcess, user: str, password: str) -> str:
 def _statuses(stores: list[StoreProcess], token: str) -> Counter[int]:
     """``ROUND`` requests that need the session, spread over the stores and their workers."""
     close = {"Cookie": f"session={token}", "Connection": "close"}
-    return Counter(httpx.get(f"{stores[i % len(stores)].url}/api/orders", headers=close,
-                             timeout=30).status_code for i in range(ROUND))
+    return Counter(
+        httpx.get(
+            f"{stores[i % len(stores)].url}/api/orders", headers=close, timeout=30
+        ).status_code
+        for i in range(ROUND)
+    )
 
 
 def _check_revocations(stores: list[StoreProcess]) -> None:
@@ -60,21 +64,30 @@ def test_a_revoked_session_stops_on_every_worker(start_store: StartStore) -> Non
 
 @pytest.mark.redis
 def test_a_revoked_session_stops_on_every_replica(
-        start_store: StartStore, tmp_path: Path, redis_url: str) -> None:
+    start_store: StartStore, tmp_path: Path, redis_url: str
+) -> None:
     """Two replicas on one Redis, the requests alternating between them."""
     orders_db = f"sqlite:///{tmp_path / 'orders.db'}"
-    replicas = [start_store(db=tmp_path / f"replica-{i}.db", store=redis_url,
-                            args=("--orders-db", orders_db, "--cache-ttl", str(TTL_S)))
-                for i in range(2)]
+    replicas = [
+        start_store(
+            db=tmp_path / f"replica-{i}.db",
+            store=redis_url,
+            args=("--orders-db", orders_db, "--cache-ttl", str(TTL_S)),
+        )
+        for i in range(2)
+    ]
     _check_revocations(replicas)
 
 
 async def _flood(urls: list[str], bodies: list[dict[str, str]]) -> list[httpx.Response]:
     """Every login at once, spread over ``urls``, on real sockets."""
     async with httpx.AsyncClient(timeout=60) as client:
-        return await asyncio.gather(*(
-            client.post(f"{urls[i % len(urls)]}/api/login", json=body)
-            for i, body in enumerate(bodies)))
+        return await asyncio.gather(
+            *(
+                client.post(f"{urls[i % len(urls)]}/api/login", json=body)
+                for i, body in enumerate(bodies)
+            )
+        )
 
 
 def _tally(answers: list[httpx.Response]) -> Counter[int]:
@@ -93,12 +106,14 @@ async def test_a_login_flood_gets_429(start_store: StartStore) -> None:
     store = start_store()
     _session(store, "ann", "pw-ann")
     started = time.monotonic()
-    one_user = _tally(await _flood([store.url], [{"user": "ann", "password": f"guess{i}"}
-                                                 for i in range(40)]))
+    one_user = _tally(
+        await _flood([store.url], [{"user": "ann", "password": f"guess{i}"} for i in range(40)])
+    )
     assert set(one_user) == {401, 429}
     assert one_user[401] <= 5 + 1  # one token may trickle back (1 per 20 s)
-    many_users = _tally(await _flood([store.url], [{"user": f"u{i}", "password": "guess"}
-                                                   for i in range(40)]))
+    many_users = _tally(
+        await _flood([store.url], [{"user": f"u{i}", "password": "guess"} for i in range(40)])
+    )
     elapsed = time.monotonic() - started
     assert many_users[429] >= 40 - elapsed - 1
     assert set(many_users) <= {401, 429}
@@ -106,14 +121,20 @@ async def test_a_login_flood_gets_429(start_store: StartStore) -> None:
 
 @pytest.mark.redis
 async def test_the_login_limit_holds_across_replicas(
-        start_store: StartStore, tmp_path: Path, redis_url: str) -> None:
+    start_store: StartStore, tmp_path: Path, redis_url: str
+) -> None:
     """Guesses at one user alternating between two replicas: 5 checked in all, not 5 each."""
     orders_db = f"sqlite:///{tmp_path / 'orders.db'}"
-    a, b = (start_store(db=tmp_path / f"replica-{i}.db", store=redis_url,
-                        args=("--orders-db", orders_db)) for i in range(2))
+    a, b = (
+        start_store(
+            db=tmp_path / f"replica-{i}.db", store=redis_url, args=("--orders-db", orders_db)
+        )
+        for i in range(2)
+    )
     _session(a, "ann", "pw-ann")
-    tally = _tally(await _flood([a.url, b.url], [{"user": "ann", "password": f"guess{i}"}
-                                                 for i in range(20)]))
+    tally = _tally(
+        await _flood([a.url, b.url], [{"user": "ann", "password": f"guess{i}"} for i in range(20)])
+    )
     assert tally[401] <= 5 + 1
     assert tally[429] >= 14
 
@@ -122,14 +143,24 @@ async def _spoofed(store: StoreProcess, count: int) -> Counter[int]:
     """``count`` wrong logins at once from this address, each naming another client in
     ``X-Forwarded-For``."""
     async with httpx.AsyncClient(timeout=60) as client:
-        return Counter(r.status_code for r in await asyncio.gather(*(
-            client.post(f"{store.url}/api/login", json={"user": f"u{i}", "password": "guess"},
-                        headers={"X-Forwarded-For": f"10.1.0.{i}"})
-            for i in range(count))))
+        return Counter(
+            r.status_code
+            for r in await asyncio.gather(
+                *(
+                    client.post(
+                        f"{store.url}/api/login",
+                        json={"user": f"u{i}", "password": "guess"},
+                        headers={"X-Forwarded-For": f"10.1.0.{i}"},
+                    )
+                    for i in range(count)
+                )
+            )
+        )
 
 
 async def test_x_forwarded_for_is_trusted_only_from_named_proxies(
-        start_store: StartStore, tmp_path: Path) -> None:
+    start_store: StartStore, tmp_path: Path
+) -> None:
     """By default the TCP peer is the client, whatever X-Forwarded-For says: 30 guesses at
     once, past the client's burst (20, 1/s), 429. Behind a proxy the operator names, each
     forwarded address has its own bucket."""

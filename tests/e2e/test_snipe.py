@@ -20,24 +20,35 @@ from tests.e2e.store_process import StoreProcess
 
 def sniper(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run the ``sniper`` CLI to completion."""
-    return subprocess.run([sys.executable, "-m", "sniper", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sniper", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        check=False,
+    )
 
 
-def task_file(store: StoreProcess, tmp_path: Path, *, opens_in_s: float, stock: int = 1,
-              extra: str = "") -> tuple[Path, int, str]:
+def task_file(
+    store: StoreProcess, tmp_path: Path, *, opens_in_s: float, stock: int = 1, extra: str = ""
+) -> tuple[Path, int, str]:
     """An item opening ``opens_in_s`` from now on the store's clock, a user, a task file."""
     now_ms = httpx.get(f"{store.url}/api/time").json()["now_ms"]
     opening_ms = (now_ms // 1000 + 1 + int(opens_in_s)) * 1000  # a whole second, as in life
     opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
-    response = store.admin("PUT", "/admin/items/eggs", json={
-        "name": "eggs", "price_cents": 1299, "stock": stock, "sale_start": opening})
+    response = store.admin(
+        "PUT",
+        "/admin/items/eggs",
+        json={"name": "eggs", "price_cents": 1299, "stock": stock, "sale_start": opening},
+    )
     assert response.status_code == 200
     [(_, token)] = users(store, 1)
     path = tmp_path / "task.yaml"
-    path.write_text(f'platform: store\nbase_url: "{store.url}"\ncookie: "session={token}"\n'
-                    f'sku_id: eggs\ntarget_time: "{opening}"\nlog_file: "{tmp_path}/s.log"\n'
-                    + extra)
+    path.write_text(
+        f'platform: store\nbase_url: "{store.url}"\ncookie: "session={token}"\n'
+        f'sku_id: eggs\ntarget_time: "{opening}"\nlog_file: "{tmp_path}/s.log"\n' + extra
+    )
     return path, opening_ms, token
 
 
@@ -63,8 +74,16 @@ def test_order_lands_at_the_opening_on_the_store_clock(
     assert {a["seq"] for a in attempts} == {1, 2, 3}
     assert [a["outcome"] for a in attempts].count("ordered") >= 1
     for a in attempts:
-        assert set(a) >= {"seq", "attempt", "sent_server_ms", "latency_ms", "status", "outcome",
-                          "order_id", "headers"}
+        assert set(a) >= {
+            "seq",
+            "attempt",
+            "sent_server_ms",
+            "latency_ms",
+            "status",
+            "outcome",
+            "order_id",
+            "headers",
+        }
         assert "set-cookie" not in a["headers"]
         assert abs(a["sent_server_ms"] - opening_ms) < 20
     assert lines[-1]["event"] == "summary"
@@ -82,13 +101,19 @@ def test_config_flag_form_and_chinese(start_store: StartStore, tmp_path: Path) -
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_signal_while_waiting(start_store: StartStore, tmp_path: Path, sig: signal.Signals,
-                              code: int) -> None:
+def test_signal_while_waiting(
+    start_store: StartStore, tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
     """A signal while waiting: summary, log flushed, exit 130/143 within a second."""
     store = start_store()
     path, _, _ = task_file(store, tmp_path, opens_in_s=30)
-    proc = subprocess.Popen([sys.executable, "-m", "sniper", "run", str(path)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sniper", "run", str(path)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(3.0)  # started and waiting for an opening 30 s away
         proc.send_signal(sig)
@@ -130,27 +155,40 @@ def test_check_reports_a_dead_cookie(start_store: StartStore, tmp_path: Path) ->
     assert done.returncode == 4
     assert "login: HTTP 401 FAILED" in done.stdout
     assert "yours has no" not in done.stdout
-    assert "the store does not know this session (expired or logged out); the store says: " \
+    assert (
+        "the store does not know this session (expired or logged out); the store says: "
         in done.stdout
+    )
     assert "log in again with `sniper login" in done.stdout
     assert "forged-session-token" not in done.stdout + done.stderr
 
 
-def test_check_resolves_notify_secrets(start_store: StartStore, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_resolves_notify_secrets(
+    start_store: StartStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A notify secret that cannot be read now: check exits 2 with one line naming the
     channel and the field (the secret's value is never printed)."""
     monkeypatch.delenv("SNIPER_TEST_NO_SUCH_TOKEN", raising=False)
     store = start_store()
-    path, _, _ = task_file(store, tmp_path, opens_in_s=5, extra=(
-        "notify:\n  - {type: pushplus, token: 'env:SNIPER_TEST_NO_SUCH_TOKEN'}\n"
-        f"  - {{type: serverchan, key: 'file:{tmp_path}/no-such-key'}}\n"))
+    path, _, _ = task_file(
+        store,
+        tmp_path,
+        opens_in_s=5,
+        extra=(
+            "notify:\n  - {type: pushplus, token: 'env:SNIPER_TEST_NO_SUCH_TOKEN'}\n"
+            f"  - {{type: serverchan, key: 'file:{tmp_path}/no-such-key'}}\n"
+        ),
+    )
     done = sniper("check", str(path), cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "  ✗ notify.pushplus.token: environment variable SNIPER_TEST_NO_SUCH_TOKEN is not " \
-           "set" in done.stdout.splitlines()
-    assert any(line.startswith("  ✗ notify.serverchan.key: cannot read ")
-               for line in done.stdout.splitlines())
+    assert (
+        "  ✗ notify.pushplus.token: environment variable SNIPER_TEST_NO_SUCH_TOKEN is not "
+        "set" in done.stdout.splitlines()
+    )
+    assert any(
+        line.startswith("  ✗ notify.serverchan.key: cannot read ")
+        for line in done.stdout.splitlines()
+    )
 
 
 def test_check_explains_a_cookie_without_session(start_store: StartStore, tmp_path: Path) -> None:
@@ -174,8 +212,10 @@ def test_https_against_the_store_says_use_http(start_store: StartStore, tmp_path
     path.write_text(path.read_text().replace("http://", "https://"))
     done = sniper("check", str(path), cwd=tmp_path)
     assert done.returncode == 1
-    assert "the server does not speak TLS on this port (use http:// instead of https://)" \
+    assert (
+        "the server does not speak TLS on this port (use http:// instead of https://)"
         in done.stdout
+    )
     assert "WRONG_VERSION_NUMBER" not in done.stdout + done.stderr
 
 
@@ -192,15 +232,20 @@ def test_clock_command(start_store: StartStore, tmp_path: Path) -> None:
     assert report["date_lag_ms"] == 0  # a time endpoint: no Date lag in the bound
 
 
-@pytest.mark.parametrize(("content", "field"), [
-    ("platform: nope\n", "platform"),
-    ('target_time: "2024-04-15T07:00:00"\n', "target_time"),
-    ("concurrency: -2\n", "concurrency"),
-])
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ("platform: nope\n", "platform"),
+        ('target_time: "2024-04-15T07:00:00"\n', "target_time"),
+        ("concurrency: -2\n", "concurrency"),
+    ],
+)
 def test_bad_task_file_exits_2_before_sending(tmp_path: Path, content: str, field: str) -> None:
     """One line naming the field, exit 2, no traceback."""
-    base = ('base_url: "http://127.0.0.1:9"\ncookie: "session=x"\nsku_id: eggs\n'
-            'target_time: "2030-01-01T00:00:00+08:00"\n')
+    base = (
+        'base_url: "http://127.0.0.1:9"\ncookie: "session=x"\nsku_id: eggs\n'
+        'target_time: "2030-01-01T00:00:00+08:00"\n'
+    )
     lines = {ln.split(":")[0]: ln for ln in base.splitlines()}
     lines[content.split(":", maxsplit=1)[0]] = content.strip()
     path = tmp_path / "task.yaml"
@@ -221,12 +266,23 @@ def test_import_curl_task_runs_through_the_http_platform(
     store = start_store(args=("--clock-skew-ms", "1500"))
     _, opening_ms, token = task_file(store, tmp_path, opens_in_s=4)
     opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
-    curl = (f"curl '{store.url}/api/orders' \\\n  -H 'accept: application/json' \\\n"
-            f"  -H 'content-type: application/json' \\\n  -b 'session={token}' \\\n"
-            "  --data-raw $'{\"sku_id\":\"eggs\",\"qty\":1}'\n")
+    curl = (
+        f"curl '{store.url}/api/orders' \\\n  -H 'accept: application/json' \\\n"
+        f"  -H 'content-type: application/json' \\\n  -b 'session={token}' \\\n"
+        '  --data-raw $\'{"sku_id":"eggs","qty":1}\'\n'
+    )
     (tmp_path / "order.curl").write_text(curl)
-    made = sniper("import-curl", "order.curl", "-o", "imported.yaml", "--sku-id", "eggs",
-                  "--target-time", opening, cwd=tmp_path)
+    made = sniper(
+        "import-curl",
+        "order.curl",
+        "-o",
+        "imported.yaml",
+        "--sku-id",
+        "eggs",
+        "--target-time",
+        opening,
+        cwd=tmp_path,
+    )
     assert made.returncode == 0, made.stderr
     assert token not in made.stdout + made.stderr
     assert (tmp_path / "imported.yaml.cookie").stat().st_mode & 0o077 == 0
@@ -244,8 +300,10 @@ def test_import_curl_task_runs_through_the_http_platform(
     assert 0 <= orders[0]["created_ms"] - opening_ms < 1000
     # check (after the opening: it says so, exit 2) says what it cannot probe there.
     checked = sniper("check", "imported.yaml", cwd=tmp_path)
-    assert "  item and login: not probed on the http platform (it has no request for them); " \
-           "only the clock is measured" in checked.stdout.splitlines(), checked.stdout
+    assert (
+        "  item and login: not probed on the http platform (it has no request for them); "
+        "only the clock is measured" in checked.stdout.splitlines()
+    ), checked.stdout
 
 
 def test_store_date_header_follows_its_skewed_clock(start_store: StartStore) -> None:
@@ -253,8 +311,10 @@ def test_store_date_header_follows_its_skewed_clock(start_store: StartStore) -> 
     from email.utils import parsedate_to_datetime
 
     store = start_store(args=("--clock-skew-ms", "-3000"))
-    for response in (httpx.get(f"{store.url}/healthz"),
-                     httpx.post(f"{store.url}/api/orders", json={"sku_id": "eggs"})):
+    for response in (
+        httpx.get(f"{store.url}/healthz"),
+        httpx.post(f"{store.url}/api/orders", json={"sku_id": "eggs"}),
+    ):
         shown = parsedate_to_datetime(response.headers["date"]).timestamp()
         assert abs(shown - (time.time() - 3.0)) <= 1.5
         assert len(response.headers.get_list("date")) == 1
@@ -267,28 +327,48 @@ def test_two_accounts_two_items_one_file(start_store: StartStore, tmp_path: Path
     opening_ms = (now_ms // 1000 + 3) * 1000
     opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
     for sku in ("eggs", "milk"):
-        assert store.admin("PUT", f"/admin/items/{sku}", json={
-            "name": sku, "price_cents": 1, "stock": 10, "sale_start": opening,
-            "limit_per_user": 5}).status_code == 200
+        assert (
+            store.admin(
+                "PUT",
+                f"/admin/items/{sku}",
+                json={
+                    "name": sku,
+                    "price_cents": 1,
+                    "stock": 10,
+                    "sale_start": opening,
+                    "limit_per_user": 5,
+                },
+            ).status_code
+            == 200
+        )
     (mum, mum_token), (me, me_token) = users(store, 2)
     entries = [
         {"name": f"{who}-{sku}", "cookie": f"session={token}", "sku_id": sku}
-        for who, token in (("mum", mum_token), ("me", me_token)) for sku in ("eggs", "milk")]
-    entries.append({"name": "mum-eggs-again", "cookie": f"session={mum_token}",
-                    "sku_id": "eggs"})
+        for who, token in (("mum", mum_token), ("me", me_token))
+        for sku in ("eggs", "milk")
+    ]
+    entries.append({"name": "mum-eggs-again", "cookie": f"session={mum_token}", "sku_id": "eggs"})
     import yaml
 
     path = tmp_path / "tasks.yaml"
-    path.write_text(yaml.safe_dump({
-        "platform": "store", "base_url": store.url, "target_time": opening,
-        "log_file": str(tmp_path / "s.log"), "tasks": entries}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "platform": "store",
+                "base_url": store.url,
+                "target_time": opening,
+                "log_file": str(tmp_path / "s.log"),
+                "tasks": entries,
+            }
+        )
+    )
     done = sniper("run", str(path), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "task mum-eggs-again has the same account and item as mum-eggs: not run" \
-        in done.stdout
+    assert "task mum-eggs-again has the same account and item as mum-eggs: not run" in done.stdout
     orders = store.admin("GET", "/admin/orders").json()["orders"]
     assert sorted((o["user"], o["sku_id"]) for o in orders) == sorted(
-        [(mum, "eggs"), (mum, "milk"), (me, "eggs"), (me, "milk")])
+        [(mum, "eggs"), (mum, "milk"), (me, "eggs"), (me, "milk")]
+    )
     assert all(0 <= o["created_ms"] - opening_ms <= 20 for o in orders)
 
 
@@ -303,16 +383,39 @@ def test_preflight_reports_a_dead_cookie_before_the_opening(
     now_ms = httpx.get(f"{store.url}/api/time").json()["now_ms"]
     opening_ms = (now_ms // 1000 + 5) * 1000
     opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
-    assert store.admin("PUT", "/admin/items/eggs", json={
-        "name": "eggs", "price_cents": 1, "stock": 5, "sale_start": opening}).status_code == 200
+    assert (
+        store.admin(
+            "PUT",
+            "/admin/items/eggs",
+            json={"name": "eggs", "price_cents": 1, "stock": 5, "sale_start": opening},
+        ).status_code
+        == 200
+    )
     [(_, token)] = users(store, 1)
     path = tmp_path / "tasks.yaml"
-    path.write_text(yaml.safe_dump({
-        "platform": "store", "base_url": store.url, "target_time": opening, "sku_id": "eggs",
-        "preflight_s": 2, "tasks": [
-            {"name": "good", "cookie": f"session={token}", "log_file": str(tmp_path / "g.log")},
-            {"name": "stale", "cookie": "session=expired-long-ago",
-             "log_file": str(tmp_path / "s.log")}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "platform": "store",
+                "base_url": store.url,
+                "target_time": opening,
+                "sku_id": "eggs",
+                "preflight_s": 2,
+                "tasks": [
+                    {
+                        "name": "good",
+                        "cookie": f"session={token}",
+                        "log_file": str(tmp_path / "g.log"),
+                    },
+                    {
+                        "name": "stale",
+                        "cookie": "session=expired-long-ago",
+                        "log_file": str(tmp_path / "s.log"),
+                    },
+                ],
+            }
+        )
+    )
     done = sniper("run", str(path), cwd=tmp_path)
     assert done.returncode == 4, done.stdout + done.stderr
     assert "[stale] ✗ pre-flight failed: login HTTP 401" in done.stdout
@@ -326,9 +429,9 @@ def test_preflight_reports_a_dead_cookie_before_the_opening(
     assert len(store.admin("GET", "/admin/orders").json()["orders"]) == 1
 
 
-def test_preheat_longer_than_the_store_header_timeout(start_store: StartStore,
-                                                       tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preheat_longer_than_the_store_header_timeout(
+    start_store: StartStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """preheat_ms 3000 against a store that closes silent connections after 1 s: the
     connections it closed are opened again before the burst, and the order is placed."""
     monkeypatch.setenv("SNIPER_HEADER_TIMEOUT_S", "1")

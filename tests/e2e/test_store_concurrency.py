@@ -55,8 +55,9 @@ async def test_fifty_replays_make_one_order(start_store: StartStore, workers: in
     store = start_store(workers=workers)
     open_item(store, "eggs", stock=10, limit=5)
     [(user, token)] = users(store, 1)
-    answers = await fire(store.url, [(user, token)] * 50,
-                         {"sku_id": "eggs", "qty": 1, "request_id": "once-only"})
+    answers = await fire(
+        store.url, [(user, token)] * 50, {"sku_id": "eggs", "qty": 1, "request_id": "once-only"}
+    )
     assert sorted(a.status or 0 for a in answers) == [200] * 49 + [201]
     bodies = {tuple(sorted((a.body or {}).items())) for a in answers}
     assert len(bodies) == 1

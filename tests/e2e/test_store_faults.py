@@ -48,8 +48,9 @@ async def _flood(url: str, crowd: list[tuple[str, str]], until: float) -> list[S
             for _ in range(500):
                 if time.monotonic() >= until:
                     break
-                response = await client.post("/api/orders", json={"sku_id": "eggs"},
-                                             headers={"Cookie": f"session={token}"})
+                response = await client.post(
+                    "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={token}"}
+                )
                 shots.append(Shot(token, response.status_code, response.json()))
             return shots
 
@@ -69,18 +70,28 @@ def _stopped(pid: int) -> Iterator[None]:
 
 @pytest.mark.redis
 async def test_a_redis_stall_under_a_flood_answers_no_order_unavailable(
-        start_store: StartStore, tmp_path: Path) -> None:
+    start_store: StartStore, tmp_path: Path
+) -> None:
     """Redis holding writes, then stopped (SIGSTOP) for longer than the store's socket timeout,
     under a flood of 300 clients sending no request id: every order that exists was answered
     201, or 503 outcome_unknown with a request id whose retry finds it (200); none was
     answered unavailable; the stock adds up."""
     with redis_server(tmp_path / "own-redis") as (port, proc):
-        store = start_store(db=tmp_path / "flood.db", store=f"redis://127.0.0.1:{port}/0",
-                            # A long cache TTL: the stall must meet reservations, not the
-                            # once-a-TTL read of the session revocation log (that read failing
-                            # is a plain 503 unavailable, nothing having been sent).
-                            args=("--user-rate", "0", "--cache-ttl", "60",
-                                  "--orders-db", f"sqlite:///{tmp_path / 'orders.db'}"))
+        store = start_store(
+            db=tmp_path / "flood.db",
+            store=f"redis://127.0.0.1:{port}/0",
+            # A long cache TTL: the stall must meet reservations, not the
+            # once-a-TTL read of the session revocation log (that read failing
+            # is a plain 503 unavailable, nothing having been sent).
+            args=(
+                "--user-rate",
+                "0",
+                "--cache-ttl",
+                "60",
+                "--orders-db",
+                f"sqlite:///{tmp_path / 'orders.db'}",
+            ),
+        )
         open_item(store, "eggs", stock=1_000_000, limit=1000)
         crowd = users(store, 300)
         started = time.monotonic()
@@ -102,17 +113,26 @@ async def test_a_redis_stall_under_a_flood_answers_no_order_unavailable(
         existing = {o["order_id"] for o in orders}
 
         async with httpx.AsyncClient(base_url=store.url, timeout=60) as client:
-            retries = await asyncio.gather(*(client.post(
-                "/api/orders", json={"sku_id": "eggs", "request_id": s.body["request_id"]},
-                headers={"Cookie": f"session={s.token}"}) for s in unknown))
+            retries = await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/orders",
+                        json={"sku_id": "eggs", "request_id": s.body["request_id"]},
+                        headers={"Cookie": f"session={s.token}"},
+                    )
+                    for s in unknown
+                )
+            )
             stock = (await client.get("/api/items/eggs")).json()["stock"]
         found = {r.json()["order_id"] for r in retries if r.status_code == 200}
         placed_now = {r.json()["order_id"] for r in retries if r.status_code == 201}
 
-    print(f"\nredis stall {STALL_S} s under 300 clients: {len(shots)} answers "
-          f"{dict(Counter(s.status for s in shots))}; orders {len(existing)} = acknowledged "
-          f"{len(acked)} + outcome_unknown found by retry {len(found)}; outcome_unknown not "
-          f"placed {len(placed_now)}; unavailable {len(unavailable)}")
+    print(
+        f"\nredis stall {STALL_S} s under 300 clients: {len(shots)} answers "
+        f"{dict(Counter(s.status for s in shots))}; orders {len(existing)} = acknowledged "
+        f"{len(acked)} + outcome_unknown found by retry {len(found)}; outcome_unknown not "
+        f"placed {len(placed_now)}; unavailable {len(unavailable)}"
+    )
     assert {s.status for s in shots} <= {200, 201, 503}
     assert [r.status_code for r in retries if r.status_code not in (200, 201)] == []
     assert existing == acked | found  # no order answered unavailable, none unaccounted for
@@ -141,9 +161,14 @@ def _wait_ready(store: StoreProcess, status: int, limit_s: float = 20.0) -> http
 async def _orders(url: str, token: str, count: int) -> list[httpx.Response]:
     """``count`` order requests of one user at once."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        return await asyncio.gather(*(client.post(
-            "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={token}"})
-            for _ in range(count)))
+        return await asyncio.gather(
+            *(
+                client.post(
+                    "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={token}"}
+                )
+                for _ in range(count)
+            )
+        )
 
 
 @pytest.mark.sqlite

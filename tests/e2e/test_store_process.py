@@ -27,9 +27,10 @@ async def test_sigterm_finishes_in_flight_requests(start_store: StartStore, work
         assert created.status_code == 201
     async with httpx.AsyncClient(base_url=store.url, timeout=30) as client:
         # Logins are slow on purpose (scrypt): 8 of them keep the store busy for a while.
-        logins = [asyncio.create_task(
-            client.post("/api/login", json={"user": name, "password": "pw-1"}))
-            for name in names * 2]
+        logins = [
+            asyncio.create_task(client.post("/api/login", json={"user": name, "password": "pw-1"}))
+            for name in names * 2
+        ]
         await asyncio.sleep(0.15)
         assert not all(t.done() for t in logins), "nothing was in flight at SIGTERM"
         code = await asyncio.to_thread(store.terminate)
@@ -89,7 +90,11 @@ def test_bad_flags_exit_2_with_one_line(tmp_path: Path, args: list[str], names: 
         port = str(taken.getsockname()[1])
         done = subprocess.run(
             [sys.executable, "-m", "sniper", "serve", "--port", port, *args],
-            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            check=False,
         )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
@@ -108,7 +113,10 @@ def test_metrics_add_up_over_workers(start_store: StartStore) -> None:
             client.get("/api/time", headers=close)
         scrapes = [client.get("/metrics", headers=close).text for _ in range(10)]
     for text in scrapes:  # whichever worker answers the scrape, the sum is the same
-        line = next(ln for ln in text.splitlines()
-                    if ln.startswith("http_requests_total{") and 'route="/api/time"' in ln)
+        line = next(
+            ln
+            for ln in text.splitlines()
+            if ln.startswith("http_requests_total{") and 'route="/api/time"' in ln
+        )
         assert float(line.rsplit(" ", 1)[1]) == 40
         assert "http_requests_in_flight" in text

@@ -22,8 +22,15 @@ from tests.redis_servers import redis_server
 def _serve(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """``sniper serve ARGS`` run to its end (a start that fails), without any admin token."""
     env = {k: v for k, v in os.environ.items() if k != "SNIPER_ADMIN_TOKEN"}
-    return subprocess.run([sys.executable, "-m", "sniper", "serve", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sniper", "serve", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _one_line_exit_2(done: subprocess.CompletedProcess[str], *needles: str) -> None:
@@ -44,9 +51,23 @@ def test_demo_as_the_readme_gives_it_prints_a_token_that_works(tmp_path: Path) -
     out = tmp_path / "out.txt"
     env = {k: v for k, v in os.environ.items() if k != "SNIPER_ADMIN_TOKEN"}
     with out.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "sniper", "serve", "--demo", "--port",
-                                 str(port), "--log-level", "warning"], cwd=tmp_path, env=env,
-                                stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sniper",
+                "serve",
+                "--demo",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + 30
             while "listening on" not in out.read_text() and proc.poll() is None:
@@ -54,17 +75,24 @@ def test_demo_as_the_readme_gives_it_prints_a_token_that_works(tmp_path: Path) -
                 time.sleep(0.05)
             text = out.read_text()
             assert proc.poll() is None, text
-            token = next(line.split(": ", 1)[1] for line in text.splitlines()
-                         if "admin token:" in line)
-            answer = httpx.get(f"http://127.0.0.1:{port}/admin/orders", timeout=10,
-                               headers={"Authorization": f"Bearer {token}"})
+            token = next(
+                line.split(": ", 1)[1] for line in text.splitlines() if "admin token:" in line
+            )
+            answer = httpx.get(
+                f"http://127.0.0.1:{port}/admin/orders",
+                timeout=10,
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert answer.status_code == 200
             assert httpx.get(f"http://127.0.0.1:{port}/api/items/demo-eggs").status_code == 200
             # The banner's PATCH line carries the generated token, and it moves the opening.
             assert f"Authorization: Bearer {token}'" in text
-            moved = httpx.patch(f"http://127.0.0.1:{port}/admin/items/demo-eggs", timeout=10,
-                                json={"sale_start": "2030-01-01T07:00:00+08:00"},
-                                headers={"Authorization": f"Bearer {token}"})
+            moved = httpx.patch(
+                f"http://127.0.0.1:{port}/admin/items/demo-eggs",
+                timeout=10,
+                json={"sale_start": "2030-01-01T07:00:00+08:00"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             assert moved.status_code == 200
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -76,11 +104,15 @@ def test_demo_as_the_readme_gives_it_prints_a_token_that_works(tmp_path: Path) -
 def _sell_one_demo_egg(store: StoreProcess) -> dict[str, object]:
     """Open the demo item now, order one as user demo; the item as it is then."""
     now = datetime.fromtimestamp(time.time() - 1, tz=UTC).isoformat()
-    assert store.admin("PATCH", "/admin/items/demo-eggs",
-                       json={"sale_start": now}).status_code == 200
+    assert (
+        store.admin("PATCH", "/admin/items/demo-eggs", json={"sale_start": now}).status_code == 200
+    )
     login = httpx.post(f"{store.url}/api/login", json={"user": "demo", "password": "demo"})
-    order = httpx.post(f"{store.url}/api/orders", json={"sku_id": "demo-eggs"},
-                       cookies={"session": login.cookies["session"]})
+    order = httpx.post(
+        f"{store.url}/api/orders",
+        json={"sku_id": "demo-eggs"},
+        cookies={"session": login.cookies["session"]},
+    )
     assert order.status_code == 201, order.text
     item: dict[str, object] = httpx.get(f"{store.url}/api/items/demo-eggs").json()
     assert item["stock"] == 9
@@ -124,8 +156,9 @@ def test_a_store_file_that_cannot_be_made_is_one_line(tmp_path: Path, where: str
     """A directory that cannot be written (even by root), or a path through a file: one line
     naming the store, exit 2, no traceback."""
     (tmp_path / "a-file").write_text("")
-    done = _serve(tmp_path, "--store", f"sqlite:///{where.format(tmp=tmp_path)}",
-                  "--port", str(free_port()))
+    done = _serve(
+        tmp_path, "--store", f"sqlite:///{where.format(tmp=tmp_path)}", "--port", str(free_port())
+    )
     _one_line_exit_2(done, "cannot open")
 
 
@@ -133,12 +166,18 @@ def test_a_store_file_that_cannot_be_made_is_one_line(tmp_path: Path, where: str
 def test_a_redis_that_is_down_or_refuses_the_password_is_one_line(tmp_path: Path) -> None:
     """Redis down, or a wrong password: one line, exit 2, no traceback, the password never
     printed."""
-    down = _serve(tmp_path, "--store", f"redis://127.0.0.1:{free_port()}/0",
-                  "--port", str(free_port()))
+    down = _serve(
+        tmp_path, "--store", f"redis://127.0.0.1:{free_port()}/0", "--port", str(free_port())
+    )
     _one_line_exit_2(down, "ConnectionError")
     with redis_server(tmp_path / "locked", "--requirepass", "right-one") as (port, _):
-        wrong = _serve(tmp_path, "--store", f"redis://:wrong-one@127.0.0.1:{port}/0",
-                       "--port", str(free_port()))
+        wrong = _serve(
+            tmp_path,
+            "--store",
+            f"redis://:wrong-one@127.0.0.1:{port}/0",
+            "--port",
+            str(free_port()),
+        )
     _one_line_exit_2(wrong, "AuthenticationError")
     assert "wrong-one" not in wrong.stderr
 
@@ -156,8 +195,10 @@ def test_demo_banner_patch_example_moves_the_opening(tmp_path: Path) -> None:
         assert 100 < ahead_s <= 121, line
         before = httpx.get(f"{store.url}/api/items/demo-eggs").json()["sale_start"]
         assert example != before
-        assert store.admin("PATCH", "/admin/items/demo-eggs",
-                           json={"sale_start": example}).status_code == 200
+        assert (
+            store.admin("PATCH", "/admin/items/demo-eggs", json={"sale_start": example}).status_code
+            == 200
+        )
         after = httpx.get(f"{store.url}/api/items/demo-eggs").json()["sale_start"]
         assert datetime.fromisoformat(after) == datetime.fromisoformat(example)
     finally:

@@ -24,13 +24,16 @@ class TestPastTarget:
         path.write_text(_retarget(path, README_SAMPLE))
         done = sniper("check", str(path), cwd=tmp_path)
         assert done.returncode == 2, done.stdout + done.stderr
-        assert f"✗ target_time: {datetime.fromisoformat(README_SAMPLE).isoformat()} is in the " \
-               "past (the server's clock says 20" in done.stdout
+        assert (
+            f"✗ target_time: {datetime.fromisoformat(README_SAMPLE).isoformat()} is in the "
+            "past (the server's clock says 20" in done.stdout
+        )
         assert "would fire" not in done.stdout
         assert "Traceback" not in done.stderr
 
-    def test_run_refuses_it_and_sends_nothing(self, start_store: StartStore,
-                                              tmp_path: Path) -> None:
+    def test_run_refuses_it_and_sends_nothing(
+        self, start_store: StartStore, tmp_path: Path
+    ) -> None:
         """run: exit 2, no order request sent (the log has no attempt), no order made."""
         store = start_store()
         path, _, _ = task_file(store, tmp_path, opens_in_s=5)
@@ -44,8 +47,7 @@ class TestPastTarget:
         assert events[0]["result"] == "bad_task"
         assert store.admin("GET", "/admin/orders").json()["orders"] == []
 
-    def test_a_few_seconds_past_still_runs(self, start_store: StartStore,
-                                           tmp_path: Path) -> None:
+    def test_a_few_seconds_past_still_runs(self, start_store: StartStore, tmp_path: Path) -> None:
         """Started 2 s after an opening that is on sale: it orders at once (exit 0)."""
         store = start_store()
         path, opening_ms, _ = task_file(store, tmp_path, opens_in_s=0)
@@ -67,8 +69,10 @@ def test_check_warns_when_target_time_is_not_the_items_sale_start(
     path.write_text(_retarget(path, later))
     done = sniper("check", str(path), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"! target_time {later} differs from the item's sale_start " \
-           f"{opening.isoformat()}: the sale opens at sale_start" in done.stdout
+    assert (
+        f"! target_time {later} differs from the item's sale_start "
+        f"{opening.isoformat()}: the sale opens at sale_start" in done.stdout
+    )
     path.write_text(_retarget(path, opening.isoformat()))
     same = sniper("check", str(path), cwd=tmp_path)
     assert same.returncode == 0
@@ -91,8 +95,12 @@ def test_check_an_item_the_store_does_not_have_is_a_bad_task(
 def _retarget(path: Path, target: str) -> str:
     """The task file's text with another target_time."""
     lines = path.read_text().splitlines()
-    return "\n".join(f'target_time: "{target}"' if ln.startswith("target_time:") else ln
-                     for ln in lines) + "\n"
+    return (
+        "\n".join(
+            f'target_time: "{target}"' if ln.startswith("target_time:") else ln for ln in lines
+        )
+        + "\n"
+    )
 
 
 def test_check_from_another_directory_reads_the_cookie_beside_the_task(

@@ -21,10 +21,17 @@ async def put_item(
     client: httpx.AsyncClient, sku: str, *, stock: int, start_ms: int, limit: int = 1
 ) -> dict[str, Any]:
     """Create or replace an item through the admin API."""
-    response = await client.put(f"/admin/items/{sku}", headers=ADMIN, json={
-        "name": f"item {sku}", "price_cents": 100, "stock": stock,
-        "sale_start": rfc3339(start_ms), "limit_per_user": limit,
-    })
+    response = await client.put(
+        f"/admin/items/{sku}",
+        headers=ADMIN,
+        json={
+            "name": f"item {sku}",
+            "price_cents": 100,
+            "stock": stock,
+            "sale_start": rfc3339(start_ms),
+            "limit_per_user": limit,
+        },
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -37,14 +37,20 @@ class TestItems:
         client, _ = store
         created = await put_item(client, "eggs", stock=1, start_ms=T0_MS + 1000)
         assert created == {
-            "sku_id": "eggs", "name": "item eggs", "price_cents": 100, "stock": 1,
-            "sale_start": rfc3339(T0_MS + 1000), "limit_per_user": 1, "status": "upcoming",
+            "sku_id": "eggs",
+            "name": "item eggs",
+            "price_cents": 100,
+            "stock": 1,
+            "sale_start": rfc3339(T0_MS + 1000),
+            "limit_per_user": 1,
+            "status": "upcoming",
         }
         clock.advance(1.0)
         assert (await client.get("/api/items/eggs")).json()["status"] == "on_sale"
         [(_, token)] = await make_users(client, 1)
-        assert (await client.post("/api/orders", json={"sku_id": "eggs"},
-                                  headers=cookie(token))).status_code == 201
+        assert (
+            await client.post("/api/orders", json={"sku_id": "eggs"}, headers=cookie(token))
+        ).status_code == 201
         clock.advance(1.0)  # past the cache TTL
         body = (await client.get("/api/items/eggs")).json()
         assert (body["status"], body["stock"]) == ("sold_out", 0)
@@ -63,8 +69,9 @@ class TestLogin:
         """A named user logs in, and the cookie places an order."""
         client, _ = store
         await put_item(client, "eggs", stock=5, start_ms=T0_MS)
-        created = await client.post("/admin/users", headers=ADMIN,
-                                    json={"user": "ann", "password": "s3cret-pass"})
+        created = await client.post(
+            "/admin/users", headers=ADMIN, json={"user": "ann", "password": "s3cret-pass"}
+        )
         assert created.status_code == 201
         response = await client.post("/api/login", json={"user": "ann", "password": "s3cret-pass"})
         assert response.status_code == 200
@@ -79,8 +86,9 @@ class TestLogin:
     async def test_wrong_credentials(self, store: Store, user: str, password: str) -> None:
         """Wrong password and unknown user look the same: 401 unauthorized, no cookie."""
         client, _ = store
-        await client.post("/admin/users", headers=ADMIN,
-                          json={"user": "ann", "password": "s3cret-pass"})
+        await client.post(
+            "/admin/users", headers=ADMIN, json={"user": "ann", "password": "s3cret-pass"}
+        )
         response = await client.post("/api/login", json={"user": user, "password": password})
         assert (response.status_code, response.json()["error"]) == (401, "unauthorized")
         assert "set-cookie" not in response.headers
@@ -112,7 +120,11 @@ class TestOrders:
         order = first.json()
         assert set(order) == {"order_id", "sku_id", "qty", "user", "created_ms"}
         assert (order["sku_id"], order["qty"], order["user"], order["created_ms"]) == (
-            "eggs", 1, user, T0_MS)
+            "eggs",
+            1,
+            user,
+            T0_MS,
+        )
         assert order["order_id"].startswith("20231114221320000")
 
     @pytest.mark.parametrize(
@@ -124,15 +136,22 @@ class TestOrders:
         ],
     )
     async def test_refusals(
-        self, store: Store, stock: int, limit: int, qty: int, start_delta: int, status: int,
+        self,
+        store: Store,
+        stock: int,
+        limit: int,
+        qty: int,
+        start_delta: int,
+        status: int,
         code: str,
     ) -> None:
         """sold_out, limit_reached and not_started, each with its status."""
         client, _ = store
         await put_item(client, "eggs", stock=stock, start_ms=T0_MS + start_delta, limit=limit)
         [(_, token)] = await make_users(client, 1)
-        response = await client.post("/api/orders", json={"sku_id": "eggs", "qty": qty},
-                                     headers=cookie(token))
+        response = await client.post(
+            "/api/orders", json={"sku_id": "eggs", "qty": qty}, headers=cookie(token)
+        )
         assert (response.status_code, response.json()["error"]) == (status, code)
 
     async def test_limit_per_user_counts_units(self, store: Store) -> None:
@@ -141,30 +160,34 @@ class TestOrders:
         await put_item(client, "eggs", stock=10, start_ms=T0_MS, limit=2)
         [(_, token)] = await make_users(client, 1)
         codes = [
-            (await client.post("/api/orders", json={"sku_id": "eggs"}, headers=cookie(token)))
-            .status_code for _ in range(3)
+            (
+                await client.post("/api/orders", json={"sku_id": "eggs"}, headers=cookie(token))
+            ).status_code
+            for _ in range(3)
         ]
         assert codes == [201, 201, 409]
 
-    async def test_rate_limited_with_retry_after(self, tmp_path: object, clock: ManualClock,
-                                                 settings: StoreSettings) -> None:
+    async def test_rate_limited_with_retry_after(
+        self, tmp_path: object, clock: ManualClock, settings: StoreSettings
+    ) -> None:
         """Past the per-user burst: 429 rate_limited with Retry-After; time refills it."""
         tight = settings.model_copy(update={"user_rate_per_s": 0.5, "user_burst": 2})
         async with in_process(tight, clock) as (client, _):
-                await put_item(client, "eggs", stock=10, start_ms=T0_MS + 60_000)
-                [(_, token)] = await make_users(client, 1)
+            await put_item(client, "eggs", stock=10, start_ms=T0_MS + 60_000)
+            [(_, token)] = await make_users(client, 1)
 
-                async def send() -> httpx.Response:
-                    return await client.post("/api/orders", json={"sku_id": "eggs"},
-                                             headers=cookie(token))
+            async def send() -> httpx.Response:
+                return await client.post(
+                    "/api/orders", json={"sku_id": "eggs"}, headers=cookie(token)
+                )
 
-                codes = [(await send()).status_code for _ in range(2)]
-                assert codes == [425, 425]
-                limited = await send()
-                assert (limited.status_code, limited.json()["error"]) == (429, "rate_limited")
-                assert limited.headers["retry-after"] == "2"
-                clock.advance(2.0)
-                assert (await send()).status_code == 425
+            codes = [(await send()).status_code for _ in range(2)]
+            assert codes == [425, 425]
+            limited = await send()
+            assert (limited.status_code, limited.json()["error"]) == (429, "rate_limited")
+            assert limited.headers["retry-after"] == "2"
+            clock.advance(2.0)
+            assert (await send()).status_code == 425
 
     async def test_admission_answers_503_instead_of_queueing(
         self, clock: ManualClock, settings: StoreSettings
@@ -172,12 +195,14 @@ class TestOrders:
         """With room for one queued reservation, a simultaneous crowd gets quick 503s."""
         tight = settings.model_copy(update={"max_pending_orders": 1})
         async with in_process(tight, clock) as (client, _):
-                await put_item(client, "eggs", stock=100, start_ms=T0_MS)
-                users = await make_users(client, 20)
-                answers = await asyncio.gather(*(
+            await put_item(client, "eggs", stock=100, start_ms=T0_MS)
+            users = await make_users(client, 20)
+            answers = await asyncio.gather(
+                *(
                     client.post("/api/orders", json={"sku_id": "eggs"}, headers=cookie(t))
                     for _, t in users
-                ))
+                )
+            )
         codes = sorted(a.status_code for a in answers)
         assert 201 in codes
         assert 503 in codes
@@ -195,8 +220,9 @@ class TestOrderLookup:
         client, _ = store
         await put_item(client, "eggs", stock=5, start_ms=T0_MS)
         (_, ann), (_, bob) = await make_users(client, 2)
-        order = (await client.post("/api/orders", json={"sku_id": "eggs"},
-                                   headers=cookie(ann))).json()
+        order = (
+            await client.post("/api/orders", json={"sku_id": "eggs"}, headers=cookie(ann))
+        ).json()
         path = f"/api/orders/{order['order_id']}"
         assert (await client.get(path, headers=cookie(ann))).json() == order
         assert (await client.get(path, headers=cookie(bob))).status_code == 404
@@ -215,8 +241,11 @@ class TestAdmin:
         assert response.status_code == 200
         item = response.json()
         assert (item["stock"], item["limit_per_user"], item["name"]) == (0, 3, "item eggs")
-        renamed = await client.patch("/admin/items/eggs", headers=ADMIN,
-                                     json={"name": "eggs!", "sale_start": rfc3339(T0_MS + 5)})
+        renamed = await client.patch(
+            "/admin/items/eggs",
+            headers=ADMIN,
+            json={"name": "eggs!", "sale_start": rfc3339(T0_MS + 5)},
+        )
         assert renamed.json()["name"] == "eggs!"
         assert renamed.json()["stock"] == 0
         assert renamed.json()["status"] == "upcoming"
@@ -247,14 +276,15 @@ class TestAdmin:
         assert len({u for u, _ in users}) == 50
         assert len({t for _, t in users}) == 50
 
-    async def test_closed_without_admin_token(self, clock: ManualClock,
-                                              settings: StoreSettings) -> None:
+    async def test_closed_without_admin_token(
+        self, clock: ManualClock, settings: StoreSettings
+    ) -> None:
         """A store started without a token answers 401 to every admin request."""
         closed = settings.model_copy(update={"admin_token": None})
         async with in_process(closed, clock) as (client, _):
-                for headers in ({}, ADMIN, {"Authorization": "Bearer "}):
-                    response = await client.get("/admin/orders", headers=headers)
-                    assert response.status_code == 401
+            for headers in ({}, ADMIN, {"Authorization": "Bearer "}):
+                response = await client.get("/admin/orders", headers=headers)
+                assert response.status_code == 401
 
 
 async def test_health_and_metrics(store: Store) -> None:
@@ -273,11 +303,10 @@ async def test_admission_control_answers_503_when_too_many_are_in_flight(
     """With room for one request at a time, slow logins in flight make the rest a quick 503."""
     tight = settings.model_copy(update={"max_inflight": 1})
     async with in_process(tight, clock) as (client, _):
-            await client.post("/admin/users", headers=ADMIN, json={"user": "ann", "password": "pw"})
-            answers = await asyncio.gather(*(
-                client.post("/api/login", json={"user": "ann", "password": "pw"})
-                for _ in range(5)
-            ))
+        await client.post("/admin/users", headers=ADMIN, json={"user": "ann", "password": "pw"})
+        answers = await asyncio.gather(
+            *(client.post("/api/login", json={"user": "ann", "password": "pw"}) for _ in range(5))
+        )
     codes = [a.status_code for a in answers]
     assert codes.count(200) >= 1
     assert 503 in codes
@@ -308,7 +337,6 @@ async def test_new_sessions_need_no_database_read(store: Store) -> None:
     await client.post("/admin/users", headers=ADMIN, json={"user": "ann", "password": "pw"})
     login = await client.post("/api/login", json={"user": "ann", "password": "pw"})
     for session in (token, login.cookies["session"]):
-        answer = await client.post("/api/orders", json={"sku_id": "eggs"},
-                                   headers=cookie(session))
+        answer = await client.post("/api/orders", json={"sku_id": "eggs"}, headers=cookie(session))
         assert answer.status_code == 201
     assert service.backend.calls.get("get_session", 0) == 0

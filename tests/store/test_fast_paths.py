@@ -31,16 +31,21 @@ class TestSoldOutFastPath:
         client, service = store
         await put_item(client, "eggs", stock=1, start_ms=T0_MS)
         users = await make_users(client, 201)
-        first = await client.post("/api/orders", json={"sku_id": "eggs"},
-                                  headers={"Cookie": f"session={users[0][1]}"})
+        first = await client.post(
+            "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={users[0][1]}"}
+        )
         assert first.status_code == 201
         await _settle(service, "eggs")
         reserves_before = service.backend.calls["reserve"]
         calls_before = sum(service.backend.calls.values())
-        answers = await asyncio.gather(*(
-            client.post("/api/orders", json={"sku_id": "eggs"},
-                        headers={"Cookie": f"session={t}"}) for _, t in users[1:]
-        ))
+        answers = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={t}"}
+                )
+                for _, t in users[1:]
+            )
+        )
         assert {a.status_code for a in answers} == {409}
         assert {a.json()["error"] for a in answers} == {"sold_out"}
         assert service.backend.calls["reserve"] == reserves_before
@@ -61,8 +66,9 @@ class TestSoldOutFastPath:
         reserves = service.backend.calls["reserve"]
         again = await client.post("/api/orders", json=body, headers=headers)
         assert (again.status_code, again.json()) == (200, won.json())
-        other = await client.post("/api/orders", json={"sku_id": "eggs", "request_id": "new"},
-                                  headers=headers)
+        other = await client.post(
+            "/api/orders", json={"sku_id": "eggs", "request_id": "new"}, headers=headers
+        )
         assert other.status_code == 409
         assert service.backend.calls["reserve"] == reserves
 
@@ -72,15 +78,22 @@ class TestSoldOutFastPath:
         client, service = store
         await put_item(client, "eggs", stock=1, start_ms=T0_MS)
         (_, ann), (_, bob) = await make_users(client, 2)
-        first = await client.post("/api/orders", json={"sku_id": "eggs", "request_id": "a"},
-                                  headers={"Cookie": f"session={ann}"})
+        first = await client.post(
+            "/api/orders",
+            json={"sku_id": "eggs", "request_id": "a"},
+            headers={"Cookie": f"session={ann}"},
+        )
         assert first.status_code == 201
         await _settle(service, "eggs")
         reserves = service.backend.calls["reserve"]
-        again = await client.post("/api/orders", json={"sku_id": "eggs", "request_id": "b"},
-                                  headers={"Cookie": f"session={ann}"})
-        other = await client.post("/api/orders", json={"sku_id": "eggs"},
-                                  headers={"Cookie": f"session={bob}"})
+        again = await client.post(
+            "/api/orders",
+            json={"sku_id": "eggs", "request_id": "b"},
+            headers={"Cookie": f"session={ann}"},
+        )
+        other = await client.post(
+            "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={bob}"}
+        )
         assert (again.status_code, again.json()["error"]) == (409, "limit_reached")
         assert (other.status_code, other.json()["error"]) == (409, "sold_out")
         assert service.backend.calls["reserve"] == reserves
@@ -90,17 +103,20 @@ class TestSoldOutFastPath:
         client, service = store
         await put_item(client, "eggs", stock=1, start_ms=T0_MS)
         (_, ann), (_, bob) = await make_users(client, 2)
-        await client.post("/api/orders", json={"sku_id": "eggs"},
-                          headers={"Cookie": f"session={ann}"})
+        await client.post(
+            "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={ann}"}
+        )
         await _settle(service, "eggs")
-        refused = await client.post("/api/orders", json={"sku_id": "eggs"},
-                                    headers={"Cookie": f"session={bob}"})
+        refused = await client.post(
+            "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={bob}"}
+        )
         assert refused.status_code == 409
         restock = await client.patch("/admin/items/eggs", headers=ADMIN, json={"stock": 3})
         assert restock.status_code == 200
         assert service.cache.sold_out("eggs") == (None, False)
-        again = await client.post("/api/orders", json={"sku_id": "eggs"},
-                                  headers={"Cookie": f"session={bob}"})
+        again = await client.post(
+            "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={bob}"}
+        )
         assert again.status_code == 201
 
 

@@ -21,7 +21,8 @@ Store = tuple[httpx.AsyncClient, StoreService]
 
 
 async def test_probes_are_answered_while_orders_fill_the_admission_limit(
-        clock: ManualClock, settings: StoreSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock: ManualClock, settings: StoreSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Room for one request, taken by an order that waits on its reservation: the order path
     is full, yet /healthz and /readyz answer 200 (a busy replica is not a dead one)."""
     tight = settings.model_copy(update={"max_inflight": 1})
@@ -36,8 +37,11 @@ async def test_probes_are_answered_while_orders_fill_the_admission_limit(
             return await real(request)
 
         monkeypatch.setattr(service.backend, "reserve", held)
-        order = asyncio.create_task(client.post(
-            "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={token}"}))
+        order = asyncio.create_task(
+            client.post(
+                "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={token}"}
+            )
+        )
         for _ in range(1000):
             if service.pending:
                 break
@@ -53,7 +57,8 @@ async def test_probes_are_answered_while_orders_fill_the_admission_limit(
 
 
 async def test_readiness_is_a_real_commit_made_at_most_once_a_second(
-        store: Store, clock: ManualClock, db_path: Path) -> None:
+    store: Store, clock: ManualClock, db_path: Path
+) -> None:
     """Twenty pollers at once and more after them cost one commit until a second has passed;
     the commit is a real write in the database."""
     client, service = store
@@ -70,7 +75,8 @@ async def test_readiness_is_a_real_commit_made_at_most_once_a_second(
 
 @pytest.mark.parametrize("sent_id", [None, "my-own-1"])
 async def test_an_order_whose_outcome_is_unknown_names_the_request_id_that_finds_it(
-        store: Store, monkeypatch: pytest.MonkeyPatch, sent_id: str | None) -> None:
+    store: Store, monkeypatch: pytest.MonkeyPatch, sent_id: str | None
+) -> None:
     """The reservation commits but its reply is lost: 503 outcome_unknown with Retry-After and
     a request id (the client's, or one the store gave the request); a retry with it gets the
     order back (200), and there is one order."""
@@ -95,8 +101,9 @@ async def test_an_order_whose_outcome_is_unknown_names_the_request_id_that_finds
     assert answer["error"] == "outcome_unknown"
     assert answer["request_id"] == (sent_id or answer["request_id"])
     assert 1 <= len(answer["request_id"]) <= 64
-    retry = await client.post("/api/orders", headers=cookie,
-                              json={"sku_id": "eggs", "request_id": answer["request_id"]})
+    retry = await client.post(
+        "/api/orders", headers=cookie, json={"sku_id": "eggs", "request_id": answer["request_id"]}
+    )
     assert retry.status_code == 200
     orders = (await client.get("/admin/orders", headers=ADMIN)).json()["orders"]
     assert [o["order_id"] for o in orders] == [retry.json()["order_id"]]

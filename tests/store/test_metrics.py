@@ -41,8 +41,9 @@ async def test_duration_in_flight_and_orders_by_result(store: Store) -> None:
     await put_item(client, "eggs", stock=1, start_ms=T0_MS)
     (_, ann), (_, bob) = await make_users(client, 2)
     for token in (ann, bob):
-        await client.post("/api/orders", json={"sku_id": "eggs"},
-                          headers={"Cookie": f"session={token}"})
+        await client.post(
+            "/api/orders", json={"sku_id": "eggs"}, headers={"Cookie": f"session={token}"}
+        )
     text = (await client.get("/metrics")).text
     counts = samples(text, "http_request_duration_seconds_count")
     assert counts['method="POST",route="/api/orders"'] == 2

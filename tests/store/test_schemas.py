@@ -14,13 +14,17 @@ from sniper.validation import duplicate_key
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2024-04-15T07:00:00+08:00",
-         datetime(2024, 4, 15, 7, tzinfo=timezone(timedelta(hours=8)))),
+        (
+            "2024-04-15T07:00:00+08:00",
+            datetime(2024, 4, 15, 7, tzinfo=timezone(timedelta(hours=8))),
+        ),
         ("2024-04-14T23:00:00Z", datetime(2024, 4, 14, 23, tzinfo=UTC)),
         ("2024-04-14t23:00:00z", datetime(2024, 4, 14, 23, tzinfo=UTC)),
         ("2024-04-14T23:00:00.5Z", datetime(2024, 4, 14, 23, 0, 0, 500_000, tzinfo=UTC)),
-        ("2024-04-14T23:00:00.123456789-01:30",
-         datetime(2024, 4, 14, 23, 0, 0, 123_456, tzinfo=timezone(-timedelta(hours=1.5)))),
+        (
+            "2024-04-14T23:00:00.123456789-01:30",
+            datetime(2024, 4, 14, 23, 0, 0, 123_456, tzinfo=timezone(-timedelta(hours=1.5))),
+        ),
     ],
 )
 def test_rfc3339_accepts(text: str, expected: datetime) -> None:
@@ -30,8 +34,14 @@ def test_rfc3339_accepts(text: str, expected: datetime) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["2024-04-15T07:00:00", "2024-04-15", "tomorrow", "2024-13-15T07:00:00Z",
-     "20240415T070000+0800", "2024-04-15T07:00:00+8"],
+    [
+        "2024-04-15T07:00:00",
+        "2024-04-15",
+        "tomorrow",
+        "2024-13-15T07:00:00Z",
+        "20240415T070000+0800",
+        "2024-04-15T07:00:00+8",
+    ],
 )
 def test_rfc3339_refuses(text: str) -> None:
     """No offset, no time, or not RFC 3339: ValueError."""
@@ -59,23 +69,29 @@ def test_errors_never_echo_input() -> None:
     assert info.value.message.startswith("sku_id:")
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"sku_id": "eggs", "qty": 1, "qty": 1000}',
-    b'{"sku_id": "nosuch", "sku_id": "eggs"}',
-    b'{"sku_id": "eggs", "q\\u0074y": 2, "qty": 1}',
-    b'{"request_id": "a:b", "sku_id": "eggs", "request_id": "c"}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"sku_id": "eggs", "qty": 1, "qty": 1000}',
+        b'{"sku_id": "nosuch", "sku_id": "eggs"}',
+        b'{"sku_id": "eggs", "q\\u0074y": 2, "qty": 1}',
+        b'{"request_id": "a:b", "sku_id": "eggs", "request_id": "c"}',
+    ],
+)
 def test_a_key_given_twice_is_refused(raw: bytes) -> None:
     """The parser would keep the last value; the store says what is wrong instead."""
     with pytest.raises(BadRequest, match="given more than once"):
         parse_body(OrderBody, raw)
 
 
-@pytest.mark.parametrize(("raw", "request_id"), [
-    (b'{"sku_id": "eggs", "request_id": "qty:1,qty:2"}', "qty:1,qty:2"),
-    (b'{"sku_id": "eggs", "request_id": "\\"qty\\": 9"}', '"qty": 9'),
-    (b'{"sku_id": "eggs", "request_id": "sku_id"}', "sku_id"),
-])
+@pytest.mark.parametrize(
+    ("raw", "request_id"),
+    [
+        (b'{"sku_id": "eggs", "request_id": "qty:1,qty:2"}', "qty:1,qty:2"),
+        (b'{"sku_id": "eggs", "request_id": "\\"qty\\": 9"}', '"qty": 9'),
+        (b'{"sku_id": "eggs", "request_id": "sku_id"}', "sku_id"),
+    ],
+)
 def test_colons_and_names_inside_values_are_no_duplicates(raw: bytes, request_id: str) -> None:
     """Only real keys count: colons, escapes and field names inside strings are fine."""
     assert parse_body(OrderBody, raw) == OrderBody(sku_id="eggs", request_id=request_id)

@@ -45,8 +45,9 @@ async def works(client: httpx.AsyncClient, token: str) -> int:
 
 async def new_user(client: httpx.AsyncClient, user: str, password: str) -> str:
     """Create (or replace) ``user``; its first session."""
-    made = await client.post("/admin/users", headers=ADMIN,
-                             json={"user": user, "password": password})
+    made = await client.post(
+        "/admin/users", headers=ADMIN, json={"user": user, "password": password}
+    )
     assert made.status_code == 201, made.text
     token: str = made.json()["users"][0]["session"]
     return token
@@ -100,11 +101,11 @@ class TestRevocation:
 
 
 async def test_another_process_honours_a_revocation_within_the_cache_ttl(
-        settings: StoreSettings, clock: ManualClock) -> None:
+    settings: StoreSettings, clock: ManualClock
+) -> None:
     """Two stores on one SQLite file (as two workers are): a session cached by B and revoked
     through A is refused by B once B's cache is --cache-ttl old, without B hearing of it."""
-    async with in_process(settings, clock) as (a, _), \
-            in_process(settings, clock) as (b, service_b):
+    async with in_process(settings, clock) as (a, _), in_process(settings, clock) as (b, service_b):
         token = await new_user(a, "ann", "pw-ann")
         assert [await works(b, token) for _ in range(2)] == [200, 200]  # now in B's cache
         assert (await a.post("/api/logout", headers=cookie(token))).status_code == 200
@@ -121,7 +122,8 @@ async def test_another_process_honours_a_revocation_within_the_cache_ttl(
 
 
 async def test_a_fractional_session_ttl_is_a_cookie_that_lives(
-        settings: StoreSettings, clock: ManualClock) -> None:
+    settings: StoreSettings, clock: ManualClock
+) -> None:
     """SNIPER_SESSION_TTL_S=0.5: the cookie's Max-Age is 1 (rounded up), not 0 (deleted)."""
     short = settings.model_copy(update={"session_ttl_s": 0.5})
     async with in_process(short, clock) as (client, _):
@@ -155,26 +157,29 @@ class TestLoginLimits:
 
     async def test_per_client(self, settings: StoreSettings, clock: ManualClock) -> None:
         """Burst 4 for one address, each guess on another user: the 5th is 429."""
-        tight = settings.model_copy(update={"login_client_burst": 4,
-                                            "login_client_rate_per_s": 1.0})
+        tight = settings.model_copy(
+            update={"login_client_burst": 4, "login_client_rate_per_s": 1.0}
+        )
         async with in_process(tight, clock) as (client, _):
             codes = [(await login(client, f"user{i}", "guess")).status_code for i in range(5)]
             assert codes == [401, 401, 401, 401, 429]
 
-
-    async def test_a_guesser_cannot_lock_a_user_out(self, settings: StoreSettings,
-                                                    clock: ManualClock) -> None:
+    async def test_a_guesser_cannot_lock_a_user_out(
+        self, settings: StoreSettings, clock: ManualClock
+    ) -> None:
         """A guesser spends its own buckets: refused by its client limit, its tries take nothing
         from the user's; past its (user, client) burst, the user with the right password still
         gets in from another address. Only failures from many addresses fill the user's own
         bucket (10 times the pair's), and then the right password waits too."""
-        tight = settings.model_copy(update={"login_user_burst": 3, "login_user_rate_per_s": 0.05,
-                                            "login_client_burst": 4})
+        tight = settings.model_copy(
+            update={"login_user_burst": 3, "login_user_rate_per_s": 0.05, "login_client_burst": 4}
+        )
         app = create_app(tight, clock=clock)
 
         def client(ip: str) -> httpx.AsyncClient:
-            return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 1)),
-                                     base_url="http://store")
+            return httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app, client=(ip, 1)), base_url="http://store"
+            )
 
         async with app.lifespan(), client("10.0.0.9") as admin:
             await new_user(admin, "ann", "pw-ann")
@@ -223,11 +228,13 @@ class TestPasswords:
         await new_user(client, "ann", "placeholder")
         salt = b"0123456789abcdef"
         digest = hashlib.scrypt(b"pw-old-days", salt=salt, n=2**14, r=8, p=1, dklen=32)
-        legacy = "scrypt${}${}".format(*(base64.urlsafe_b64encode(x).decode().rstrip("=")
-                                         for x in (salt, digest)))
+        legacy = "scrypt${}${}".format(
+            *(base64.urlsafe_b64encode(x).decode().rstrip("=") for x in (salt, digest))
+        )
         assert needs_rehash(legacy)
         assert await service.backend.replace_password_hash(
-            "ann", await service.backend.password_hash("ann") or "", legacy)
+            "ann", await service.backend.password_hash("ann") or "", legacy
+        )
         assert (await login(client, "ann", "pw-old-days")).status_code == 200
         await service.sessions.aclose()  # the rehash runs after the answer
         upgraded = await service.backend.password_hash("ann")
@@ -242,7 +249,8 @@ class TestPasswords:
         await new_user(client, "ann", "placeholder")
         legacy = hash_password("pw-old-days", LEGACY_SCRYPT)
         assert await service.backend.replace_password_hash(
-            "ann", await service.backend.password_hash("ann") or "", legacy)
+            "ann", await service.backend.password_hash("ann") or "", legacy
+        )
         service.sessions.hasher = _FullForHashes()
         answer = await login(client, "ann", "pw-old-days")
         assert answer.status_code == 200
@@ -285,8 +293,9 @@ async def test_the_store_files_are_private(tmp_path: Path, clock: ManualClock) -
     0600 (they hold password and session hashes, and every order)."""
     settings = StoreSettings(store=f"sqlite:///{tmp_path / 'store.db'}", admin_token="t" * 20)
     async with in_process(settings, clock) as (client, _):
-        made = await client.post("/admin/users", json={"count": 1},
-                                 headers={"Authorization": "Bearer " + "t" * 20})
+        made = await client.post(
+            "/admin/users", json={"count": 1}, headers={"Authorization": "Bearer " + "t" * 20}
+        )
         assert made.status_code == 201
         modes = _modes(tmp_path, "store.db*")
     assert modes == {"store.db": 0o600, "store.db-wal": 0o600, "store.db-shm": 0o600}
@@ -354,7 +363,8 @@ class _SlowLog(_Log):
 
 
 async def test_a_request_does_not_trust_a_log_read_older_than_the_cache_ttl(
-        clock: ManualClock) -> None:
+    clock: ManualClock,
+) -> None:
     """A slow read of the log, started before a revocation, is still running when a request
     comes more than --cache-ttl after it: that request waits for a fresh read, not the old one."""
     log = _SlowLog()
@@ -398,7 +408,8 @@ class _SlowSessions(_Log):
 
 
 async def test_a_read_under_way_when_this_process_revokes_does_not_cache(
-        clock: ManualClock) -> None:
+    clock: ManualClock,
+) -> None:
     """A request's read of a session is still under way when this process logs that session
     out: the read answers, but the session is not cached, and the next request is refused at
     once (not only after --cache-ttl)."""

@@ -43,10 +43,16 @@ def test_worker_receives_the_parent_settings(monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.mark.parametrize(
     ("flags", "field"),
-    [({"port": 70000}, "port"), ({"workers": 0}, "workers"),
-     ({"sqlite_synchronous": "OFF"}, "sqlite_synchronous"), ({"cache_ttl_s": -1}, "cache_ttl_s"),
-     ({"header_timeout_s": 0}, "header_timeout_s"), ({"body_timeout_s": -1}, "body_timeout_s"),
-     ({"max_header_bytes": 100}, "max_header_bytes"), ({"max_connections": -1}, "max_connections")],
+    [
+        ({"port": 70000}, "port"),
+        ({"workers": 0}, "workers"),
+        ({"sqlite_synchronous": "OFF"}, "sqlite_synchronous"),
+        ({"cache_ttl_s": -1}, "cache_ttl_s"),
+        ({"header_timeout_s": 0}, "header_timeout_s"),
+        ({"body_timeout_s": -1}, "body_timeout_s"),
+        ({"max_header_bytes": 100}, "max_header_bytes"),
+        ({"max_connections": -1}, "max_connections"),
+    ],
 )
 def test_bad_values_name_the_field(flags: dict[str, object], field: str) -> None:
     """A ConfigError whose message starts with the field's name."""

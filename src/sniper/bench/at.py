@@ -41,8 +41,9 @@ def parse_at(text: str) -> At:
             return At(instant=instant)
         return At(time_of_day=time.fromisoformat(text))
     except ValueError:
-        raise ConfigError(f"at: {text!r} is not like +2s, +1500ms, 07:00:00 or "
-                          "2024-04-15T07:00:00+08:00") from None
+        raise ConfigError(
+            f"at: {text!r} is not like +2s, +1500ms, 07:00:00 or 2024-04-15T07:00:00+08:00"
+        ) from None
 
 
 def opening_ms(at: At, target_now_ms: int, local_zone: tzinfo) -> int:
@@ -63,9 +64,12 @@ def opening_ms(at: At, target_now_ms: int, local_zone: tzinfo) -> int:
             when += timedelta(days=1)
     ahead_s = (when - now).total_seconds()
     if ahead_s < 0:
-        raise ConfigError(f"at: {when.isoformat()} has passed on the target's clock "
-                          f"({duration(-ahead_s)} ago)")
+        raise ConfigError(
+            f"at: {when.isoformat()} has passed on the target's clock ({duration(-ahead_s)} ago)"
+        )
     if ahead_s > MAX_AHEAD_S:
-        raise ConfigError(f"at: {when.isoformat()} is {duration(ahead_s)} ahead on the "
-                          "target's clock (at most 1 h)")
+        raise ConfigError(
+            f"at: {when.isoformat()} is {duration(ahead_s)} ahead on the "
+            "target's clock (at most 1 h)"
+        )
     return round(when.timestamp() * 1000)

@@ -16,8 +16,9 @@ from sniper.clock import Clock
 OPEN_AT_ONCE = 256
 
 
-async def open_connections(origin: Origin, count: int, clock: Clock,
-                           tls: ssl.SSLContext | None, timeout_s: float) -> list[Connection]:
+async def open_connections(
+    origin: Origin, count: int, clock: Clock, tls: ssl.SSLContext | None, timeout_s: float
+) -> list[Connection]:
     """``count`` open connections (bounded concurrency while opening); if any fails, none is
     left open and the failure is raised."""
     conns = [Connection(origin, clock, tls) for _ in range(count)]
@@ -38,12 +39,23 @@ async def open_connections(origin: Origin, count: int, clock: Clock,
 def order_call(sku: str, token: str) -> HttpCall:
     """One user's order request."""
     body = json.dumps({"sku_id": sku, "qty": 1}).encode()
-    return HttpCall("POST", "/api/orders", (("Cookie", f"session={token}"),
-                                            ("Content-Type", "application/json")), body)
+    return HttpCall(
+        "POST",
+        "/api/orders",
+        (("Cookie", f"session={token}"), ("Content-Type", "application/json")),
+        body,
+    )
 
 
-async def fire(conns: Sequence[Connection], users: Sequence[tuple[str, str]], sku: str, *,
-               send_at: float, clock: Clock, timeout_s: float) -> list[Shot]:
+async def fire(
+    conns: Sequence[Connection],
+    users: Sequence[tuple[str, str]],
+    sku: str,
+    *,
+    send_at: float,
+    clock: Clock,
+    timeout_s: float,
+) -> list[Shot]:
     """Prepare every request, wait for ``send_at`` (local monotonic ms), write them all, and
     read every answer (bounded by ``timeout_s``)."""
     for conn, (_, token) in zip(conns, users, strict=True):
@@ -58,13 +70,26 @@ async def fire(conns: Sequence[Connection], users: Sequence[tuple[str, str]], sk
         try:
             response = await conn.read_response(timeout_s)
         except ConnectionBroken as exc:
-            return Shot(user, sent_at, clock.monotonic() * 1000, None,
-                        "timeout" if "no answer" in str(exc) else "connection_error")
-        return Shot(user, sent_at, response.received_at, response.status,
-                    _code(response.status, response.body))
+            return Shot(
+                user,
+                sent_at,
+                clock.monotonic() * 1000,
+                None,
+                "timeout" if "no answer" in str(exc) else "connection_error",
+            )
+        return Shot(
+            user,
+            sent_at,
+            response.received_at,
+            response.status,
+            _code(response.status, response.body),
+        )
 
-    return list(await asyncio.gather(*(answer(c, u, s) for c, (u, _), s
-                                       in zip(conns, users, sent, strict=True))))
+    return list(
+        await asyncio.gather(
+            *(answer(c, u, s) for c, (u, _), s in zip(conns, users, sent, strict=True))
+        )
+    )
 
 
 def _code(status: int, body: bytes) -> str:

@@ -38,8 +38,9 @@ def oversold(orders: Sequence[dict[str, Any]], stock: int, limit: int) -> bool:
     return units > stock or any(n > limit for n in per_user.values())
 
 
-def summarize(shots: Sequence[Shot], orders: Sequence[dict[str, Any]], *, stock: int,
-              limit: int) -> dict[str, Any]:
+def summarize(
+    shots: Sequence[Shot], orders: Sequence[dict[str, Any]], *, stock: int, limit: int
+) -> dict[str, Any]:
     """The report, with the keys ``--json`` promises."""
     codes = Counter(s.code for s in shots)
     latencies = [s.done_at - s.sent_at for s in shots if s.status is not None]
@@ -54,8 +55,10 @@ def summarize(shots: Sequence[Shot], orders: Sequence[dict[str, Any]], *, stock:
         "errors": {code: n for code, n in sorted(codes.items()) if code not in ("ok", "sold_out")},
         "oversold": oversold(orders, stock, limit),
         "orders_listed": len(orders),
-        "latency_ms": {name: round(percentile(latencies, q), 3)
-                       for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
+        "latency_ms": {
+            name: round(percentile(latencies, q), 3)
+            for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))
+        },
         "throughput_rps": round(len(shots) / duration_s, 1),
         "spread_ms": round(last_send - first_send, 3),
     }

@@ -54,8 +54,9 @@ class BenchOptions:
     ca_file: Path | None = None
 
 
-async def run_bench(opts: BenchOptions, say: Callable[[str], None],
-                    clock: Clock | None = None) -> tuple[dict[str, Any], list[Shot]]:
+async def run_bench(
+    opts: BenchOptions, say: Callable[[str], None], clock: Clock | None = None
+) -> tuple[dict[str, Any], list[Shot]]:
     """Run one opening; the report and every shot. An opening that is not 0 to 1 h ahead on
     the store's clock is a ConfigError before anything is created."""
     clock = clock or SystemClock()
@@ -76,15 +77,19 @@ async def run_bench(opts: BenchOptions, say: Callable[[str], None],
         send_at = est.local_time(opening_ms) - est.rtt / 2
         # A store closes a connection that stays silent past its header timeout (10 s by
         # default): the connections are opened only shortly before the opening.
-        await asyncio.sleep(max(0.0, send_at - open_lead_ms(len(users))
-                                - clock.monotonic() * 1000) / 1000)
+        await asyncio.sleep(
+            max(0.0, send_at - open_lead_ms(len(users)) - clock.monotonic() * 1000) / 1000
+        )
         conns = await open_connections(origin, len(users), clock, tls, opts.timeout_s)
-        say(f"{len(conns)} connections open; firing at the opening "
+        say(
+            f"{len(conns)} connections open; firing at the opening "
             f"(server clock {wall_offset(est, clock):+.1f} ms "
-            f"from here)")
+            f"from here)"
+        )
         try:
-            shots = await fire(conns, users, sku, send_at=send_at, clock=clock,
-                               timeout_s=opts.timeout_s)
+            shots = await fire(
+                conns, users, sku, send_at=send_at, clock=clock, timeout_s=opts.timeout_s
+            )
         finally:
             await close_all(conns)
         orders = await admin.orders(sku)

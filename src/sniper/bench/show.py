@@ -22,8 +22,10 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         ("other errors", ", ".join(f"{k}: {v}" for k, v in report["errors"].items()) or "none"),
         ("oversold", "[red]YES[/red]" if report["oversold"] else "[green]no[/green]"),
         ("orders listed by the store", report["orders_listed"]),
-        ("latency p50 / p90 / p99 / max (ms)",
-         f"{latency['p50']} / {latency['p90']} / {latency['p99']} / {latency['max']}"),
+        (
+            "latency p50 / p90 / p99 / max (ms)",
+            f"{latency['p50']} / {latency['p90']} / {latency['p99']} / {latency['max']}",
+        ),
         ("throughput (req/s)", report["throughput_rps"]),
         ("send spread (ms)", report["spread_ms"]),
     ]

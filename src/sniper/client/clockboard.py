@@ -33,9 +33,15 @@ class ClockBoard:
         self._locks: dict[Origin, asyncio.Lock] = {}
         self.measurements = 0
 
-    async def get(self, origin: Origin, now_ms: Callable[[], float],
-                  measure: Callable[[], Awaitable[Measured]], *, force: bool = False,
-                  wait_until_ms: float | None = None) -> Measured:
+    async def get(
+        self,
+        origin: Origin,
+        now_ms: Callable[[], float],
+        measure: Callable[[], Awaitable[Measured]],
+        *,
+        force: bool = False,
+        wait_until_ms: float | None = None,
+    ) -> Measured:
         """A fresh estimate for ``origin``: reused if another task just measured (unless
         ``force``: after a clock jump nothing from before counts), else made.
 

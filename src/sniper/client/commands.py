@@ -32,8 +32,7 @@ async def run(task: TaskConfig, cookie: str, console: Console) -> int:
     return summary.exit_code
 
 
-async def check(task: TaskConfig, cookie: str, console: Console,
-                clock: Clock | None = None) -> int:
+async def check(task: TaskConfig, cookie: str, console: Console, clock: Clock | None = None) -> int:
     """``sniper check``: probe the login and the item, measure the clock, say when it would
     fire, and resolve every notify channel's secrets. Sends no order. 0 if everything answered
     as expected, else 1 (4 for a dead cookie, 2 for a bad task: an item the platform does not
@@ -52,8 +51,11 @@ async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock
     origin = platform.origin
     # The default name "task" is not repeated ("task task:"); a name of its own is shown.
     label = f"task {task.name}" if "name" in task.model_fields_set else "task"
-    print(f"{label}: {task.platform} at {origin.host_header}, sku {task.sku_id}, "
-          f"cookie {redact(cookie)}", file=console.stream)
+    print(
+        f"{label}: {task.platform} at {origin.host_header}, sku {task.sku_id}, "
+        f"cookie {redact(cookie)}",
+        file=console.stream,
+    )
     if task.concurrency > 1 and not platform.carries_request_id():
         print("  " + console.text("no_request_id", n=task.concurrency), file=console.stream)
     if not platform.probes():
@@ -72,16 +74,20 @@ async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock
     finally:
         await conn.aclose()
     _say_clock(console, est, clock)
-    late = past_target(task.target_time, est.server_time(clock.monotonic() * 1000),
-                       task.retry.window_s)
+    late = past_target(
+        task.target_time, est.server_time(clock.monotonic() * 1000), task.retry.window_s
+    )
     if late is not None:
         print(f"  ✗ {late}", file=console.stream)
         return max(code, 2)
     fire = plan(task.target_ms, est, task.preheat_ms)
     in_s = (fire.send_at - clock.monotonic() * 1000) / 1000
-    print(f"  would fire at local {_local_iso(clock, fire.send_at)} "
-          f"(in {console.duration(in_s)}), {task.concurrency} request(s), arriving at "
-          f"{task.target_time.isoformat()} on the server's clock", file=console.stream)
+    print(
+        f"  would fire at local {_local_iso(clock, fire.send_at)} "
+        f"(in {console.duration(in_s)}), {task.concurrency} request(s), arriving at "
+        f"{task.target_time.isoformat()} on the server's clock",
+        file=console.stream,
+    )
     return code
 
 
@@ -102,13 +108,22 @@ def _probe_answer(platform: Platform, probe: Probe, response: Response, console:
     opens = platform.sale_start(probe, response)
     target = platform.task.target_time
     if opens is not None and opens != target:
-        print(f"  ! target_time {target.isoformat()} differs from the item's sale_start "
-              f"{opens.isoformat()}: the sale opens at sale_start", file=out)
+        print(
+            f"  ! target_time {target.isoformat()} differs from the item's sale_start "
+            f"{opens.isoformat()}: the sale opens at sale_start",
+            file=out,
+        )
     return 0
 
 
-async def clock_report(url: str, console: Console, *, samples: int = 8,
-                       ca_file: str | None = None, clock: Clock | None = None) -> int:
+async def clock_report(
+    url: str,
+    console: Console,
+    *,
+    samples: int = 8,
+    ca_file: str | None = None,
+    clock: Clock | None = None,
+) -> int:
     """``sniper clock URL``: offset, RTT and uncertainty against a server."""
     clock = clock or SystemClock()
     origin = Origin.from_url(url)
@@ -117,20 +132,27 @@ async def clock_report(url: str, console: Console, *, samples: int = 8,
         await conn.open(5.0)
         first = await conn.request(HttpCall("GET", "/api/time"), 5.0)
         has_endpoint = first.status == 200 and b"now_ms" in first.body
-        est, _ = await measure(conn, TimeProbe(has_endpoint), clock, count=samples,
-                               timeout_s=5.0)
+        est, _ = await measure(conn, TimeProbe(has_endpoint), clock, count=samples, timeout_s=5.0)
     except (ConnectionBroken, ClockError) as exc:
         print(f"sniper: cannot measure {origin.host_header}: {exc}", file=console.stream)
         return 1
     finally:
         await conn.aclose()
     _say_clock(console, est, clock)
-    print(json.dumps({"offset_ms": round(wall_offset(est, clock), 3),
-                      "uncertainty_ms": round(est.uncertainty, 3),
-                      "date_lag_ms": round(est.lag, 3), "rtt_ms": round(est.rtt, 3),
-                      "samples": est.samples, "method": est.method,
-                      "source": "/api/time" if has_endpoint else "Date header"}),
-          file=console.stream)
+    print(
+        json.dumps(
+            {
+                "offset_ms": round(wall_offset(est, clock), 3),
+                "uncertainty_ms": round(est.uncertainty, 3),
+                "date_lag_ms": round(est.lag, 3),
+                "rtt_ms": round(est.rtt, 3),
+                "samples": est.samples,
+                "method": est.method,
+                "source": "/api/time" if has_endpoint else "Date header",
+            }
+        ),
+        file=console.stream,
+    )
     return 0
 
 

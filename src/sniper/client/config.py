@@ -32,8 +32,10 @@ _HEADER_VALUE = re.compile(r"[\x20-\x7e]*")  # with fullmatch: "$" would allow a
 def header_safe(value: str, field: str) -> str:
     """A value that can go into an HTTP header as it is: printable ASCII, no line breaks."""
     if not _HEADER_VALUE.fullmatch(value):
-        raise ConfigError(f"{field}: only printable ASCII can go into an HTTP header "
-                          "(no line breaks, no other characters)")
+        raise ConfigError(
+            f"{field}: only printable ASCII can go into an HTTP header "
+            "(no line breaks, no other characters)"
+        )
     return value
 
 
@@ -83,10 +85,13 @@ class HttpRequest(_Strict):
     @classmethod
     def _ascii_headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, text in value.items():
-            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or \
-                    not _HEADER_VALUE.fullmatch(text):
-                raise ValueError(f"header {name[:40]!r} is not valid in HTTP "
-                                 "(printable ASCII only, no line breaks)")
+            if not re.fullmatch(
+                r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name
+            ) or not _HEADER_VALUE.fullmatch(text):
+                raise ValueError(
+                    f"header {name[:40]!r} is not valid in HTTP "
+                    "(printable ASCII only, no line breaks)"
+                )
         return value
 
 
@@ -95,19 +100,32 @@ class HttpRules(_Strict):
 
     success_status: list[int] = Field(default_factory=lambda: [200, 201])
     success: Match | None = None
-    order_id: list[Match] = Field(default_factory=lambda: [
-        Match(json="order_id"), Match(json="orderId"), Match(json="data.order_id"),
-        Match(json="data.orderId"),
-    ])
-    sold_out: list[Match] = Field(default_factory=lambda: [
-        Match(json="error", equals="sold_out"), Match(regex="(?i)sold.?out|售罄|已抢光"),
-    ])
-    not_started: list[Match] = Field(default_factory=lambda: [
-        Match(json="error", equals="not_started"), Match(regex="(?i)not.?started|未开始"),
-    ])
-    limit_reached: list[Match] = Field(default_factory=lambda: [
-        Match(json="error", equals="limit_reached"), Match(regex="(?i)limit.?reached|限购"),
-    ])
+    order_id: list[Match] = Field(
+        default_factory=lambda: [
+            Match(json="order_id"),
+            Match(json="orderId"),
+            Match(json="data.order_id"),
+            Match(json="data.orderId"),
+        ]
+    )
+    sold_out: list[Match] = Field(
+        default_factory=lambda: [
+            Match(json="error", equals="sold_out"),
+            Match(regex="(?i)sold.?out|售罄|已抢光"),
+        ]
+    )
+    not_started: list[Match] = Field(
+        default_factory=lambda: [
+            Match(json="error", equals="not_started"),
+            Match(regex="(?i)not.?started|未开始"),
+        ]
+    )
+    limit_reached: list[Match] = Field(
+        default_factory=lambda: [
+            Match(json="error", equals="limit_reached"),
+            Match(regex="(?i)limit.?reached|限购"),
+        ]
+    )
 
 
 class TaskConfig(_Strict):
@@ -154,8 +172,7 @@ class TaskConfig(_Strict):
                 raise ValueError(f"needs an offset, e.g. {TIME_EXAMPLE}")
             return value
         if not isinstance(value, str):  # epoch seconds or milliseconds, say
-            raise ValueError(f"must be RFC 3339 with an offset, e.g. {TIME_EXAMPLE}, "
-                             "not a number")
+            raise ValueError(f"must be RFC 3339 with an offset, e.g. {TIME_EXAMPLE}, not a number")
         return parse_rfc3339(value)
 
     @model_validator(mode="after")
@@ -173,8 +190,10 @@ class TaskConfig(_Strict):
         now, not at the opening."""
         for name, text in request.headers.items():
             if "{sku_id}" in text and not _HEADER_VALUE.fullmatch(self.sku_id):
-                raise ValueError(f"sku_id: cannot go into header {name} (request.headers): "
-                                 "printable ASCII only, no line breaks")
+                raise ValueError(
+                    f"sku_id: cannot go into header {name} (request.headers): "
+                    "printable ASCII only, no line breaks"
+                )
 
     @property
     def target_ms(self) -> int:
@@ -190,8 +209,9 @@ class TaskConfig(_Strict):
                 text = self.cookie_file.read_text().strip()
             except (OSError, UnicodeDecodeError) as exc:
                 reason = getattr(exc, "strerror", None) or "not text"
-                raise ConfigError(f"cookie_file: cannot read {self.cookie_file}: "
-                                  f"{reason}") from None
+                raise ConfigError(
+                    f"cookie_file: cannot read {self.cookie_file}: {reason}"
+                ) from None
             if text:
                 return header_safe(text, "cookie_file")
             raise ConfigError(f"cookie_file: {self.cookie_file} is empty")
@@ -201,13 +221,15 @@ class TaskConfig(_Strict):
 class _EnvShape(BaseSettings):
     """Only a carrier for the environment source's prefix and nesting rules."""
 
-    model_config = SettingsConfigDict(env_prefix="SNIPER_", env_nested_delimiter="__",
-                                      extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SNIPER_", env_nested_delimiter="__", extra="ignore"
+    )
 
 
 def _env_values() -> dict[str, Any]:
-    source = EnvSettingsSource(_EnvShape, env_prefix="SNIPER_", env_nested_delimiter="__",
-                               case_sensitive=False)
+    source = EnvSettingsSource(
+        _EnvShape, env_prefix="SNIPER_", env_nested_delimiter="__", case_sensitive=False
+    )
     fields = set(TaskConfig.model_fields)
     values: dict[str, Any] = {}
     for name, value in source.env_vars.items():
@@ -268,8 +290,12 @@ def yaml_where(exc: yaml.YAMLError) -> str:
 
 def _path_fields(*models: type[BaseModel]) -> frozenset[str]:
     """The fields of ``models`` that name a file."""
-    return frozenset(name for model in models for name, info in model.model_fields.items()
-                     if Path in (info.annotation, *get_args(info.annotation)))
+    return frozenset(
+        name
+        for model in models
+        for name, info in model.model_fields.items()
+        if Path in (info.annotation, *get_args(info.annotation))
+    )
 
 
 _TASK_PATHS = _path_fields(TaskConfig)  # cookie_file, log_file, ca_file
@@ -280,16 +306,19 @@ def _anchored(layer: dict[str, Any], base: Path) -> dict[str, Any]:
     """A task file's fields with each relative path made relative to the file's folder (the
     directory a command runs in is anyone's: cron's, systemd's). ``~`` is the home folder. Only
     the file's own values: a path given by flag or environment keeps the current directory."""
-    anchored = {key: _under(base, value) if key in _TASK_PATHS else value
-                for key, value in layer.items()}
+    anchored = {
+        key: _under(base, value) if key in _TASK_PATHS else value for key, value in layer.items()
+    }
     if isinstance(anchored.get("notify"), list):
-        anchored["notify"] = [_anchored_channel(c, base) if isinstance(c, dict) else c
-                              for c in anchored["notify"]]
+        anchored["notify"] = [
+            _anchored_channel(c, base) if isinstance(c, dict) else c for c in anchored["notify"]
+        ]
     return anchored
 
 
 def _anchored_channel(channel: dict[str, Any], base: Path) -> dict[str, Any]:
     """A notify channel's paths, and its ``file:PATH`` secrets, anchored like the task's."""
+
     def anchor(key: str, value: Any) -> Any:
         if key in _CHANNEL_PATHS:
             return _under(base, value)
@@ -339,15 +368,21 @@ def load_tasks(path: Path | None, flags: dict[str, Any] | None = None) -> list[T
     base = path.parent if path is not None else Path()
     # The default log, too, goes beside the task file rather than wherever the command ran.
     default_log = TaskConfig.model_fields["log_file"].default
-    data = _anchored({"log_file": str(default_log), **read_yaml(path)}, base) \
-        if path is not None else {}
+    data = (
+        _anchored({"log_file": str(default_log), **read_yaml(path)}, base)
+        if path is not None
+        else {}
+    )
     env = _env_values()
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     entries = data.pop("tasks", None)
     if entries is None:
         return [_validate(_stack(data, env, given))]
-    if not isinstance(entries, list) or not entries or \
-            not all(isinstance(e, dict) for e in entries):
+    if (
+        not isinstance(entries, list)
+        or not entries
+        or not all(isinstance(e, dict) for e in entries)
+    ):
         raise ConfigError("tasks: must be a non-empty list of mappings")
     tasks = []
     for index, entry in enumerate(entries):

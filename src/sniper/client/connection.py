@@ -79,8 +79,9 @@ class ConnectionBroken(Exception):
     """The connection failed or closed; the caller may open a new one. ``kind`` says why, when
     it failed while connecting."""
 
-    def __init__(self, message: str, kind: NetKind | None = None,
-                 failure: NetFailure | None = None) -> None:
+    def __init__(
+        self, message: str, kind: NetKind | None = None, failure: NetFailure | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         #: The connect-time failure, to be said in the console's language.
@@ -125,13 +126,16 @@ class Connection:
         try:
             async with asyncio.timeout(timeout_s):
                 self._reader, self._writer = await asyncio.open_connection(
-                    self.origin.host, self.origin.port, ssl=self._tls,
+                    self.origin.host,
+                    self.origin.port,
+                    ssl=self._tls,
                     server_hostname=self.origin.host if self._tls else None,
                 )
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             origin = self.origin
-            net = failure(exc, scheme=origin.scheme, host=origin.host, port=origin.port,
-                          timeout_s=timeout_s)
+            net = failure(
+                exc, scheme=origin.scheme, host=origin.host, port=origin.port, timeout_s=timeout_s
+            )
             raise ConnectionBroken(net.text(), net.kind, net) from exc
         self.opened_at = self._clock.monotonic() * 1000
         self._h11 = h11.Connection(our_role=h11.CLIENT)
@@ -142,15 +146,17 @@ class Connection:
         if call.body or call.method in ("POST", "PUT", "PATCH"):
             headers.append(("Content-Length", str(len(call.body))))
         try:
-            data = self._h11.send(h11.Request(method=call.method, target=call.target,
-                                              headers=headers))
+            data = self._h11.send(
+                h11.Request(method=call.method, target=call.target, headers=headers)
+            )
             if call.body:
                 data += self._h11.send(h11.Data(data=call.body))
             data += self._h11.send(h11.EndOfMessage())
         except (h11.LocalProtocolError, UnicodeEncodeError):
             # h11's message quotes the offending header, which may be the cookie: not shown.
-            raise ConnectionBroken("cannot build the request (a bad header, or the "
-                                   "connection is not ready)") from None
+            raise ConnectionBroken(
+                "cannot build the request (a bad header, or the connection is not ready)"
+            ) from None
         self._prepared = data
 
     def fire(self) -> float:
@@ -198,14 +204,18 @@ class Connection:
                 await self._receive()
             elif isinstance(event, h11.Response):
                 status = event.status_code
-                headers = tuple((k.decode().lower(), v.decode("latin-1"))
-                                for k, v in event.headers)
+                headers = tuple((k.decode().lower(), v.decode("latin-1")) for k, v in event.headers)
             elif isinstance(event, h11.Data):
                 body += event.data
                 if len(body) > MAX_BODY_BYTES:
                     self.close()  # the rest is never read
-                    return Response(status, headers, bytes(body[:MAX_BODY_BYTES]),
-                                    self._clock.monotonic() * 1000, truncated=True)
+                    return Response(
+                        status,
+                        headers,
+                        bytes(body[:MAX_BODY_BYTES]),
+                        self._clock.monotonic() * 1000,
+                        truncated=True,
+                    )
             elif isinstance(event, h11.EndOfMessage):
                 response = Response(status, headers, bytes(body), self._clock.monotonic() * 1000)
                 self._next_cycle()

@@ -15,16 +15,16 @@ from sniper.humanize import duration
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "clock": "clock: the server's clock is {offset:+.2f} ms from this one (±{uncertainty:.2f} "
-                 "ms), round trip (RTT) {rtt:.2f} ms, from {samples} timed requests ({method})",
+        "ms), round trip (RTT) {rtt:.2f} ms, from {samples} timed requests ({method})",
         "waiting": "opening at {target} on the server's clock; firing in {wait}",
         "countdown": "T-{wait}  offset {offset:+.2f} ms  RTT {rtt:.2f} ms  {state}",
         "still_waiting": "waiting: firing in {wait} (server clock {offset:+.2f} ms from this one)",
         "preheat": "preheating {n} connection(s)",
         "sent": "→ request sent [seq={seq}]",
         "burst": "  seq 1-{n} share request id {request_id}: the store makes one order of them "
-                 "(201: the order, 200: the same order again)",
+        "(201: the order, 200: the same order again)",
         "burst_shared": "  seq 1-{n} share request id {request_id}: a shop that dedupes by it "
-                        "makes one order of them",
+        "makes one order of them",
         "answer": "← [seq={seq}] {status} {outcome} in {latency:.1f} ms",
         "ordered": "✓ order placed! order id: {order_id}",
         "existing": "✓ this account already holds an order: {order_id}",
@@ -38,43 +38,43 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unreachable": "! {detail}; trying again until preheat ({wait} from now)",
         "reached": "✓ {host} answers again",
         "cookie_hint_store": "  hint: a store cookie looks like session=TOKEN (yours has no "
-                             "session=); `sniper login URL USER -o FILE` writes one for "
-                             "cookie_file",
+        "session=); `sniper login URL USER -o FILE` writes one for "
+        "cookie_file",
         "session_unknown": "  the store does not know this session (expired or logged out){said}: "
-                           "log in again with `sniper login URL USER -o FILE`",
+        "log in again with `sniper login URL USER -o FILE`",
         "store_said": "; the store says: {message}",
         "cookie_hint": "  hint: copy the Cookie header of a logged-in request from the browser's "
-                       "developer tools (README: \"Finding the cookie for another shop\")",
+        'developer tools (README: "Finding the cookie for another shop")',
         "state_waiting": "waiting",
         "and": ", ",
         "remeasure_failed": "! clock re-measure failed, keeping the last estimate: {detail}",
         "duplicate": "! task {name} has the same account and item as {other}: not run",
         "preflight_ok": "pre-flight: {probes} ok",
         "not_probed": "item and login: not probed on the {platform} platform (it has no request "
-                      "for them); only the clock is measured",
+        "for them); only the clock is measured",
         "notify_failed": "! {detail}",
         "preflight_failed": "✗ pre-flight failed: {detail}",
         "preflight_unreachable": "! pre-flight: cannot reach the platform: {detail}",
         "task_result": "task {name}: {result}, order {order_id}",
         "bad_task": "✗ {detail}",
         "extra_orders": "! {n} orders were placed, not one: {order_ids} (each request of the "
-                        "burst became an order); cancel those you do not want",
+        "burst became an order); cancel those you do not want",
         "no_request_id": "! the request carries no {{request_id}}: each of the {n} requests "
-                         "of the burst may become an order of its own (set concurrency: 1, or "
-                         "put {{request_id}} where the shop takes an idempotency key)",
+        "of the burst may become an order of its own (set concurrency: 1, or "
+        "put {{request_id}} where the shop takes an idempotency key)",
     },
     "zh": {
         "clock": "时钟:服务器时钟比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
-                 "往返时间(RTT){rtt:.2f} ms,由 {samples} 次计时请求测得({method})",
+        "往返时间(RTT){rtt:.2f} ms,由 {samples} 次计时请求测得({method})",
         "waiting": "开抢时间 {target}(服务器时钟);{wait}后开抢",
         "countdown": "倒计时 {wait}  时差 {offset:+.2f} ms  往返 {rtt:.2f} ms  {state}",
         "still_waiting": "等待中:{wait}后开抢(服务器时钟比本机 {offset:+.2f} ms)",
         "preheat": "预热 {n} 个连接",
         "sent": "→ 请求已发出 [seq={seq}]",
         "burst": "  seq 1-{n} 使用同一个请求号 {request_id}:商店只为它们创建一个订单"
-                 "(201:新订单,200:同一订单再次返回)",
+        "(201:新订单,200:同一订单再次返回)",
         "burst_shared": "  seq 1-{n} 使用同一个请求号 {request_id}:按请求号去重的商家只会为它们"
-                        "创建一个订单",
+        "创建一个订单",
         "answer": "← [seq={seq}] {status} {outcome},耗时 {latency:.1f} ms",
         "ordered": "✓ 下单成功!订单号:{order_id}",
         "existing": "✓ 该账号已有订单:{order_id}",
@@ -88,13 +88,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unreachable": "! {detail};开抢预热前会继续重试(还有 {wait})",
         "reached": "✓ {host} 已恢复连接",
         "cookie_hint_store": "  提示:商店的 Cookie 形如 session=TOKEN(你的 Cookie 里没有 "
-                             "session=);`sniper login URL USER -o FILE` 可以生成一个,"
-                             "供 cookie_file 使用",
+        "session=);`sniper login URL USER -o FILE` 可以生成一个,"
+        "供 cookie_file 使用",
         "session_unknown": "  商店不认识这个会话(已过期或已退出登录){said}:"
-                           "请用 `sniper login URL USER -o FILE` 重新登录",
+        "请用 `sniper login URL USER -o FILE` 重新登录",
         "store_said": ";商店的说明:{message}",
         "cookie_hint": "  提示:在浏览器开发者工具中复制已登录请求的 Cookie 请求头"
-                       "(见 README「找到其他商店的 Cookie」)",
+        "(见 README「找到其他商店的 Cookie」)",
         "state_waiting": "等待中",
         "and": "、",
         "remeasure_failed": "! 重新测量时钟失败,沿用上次结果:{detail}",
@@ -107,9 +107,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "task_result": "任务 {name}:{result},订单 {order_id}",
         "bad_task": "✗ 任务有误:{detail}",
         "extra_orders": "! 共下了 {n} 单,而不是一单:{order_ids}(同一批的每个请求都成了一单);"
-                        "请取消不需要的订单",
+        "请取消不需要的订单",
         "no_request_id": "! 请求中没有 {{request_id}}:同一批的 {n} 个请求可能各成一单"
-                         "(设 concurrency: 1,或把 {{request_id}} 放在商家接受幂等键的位置)",
+        "(设 concurrency: 1,或把 {{request_id}} 放在商家接受幂等键的位置)",
     },
 }
 
@@ -120,25 +120,40 @@ WORDS: dict[str, dict[str, str]] = {
     "en": {
         "intersection": "the offset all of them allow",
         "date-header": "the server's Date header, whose second may be cached: the ± includes "
-                       "up to {lag_s:.1f} s of that",
+        "up to {lag_s:.1f} s of that",
         "lowest-rtt": "the fastest one",
-        "not_started": "not started", "rate_limited": "rate limited", "auth_failed": "auth failed",
-        "sold_out": "sold out", "limit_reached": "limit reached", "not_ordered": "not ordered",
+        "not_started": "not started",
+        "rate_limited": "rate limited",
+        "auth_failed": "auth failed",
+        "sold_out": "sold out",
+        "limit_reached": "limit reached",
+        "not_ordered": "not ordered",
         "outcome_unknown": "outcome unknown",
         "bad_task": "bad task",
     },
     "zh": {
         "intersection": "取它们共同允许的时差",
         "date-header": "依据服务器的 Date 响应头,其秒数可能是缓存的:"
-                       "± 中含最多 {lag_s:.1f} 秒的缓存",
+        "± 中含最多 {lag_s:.1f} 秒的缓存",
         "lowest-rtt": "取往返最快的一次",
-        "ordered": "下单成功", "not_started": "未开始", "rate_limited": "被限流", "retry": "重试",
+        "ordered": "下单成功",
+        "not_started": "未开始",
+        "rate_limited": "被限流",
+        "retry": "重试",
         "outcome_unknown": "结果未知",
-        "auth_failed": "认证失败", "sold_out": "已售罄", "limit_reached": "已达限购",
-        "fatal": "意外错误", "cancelled": "已取消", "not_ordered": "未下单",
-        "interrupted": "已中断", "login": "登录", "item": "商品", "bad_task": "任务有误",
+        "auth_failed": "认证失败",
+        "sold_out": "已售罄",
+        "limit_reached": "已达限购",
+        "fatal": "意外错误",
+        "cancelled": "已取消",
+        "not_ordered": "未下单",
+        "interrupted": "已中断",
+        "login": "登录",
+        "item": "商品",
+        "bad_task": "任务有误",
     },
 }
+
 
 @dataclass
 class _LiveLine:
@@ -177,8 +192,10 @@ class Console:
     def text(self, key: str, **values: object) -> str:
         """A message in the console's language; text values (which may come from a server)
         lose their control characters and secrets."""
-        safe = {k: self.secrets.hide(printable(v)) if isinstance(v, str) else v
-                for k, v in values.items()}
+        safe = {
+            k: self.secrets.hide(printable(v)) if isinstance(v, str) else v
+            for k, v in values.items()
+        }
         return MESSAGES[self.lang][key].format(**safe)
 
     def detail(self, exc: BaseException) -> str:
@@ -220,8 +237,14 @@ class Console:
 
     def clock(self, est: Estimate, offset: float) -> None:
         """The clock line: offset, uncertainty, RTT and how it was found."""
-        self.say("clock", offset=offset, uncertainty=est.uncertainty, rtt=est.rtt,
-                 samples=est.samples, method=self.clock_method(est))
+        self.say(
+            "clock",
+            offset=offset,
+            uncertainty=est.uncertainty,
+            rtt=est.rtt,
+            samples=est.samples,
+            method=self.clock_method(est),
+        )
 
     def clock_method(self, est: Estimate) -> str:
         """How the offset was found; from a ``Date`` header (a report that may lag), that."""
@@ -233,9 +256,20 @@ class Console:
         """Redraw the live line on a terminal; elsewhere, a plain line every few minutes."""
         wait = self.duration(seconds)
         if self.live:  # to the second, so that the line is seen to move
-            print("\r\x1b[2K" + self.prefix + self.text(
-                "countdown", wait=duration(seconds, self.lang, 3), offset=offset, rtt=rtt,
-                state=self.text("state_waiting")), end="", file=self.stream, flush=True)
+            print(
+                "\r\x1b[2K"
+                + self.prefix
+                + self.text(
+                    "countdown",
+                    wait=duration(seconds, self.lang, 3),
+                    offset=offset,
+                    rtt=rtt,
+                    state=self.text("state_waiting"),
+                ),
+                end="",
+                file=self.stream,
+                flush=True,
+            )
             self._line.drawn = True
         elif self._quiet_line_at is None:
             self._quiet_line_at = seconds  # the "waiting" line has just said it

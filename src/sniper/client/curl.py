@@ -30,9 +30,23 @@ from sniper.validation import duplicate_key
 _ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'", re.S)
 _DROP_HEADERS = frozenset({"cookie", "content-length", "host", "accept-encoding", "connection"})
 _DATA_FLAGS = frozenset({"--data-raw", "--data-binary", "--data", "-d", "--data-ascii"})
-_IGNORED_FLAGS = frozenset({"--compressed", "--location", "-L", "-s", "--silent", "-i",
-                            "--include", "-v", "--verbose", "-g", "--globoff", "--http1.1",
-                            "--http2"})
+_IGNORED_FLAGS = frozenset(
+    {
+        "--compressed",
+        "--location",
+        "-L",
+        "-s",
+        "--silent",
+        "-i",
+        "--include",
+        "-v",
+        "--verbose",
+        "-g",
+        "--globoff",
+        "--http1.1",
+        "--http2",
+    }
+)
 
 
 @dataclass
@@ -48,8 +62,7 @@ class CurlRequest:
 
 
 def _ansi_c(match: re.Match[str]) -> str:
-    decoded = codecs.decode(match.group(1).encode("latin-1", "backslashreplace"),
-                            "unicode_escape")
+    decoded = codecs.decode(match.group(1).encode("latin-1", "backslashreplace"), "unicode_escape")
     return shlex.quote(decoded)
 
 
@@ -99,7 +112,7 @@ def _split_quoted(text: str) -> list[str]:
     i = 0
     while i < len(text):
         ch = text[i]
-        if quoted and ch == "\\" and text[i + 1:i + 2] in ("\\", '"'):
+        if quoted and ch == "\\" and text[i + 1 : i + 2] in ("\\", '"'):
             word.append(text[i + 1])
             i += 1
         elif ch == '"':
@@ -113,8 +126,9 @@ def _split_quoted(text: str) -> list[str]:
             in_word = True
         i += 1
     if quoted:
-        raise ConfigError(f"curl: a quote is never closed in this Windows (cmd) command; "
-                          f"{_CMD_HINT}")
+        raise ConfigError(
+            f"curl: a quote is never closed in this Windows (cmd) command; {_CMD_HINT}"
+        )
     return [*words, "".join(word)] if in_word else words
 
 
@@ -143,9 +157,12 @@ def _url(req: CurlRequest, value: str) -> None:
 
 
 _WITH_VALUE: dict[str, Callable[[CurlRequest, str], None]] = {
-    "-X": _method, "--request": _method,
-    "-H": _header, "--header": _header,
-    "-b": _cookie, "--cookie": _cookie,
+    "-X": _method,
+    "--request": _method,
+    "-H": _header,
+    "--header": _header,
+    "-b": _cookie,
+    "--cookie": _cookie,
     "-A": lambda req, v: req.headers.__setitem__("User-Agent", v),
     "--user-agent": lambda req, v: req.headers.__setitem__("User-Agent", v),
     "-e": lambda req, v: req.headers.__setitem__("Referer", v),
@@ -159,8 +176,9 @@ def parse_curl(command: str) -> CurlRequest:
     """The request a ``curl …`` command describes (bash's form, or Windows cmd's)."""
     words = cmd_tokens(command) if is_cmd(command) else tokens(command)
     if not words or words[0] not in ("curl", "curl.exe"):
-        raise ConfigError('curl: the command must start with curl (in the browser: "Copy as '
-                          'cURL (bash)")')
+        raise ConfigError(
+            'curl: the command must start with curl (in the browser: "Copy as cURL (bash)")'
+        )
     req = CurlRequest(method="", url="")
     i = 1
     while i < len(words):
@@ -193,8 +211,9 @@ class Imported:
     warnings: list[str] = field(default_factory=list)
 
 
-def to_task(request: CurlRequest, *, sku_id: str | None, target_time: str | None,
-            cookie_file: str | None) -> Imported:
+def to_task(
+    request: CurlRequest, *, sku_id: str | None, target_time: str | None, cookie_file: str | None
+) -> Imported:
     """The task file's fields, reviewed. The sku id, where it stands as a word of its own in the
     URL or body, becomes ``{sku_id}``; our store's order call gets ``{request_id}``."""
     url, body = request.url, request.body
@@ -206,47 +225,63 @@ def to_task(request: CurlRequest, *, sku_id: str | None, target_time: str | None
     imported = Imported({}, warnings=list(request.warnings))
     if body is not None and _is_store_order(request.method, url, body):
         body = _with_request_id(body)
-        imported.notes.append("this is the store's own order call: its body now carries "
-                              "\"request_id\": \"{request_id}\", one per run, so that the "
-                              "store makes one order of the whole burst")
+        imported.notes.append(
+            "this is the store's own order call: its body now carries "
+            '"request_id": "{request_id}", one per run, so that the '
+            "store makes one order of the whole burst"
+        )
     parts = urlsplit(request.url)
-    http = {"method": request.method, "url": url, "headers": request.headers,
-            **({"body": body} if body is not None else {})}
+    http = {
+        "method": request.method,
+        "url": url,
+        "headers": request.headers,
+        **({"body": body} if body is not None else {}),
+    }
     imported.task = {
         "platform": "http",
         "base_url": f"{parts.scheme}://{parts.netloc}",
         **({"cookie_file": cookie_file} if cookie_file is not None else {}),
         "sku_id": sku_id or "FILL-ME",
-        "target_time": target_time or f"FILL-ME: the opening, RFC 3339 with offset, in the "
-                                      f"future (the form: {TIME_EXAMPLE})",
+        "target_time": target_time
+        or f"FILL-ME: the opening, RFC 3339 with offset, in the future (the form: {TIME_EXAMPLE})",
         "request": http,
     }
-    replayed = HttpRequest.model_construct(method=request.method, url=url,
-                                           headers=request.headers, body=body)
+    replayed = HttpRequest.model_construct(
+        method=request.method, url=url, headers=request.headers, body=body
+    )
     imported.warnings += _review(request, replayed, sku_id, found)
     return imported
 
 
-def _review(captured: CurlRequest, request: HttpRequest, sku_id: str | None,
-            sku_found: int) -> list[str]:
+def _review(
+    captured: CurlRequest, request: HttpRequest, sku_id: str | None, sku_found: int
+) -> list[str]:
     """What in a task made from ``captured`` looks like a mistake."""
     warnings = []
     if request.method in ("GET", "HEAD"):
-        warnings.append(f"the request is a {request.method}: it fetches a page and places no "
-                        "order; copy the request the browser sends when you press the order "
-                        "(buy) button, usually a POST")
+        warnings.append(
+            f"the request is a {request.method}: it fetches a page and places no "
+            "order; copy the request the browser sends when you press the order "
+            "(buy) button, usually a POST"
+        )
     if sku_id and not sku_found:
-        warnings.append(f"--sku-id {sku_id} appears nowhere in the request's URL or body: the "
-                        "task orders the item the request names, whatever sku_id says")
+        warnings.append(
+            f"--sku-id {sku_id} appears nowhere in the request's URL or body: the "
+            "task orders the item the request names, whatever sku_id says"
+        )
     burst = TaskConfig.model_fields["concurrency"].default
     if not carries_request_id(request):
-        warnings.append(f"the request carries no request id: each of the {burst} requests of "
-                        "the burst (concurrency) may become an order of its own; put "
-                        "{request_id} where the shop takes an idempotency key, or set "
-                        "concurrency: 1 in the task")
+        warnings.append(
+            f"the request carries no request id: each of the {burst} requests of "
+            "the burst (concurrency) may become an order of its own; put "
+            "{request_id} where the shop takes an idempotency key, or set "
+            "concurrency: 1 in the task"
+        )
     if captured.cookie is None:
-        warnings.append("no cookie in the request: add cookie_file (or set SNIPER_COOKIE) "
-                        "before running the task")
+        warnings.append(
+            "no cookie in the request: add cookie_file (or set SNIPER_COOKIE) "
+            "before running the task"
+        )
     return warnings
 
 
@@ -270,8 +305,12 @@ def _is_store_order(method: str, url: str, body: str) -> bool:
         data = json.loads(body)
     except ValueError:
         return False
-    return (isinstance(data, dict) and "sku_id" in data and data.keys() <= _STORE_ORDER_KEYS
-            and duplicate_key(body.encode()) is None)
+    return (
+        isinstance(data, dict)
+        and "sku_id" in data
+        and data.keys() <= _STORE_ORDER_KEYS
+        and duplicate_key(body.encode()) is None
+    )
 
 
 def _members(text: str) -> tuple[dict[str, tuple[int, int]], int]:

@@ -66,9 +66,17 @@ class RunSummary:
 class Sniper:
     """One task, run once."""
 
-    def __init__(self, task: TaskConfig, console: Console, *, clock: Clock | None = None,
-                 cookie: str | None = None, clocks: ClockBoard | None = None,
-                 bucket: TokenBucket | None = None, gate: FireGate | None = None) -> None:
+    def __init__(
+        self,
+        task: TaskConfig,
+        console: Console,
+        *,
+        clock: Clock | None = None,
+        cookie: str | None = None,
+        clocks: ClockBoard | None = None,
+        bucket: TokenBucket | None = None,
+        gate: FireGate | None = None,
+    ) -> None:
         self.task, self.console = task, console
         self.clock = clock or SystemClock()
         self.platform: Platform = platform_class(task.platform)(task, cookie or task.cookie_value())
@@ -122,29 +130,37 @@ class Sniper:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.notifier.drain()
             result = "interrupted" if interrupted else summary.result.name.lower()
-            self.log.summary(result=result, order_id=summary.order_id,
-                             orders=len(summary.order_ids), order_ids=list(summary.order_ids),
-                             fire_late_ms=round(self.fire_late_ms, 3),
-                             existing_order=summary.existing, detail=summary.detail,
-                             request_id=self.request_id)
+            self.log.summary(
+                result=result,
+                order_id=summary.order_id,
+                orders=len(summary.order_ids),
+                order_ids=list(summary.order_ids),
+                fire_late_ms=round(self.fire_late_ms, 3),
+                existing_order=summary.existing,
+                detail=summary.detail,
+                request_id=self.request_id,
+            )
             self.log.close()
-            self.console.say("summary", attempts=self.log.attempts,
-                             result=self.console.word(result))
+            self.console.say(
+                "summary", attempts=self.log.attempts, result=self.console.word(result)
+            )
 
     async def _run(self) -> RunSummary:
         if self.task.concurrency > 1 and not self.platform.carries_request_id():
             self.console.say("no_request_id", n=self.task.concurrency)
         await self._first_measure()
         assert self.estimate is not None
-        late = schedule.past_target(self.task.target_time, self.estimate.server_time(self.now()),
-                                    self.task.retry.window_s)
+        late = schedule.past_target(
+            self.task.target_time, self.estimate.server_time(self.now()), self.task.retry.window_s
+        )
         if late is not None:
             self.console.say("bad_task", detail=late)
             return RunSummary(Result.BAD_TASK, detail=late)
         plan = self._plan()
         target = self.task.target_time.isoformat()
-        self.console.say("waiting", target=target,
-                         wait=self.console.duration((plan.send_at - self.now()) / 1000))
+        self.console.say(
+            "waiting", target=target, wait=self.console.duration((plan.send_at - self.now()) / 1000)
+        )
         plan = await self._wait_for_preheat(plan)
         if self._session_dead:
             self.console.say("auth")
@@ -165,16 +181,21 @@ class Sniper:
         if len(sent) > 1 and self.platform.carries_request_id():
             line = "burst" if self.platform.one_order_per_request_id else "burst_shared"
             self.console.say(line, n=len(sent), request_id=self.request_id)
-        policy = RetryPolicy(deadline=plan.arrive_at + self.task.retry.window_s * 1000,
-                             rate_per_s=self.task.retry.rate_per_s, burst=self.task.retry.burst,
-                             now=self.now(), bucket=self.bucket)
+        policy = RetryPolicy(
+            deadline=plan.arrive_at + self.task.retry.window_s * 1000,
+            rate_per_s=self.task.retry.rate_per_s,
+            burst=self.task.retry.burst,
+            now=self.now(),
+            bucket=self.bucket,
+        )
         await self._race(sent, policy)
         return await self._conclude(policy, sent)
 
     # -- the clock ---------------------------------------------------------------------------
 
-    async def _measure_on_probe_connection(self, *, fresh: bool = False,
-                                           wait_until_ms: float | None = None) -> None:
+    async def _measure_on_probe_connection(
+        self, *, fresh: bool = False, wait_until_ms: float | None = None
+    ) -> None:
         conn = Connection(self.origin, self.clock, self.tls)
         try:
             await conn.open(self.task.timeout_s)
@@ -183,13 +204,19 @@ class Sniper:
 
             async def measure_here() -> tuple[Estimate, list[Sample]]:
                 return await measure(
-                    conn, self.platform, self.clock, timeout_s=self.task.timeout_s,
-                    earlier=earlier, must_end=lambda est: schedule.plan(
-                        self.task.target_ms, est, self.task.preheat_ms).preheat_at)
+                    conn,
+                    self.platform,
+                    self.clock,
+                    timeout_s=self.task.timeout_s,
+                    earlier=earlier,
+                    must_end=lambda est: (
+                        schedule.plan(self.task.target_ms, est, self.task.preheat_ms).preheat_at
+                    ),
+                )
 
-            self.estimate, self.samples = await self.clocks.get(self.origin, self.now,
-                                                                measure_here, force=fresh,
-                                                                wait_until_ms=wait_until_ms)
+            self.estimate, self.samples = await self.clocks.get(
+                self.origin, self.now, measure_here, force=fresh, wait_until_ms=wait_until_ms
+            )
         except ConnectionBroken as exc:
             raise ClockError(str(exc)) from exc
         finally:
@@ -213,9 +240,11 @@ class Sniper:
                 if delay is None:
                     raise
                 if not told:
-                    self.console.say("unreachable", detail=self.console.detail(exc),
-                                     wait=self.console.duration(
-                                         (self._preheat_guess() - self.now()) / 1000))
+                    self.console.say(
+                        "unreachable",
+                        detail=self.console.detail(exc),
+                        wait=self.console.duration((self._preheat_guess() - self.now()) / 1000),
+                    )
                 told, tries = True, tries + 1
                 self.log.event("unreachable", detail=str(exc), tries=tries)
                 await asyncio.sleep(delay)
@@ -227,8 +256,12 @@ class Sniper:
     def _preheat_guess(self) -> float:
         """Preheat on our monotonic clock before the server's clock is known (taken as ours),
         less a margin for the difference."""
-        return (self.task.target_ms - self.task.preheat_ms - _UNMEASURED_MARGIN_MS
-                - self._wall_minus_mono())
+        return (
+            self.task.target_ms
+            - self.task.preheat_ms
+            - _UNMEASURED_MARGIN_MS
+            - self._wall_minus_mono()
+        )
 
     def _plan(self) -> schedule.FirePlan:
         # The estimate maps our monotonic clock to the server's wall clock, so a local wall
@@ -249,8 +282,9 @@ class Sniper:
                 plan, baseline = await self._remeasure(plan, fresh=True), self._wall_minus_mono()
                 measured_at = self.now()
                 continue
-            point = schedule.next_checkpoint(plan, now, measured_at,
-                                             self.task.preflight_s * 1000, self._preflighted)
+            point = schedule.next_checkpoint(
+                plan, now, measured_at, self.task.preflight_s * 1000, self._preflighted
+            )
             if point is not None and point[0] <= now:
                 if point[1] == "preflight":
                     await self._preflight(until=plan.preheat_at)
@@ -260,9 +294,11 @@ class Sniper:
                     plan, measured_at = await self._remeasure(plan), self.now()
                 continue
             assert self.estimate is not None
-            self.console.countdown(seconds=(plan.send_at - now) / 1000,
-                                   offset=wall_offset(self.estimate, self.clock),
-                                   rtt=self.estimate.rtt)
+            self.console.countdown(
+                seconds=(plan.send_at - now) / 1000,
+                offset=wall_offset(self.estimate, self.clock),
+                rtt=self.estimate.rtt,
+            )
             until = min(plan.preheat_at, point[0] if point else plan.preheat_at)
             # A terminal's countdown redraws ten times a second; otherwise wake once a second
             # (to notice a clock jump), so that a long wait costs next to no CPU.
@@ -273,8 +309,9 @@ class Sniper:
     def _wall_minus_mono(self) -> float:
         return (self.clock.time() - self.clock.monotonic()) * 1000
 
-    async def _remeasure(self, plan: schedule.FirePlan, *,
-                         fresh: bool = False) -> schedule.FirePlan:
+    async def _remeasure(
+        self, plan: schedule.FirePlan, *, fresh: bool = False
+    ) -> schedule.FirePlan:
         try:
             # Another task's measurement of the same server may not hold this one past preheat.
             await self._measure_on_probe_connection(fresh=fresh, wait_until_ms=plan.preheat_at)
@@ -311,8 +348,12 @@ class Sniper:
         bad = {k: v for k, v in results.items() if v not in (200,)}
         self._session_dead = results.get("login") in (401, 403)
         at = self.estimate.server_time(self.now()) if self.estimate else None
-        self.log.event("preflight", probes=results, ok=not bad,
-                       at_server_ms=None if at is None else round(at, 3))
+        self.log.event(
+            "preflight",
+            probes=results,
+            ok=not bad,
+            at_server_ms=None if at is None else round(at, 3),
+        )
         if bad:
             detail = ", ".join(f"{k} HTTP {v}" for k, v in bad.items())
             self.console.say("preflight_failed", detail=detail)
@@ -321,9 +362,10 @@ class Sniper:
             else:
                 self._tell("pre-flight failed", detail)
         elif results:
-            self.console.say("preflight_ok",
-                             probes=self.console.text("and").join(
-                                 self.console.word(k) for k in results))
+            self.console.say(
+                "preflight_ok",
+                probes=self.console.text("and").join(self.console.word(k) for k in results),
+            )
 
     async def _warm(self, send_at: float) -> schedule.FirePlan:
         """One small request on every connection at once: warms them and gives fresh clock
@@ -353,10 +395,12 @@ class Sniper:
 
     async def _open_connections(self) -> list[Connection]:
         """Exactly ``concurrency`` connections; if any cannot be opened, none is left open."""
-        self.connections = [Connection(self.origin, self.clock, self.tls)
-                            for _ in range(self.task.concurrency)]
-        results = await asyncio.gather(*(c.open(self.task.timeout_s) for c in self.connections),
-                                       return_exceptions=True)
+        self.connections = [
+            Connection(self.origin, self.clock, self.tls) for _ in range(self.task.concurrency)
+        ]
+        results = await asyncio.gather(
+            *(c.open(self.task.timeout_s) for c in self.connections), return_exceptions=True
+        )
         failed = next((r for r in results if isinstance(r, BaseException)), None)
         if failed is not None:
             await self._close_all()
@@ -380,8 +424,10 @@ class Sniper:
     # -- the burst and the retries ---------------------------------------------------------------
 
     async def _race(self, sent: list[float], policy: RetryPolicy) -> None:
-        workers = [asyncio.create_task(self._work(seq, conn, at, policy))
-                   for seq, (conn, at) in enumerate(zip(self.connections, sent, strict=True), 1)]
+        workers = [
+            asyncio.create_task(self._work(seq, conn, at, policy))
+            for seq, (conn, at) in enumerate(zip(self.connections, sent, strict=True), 1)
+        ]
         try:
             pending = set(workers)
             while pending:
@@ -395,22 +441,27 @@ class Sniper:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _work(self, seq: int, conn: Connection, sent_at: float,
-                    policy: RetryPolicy) -> None:
+    async def _work(self, seq: int, conn: Connection, sent_at: float, policy: RetryPolicy) -> None:
         attempt = 1
         while True:
             try:
                 verdict, response = await self._answer(conn)
             except asyncio.CancelledError:  # another request won: this one is logged, not lost
-                self._record(seq=seq, attempt=attempt, sent_at=sent_at,
-                             verdict=Verdict(Kind.RETRY, detail="cancelled"), response=None,
-                             outcome="cancelled")
+                self._record(
+                    seq=seq,
+                    attempt=attempt,
+                    sent_at=sent_at,
+                    verdict=Verdict(Kind.RETRY, detail="cancelled"),
+                    response=None,
+                    outcome="cancelled",
+                )
                 raise
             next_at = policy.after(verdict, self.now())
             if not policy.may_send:
                 self._stop.set()  # wake every connection waiting to retry
-            self._record(seq=seq, attempt=attempt, sent_at=sent_at, verdict=verdict,
-                         response=response)
+            self._record(
+                seq=seq, attempt=attempt, sent_at=sent_at, verdict=verdict, response=response
+            )
             if next_at is None:
                 return
             await self._sleep_until(next_at, interrupt=self._stop)
@@ -433,8 +484,9 @@ class Sniper:
         """Send the order again on ``conn``, reconnecting if it broke; None if out of time."""
         while not conn.is_open:
             try:
-                await conn.open(min(self.task.timeout_s,
-                                    max(0.001, (policy.deadline - self.now()) / 1000)))
+                await conn.open(
+                    min(self.task.timeout_s, max(0.001, (policy.deadline - self.now()) / 1000))
+                )
             except ConnectionBroken as exc:
                 verdict = failure(str(exc))
                 next_at = policy.after(verdict, self.now())
@@ -446,20 +498,39 @@ class Sniper:
         conn.prepare(self.platform.order_call(self.request_id))
         return conn.fire()
 
-    def _record(self, *, seq: int, attempt: int, sent_at: float, verdict: Verdict,
-                response: Response | None, outcome: str | None = None) -> None:
+    def _record(
+        self,
+        *,
+        seq: int,
+        attempt: int,
+        sent_at: float,
+        verdict: Verdict,
+        response: Response | None,
+        outcome: str | None = None,
+    ) -> None:
         assert self.estimate is not None
         latency = None if response is None else response.received_at - sent_at
         if verdict.kind is Kind.ORDERED and response is not None and self._won_at is None:
             self._won_at = response.received_at
         outcome = outcome or verdict.kind.value
-        self.log.attempt(seq=seq, attempt=attempt,
-                         sent_server_ms=self.estimate.server_time(sent_at),
-                         latency_ms=latency, response=response, outcome=outcome,
-                         order_id=verdict.order_id, detail=verdict.detail)
+        self.log.attempt(
+            seq=seq,
+            attempt=attempt,
+            sent_server_ms=self.estimate.server_time(sent_at),
+            latency_ms=latency,
+            response=response,
+            outcome=outcome,
+            order_id=verdict.order_id,
+            detail=verdict.detail,
+        )
         if outcome != "cancelled":
-            self.console.say("answer", seq=seq, status=response.status if response else "---",
-                             outcome=self.console.word(outcome), latency=latency or 0.0)
+            self.console.say(
+                "answer",
+                seq=seq,
+                status=response.status if response else "---",
+                outcome=self.console.word(outcome),
+                latency=latency or 0.0,
+            )
 
     async def _conclude(self, policy: RetryPolicy, sent: list[float]) -> RunSummary:
         assert self.estimate is not None
@@ -472,9 +543,10 @@ class Sniper:
         order_ids = tuple(policy.order_ids) or ((order_id,) if order_id is not None else ())
         if result is Result.ORDERED:
             self.console.say("existing" if existing else "ordered", order_id=order_id)
-            after = "" if self._won_at is None else \
-                f", answered {self.estimate.server_time(self._won_at) - self.task.target_ms:.1f}" \
-                " ms after the opening"
+            after = ""
+            if self._won_at is not None:
+                late = self.estimate.server_time(self._won_at) - self.task.target_ms
+                after = f", answered {late:.1f} ms after the opening"
             extra = ""
             if len(order_ids) > 1:
                 extra = f"; {len(order_ids)} orders in all: {', '.join(order_ids)}"
@@ -488,8 +560,16 @@ class Sniper:
             sold = Kind.SOLD_OUT in policy.seen or Kind.LIMIT_REACHED in policy.seen
             self.console.say("sold_out" if sold else "window")
             self._tell("no order", "sold out" if sold else "the retry window is over")
-        return RunSummary(result, order_id, existing, self.log.attempts, sent_server,
-                          self.estimate, policy.last_detail, order_ids=order_ids)
+        return RunSummary(
+            result,
+            order_id,
+            existing,
+            self.log.attempts,
+            sent_server,
+            self.estimate,
+            policy.last_detail,
+            order_ids=order_ids,
+        )
 
     def _tell(self, title: str, message: str) -> None:
         """A push message on every configured channel (in the background); what a server
@@ -507,4 +587,3 @@ class Sniper:
             return None
         finally:
             await conn.aclose()
-

@@ -31,8 +31,15 @@ class ImportPlan:
     warnings: list[str] = field(default_factory=list)
 
 
-def plan_import(command: bytes, output: Path, *, sku_id: str | None, target_time: str | None,
-                force: bool, clock: Clock) -> ImportPlan:
+def plan_import(
+    command: bytes,
+    output: Path,
+    *,
+    sku_id: str | None,
+    target_time: str | None,
+    force: bool,
+    clock: Clock,
+) -> ImportPlan:
     """What ``sniper import-curl`` writes for ``command`` (the file's bytes); ConfigError for
     anything it must refuse."""
     try:
@@ -44,8 +51,12 @@ def plan_import(command: bytes, output: Path, *, sku_id: str | None, target_time
     cookie_path = output.with_name(output.name + ".cookie")
     _check_output(output, cookie_path if request.cookie else None, force)
     # The task names its cookie file relative to itself, as every path in a task file is.
-    imported = to_task(request, sku_id=sku_id, target_time=target_time,
-                       cookie_file=cookie_path.name if request.cookie else None)
+    imported = to_task(
+        request,
+        sku_id=sku_id,
+        target_time=target_time,
+        cookie_file=cookie_path.name if request.cookie else None,
+    )
     files = [(output, yaml.safe_dump(imported.task, allow_unicode=True, sort_keys=False))]
     cookie = "none found"
     if request.cookie:
@@ -65,8 +76,10 @@ def _target_warnings(target_time: str | None, clock: Clock) -> list[str]:
     except ValueError as exc:
         raise ConfigError(f"--target-time: {exc}") from None
     if target.timestamp() < clock.time():
-        return [f"--target-time {target_time} is in the past: sniper run will refuse it; give "
-                "the next opening"]
+        return [
+            f"--target-time {target_time} is in the past: sniper run will refuse it; give "
+            "the next opening"
+        ]
     return []
 
 
@@ -77,5 +90,7 @@ def _check_output(output: Path, cookie_path: Path | None, force: bool) -> None:
         raise ConfigError(f"-o: the folder {folder} does not exist (create it first)")
     there = [p for p in (output, cookie_path) if p is not None and p.exists()]
     if there and not force:
-        raise ConfigError(f"-o: {' and '.join(map(str, there))} already "
-                          f"{'exist' if len(there) > 1 else 'exists'}: give --force to replace")
+        raise ConfigError(
+            f"-o: {' and '.join(map(str, there))} already "
+            f"{'exist' if len(there) > 1 else 'exists'}: give --force to replace"
+        )

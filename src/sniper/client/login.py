@@ -68,15 +68,26 @@ def _server_says(response: Response) -> str:
     return f": {printable(said)[:_SAID_CHARS]}" if isinstance(said, str) and said else ""
 
 
-async def login(url: str, user: str, password: str, *, ca_file: Path | None = None,
-                timeout_s: float = 10.0, clock: Clock | None = None) -> str:
+async def login(
+    url: str,
+    user: str,
+    password: str,
+    *,
+    ca_file: Path | None = None,
+    timeout_s: float = 10.0,
+    clock: Clock | None = None,
+) -> str:
     """``POST /api/login`` on the store at ``url``; the cookie to send (``session=TOKEN``)."""
     check_user(user)
     origin = Origin.from_url(url)
     conn = Connection(origin, clock or SystemClock(), ssl_context(origin, ca_file))
     body = json.dumps({"user": user, "password": password}).encode()
-    call = HttpCall("POST", "/api/login", (("Content-Type", "application/json"),
-                                           ("Accept", "application/json")), body)
+    call = HttpCall(
+        "POST",
+        "/api/login",
+        (("Content-Type", "application/json"), ("Accept", "application/json")),
+        body,
+    )
     try:
         await conn.open(timeout_s)
         response = await conn.request(call, timeout_s)
@@ -86,18 +97,26 @@ async def login(url: str, user: str, password: str, *, ca_file: Path | None = No
     if response.status == 401:
         raise LoginFailed(f"login: {host} refused user {user!r} and this password", exit_code=4)
     if response.status == 429:  # the store's login limit: waiting is the answer
-        raise LoginFailed(f"login: {host} refuses more login attempts for now; try again "
-                          f"{_retry_when(response)}", exit_code=1)
+        raise LoginFailed(
+            f"login: {host} refuses more login attempts for now; try again {_retry_when(response)}",
+            exit_code=1,
+        )
     if response.status == 503:  # its password hashing is saturated (a crowd logging in)
-        raise LoginFailed(f"login: {host} is too busy to log anyone in (HTTP 503"
-                          f"{_server_says(response)}); try again {_retry_when(response)}",
-                          exit_code=1)
+        raise LoginFailed(
+            f"login: {host} is too busy to log anyone in (HTTP 503"
+            f"{_server_says(response)}); try again {_retry_when(response)}",
+            exit_code=1,
+        )
     if response.status == 400:  # the name passed our check: the password, say
-        raise LoginFailed(f"login: {host} refused the request as malformed (HTTP 400"
-                          f"{_server_says(response)})", exit_code=2)
+        raise LoginFailed(
+            f"login: {host} refused the request as malformed (HTTP 400{_server_says(response)})",
+            exit_code=2,
+        )
     if response.status != 200:
-        raise LoginFailed(f"login: {host} answered HTTP {response.status} (is it a "
-                          "vegetable-sniper store?)", exit_code=1)
+        raise LoginFailed(
+            f"login: {host} answered HTTP {response.status} (is it a vegetable-sniper store?)",
+            exit_code=1,
+        )
     cookie = session_cookie([v for k, v in response.headers if k == "set-cookie"])
     if cookie is None:
         raise LoginFailed(f"login: {host} set no session cookie", exit_code=1)

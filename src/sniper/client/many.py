@@ -63,8 +63,12 @@ def shared_buckets(tasks: Sequence[Planned], now_s: float) -> dict[str, TokenBuc
     return buckets
 
 
-async def run_many(tasks: Sequence[tuple[TaskConfig, str]], lang: str,
-                   clock: Clock | None = None, stream: TextIO | None = None) -> int:
+async def run_many(
+    tasks: Sequence[tuple[TaskConfig, str]],
+    lang: str,
+    clock: Clock | None = None,
+    stream: TextIO | None = None,
+) -> int:
     """Run every task at once; print one line per task at the end; the combined exit code."""
     clock = clock or SystemClock()
     planned = plan_tasks(tasks)
@@ -76,16 +80,26 @@ async def run_many(tasks: Sequence[tuple[TaskConfig, str]], lang: str,
     for p in planned:
         if p.duplicate_of is not None:
             console.say("duplicate", name=p.task.name, other=p.duplicate_of)
-    snipers = [Sniper(p.task, Console(p.task.lang, stream, prefix=f"[{p.task.name}] "),
-                      clock=clock,
-                      cookie=p.cookie, clocks=board, gate=gate)
-               for p in runnable]
+    snipers = [
+        Sniper(
+            p.task,
+            Console(p.task.lang, stream, prefix=f"[{p.task.name}] "),
+            clock=clock,
+            cookie=p.cookie,
+            clocks=board,
+            gate=gate,
+        )
+        for p in runnable
+    ]
     for sniper in snipers:
         sniper.bucket = buckets[sniper.origin.host_header]
     summaries: list[RunSummary] = list(await asyncio.gather(*(s.run() for s in snipers)))
     # (run() turns every failure into a result, so one task cannot end the others.)
     for sniper, summary in zip(snipers, summaries, strict=True):
-        console.say("task_result", name=sniper.task.name,
-                    result=console.word(summary.result.name.lower()),
-                    order_id=", ".join(summary.order_ids) or "-")
+        console.say(
+            "task_result",
+            name=sniper.task.name,
+            result=console.word(summary.result.name.lower()),
+            order_id=", ".join(summary.order_ids) or "-",
+        )
     return combined_exit([s.result for s in summaries])

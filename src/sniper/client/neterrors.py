@@ -31,15 +31,21 @@ class NetKind(enum.Enum):
 
 #: Kinds that may pass by themselves (a server restarting, a network coming back): a run that
 #: starts long before the opening waits them out. The others are mistakes in the task.
-TRANSIENT = frozenset({NetKind.REFUSED, NetKind.DNS_DOWN, NetKind.TIMEOUT, NetKind.UNREACHABLE,
-                       NetKind.OTHER})
+TRANSIENT = frozenset(
+    {NetKind.REFUSED, NetKind.DNS_DOWN, NetKind.TIMEOUT, NetKind.UNREACHABLE, NetKind.OTHER}
+)
 
 #: Waiting out a transient error: the first pause, the longest, and at most this many tries.
 FIRST_RETRY_S, LONGEST_RETRY_S, MAX_RETRIES = 1.0, 60.0, 500
 
 
-_NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
-            "HTTP_REQUEST", "UNKNOWN_PROTOCOL")
+_NOT_TLS = (
+    "WRONG_VERSION_NUMBER",
+    "RECORD_LAYER_FAILURE",
+    "PACKET_LENGTH_TOO_LONG",
+    "HTTP_REQUEST",
+    "UNKNOWN_PROTOCOL",
+)
 _UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN)
 
 #: One line per kind, in each console language (as the console's MESSAGES); ``why`` is the
@@ -47,18 +53,18 @@ _UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHO
 _LINES: dict[str, dict[NetKind, str]] = {
     "en": {
         NetKind.REFUSED: "{where}: connection refused (nothing listens there: is the server "
-                         "running, and is the port right?)",
+        "running, and is the port right?)",
         NetKind.NO_SUCH_HOST: "cannot find the host {host!r}: no such name (check the host in "
-                              "base_url)",
+        "base_url)",
         NetKind.DNS_DOWN: "cannot look up the host {host!r}: no name server answered (is this "
-                          "machine online?)",
+        "machine online?)",
         NetKind.TIMEOUT: "{where}: no answer within {timeout_s:g} s (the host is down or a "
-                         "firewall drops the connection)",
+        "firewall drops the connection)",
         NetKind.UNREACHABLE: "{where}: network unreachable (is this machine online?)",
         NetKind.RESET: "{where}: the server dropped the connection at once ({reset_hint})",
         NetKind.NOT_TLS: "{where}: the server does not speak TLS on this port ({tls_hint})",
         NetKind.CERTIFICATE: "{where}: its TLS certificate is not trusted ({why}); for a private "
-                             "CA give ca_file (or --ca-file)",
+        "CA give ca_file (or --ca-file)",
         NetKind.TLS: "{where}: TLS handshake failed ({why})",
         NetKind.OTHER: "{where}: {why}",
     },
@@ -70,8 +76,7 @@ _LINES: dict[str, dict[NetKind, str]] = {
         NetKind.UNREACHABLE: "{where}:网络不可达(本机是否联网?)",
         NetKind.RESET: "{where}:服务器立即断开了连接({reset_hint})",
         NetKind.NOT_TLS: "{where}:服务器在此端口不使用 TLS({tls_hint})",
-        NetKind.CERTIFICATE: "{where}:TLS 证书不受信任({why});私有 CA 请设置 ca_file"
-                             "(或 --ca-file)",
+        NetKind.CERTIFICATE: "{where}:TLS 证书不受信任({why});私有 CA 请设置 ca_file(或 --ca-file)",
         NetKind.TLS: "{where}:TLS 握手失败({why})",
         NetKind.OTHER: "{where}:{why}",
     },
@@ -113,10 +118,13 @@ class NetFailure:
         parts = _PARTS[lang]
         https = self.scheme == "https"
         return _LINES[lang][self.kind].format(
-            where=parts["where"].format(host=self.host, port=self.port), host=self.host,
-            timeout_s=self.timeout_s, why=self.why,
+            where=parts["where"].format(host=self.host, port=self.port),
+            host=self.host,
+            timeout_s=self.timeout_s,
+            why=self.why,
             tls_hint=parts["tls_https" if https else "tls_http"],
-            reset_hint=parts["reset_https" if https else "reset_http"])
+            reset_hint=parts["reset_https" if https else "reset_http"],
+        )
 
 
 def classify(exc: BaseException) -> NetKind:
@@ -148,20 +156,31 @@ def _all_refused(exc: BaseException) -> bool:
     # asyncio joins the failures of every address of a name (localhost: ::1 and 127.0.0.1)
     # into one OSError without an errno.
     text = str(exc)
-    return isinstance(exc, OSError) and exc.errno is None and \
-        text.startswith("Multiple exceptions") and f"[Errno {errno.ECONNREFUSED}]" in text
+    return (
+        isinstance(exc, OSError)
+        and exc.errno is None
+        and text.startswith("Multiple exceptions")
+        and f"[Errno {errno.ECONNREFUSED}]" in text
+    )
 
 
-def failure(exc: BaseException, *, scheme: str, host: str, port: int,
-            timeout_s: float) -> NetFailure:
+def failure(
+    exc: BaseException, *, scheme: str, host: str, port: int, timeout_s: float
+) -> NetFailure:
     """What failed, kept for :meth:`NetFailure.text`."""
-    why = (getattr(exc, "verify_message", None) or getattr(exc, "reason", None)
-           or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)
+    why = (
+        getattr(exc, "verify_message", None)
+        or getattr(exc, "reason", None)
+        or getattr(exc, "strerror", None)
+        or str(exc)
+        or type(exc).__name__
+    )
     return NetFailure(classify(exc), scheme, host, port, timeout_s, str(why))
 
 
-def describe(exc: BaseException, *, scheme: str, host: str, port: int, timeout_s: float,
-             lang: str = "en") -> str:
+def describe(
+    exc: BaseException, *, scheme: str, host: str, port: int, timeout_s: float, lang: str = "en"
+) -> str:
     """One line saying what failed and what to try."""
     return failure(exc, scheme=scheme, host=host, port=port, timeout_s=timeout_s).text(lang)
 

@@ -143,8 +143,9 @@ class Smtp(_Channel):
     ca_file: Path | None = None
 
 
-Channel = Annotated[Webhook | Bark | PushPlus | ServerChan | DingTalk | Telegram | Smtp,
-                    Field(discriminator="type")]
+Channel = Annotated[
+    Webhook | Bark | PushPlus | ServerChan | DingTalk | Telegram | Smtp, Field(discriminator="type")
+]
 
 
 @dataclass(frozen=True)
@@ -158,16 +159,25 @@ class HttpPush:
 
 
 def _json(data: dict[str, Any]) -> HttpPush:
-    return HttpPush("POST", "", {"Content-Type": "application/json"},
-                    json.dumps(data, ensure_ascii=False).encode())
+    return HttpPush(
+        "POST",
+        "",
+        {"Content-Type": "application/json"},
+        json.dumps(data, ensure_ascii=False).encode(),
+    )
 
 
-def http_push(channel: Channel, title: str, message: str,
-              now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> HttpPush:
+def http_push(
+    channel: Channel,
+    title: str,
+    message: str,
+    now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+) -> HttpPush:
     """The request a channel makes (pure but for resolving its secrets)."""
     if isinstance(channel, Webhook):
-        body = channel.body.replace("{title}", _escaped(title)).replace("{message}",
-                                                                         _escaped(message))
+        body = channel.body.replace("{title}", _escaped(title)).replace(
+            "{message}", _escaped(message)
+        )
         headers = {"Content-Type": "application/json", **channel.headers}
         return HttpPush(channel.method.upper(), channel.url, headers, body.encode())
     push: HttpPush
@@ -175,8 +185,7 @@ def http_push(channel: Channel, title: str, message: str,
         push = _json({"title": title, "body": message})
         url = f"{channel.url.rstrip('/')}/{channel.secret_of('key')}"
     elif isinstance(channel, PushPlus):
-        push = _json({"token": channel.secret_of("token"), "title": title,
-                      "content": message})
+        push = _json({"token": channel.secret_of("token"), "title": title, "content": message})
         url = channel.url
     elif isinstance(channel, ServerChan):
         push = _json({"title": title, "desp": message})
@@ -200,17 +209,21 @@ def _escaped(text: str) -> str:
 
 def dingtalk_sign(secret_value: str, timestamp_ms: int) -> str:
     """DingTalk's signature: base64(HMAC-SHA256(secret, "timestamp\\nsecret"))."""
-    digest = hmac.new(secret_value.encode(), f"{timestamp_ms}\n{secret_value}".encode(),
-                      hashlib.sha256).digest()
+    digest = hmac.new(
+        secret_value.encode(), f"{timestamp_ms}\n{secret_value}".encode(), hashlib.sha256
+    ).digest()
     return base64.b64encode(digest).decode()
 
 
 def dingtalk_url(channel: DingTalk, timestamp_ms: int) -> str:
     """The robot URL with its access token, timestamp and signature."""
-    query = urllib.parse.urlencode({
-        "access_token": channel.secret_of("access_token"),
-        "timestamp": timestamp_ms,
-        "sign": dingtalk_sign(channel.secret_of("secret"), timestamp_ms)})
+    query = urllib.parse.urlencode(
+        {
+            "access_token": channel.secret_of("access_token"),
+            "timestamp": timestamp_ms,
+            "sign": dingtalk_sign(channel.secret_of("secret"), timestamp_ms),
+        }
+    )
     return f"{channel.url}?{query}"
 
 
@@ -220,8 +233,11 @@ def _send_mail(channel: Smtp, title: str, message: str) -> None:
     mail.set_content(message)
     with smtplib.SMTP(channel.host, channel.port, timeout=_SEND_TIMEOUT_S) as smtp:
         if channel.starttls:
-            smtp.starttls(context=ssl.create_default_context(
-                cafile=str(channel.ca_file) if channel.ca_file else None))
+            smtp.starttls(
+                context=ssl.create_default_context(
+                    cafile=str(channel.ca_file) if channel.ca_file else None
+                )
+            )
         if channel.user and channel.password:
             smtp.login(channel.user, channel.secret_of("password"))
         smtp.send_message(mail)
@@ -230,8 +246,9 @@ def _send_mail(channel: Smtp, title: str, message: str) -> None:
 class Notifier:
     """Sends messages through every channel in the background; ``drain`` waits (bounded)."""
 
-    def __init__(self, channels: list[Channel], warn: Callable[[str], None],
-                 drain_s: float = 10.0) -> None:
+    def __init__(
+        self, channels: list[Channel], warn: Callable[[str], None], drain_s: float = 10.0
+    ) -> None:
         self.channels, self._warn, self.drain_s = channels, warn, drain_s
         self._tasks: set[asyncio.Task[None]] = set()
         # One client, made now: building one loads the CA store, which would hold the event
@@ -283,11 +300,13 @@ class Notifier:
         assert self._client is not None
         # Only the status counts: the body is never read (a push service's answer, however
         # long, costs no memory; the connection is dropped with it unread).
-        async with self._client.stream(push.method, push.url, headers=push.headers,
-                                       content=push.body) as response:
+        async with self._client.stream(
+            push.method, push.url, headers=push.headers, content=push.body
+        ) as response:
             if response.status_code >= 400:
-                raise httpx.HTTPStatusError(f"HTTP {response.status_code}",
-                                            request=response.request, response=response)
+                raise httpx.HTTPStatusError(
+                    f"HTTP {response.status_code}", request=response.request, response=response
+                )
 
     async def drain(self) -> None:
         """Wait for queued messages, at most ``drain_s``; stragglers are cancelled; the

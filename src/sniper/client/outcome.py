@@ -90,8 +90,7 @@ def by_status(response: Response) -> Verdict | None:
     if status in (401, 403):
         return Verdict(Kind.AUTH, detail=f"HTTP {status}")
     if status == 429:
-        return Verdict(Kind.RATE_LIMITED, retry_after_s=retry_after(response),
-                       detail="HTTP 429")
+        return Verdict(Kind.RATE_LIMITED, retry_after_s=retry_after(response), detail="HTTP 429")
     if status == 425:
         return Verdict(Kind.NOT_STARTED, detail="HTTP 425")
     if status >= 500 or status == 408:

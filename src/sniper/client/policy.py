@@ -108,5 +108,8 @@ class RetryPolicy:
     def should_look_up(self) -> bool:
         """``limit_reached`` or ``outcome_unknown`` without a success seen: the account may
         already hold an order."""
-        return self.order_id is None and Kind.AUTH not in self.seen \
+        return (
+            self.order_id is None
+            and Kind.AUTH not in self.seen
             and not self.seen.isdisjoint((Kind.LIMIT_REACHED, Kind.UNKNOWN))
+        )

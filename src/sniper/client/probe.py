@@ -108,9 +108,16 @@ async def take_sample(conn: Connection, source: TimeSource, timeout_s: float) ->
 
 
 async def measure(
-    conn: Connection, source: TimeSource, clock: Clock, *, count: int = 8,
-    timeout_s: float = 5.0, earlier: list[Sample] | None = None, edge_rounds: int = 6,
-    probes_per_edge: int = 8, good_enough_ms: float = 1.0,
+    conn: Connection,
+    source: TimeSource,
+    clock: Clock,
+    *,
+    count: int = 8,
+    timeout_s: float = 5.0,
+    earlier: list[Sample] | None = None,
+    edge_rounds: int = 6,
+    probes_per_edge: int = 8,
+    good_enough_ms: float = 1.0,
     must_end: Callable[[Estimate], float] | None = None,
 ) -> tuple[Estimate, list[Sample]]:
     """Take ``count`` samples. For a ``Date``-only server, also probe the edges of its second
@@ -118,8 +125,10 @@ async def measure(
     ``good_enough_ms``, or until ``must_end(estimate)`` (local ms) is less than a second away;
     ``earlier`` samples of the same server count too. (Known to ``good_enough_ms`` as far
     as samples can tell: a ``Date`` header's possible lag stays in the uncertainty.)"""
-    samples = [*(earlier or []), *[await take_sample(conn, source, timeout_s)
-                                   for _ in range(count)]]
+    samples = [
+        *(earlier or []),
+        *[await take_sample(conn, source, timeout_s) for _ in range(count)],
+    ]
     if source.time_call() is None:
         for _ in range(edge_rounds):
             current = estimate(samples)
@@ -136,5 +145,12 @@ async def measure(
     return estimate(samples), samples[-256:]
 
 
-__all__ = ["ClockError", "ConnectionBroken", "TimeProbe", "TimeSource", "measure", "sample_from",
-           "take_sample"]
+__all__ = [
+    "ClockError",
+    "ConnectionBroken",
+    "TimeProbe",
+    "TimeSource",
+    "measure",
+    "sample_from",
+    "take_sample",
+]

@@ -23,8 +23,15 @@ _SECRET_HEADERS = frozenset({"set-cookie", "cookie", "authorization"})
 class RunLog:
     """Appends JSON lines to ``path``; flushed after every line."""
 
-    def __init__(self, path: Path, task: str, *, max_bytes: int = 10_000_000,
-                 keep: int = 3, secrets: Secrets | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        task: str,
+        *,
+        max_bytes: int = 10_000_000,
+        keep: int = 3,
+        secrets: Secrets | None = None,
+    ) -> None:
         self.path, self.task = path, task
         self.secrets = secrets or Secrets()
         self.max_bytes, self.keep = max_bytes, keep
@@ -79,25 +86,45 @@ class RunLog:
         except OSError as exc:  # a full disk must not cost the order: say it once, go on
             if not self.failed:
                 self.failed = True
-                print(f"sniper: log_file: cannot write {self.path}: {exc.strerror}",
-                      file=sys.stderr)
+                print(
+                    f"sniper: log_file: cannot write {self.path}: {exc.strerror}", file=sys.stderr
+                )
 
     def attempt(
-        self, *, seq: int, attempt: int, sent_server_ms: float, latency_ms: float | None,
-        response: Response | None, outcome: str, order_id: str | None, detail: str,
+        self,
+        *,
+        seq: int,
+        attempt: int,
+        sent_server_ms: float,
+        latency_ms: float | None,
+        response: Response | None,
+        outcome: str,
+        order_id: str | None,
+        detail: str,
     ) -> None:
         """One request and what came of it."""
         self.attempts += 1
-        headers = {} if response is None else {
-            k: v for k, v in response.headers if k not in _SECRET_HEADERS}
-        self._write({
-            "event": "attempt", "task": self.task, "seq": seq, "attempt": attempt,
-            "sent_server_ms": round(sent_server_ms, 3),
-            "latency_ms": None if latency_ms is None else round(latency_ms, 3),
-            "status": None if response is None else response.status,
-            "outcome": outcome, "order_id": order_id, "detail": detail, "headers": headers,
-            **({"body_cut_at": len(response.body)} if response and response.truncated else {}),
-        })
+        headers = (
+            {}
+            if response is None
+            else {k: v for k, v in response.headers if k not in _SECRET_HEADERS}
+        )
+        self._write(
+            {
+                "event": "attempt",
+                "task": self.task,
+                "seq": seq,
+                "attempt": attempt,
+                "sent_server_ms": round(sent_server_ms, 3),
+                "latency_ms": None if latency_ms is None else round(latency_ms, 3),
+                "status": None if response is None else response.status,
+                "outcome": outcome,
+                "order_id": order_id,
+                "detail": detail,
+                "headers": headers,
+                **({"body_cut_at": len(response.body)} if response and response.truncated else {}),
+            }
+        )
 
     def event(self, kind: str, **fields: Any) -> None:
         """Something that happened before the opening (a pre-flight check, say)."""

@@ -62,9 +62,11 @@ def past_target(target: datetime, server_now_ms: float, window_s: float) -> str 
     if server_now_ms - target.timestamp() * 1000 <= window_s * 1000:
         return None
     now = datetime.fromtimestamp(server_now_ms / 1000, tz=target.tzinfo)
-    return (f"target_time: {target.isoformat()} is in the past (the server's clock says "
-            f"{now.isoformat(timespec='seconds')}): give a future time; a run may start at "
-            f"most retry.window_s ({window_s:g} s) after it")
+    return (
+        f"target_time: {target.isoformat()} is in the past (the server's clock says "
+        f"{now.isoformat(timespec='seconds')}): give a future time; a run may start at "
+        f"most retry.window_s ({window_s:g} s) after it"
+    )
 
 
 def coarse_sleep_ms(now: float, until: float, spin_ms: float = SPIN_MS) -> float:
@@ -72,8 +74,9 @@ def coarse_sleep_ms(now: float, until: float, spin_ms: float = SPIN_MS) -> float
     return max(0.0, until - now - spin_ms)
 
 
-def next_checkpoint(fire: FirePlan, now: float, measured_at: float, preflight_ms: float,
-                    preflighted: bool) -> tuple[float, str] | None:
+def next_checkpoint(
+    fire: FirePlan, now: float, measured_at: float, preflight_ms: float, preflighted: bool
+) -> tuple[float, str] | None:
     """The next thing to do while waiting, or None: ``preflight`` once, at ``preflight_ms``
     before the send (at once if that has passed); ``measure`` ``REMEASURE_EVERY_MS`` after the
     last measurement (``measured_at``) and at each of ``REMEASURE_BEFORE_MS`` not yet passed
@@ -85,8 +88,11 @@ def next_checkpoint(fire: FirePlan, now: float, measured_at: float, preflight_ms
     periodic = measured_at + REMEASURE_EVERY_MS
     if periodic < fire.send_at - max(REMEASURE_BEFORE_MS):
         points.append((periodic, "measure"))
-    points += [(fire.send_at - lead, "measure") for lead in REMEASURE_BEFORE_MS
-               if measured_at < fire.send_at - lead < fire.preheat_at]
+    points += [
+        (fire.send_at - lead, "measure")
+        for lead in REMEASURE_BEFORE_MS
+        if measured_at < fire.send_at - lead < fire.preheat_at
+    ]
     return min(points, default=None)
 
 
@@ -94,8 +100,9 @@ def next_checkpoint(fire: FirePlan, now: float, measured_at: float, preflight_ms
 JUMP_MS = 100.0
 
 
-def clock_jumped(baseline_ms: float, wall_ms: float, mono_ms: float,
-                 tolerance_ms: float = JUMP_MS) -> bool:
+def clock_jumped(
+    baseline_ms: float, wall_ms: float, mono_ms: float, tolerance_ms: float = JUMP_MS
+) -> bool:
     """True when wall − monotonic has moved since ``baseline_ms``: a suspended laptop (the
     monotonic clock stood still) or a stepped wall clock. Plans made before are then suspect."""
     return abs((wall_ms - mono_ms) - baseline_ms) > tolerance_ms

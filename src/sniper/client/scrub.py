@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from typing import Any
 
 # C0 and C1 controls, DEL, bidi overrides and isolates, line and paragraph separators.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029"
-                          "\u2066-\u2069]")
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]"
+)
 #: Shorter cookie values are not hidden: they would blot out unrelated text, and a secret
 #: that short guards nothing anyway.
 MIN_SECRET_CHARS = 4
@@ -38,8 +39,9 @@ class Secrets:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         # Longest first, so that a value inside another is not hidden piecemeal.
-        self.values = sorted({v for v in values if len(v) >= MIN_SECRET_CHARS},
-                             key=len, reverse=True)
+        self.values = sorted(
+            {v for v in values if len(v) >= MIN_SECRET_CHARS}, key=len, reverse=True
+        )
 
     @classmethod
     def of_cookie(cls, cookie: str) -> Secrets:

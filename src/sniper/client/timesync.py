@@ -72,8 +72,9 @@ def epoch_ms(value: object) -> int | None:
     return int(value)
 
 
-def implausible(sample: Sample, wall_minus_mono_ms: float,
-                bound_ms: float = MAX_OFFSET_MS) -> str | None:
+def implausible(
+    sample: Sample, wall_minus_mono_ms: float, bound_ms: float = MAX_OFFSET_MS
+) -> str | None:
     """Why ``sample`` is no reading of a working clock, or None: its server time is further
     than ``bound_ms`` from this machine's wall clock (``wall_minus_mono_ms`` maps the sample's
     monotonic times to it)."""
@@ -93,8 +94,7 @@ def ms_tick_sample(t0: float, t1: float, server_ms: int) -> Sample:
 def date_header_sample(t0: float, t1: float, server_second_ms: int) -> Sample:
     """A sample from an HTTP ``Date`` header (whole seconds, as epoch ms of that second),
     which may lag the server's clock by up to :data:`DATE_LAG_MS`."""
-    return Sample(t0, t1, float(server_second_ms), float(server_second_ms) + 1000.0,
-                  DATE_LAG_MS)
+    return Sample(t0, t1, float(server_second_ms), float(server_second_ms) + 1000.0, DATE_LAG_MS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +167,14 @@ def estimate(samples: Sequence[Sample]) -> Estimate:
     lo, hi = both
     if (hi - lo) / 2 >= fallback.precision:
         return fallback
-    return Estimate((lo + hi) / 2, (hi - lo) / 2 + fallback.lag, fallback.rtt, "intersection",
-                    len(samples), fallback.lag)
+    return Estimate(
+        (lo + hi) / 2,
+        (hi - lo) / 2 + fallback.lag,
+        fallback.rtt,
+        "intersection",
+        len(samples),
+        fallback.lag,
+    )
 
 
 def next_edge_probe(current: Estimate, now: float, rtt: float, period: float = 1000.0) -> float:
@@ -185,8 +191,9 @@ def next_edge_probe(current: Estimate, now: float, rtt: float, period: float = 1
     return send
 
 
-def edge_probe_times(current: Estimate, now: float, probes: int,
-                     period: float = 1000.0) -> list[float]:
+def edge_probe_times(
+    current: Estimate, now: float, probes: int, period: float = 1000.0
+) -> list[float]:
     """Send times for ``probes`` probes spread evenly across the uncertainty around the next
     edge of the server's second: once the edge has passed, each answer says on which side its
     probe landed, so one second narrows the uncertainty ``probes + 1`` times."""

@@ -44,7 +44,10 @@ class StoreApp:
     """The whole store as one ASGI app; ``state.service`` is its :class:`StoreService`."""
 
     def __init__(
-        self, starlette: Starlette, service: StoreService, settings: StoreSettings,
+        self,
+        starlette: Starlette,
+        service: StoreService,
+        settings: StoreSettings,
         order_endpoint: OrderEndpoint,
     ) -> None:
         self.starlette = starlette
@@ -55,8 +58,7 @@ class StoreApp:
         if not metrics.watch_in_flight(lambda: admission.inflight):
             admission.gauge = metrics.in_flight  # several processes: count through the gauge
         date = HttpDate(service.clock)
-        admission_control = AdmissionControl(starlette, admission, MAX_BODY_BYTES,
-                                             exempt=PROBES)
+        admission_control = AdmissionControl(starlette, admission, MAX_BODY_BYTES, exempt=PROBES)
         rest = DateMiddleware(MetricsMiddleware(admission_control, metrics), date)
         self._app = HotPath(rest, order_endpoint, admission, metrics, date)
 

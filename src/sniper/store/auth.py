@@ -89,8 +89,15 @@ def _unb64(text: str) -> bytes:
 
 
 def _scrypt(password: str, salt: bytes, params: ScryptParams) -> bytes:
-    return hashlib.scrypt(password.encode(), salt=salt, n=1 << params.log_n, r=params.r,
-                          p=params.p, maxmem=params.maxmem, dklen=_KEY_LEN)
+    return hashlib.scrypt(
+        password.encode(),
+        salt=salt,
+        n=1 << params.log_n,
+        r=params.r,
+        p=params.p,
+        maxmem=params.maxmem,
+        dklen=_KEY_LEN,
+    )
 
 
 def hash_password(password: str, params: ScryptParams = SCRYPT) -> str:
@@ -108,8 +115,9 @@ def _parse(stored: str) -> tuple[ScryptParams, bytes, bytes]:
     if len(parts) == 4:
         fields = dict(kv.partition("=")[::2] for kv in parts[1].split(","))
         params = ScryptParams(int(fields["ln"]), int(fields["r"]), int(fields["p"]))
-        if not (1 <= params.log_n <= _MAX_LOG_N and 1 <= params.r <= _MAX_R
-                and 1 <= params.p <= _MAX_P):
+        if not (
+            1 <= params.log_n <= _MAX_LOG_N and 1 <= params.r <= _MAX_R and 1 <= params.p <= _MAX_P
+        ):
             raise ValueError("scrypt parameters out of range")
     return params, _unb64(parts[-2]), _unb64(parts[-1])
 
@@ -164,8 +172,16 @@ class Sessions:
     """Issues sessions and resolves tokens to users, with a per-process cache that honours
     revocations made anywhere within ``recheck_s`` seconds."""
 
-    def __init__(self, backend: Backend, clock: Clock, ttl_s: float, *, recheck_s: float = 1.0,
-                 max_cached: int = 200_000, hasher: Hasher | None = None):
+    def __init__(
+        self,
+        backend: Backend,
+        clock: Clock,
+        ttl_s: float,
+        *,
+        recheck_s: float = 1.0,
+        max_cached: int = 200_000,
+        hasher: Hasher | None = None,
+    ):
         self._backend, self._clock = backend, clock
         self._ttl_ms = max(1, math.ceil(ttl_s * 1000))
         self._cache: dict[str, Session] = {}
@@ -254,8 +270,9 @@ class Sessions:
         """Rewrite an older hash at today's cost, after the login has been answered; when the
         pool is busy or the storage fails, the next login tries again."""
         with contextlib.suppress(Unavailable):
-            await self._backend.replace_password_hash(user, stored,
-                                                      await self.hasher.hash(password))
+            await self._backend.replace_password_hash(
+                user, stored, await self.hasher.hash(password)
+            )
 
     async def aclose(self) -> None:
         """Wait for the rehashes under way."""
@@ -338,6 +355,7 @@ class AdminGuard:
         if self._token is None:
             raise Unauthorized("the admin API is closed: the store was started without a token")
         scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                                 self._token):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), self._token
+        ):
             raise Unauthorized("admin token missing or wrong")

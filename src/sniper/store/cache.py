@@ -80,8 +80,13 @@ class ItemCache:
             self._entries = {k: e for k, e in self._entries.items() if e.sold_out is not None}
         self._entries[sku_id] = _Entry(item, self._clock.monotonic(), generation)
 
-    def mark_sold_out(self, item: Item, replays: ReplayMap, generation: int,
-                      bought: Mapping[str, int] | None = None) -> None:
+    def mark_sold_out(
+        self,
+        item: Item,
+        replays: ReplayMap,
+        generation: int,
+        bought: Mapping[str, int] | None = None,
+    ) -> None:
         """Flag ``item`` sold out with its complete replay map and per-user units
         (``item.stock`` must be 0)."""
         if item.stock > 0 or generation != self.generation(item.sku_id):
@@ -95,8 +100,13 @@ class ItemCache:
         if entry is not None and entry.item is not None and entry.sold_out is None:
             item = entry.item
             entry.item = Item(
-                item.sku_id, item.name, item.price_cents, stock,
-                item.sale_start, item.sale_start_ms, item.limit_per_user,
+                item.sku_id,
+                item.name,
+                item.price_cents,
+                stock,
+                item.sale_start,
+                item.sale_start_ms,
+                item.limit_per_user,
             )
 
     def invalidate(self, sku_id: str) -> None:

@@ -75,7 +75,11 @@ class HotPath:
     """Answers ``POST /api/orders`` itself (admission, metrics, endpoint); the rest goes on."""
 
     def __init__(
-        self, app: ASGIApp, endpoint: OrderEndpoint, admission: Admission, metrics: StoreMetrics,
+        self,
+        app: ASGIApp,
+        endpoint: OrderEndpoint,
+        admission: Admission,
+        metrics: StoreMetrics,
         date: HttpDate,
     ) -> None:
         self.app, self.endpoint = app, endpoint

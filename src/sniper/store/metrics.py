@@ -30,22 +30,30 @@ class StoreMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "http_requests_total", "HTTP requests answered",
-            ["method", "route", "status"], registry=self.registry,
+            "http_requests_total",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.duration = Histogram(
-            "http_request_duration_seconds", "Time to answer an HTTP request",
-            ["method", "route"], buckets=_BUCKETS, registry=self.registry,
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
         )
         self.in_flight = Gauge(
-            "http_requests_in_flight", "HTTP requests being answered",
-            registry=self.registry, multiprocess_mode="livesum",
+            "http_requests_in_flight",
+            "HTTP requests being answered",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.orders = Counter(
             "store_orders_total",
             "Order requests by result, and by where they were decided: the backend, or the "
             "local cache's fast path",
-            ["result", "path"], registry=self.registry,
+            ["result", "path"],
+            registry=self.registry,
         )
         # Children bound once: ``labels()`` takes a lock and a dict lookup on every call.
         self._children: dict[tuple[str, str], Counter] = {}

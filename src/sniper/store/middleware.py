@@ -80,8 +80,7 @@ class DateMiddleware:
 
         async def send_with_date(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  self.date.header()]}
+                message = {**message, "headers": [*message.get("headers", []), self.date.header()]}
             await send(message)
 
         await self.app(scope, receive, send_with_date)
@@ -125,8 +124,13 @@ class AdmissionControl:
     counted.
     """
 
-    def __init__(self, app: ASGIApp, admission: Admission, body_limit: int,
-                 exempt: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        admission: Admission,
+        body_limit: int,
+        exempt: frozenset[str] = frozenset(),
+    ) -> None:
         self.app, self.admission, self.body_limit = app, admission, body_limit
         self.exempt = exempt
 
@@ -164,10 +168,15 @@ async def send_json(
     send: Send, status: int, payload: bytes, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     """A complete JSON response in two ASGI messages."""
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()), *(headers or [])],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

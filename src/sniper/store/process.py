@@ -31,17 +31,34 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def child_store(db: Path, admin_token: str, *, extra: tuple[str, ...] = (),
-                      log: Path | None = None, start_timeout_s: float = 30.0,
-                      ) -> AsyncIterator[str]:
+async def child_store(
+    db: Path,
+    admin_token: str,
+    *,
+    extra: tuple[str, ...] = (),
+    log: Path | None = None,
+    start_timeout_s: float = 30.0,
+) -> AsyncIterator[str]:
     """Run ``sniper serve`` on ``db``; yields its URL; SIGTERM (then SIGKILL) on the way out."""
     port = free_port()
     env = {**os.environ, "SNIPER_ADMIN_TOKEN": admin_token}  # not on the command line
     out = log.open("wb") if log is not None else subprocess.DEVNULL
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sniper", "serve", "--port", str(port), "--store",
-        f"sqlite:///{db}", "--log-level", "warning", *extra,
-        stdout=out, stderr=subprocess.STDOUT, env=env)
+        sys.executable,
+        "-m",
+        "sniper",
+        "serve",
+        "--port",
+        str(port),
+        "--store",
+        f"sqlite:///{db}",
+        "--log-level",
+        "warning",
+        *extra,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         await _wait_healthy(url, proc, start_timeout_s)

@@ -21,8 +21,14 @@ log = logging.getLogger(__name__)
 class Readiness:
     """The last probe's verdict, renewed when older than ``ttl_s``; one probe at a time."""
 
-    def __init__(self, probe: Callable[[], Awaitable[None]], clock: Clock, *,
-                 ttl_s: float = 1.0, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        probe: Callable[[], Awaitable[None]],
+        clock: Clock,
+        *,
+        ttl_s: float = 1.0,
+        timeout_s: float = 2.0,
+    ) -> None:
         self._probe, self._clock = probe, clock
         self._ttl_s, self._timeout_s = ttl_s, timeout_s
         self._checked_at = -math.inf

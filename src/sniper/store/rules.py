@@ -34,9 +34,7 @@ class Reservation:
     request_id: str | None = None
 
 
-def decide(
-    item: Item | None, replay: Order | None, bought: int, qty: int, now_ms: int
-) -> Outcome:
+def decide(item: Item | None, replay: Order | None, bought: int, qty: int, now_ms: int) -> Outcome:
     """Decide a reservation from the facts read in the atomic step.
 
     Checks run in the documented order: a replay of a ``request_id`` this user already sent

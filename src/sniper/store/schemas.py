@@ -31,9 +31,7 @@ Qty = Annotated[int, Field(ge=1, le=MAX_QTY)]
 Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
 Limit = Annotated[int, Field(ge=1, le=MAX_QTY)]
 
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
-)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def epoch_ms(sale_start: str) -> int:
@@ -50,7 +48,7 @@ def parse_rfc3339(text: str) -> datetime:
         digits = re.match(r"\d+", rest)
         assert digits is not None
         frac = digits.group(0)
-        text = f"{head}.{frac[:6].ljust(6, '0')}{rest[len(frac):]}"
+        text = f"{head}.{frac[:6].ljust(6, '0')}{rest[len(frac) :]}"
     return datetime.fromisoformat(text.upper())
 
 
@@ -92,8 +90,15 @@ class ItemBody(_Body):
 
     def to_item(self, sku_id: str) -> Item:
         """The item as stored."""
-        return Item(sku_id, self.name, self.price_cents, self.stock, self.sale_start,
-                    epoch_ms(self.sale_start), self.limit_per_user)
+        return Item(
+            sku_id,
+            self.name,
+            self.price_cents,
+            self.stock,
+            self.sale_start,
+            epoch_ms(self.sale_start),
+            self.limit_per_user,
+        )
 
 
 class ItemPatchBody(_Body):

@@ -51,8 +51,7 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
     raise_fd_limit()
     generated = settings.demo and settings.admin_token_value() is None
     if generated:
-        settings = settings.model_copy(
-            update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
+        settings = settings.model_copy(update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
     # Every mistake in the settings (store URL, catalog file) is found before the port is taken.
     items = load_catalog_file(Path(settings.catalog)) if settings.catalog is not None else None
     clock = SkewedClock(SystemClock(), settings.clock_skew_ms)
@@ -60,8 +59,7 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
     sock = listen(settings.host, settings.port)
     try:
         port = sock.getsockname()[1]
-        asyncio.run(_prepare(backend, clock, settings, items, say, port=port,
-                             show_token=generated))
+        asyncio.run(_prepare(backend, clock, settings, items, say, port=port, show_token=generated))
         say(f"store {redact_url(settings.store)} listening on http://{settings.host}:{port}")
         _run(settings, sock)
     finally:
@@ -119,8 +117,14 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 async def _prepare(
-    backend: Backend, clock: Clock, settings: StoreSettings, items: list[Item] | None,
-    say: Callable[[str], None], *, port: int, show_token: bool,
+    backend: Backend,
+    clock: Clock,
+    settings: StoreSettings,
+    items: list[Item] | None,
+    say: Callable[[str], None],
+    *,
+    port: int,
+    show_token: bool,
 ) -> None:
     """Open the storage (the one check that it works before serving), then seed the demo and
     load the catalog."""
@@ -128,12 +132,20 @@ async def _prepare(
         await backend.open()
         if settings.demo:
             info = await seed_demo(backend, clock, settings)
-            _say_demo(info, settings, port, say, show_token=show_token,
-                      now=datetime.fromtimestamp(clock.time(), tz=UTC))
+            _say_demo(
+                info,
+                settings,
+                port,
+                say,
+                show_token=show_token,
+                now=datetime.fromtimestamp(clock.time(), tz=UTC),
+            )
         if items is not None:
             created = await backend.load_catalog(items)
-            say(f"catalog {settings.catalog}: {created} item(s) created, "
-                f"{len(items) - created} already there")
+            say(
+                f"catalog {settings.catalog}: {created} item(s) created, "
+                f"{len(items) - created} already there"
+            )
     except StoreError as exc:
         raise StartError(f"store {redact_url(settings.store)}: {exc.message}") from None
     finally:
@@ -162,10 +174,17 @@ async def seed_demo(backend: Backend, clock: Clock, settings: StoreSettings) -> 
     if item is None or not await backend.list_orders(DEMO_SKU):
         opening = datetime.fromtimestamp(clock.time(), tz=UTC).replace(microsecond=0)
         opening += timedelta(seconds=30)
-        item = await backend.put_item(Item(
-            DEMO_SKU, "30 fresh eggs", 1299, 10, opening.isoformat(),
-            int(opening.timestamp() * 1000), 1,
-        ))
+        item = await backend.put_item(
+            Item(
+                DEMO_SKU,
+                "30 fresh eggs",
+                1299,
+                10,
+                opening.isoformat(),
+                int(opening.timestamp() * 1000),
+                1,
+            )
+        )
     _, session = Sessions(backend, clock, settings.session_ttl_s).new_session(DEMO_USER)
     pw_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
     await backend.create_users([NewUser(DEMO_USER, pw_hash, session)])
@@ -180,8 +199,13 @@ DEMO_EXAMPLE_AHEAD = timedelta(minutes=2)
 
 
 def _say_demo(
-    info: DemoInfo, settings: StoreSettings, port: int, say: Callable[[str], None], *,
-    show_token: bool, now: datetime,
+    info: DemoInfo,
+    settings: StoreSettings,
+    port: int,
+    say: Callable[[str], None],
+    *,
+    show_token: bool,
+    now: datetime,
 ) -> None:
     base = f"http://{settings.host}:{port}"
     say(f"demo store at {base}")
@@ -191,15 +215,21 @@ def _say_demo(
     say(f"    {base}/api/items/{info.item.sku_id}")
     say(f"  user {info.user!r}, password {info.password!r}: POST {base}/api/login")
     say(f"    sniper login {base} {info.user} -o {info.user}.cookie    (writes the cookie)")
-    say(f"    curl -i {base}/api/login -H 'Content-Type: application/json' "
-        f"-d '{{\"user\": \"{info.user}\", \"password\": \"{info.password}\"}}'")
+    say(
+        f"    curl -i {base}/api/login -H 'Content-Type: application/json' "
+        f'-d \'{{"user": "{info.user}", "password": "{info.password}"}}\''
+    )
     token = info.admin_token if show_token else "$SNIPER_ADMIN_TOKEN"
     example = (now.replace(microsecond=0) + DEMO_EXAMPLE_AHEAD).isoformat()
-    say("  move the opening (any RFC 3339 time with offset; this one is 2 min from now on the "
-        "store's clock):")
-    say(f"    curl -X PATCH {base}/admin/items/{info.item.sku_id} "
+    say(
+        "  move the opening (any RFC 3339 time with offset; this one is 2 min from now on the "
+        "store's clock):"
+    )
+    say(
+        f"    curl -X PATCH {base}/admin/items/{info.item.sku_id} "
         f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
-        f"-d '{{\"sale_start\": \"{example}\"}}'")
+        f'-d \'{{"sale_start": "{example}"}}\''
+    )
 
 
 def raise_fd_limit() -> None:

@@ -62,8 +62,9 @@ class _LocalLimiter:
         return self._limiter.wait(name)
 
 
-def _login_limit(backend: Backend, clock: Clock, kind: str, rate: float,
-                 burst: int) -> SharedLimiter | None:
+def _login_limit(
+    backend: Backend, clock: Clock, kind: str, rate: float, burst: int
+) -> SharedLimiter | None:
     """A login bucket per name: in the storage when replicas share it (Redis), else in this
     process; None when turned off (rate 0)."""
     if rate <= 0:
@@ -74,8 +75,9 @@ def _login_limit(backend: Backend, clock: Clock, kind: str, rate: float,
 
 def _login_refused(wait: float) -> None:
     if wait > 0:
-        raise RateLimited("too many login attempts, try again later",
-                          retry_after=max(1, math.ceil(wait)))
+        raise RateLimited(
+            "too many login attempts, try again later", retry_after=max(1, math.ceil(wait))
+        )
 
 
 _REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
@@ -106,36 +108,53 @@ class StoreService:
         self, backend: Backend, settings: StoreSettings, clock: Clock, metrics: StoreMetrics
     ) -> None:
         self.backend, self.clock, self.metrics = backend, clock, metrics
-        self.sessions = Sessions(backend, clock, settings.session_ttl_s,
-                                 recheck_s=settings.cache_ttl_s)
+        self.sessions = Sessions(
+            backend, clock, settings.session_ttl_s, recheck_s=settings.cache_ttl_s
+        )
         self.admin = AdminGuard(settings.admin_token_value())
         self.cache = ItemCache(settings.cache_ttl_s, clock)
         self.readiness = Readiness(backend.probe_commit, clock)
         # Replicas on shared storage share their buckets; one process keeps its own.
-        wanted = (("all", settings.global_rate_per_s, settings.global_burst),
-                  ("user", settings.user_rate_per_s, settings.user_burst))
-        shared = {kind: limiter for kind, rate, burst in wanted if rate > 0
-                  and (limiter := backend.shared_limiter(kind, rate, burst)) is not None}
+        wanted = (
+            ("all", settings.global_rate_per_s, settings.global_burst),
+            ("user", settings.user_rate_per_s, settings.user_burst),
+        )
+        shared = {
+            kind: limiter
+            for kind, rate, burst in wanted
+            if rate > 0 and (limiter := backend.shared_limiter(kind, rate, burst)) is not None
+        }
         self.shared_limiters = list(shared.items())
         self.user_limiter = (
             KeyedLimiter(settings.user_rate_per_s, settings.user_burst, clock)
-            if settings.user_rate_per_s > 0 and "user" not in shared else None
+            if settings.user_rate_per_s > 0 and "user" not in shared
+            else None
         )
         self.global_limiter = (
             GlobalLimiter(settings.global_rate_per_s, settings.global_burst, clock)
-            if settings.global_rate_per_s > 0 and "all" not in shared else None
+            if settings.global_rate_per_s > 0 and "all" not in shared
+            else None
         )
         # Every attempt takes a token from its client's bucket, then from its (user, client)
         # pair's; failed passwords also from the user's own, looser one (every client together).
         # A guesser thus spends its own buckets and cannot lock the user out from elsewhere.
-        self.login_client = _login_limit(backend, clock, "login-client",
-                                         settings.login_client_rate_per_s,
-                                         settings.login_client_burst)
-        self.login_pair = _login_limit(backend, clock, "login-pair",
-                                       settings.login_user_rate_per_s, settings.login_user_burst)
-        self.login_user = _login_limit(backend, clock, "login-user",
-                                       settings.login_user_rate_per_s * USER_LOGIN_CAP,
-                                       settings.login_user_burst * USER_LOGIN_CAP)
+        self.login_client = _login_limit(
+            backend,
+            clock,
+            "login-client",
+            settings.login_client_rate_per_s,
+            settings.login_client_burst,
+        )
+        self.login_pair = _login_limit(
+            backend, clock, "login-pair", settings.login_user_rate_per_s, settings.login_user_burst
+        )
+        self.login_user = _login_limit(
+            backend,
+            clock,
+            "login-user",
+            settings.login_user_rate_per_s * USER_LOGIN_CAP,
+            settings.login_user_burst * USER_LOGIN_CAP,
+        )
         self.max_pending = settings.max_pending_orders
         self._request_ids = RequestIds()
         self.pending = 0
@@ -179,8 +198,10 @@ class StoreService:
         except Exception as exc:  # a bug past the point where the step may have run
             log.exception("reservation failed; its outcome is unknown")
             self.metrics.order("outcome_unknown", "backend").inc()
-            raise OutcomeUnknown("the order may or may not have been placed: retry with this "
-                                 "request_id", request_id=request_id) from exc
+            raise OutcomeUnknown(
+                "the order may or may not have been placed: retry with this request_id",
+                request_id=request_id,
+            ) from exc
         finally:
             self.pending -= 1
         self.metrics.order(result.outcome.value, "backend").inc()
@@ -222,9 +243,7 @@ class StoreService:
         self.metrics.order(refusal.value, "cache").inc()
         raise _REFUSALS[refusal]()
 
-    def _answer(
-        self, sku_id: str, result: ReservationResult, generation: int
-    ) -> tuple[int, Order]:
+    def _answer(self, sku_id: str, result: ReservationResult, generation: int) -> tuple[int, Order]:
         if result.outcome in (Outcome.NOT_FOUND, Outcome.NOT_STARTED):
             # Early birds and typos are answered from memory until the item changes.
             self.cache.put(sku_id, result.item, generation)
@@ -351,4 +370,3 @@ class StoreService:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.sessions.aclose()
-

@@ -35,12 +35,15 @@ class StoreSettings(BaseSettings):
     session_ttl_s: float = Field(86_400.0, ge=0.001, description="session lifetime, seconds")
     login_user_rate_per_s: float = Field(0.05, ge=0, description="logins/s per user; 0: off")
     login_user_burst: int = Field(5, ge=1)
-    login_client_rate_per_s: float = Field(1.0, ge=0,
-                                           description="logins/s per client address; 0: off")
+    login_client_rate_per_s: float = Field(
+        1.0, ge=0, description="logins/s per client address; 0: off"
+    )
     login_client_burst: int = Field(20, ge=1)
     forwarded_allow_ips: str | None = Field(
-        None, description="proxies trusted for X-Forwarded-For (comma-separated); none: "
-        "the TCP peer is the client")
+        None,
+        description="proxies trusted for X-Forwarded-For (comma-separated); none: "
+        "the TCP peer is the client",
+    )
     user_rate_per_s: float = Field(20.0, ge=0, description="per-user orders/s; 0 turns it off")
     user_burst: int = Field(100, ge=1)
     global_rate_per_s: float = Field(0.0, ge=0, description="all orders/s; 0 turns it off")
@@ -50,14 +53,20 @@ class StoreSettings(BaseSettings):
     cache_ttl_s: float = Field(1.0, ge=0)
     header_timeout_s: float = Field(10.0, gt=0, description="request line and headers, or 408")
     body_timeout_s: float = Field(10.0, gt=0, description="request body after its headers, or 408")
-    max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576,
-                                  description="request line and headers, or 431")
-    max_connections: int = Field(0, ge=0, description="open connections per process, past which "
-                                 "the idle or unfinished one quiet longest is closed; 0: fd limit")
+    max_header_bytes: int = Field(
+        16_384, ge=1024, le=1_048_576, description="request line and headers, or 431"
+    )
+    max_connections: int = Field(
+        0,
+        ge=0,
+        description="open connections per process, past which "
+        "the idle or unfinished one quiet longest is closed; 0: fd limit",
+    )
 
     catalog: str | None = Field(None, description="items to create at start-up (YAML)")
-    orders_db: str = Field("sqlite:///./orders.db",
-                           description="Redis store: the SQL table orders are copied into")
+    orders_db: str = Field(
+        "sqlite:///./orders.db", description="Redis store: the SQL table orders are copied into"
+    )
     persister_max_workers: int = Field(8, ge=1, le=64)
     persister_batch_timeout_s: float = Field(5.0, gt=0)
 

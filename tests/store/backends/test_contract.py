@@ -21,8 +21,9 @@ Factory = Callable[[pytest.FixtureRequest, Path, ManualClock], Backend]
 FACTORIES: dict[str, Factory] = {
     "sqlite": lambda _, tmp, clock: SqliteBackend(tmp / "contract.db", clock),
     "redis": lambda request, _, clock: RedisBackend(request.getfixturevalue("redis_url"), clock),
-    "cluster": lambda request, _, clock: RedisBackend(request.getfixturevalue("cluster_url"),
-                                                      clock),
+    "cluster": lambda request, _, clock: RedisBackend(
+        request.getfixturevalue("cluster_url"), clock
+    ),
 }
 
 
@@ -30,10 +31,10 @@ def _item(sku: str = "eggs", stock: int = 3, limit: int = 1, start: int = T0_MS)
     return Item(sku, sku, 100, stock, "2023-11-14T22:13:20+00:00", start, limit)
 
 
-@pytest.fixture(params=[pytest.param(name, marks=getattr(pytest.mark, name))
-                        for name in FACTORIES])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path,
-                  clock: ManualClock) -> AsyncIterator[Backend]:
+@pytest.fixture(params=[pytest.param(name, marks=getattr(pytest.mark, name)) for name in FACTORIES])
+async def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[Backend]:
     """An opened backend of each kind."""
     made = FACTORIES[request.param](request, tmp_path, clock)
     await made.open()
@@ -67,9 +68,9 @@ class TestReserve:
     async def test_concurrent_reservations_never_oversell(self, backend: Backend) -> None:
         """300 users at once for 50 units: exactly 50 orders, 50 users, stock 0."""
         await backend.put_item(_item(stock=50))
-        results = await asyncio.gather(*(
-            backend.reserve(Reservation(f"u{i}", "eggs", 1)) for i in range(300)
-        ))
+        results = await asyncio.gather(
+            *(backend.reserve(Reservation(f"u{i}", "eggs", 1)) for i in range(300))
+        )
         created = [r.order for r in results if r.outcome is Outcome.CREATED]
         assert len(created) == 50
         assert sum(r.outcome is Outcome.SOLD_OUT for r in results) == 250
@@ -82,14 +83,13 @@ class TestReserve:
     async def test_concurrent_replays_make_one_order(self, backend: Backend) -> None:
         """50 copies of one request_id: one order, every answer carries it."""
         await backend.put_item(_item(stock=10))
-        results = await asyncio.gather(*(
-            backend.reserve(Reservation("ann", "eggs", 1, "same")) for _ in range(50)
-        ))
+        results = await asyncio.gather(
+            *(backend.reserve(Reservation("ann", "eggs", 1, "same")) for _ in range(50))
+        )
         orders = {r.order for r in results}
         assert len(orders) == 1
         assert sorted(r.outcome.value for r in results) == ["created"] + ["replayed"] * 49
         assert len(await backend.list_orders(None)) == 1
-
 
     async def test_a_request_id_is_scoped_to_its_item(self, backend: Backend) -> None:
         """The same request id for another item is another order (and a replay of each stays
@@ -103,8 +103,9 @@ class TestReserve:
         assert milk.order is not None
         assert (await backend.reserve(Reservation("ann", "milk", 1, "r1"))).order == milk.order
         assert (await backend.reserve(Reservation("ann", "eggs", 1, "r1"))).order == eggs.order
-        assert (await backend.reserve(Reservation("bob", "eggs", 1, "r1"))).outcome \
-            is Outcome.CREATED  # another user's key
+        assert (
+            await backend.reserve(Reservation("bob", "eggs", 1, "r1"))
+        ).outcome is Outcome.CREATED  # another user's key
 
 
 class TestRecords:
@@ -125,10 +126,12 @@ class TestRecords:
 
     async def test_users_and_sessions(self, backend: Backend) -> None:
         """Users with sessions; password hashes; extra sessions."""
-        await backend.create_users([
-            NewUser("ann", "hash-a", Session("ann", "t-ann", T0_MS + 5)),
-            NewUser("bob", None, Session("bob", "t-bob", T0_MS + 5)),
-        ])
+        await backend.create_users(
+            [
+                NewUser("ann", "hash-a", Session("ann", "t-ann", T0_MS + 5)),
+                NewUser("bob", None, Session("bob", "t-bob", T0_MS + 5)),
+            ]
+        )
         assert await backend.password_hash("ann") == "hash-a"
         assert await backend.password_hash("bob") is None
         assert await backend.password_hash("cyd") is None
@@ -140,10 +143,15 @@ class TestRecords:
         """Logout, admin revoke and a replaced user delete sessions and log the live ones in
         order; a log read from a cursor gives only what came after it."""
         start = await backend.revocation_cursor()
-        await backend.create_users([NewUser("ann", "hash-a", Session("ann", "t-a1", T0_MS + 50)),
-                                    NewUser("bob", "hash-b", Session("bob", "t-b1", T0_MS + 50))])
-        assert await backend.create_session(Session("ann", "t-a2", T0_MS + 50),
-                                            password_hash="hash-a")
+        await backend.create_users(
+            [
+                NewUser("ann", "hash-a", Session("ann", "t-a1", T0_MS + 50)),
+                NewUser("bob", "hash-b", Session("bob", "t-b1", T0_MS + 50)),
+            ]
+        )
+        assert await backend.create_session(
+            Session("ann", "t-a2", T0_MS + 50), password_hash="hash-a"
+        )
         assert await backend.create_session(Session("ann", "t-old", T0_MS - 1))  # expired
         assert await backend.revoke_session("t-a1")
         assert not await backend.revoke_session("t-a1")
@@ -156,7 +164,8 @@ class TestRecords:
         assert await backend.revoke_sessions("ann") == []
         # Replacing bob revokes his sessions; his new first session is live.
         assert await backend.create_users(
-            [NewUser("bob", "hash-b2", Session("bob", "t-b2", T0_MS + 50))]) == ["t-b1"]
+            [NewUser("bob", "hash-b2", Session("bob", "t-b2", T0_MS + 50))]
+        ) == ["t-b1"]
         assert await backend.get_session("t-b1") is None
         assert await backend.password_hash("bob") == "hash-b2"
         assert await backend.get_session("t-b2") == Session("bob", "t-b2", T0_MS + 50)
@@ -167,13 +176,15 @@ class TestRecords:
         assert await backend.revocation_cursor() == later
 
     async def test_a_login_checked_against_a_replaced_password_adds_no_session(
-            self, backend: Backend) -> None:
+        self, backend: Backend
+    ) -> None:
         """The session of a login whose password check came before a replacement is refused,
         and a rehash does not overwrite a replacement either."""
         await backend.create_users([NewUser("ann", "hash-1", Session("ann", "t-1", T0_MS + 50))])
         await backend.create_users([NewUser("ann", "hash-2", Session("ann", "t-2", T0_MS + 50))])
-        assert not await backend.create_session(Session("ann", "t-late", T0_MS + 50),
-                                                password_hash="hash-1")
+        assert not await backend.create_session(
+            Session("ann", "t-late", T0_MS + 50), password_hash="hash-1"
+        )
         assert await backend.get_session("t-late") is None
         assert not await backend.replace_password_hash("ann", "hash-1", "hash-1-stronger")
         assert await backend.replace_password_hash("ann", "hash-2", "hash-2-stronger")
@@ -213,17 +224,21 @@ class TestRecords:
 
 @pytest.mark.parametrize(
     ("url", "message"),
-    [("mysql://x", "unknown scheme"), ("sqlite:///:memory:", "not :memory:"),
-     ("sqlite://relative", "not sqlite"), ("sqlite:///", "not sqlite"),
-     ("redis://127.0.0.1", "needs a host and a port"),
-     ("redis+cluster://:secret@:6379", "needs a host and a port"),
-     ("redis://127.0.0.1:99999/0", "not a valid Redis URL"),
-     ("redis://:se/cret@127.0.0.1:6379/0", "not a valid Redis URL"),
-     ("redis://:secret@127.0.0.1:notaport/0", "not a valid Redis URL"),
-     ("redis+cluster://:secret@127.0.0.1:7000/3", "only database 0"),
-     ("redis://:secret@127.0.0.1:6379/0x", "the database is a number"),
-     ("redis://:secret@127.0.0.1:6379/0?socket_timeout=abc", "in the URL's options"),
-     ("redis+cluster://:secret@127.0.0.1:7000?db=1", "in the URL's options")],
+    [
+        ("mysql://x", "unknown scheme"),
+        ("sqlite:///:memory:", "not :memory:"),
+        ("sqlite://relative", "not sqlite"),
+        ("sqlite:///", "not sqlite"),
+        ("redis://127.0.0.1", "needs a host and a port"),
+        ("redis+cluster://:secret@:6379", "needs a host and a port"),
+        ("redis://127.0.0.1:99999/0", "not a valid Redis URL"),
+        ("redis://:se/cret@127.0.0.1:6379/0", "not a valid Redis URL"),
+        ("redis://:secret@127.0.0.1:notaport/0", "not a valid Redis URL"),
+        ("redis+cluster://:secret@127.0.0.1:7000/3", "only database 0"),
+        ("redis://:secret@127.0.0.1:6379/0x", "the database is a number"),
+        ("redis://:secret@127.0.0.1:6379/0?socket_timeout=abc", "in the URL's options"),
+        ("redis+cluster://:secret@127.0.0.1:7000?db=1", "in the URL's options"),
+    ],
 )
 def test_backend_url_errors(url: str, message: str) -> None:
     """A store URL that names no usable backend is a ConfigError naming ``store``."""

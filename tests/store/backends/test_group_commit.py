@@ -47,8 +47,9 @@ def db(tmp_path: Path) -> Callable[..., sqlite3.Connection]:
     conn.close()
 
     def connect(**kwargs: Any) -> sqlite3.Connection:
-        made: sqlite3.Connection = sqlite3.connect(path, isolation_level=None,
-                                                   check_same_thread=False, **kwargs)
+        made: sqlite3.Connection = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, **kwargs
+        )
         return made
 
     return connect
@@ -67,8 +68,8 @@ async def _count(connect: Callable[..., sqlite3.Connection]) -> int:
 
 
 async def test_a_full_database_fails_every_batch_once_and_logs_one_line(
-        db: Callable[..., sqlite3.Connection], clock: ManualClock,
-        caplog: pytest.LogCaptureFixture) -> None:
+    db: Callable[..., sqlite3.Connection], clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
     """The file may not grow (SQLite's own SQLITE_FULL): 40 batches of 10 writes each fail as a
     whole, each caller hears 503 unavailable with Retry-After, nothing is written, and the log
     gets one ERROR line for the lot (the next, once the clock has moved on, counts the rest)."""
@@ -84,8 +85,9 @@ async def test_a_full_database_fails_every_batch_once_and_logs_one_line(
     try:
         answers = []
         for _ in range(40):
-            answers += await asyncio.gather(*(writer.submit(_insert) for _ in range(10)),
-                                            return_exceptions=True)
+            answers += await asyncio.gather(
+                *(writer.submit(_insert) for _ in range(10)), return_exceptions=True
+            )
         assert all(isinstance(a, Unavailable) for a in answers), answers
         assert {a.retry_after for a in answers if isinstance(a, StoreError)} == {1}
         assert len(caplog.records) == 1
@@ -98,16 +100,19 @@ async def test_a_full_database_fails_every_batch_once_and_logs_one_line(
     assert await _count(db) == 0
 
 
-@pytest.mark.parametrize(("code", "error"), [
-    (sqlite3.SQLITE_FULL, Unavailable),
-    (sqlite3.SQLITE_IOERR_WRITE, Unavailable),
-    (sqlite3.SQLITE_BUSY, Unavailable),
-    (sqlite3.SQLITE_IOERR_FSYNC, OutcomeUnknown),
-    (sqlite3.SQLITE_IOERR, OutcomeUnknown),
-])
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        (sqlite3.SQLITE_FULL, Unavailable),
+        (sqlite3.SQLITE_IOERR_WRITE, Unavailable),
+        (sqlite3.SQLITE_BUSY, Unavailable),
+        (sqlite3.SQLITE_IOERR_FSYNC, OutcomeUnknown),
+        (sqlite3.SQLITE_IOERR, OutcomeUnknown),
+    ],
+)
 async def test_a_failed_commit_says_whether_it_may_have_committed(
-        db: Callable[..., sqlite3.Connection], clock: ManualClock, code: int,
-        error: type[StoreError]) -> None:
+    db: Callable[..., sqlite3.Connection], clock: ManualClock, code: int, error: type[StoreError]
+) -> None:
     """A COMMIT that fails before its record reaches the log (disk full, a failed write, a lock)
     committed nothing: unavailable. Any other failure (a failed fsync above all) may have left a
     commit that a crash brings back: outcome unknown. The writer goes on afterwards."""
@@ -125,8 +130,9 @@ async def test_a_failed_commit_says_whether_it_may_have_committed(
     try:
         assert conn is not None
         conn.fail_with = _error(code)
-        answers = await asyncio.gather(*(writer.submit(_insert) for _ in range(3)),
-                                       return_exceptions=True)
+        answers = await asyncio.gather(
+            *(writer.submit(_insert) for _ in range(3)), return_exceptions=True
+        )
         assert [type(a) for a in answers] == [error] * 3
         conn.fail_with = None
         assert await writer.submit(_insert) > 0
@@ -136,7 +142,8 @@ async def test_a_failed_commit_says_whether_it_may_have_committed(
 
 
 async def test_a_job_that_breaks_a_constraint_fails_alone(
-        db: Callable[..., sqlite3.Connection], clock: ManualClock) -> None:
+    db: Callable[..., sqlite3.Connection], clock: ManualClock
+) -> None:
     """A job's own error (a constraint) is that job's; the rest of its batch commits."""
 
     def duplicate(conn: sqlite3.Connection) -> None:
@@ -146,8 +153,12 @@ async def test_a_job_that_breaks_a_constraint_fails_alone(
     writer.start()
     try:
         await writer.submit(duplicate)
-        answers = await asyncio.gather(writer.submit(_insert), writer.submit(duplicate),
-                                       writer.submit(_insert), return_exceptions=True)
+        answers = await asyncio.gather(
+            writer.submit(_insert),
+            writer.submit(duplicate),
+            writer.submit(_insert),
+            return_exceptions=True,
+        )
     finally:
         await writer.stop()
     assert isinstance(answers[1], Unavailable)

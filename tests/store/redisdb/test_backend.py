@@ -70,8 +70,9 @@ async def test_redis_down_is_unavailable_not_a_traceback(clock: ManualClock) -> 
 async def test_reservations_arriving_together_share_pipelines(backend: RedisBackend) -> None:
     """200 at once: every one decided by its own script call, carried by far fewer pipelines."""
     await backend.put_item(_item("eggs", stock=150))
-    results = await asyncio.gather(*(backend.reserve(Reservation(f"u{i}", "eggs", 1))
-                                     for i in range(200)))
+    results = await asyncio.gather(
+        *(backend.reserve(Reservation(f"u{i}", "eggs", 1)) for i in range(200))
+    )
     assert sum(r.order is not None for r in results) == 150
     assert backend._reserve.carried == 200
     assert backend._reserve.batches <= 20
@@ -91,7 +92,8 @@ async def test_a_resent_call_finds_its_own_order(backend: RedisBackend) -> None:
 
 
 async def test_a_failing_reload_answers_503_not_a_hang(
-        backend: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The script forgotten by Redis and the handling of that failing with something unexpected:
     every caller still gets an answer: outcome_unknown, since a reload and call may have run."""
     await backend.put_item(_item("eggs"))
@@ -101,9 +103,13 @@ async def test_a_failing_reload_answers_503_not_a_hang(
         raise RuntimeError("slot moved mid-reload")
 
     monkeypatch.setattr(backend._reserve, "_alone", alone)
-    results = await asyncio.wait_for(asyncio.gather(
-        *(backend.reserve(Reservation(f"u{i}", "eggs", 1)) for i in range(3)),
-        return_exceptions=True), 5)
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            *(backend.reserve(Reservation(f"u{i}", "eggs", 1)) for i in range(3)),
+            return_exceptions=True,
+        ),
+        5,
+    )
     assert all(isinstance(r, OutcomeUnknown) for r in results)
 
 
@@ -112,10 +118,16 @@ def test_cluster_errors_are_unavailable() -> None:
         raise RedisClusterException("every node is down")
 
 
-@pytest.mark.parametrize("url", [
-    "redis://:hunter2@127.0.0.1:6379/0", "redis://ann:hunter2@127.0.0.1:6379/0",
-    "redis://:hun/ter#2@127.0.0.1:6379/0", "redis://:hunter2@@127.0.0.1:6379/0",
-    "redis://127.0.0.1:6379/0?password=hunter2&db=0"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:hunter2@127.0.0.1:6379/0",
+        "redis://ann:hunter2@127.0.0.1:6379/0",
+        "redis://:hun/ter#2@127.0.0.1:6379/0",
+        "redis://:hunter2@@127.0.0.1:6379/0",
+        "redis://127.0.0.1:6379/0?password=hunter2&db=0",
+    ],
+)
 def test_redacted_urls_never_show_the_password(url: str) -> None:
     shown = redact_url(url)
     assert "hunter2" not in shown
@@ -124,7 +136,8 @@ def test_redacted_urls_never_show_the_password(url: str) -> None:
 
 
 async def test_a_catalog_load_that_lost_its_lock_takes_it_again(
-        backend: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The first write is fenced off (another holder came and went while this one paused): the
     load takes the lock again and finishes; each item created once, counted once."""
     real = backend.create_item
@@ -143,26 +156,31 @@ async def test_a_catalog_load_that_lost_its_lock_takes_it_again(
     assert await backend.load_catalog([_item("eggs"), _item("milk")]) == 0
 
 
-@pytest.mark.parametrize(("config", "says"), [
-    ({"appendonly": "yes", "appendfsync": "always"}, None),
-    ({"appendonly": "yes", "appendfsync": "everysec"}, "last second or two"),
-    ({"appendonly": "no", "appendfsync": "always"}, "without its append-only file"),
-    ({}, "could not read"),
-])
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ({"appendonly": "yes", "appendfsync": "always"}, None),
+        ({"appendonly": "yes", "appendfsync": "everysec"}, "last second or two"),
+        ({"appendonly": "no", "appendfsync": "always"}, "without its append-only file"),
+        ({}, "could not read"),
+    ],
+)
 def test_what_a_redis_crash_could_cost(config: dict[str, str], says: str | None) -> None:
     warning = durability_warning(config)
     assert (warning is None) if says is None else (warning is not None and says in warning)
 
 
-async def test_the_store_says_so_at_start(backend: RedisBackend,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_store_says_so_at_start(
+    backend: RedisBackend, caplog: pytest.LogCaptureFixture
+) -> None:
     """The private test server runs without an append-only file: the warning is logged."""
     await backend.start_background()
     assert "appendonly no" in caplog.text
 
 
 async def test_a_caller_gone_during_a_reload_costs_the_others_nothing(
-        backend: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One call of a batch must be sent again (its node forgot the script) and its caller hangs
     up meanwhile: the two calls already decided get their answers, at once."""
     batcher = backend._reserve
@@ -182,11 +200,14 @@ async def test_a_caller_gone_during_a_reload_costs_the_others_nothing(
     await reloading.wait()
     calls[0].cancel()
     assert list(await asyncio.wait_for(asyncio.gather(calls[1], calls[2]), 1)) == [
-        ["created", 1], ["created", 2]]
+        ["created", 1],
+        ["created", 2],
+    ]
 
 
 async def test_a_users_session_set_keeps_only_what_may_be_live(
-        backend: RedisBackend, clock: ManualClock) -> None:
+    backend: RedisBackend, clock: ManualClock
+) -> None:
     """Every login adds to the user's set; expired sessions leave it on the next one, so a
     user logging in daily for years does not grow it without bound."""
     for i in range(20):
@@ -199,7 +220,10 @@ async def test_a_users_session_set_keeps_only_what_may_be_live(
 
 @pytest.mark.cluster
 async def test_the_readiness_probe_writes_once_per_server_whatever_the_catalog(
-    clock: ManualClock, redis_url: str, cluster_url: str, redis_cluster_ports: list[int],
+    clock: ManualClock,
+    redis_url: str,
+    cluster_url: str,
+    redis_cluster_ports: list[int],
 ) -> None:
     """200 items or none, a probe writes one key on a server and one on each cluster primary
     (anyone may poll /readyz: its cost must not grow with the catalog)."""

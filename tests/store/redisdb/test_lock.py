@@ -85,7 +85,8 @@ async def test_waiting_for_a_held_lock_is_bounded(client: Client) -> None:
 
 
 async def test_one_failed_renewal_is_not_a_lost_lock(
-        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Redis unreachable for one renewal (TTL 300 ms, renewals every 100 ms): the lock is still
     ours, and the watchdog goes on renewing it."""
     a = _lock(client, ttl_ms=300)
@@ -107,7 +108,8 @@ async def test_one_failed_renewal_is_not_a_lost_lock(
 
 
 async def test_a_renewal_that_hangs_is_cut_short_and_tried_again(
-        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The first renewal hangs (a network stall longer than the TTL): it is given up after a
     third of the TTL and tried again in time, so the lock stays ours."""
     a = _lock(client, ttl_ms=300)

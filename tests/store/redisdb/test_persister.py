@@ -21,16 +21,29 @@ from sniper.store.rules import Outcome, Reservation
 from tests.conftest import T0_MS
 
 
-@pytest.mark.parametrize(("workers", "backlog", "grow"), [
-    (0, 0, True), (1, 0, False), (1, 49, False), (1, 50, True), (7, 500, True), (8, 500, False),
-])
+@pytest.mark.parametrize(
+    ("workers", "backlog", "grow"),
+    [
+        (0, 0, True),
+        (1, 0, False),
+        (1, 49, False),
+        (1, 50, True),
+        (7, 500, True),
+        (8, 500, False),
+    ],
+)
 def test_the_pool_grows_at_a_backlog_of_50(workers: int, backlog: int, grow: bool) -> None:
     assert PoolPolicy(max_workers=8).grow(workers, backlog) is grow
 
 
-@pytest.mark.parametrize(("workers", "idle_s", "retire"), [
-    (2, 29.9, False), (2, 30.0, True), (1, 300.0, False),
-])
+@pytest.mark.parametrize(
+    ("workers", "idle_s", "retire"),
+    [
+        (2, 29.9, False),
+        (2, 30.0, True),
+        (1, 300.0, False),
+    ],
+)
 def test_an_idle_worker_leaves_after_30_s(workers: int, idle_s: float, retire: bool) -> None:
     assert PoolPolicy().retire(workers, idle_s) is retire
 
@@ -68,8 +81,9 @@ class DiesAfterCommit(OrderTable):
 
 async def _orders(backend: RedisBackend, n: int, sku: str = "eggs") -> list[Order]:
     await backend.put_item(Item(sku, sku, 1, n, "2023-11-14T22:13:20+00:00", T0_MS, 1))
-    results = await asyncio.gather(*(backend.reserve(Reservation(f"u{i}", sku, 1))
-                                     for i in range(n)))
+    results = await asyncio.gather(
+        *(backend.reserve(Reservation(f"u{i}", sku, 1)) for i in range(n))
+    )
     assert all(r.outcome is Outcome.CREATED for r in results)
     return [r.order for r in results if r.order is not None]
 
@@ -83,14 +97,16 @@ async def _until(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) 
 
 @pytest.mark.redis
 async def test_killed_mid_batch_then_restarted_every_order_once(
-        backend: RedisBackend, tmp_path: Path) -> None:
+    backend: RedisBackend, tmp_path: Path
+) -> None:
     """The first persister copies a batch and dies before acknowledging it; a new one claims the
     dead one's pending entries: every order is in SQL, each once, and the streams are empty."""
     orders = await _orders(backend, 120) + await _orders(backend, 30, sku="milk")
     url = f"sqlite:///{tmp_path / 'orders.db'}"
     dying = DiesAfterCommit(url)
-    first = OrderPersister(backend.client, backend._calls, dying, name="first", batch=50,
-                           batch_timeout_s=0.1)
+    first = OrderPersister(
+        backend.client, backend._calls, dying, name="first", batch=50, batch_timeout_s=0.1
+    )
     await first.table.open()
     # eggs: a batch of 50 went in, then its copy 'died' before the acknowledgement (logged, left
     # pending); milk, the next stream, is copied all the same.
@@ -98,12 +114,20 @@ async def test_killed_mid_batch_then_restarted_every_order_once(
     assert dying.died
     await first.stop()
 
-    second = OrderPersister(backend.client, backend._calls, OrderTable(url), name="second",
-                            batch=50, batch_timeout_s=0.1)  # claims after 0.3 s pending
+    second = OrderPersister(
+        backend.client,
+        backend._calls,
+        OrderTable(url),
+        name="second",
+        batch=50,
+        batch_timeout_s=0.1,
+    )  # claims after 0.3 s pending
     await second.start()
     try:
+
         async def all_moved() -> bool:
             return await second.backlog() == 0
+
         await _until(all_moved)
     finally:
         await second.stop()
@@ -116,14 +140,20 @@ async def test_killed_mid_batch_then_restarted_every_order_once(
 
 @pytest.mark.redis
 async def test_the_pool_grows_with_the_backlog_and_shrinks_when_idle(
-        backend: RedisBackend, tmp_path: Path) -> None:
+    backend: RedisBackend, tmp_path: Path
+) -> None:
     """600 orders waiting: the supervisor's ticks add workers (backlog >= 50); once all are
     copied and 30 s pass on the fake clock, the extra workers leave, one stays."""
     await _orders(backend, 600)
     clock = FakeClock()
-    persister = OrderPersister(backend.client, backend._calls,
-                               OrderTable(f"sqlite:///{tmp_path / 'orders.db'}"), name="p",
-                               batch=20, clock=clock)
+    persister = OrderPersister(
+        backend.client,
+        backend._calls,
+        OrderTable(f"sqlite:///{tmp_path / 'orders.db'}"),
+        name="p",
+        batch=20,
+        clock=clock,
+    )
     await persister.start(supervise=False)
     try:
         assert persister.workers == 1
@@ -133,6 +163,7 @@ async def test_the_pool_grows_with_the_backlog_and_shrinks_when_idle(
 
         async def drained() -> bool:
             return await persister.backlog() == 0
+
         await _until(drained)
         grown = persister.workers
         assert grown > 1
@@ -140,8 +171,10 @@ async def test_the_pool_grows_with_the_backlog_and_shrinks_when_idle(
         await asyncio.sleep(0.2)  # every worker looks at its idle time a few times
         assert persister.workers == grown  # not yet
         clock.now += 2.0
+
         async def shrunk() -> bool:
             return persister.workers == 1
+
         await _until(shrunk)
         assert persister.persisted == 600
         assert persister.peak_workers == grown
@@ -151,13 +184,15 @@ async def test_the_pool_grows_with_the_backlog_and_shrinks_when_idle(
 
 @pytest.mark.redis
 async def test_a_stream_that_lost_its_group_is_picked_up_again(
-        backend: RedisBackend, tmp_path: Path) -> None:
+    backend: RedisBackend, tmp_path: Path
+) -> None:
     """The stream (and its consumer group) deleted, as by a Redis restart without its data; new
     orders make a stream with no group: the persister makes the group again and copies them, and
     the other item's orders are not held up meanwhile."""
     url = f"sqlite:///{tmp_path / 'orders.db'}"
-    persister = OrderPersister(backend.client, backend._calls, OrderTable(url), name="p",
-                               poll_s=0.01)
+    persister = OrderPersister(
+        backend.client, backend._calls, OrderTable(url), name="p", poll_s=0.01
+    )
     await persister.start(supervise=False)
     try:
         await _orders(backend, 5)
@@ -165,13 +200,16 @@ async def test_a_stream_that_lost_its_group_is_picked_up_again(
         async def copied(n: int) -> Callable[[], Awaitable[bool]]:
             async def check() -> bool:
                 return persister.persisted >= n
+
             return check
+
         await _until(await copied(5))
         await backend.client.delete(sku_keys("eggs").stream)
         await _orders(backend, 7, sku="eggs2")
         await backend.put_item(Item("eggs", "eggs", 1, 3, "2023-11-14T22:13:20+00:00", T0_MS, 9))
-        later = await asyncio.gather(*(backend.reserve(Reservation(f"v{i}", "eggs", 1))
-                                       for i in range(3)))
+        later = await asyncio.gather(
+            *(backend.reserve(Reservation(f"v{i}", "eggs", 1)) for i in range(3))
+        )
         assert all(r.outcome is Outcome.CREATED for r in later)
         await _until(await copied(15))
     finally:
@@ -179,11 +217,13 @@ async def test_a_stream_that_lost_its_group_is_picked_up_again(
 
 
 async def test_an_outage_backs_off_and_does_not_flood_the_log(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Redis unreachable for a second: one warning, not dozens; and the pool lives on."""
     down = connect(f"redis://127.0.0.1:{free_port()}/0")
-    persister = OrderPersister(down, Calls(), OrderTable(f"sqlite:///{tmp_path / 'o.db'}"),
-                               name="p", poll_s=0.01)
+    persister = OrderPersister(
+        down, Calls(), OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p", poll_s=0.01
+    )
     try:
         await persister.start()
         await asyncio.sleep(1.0)

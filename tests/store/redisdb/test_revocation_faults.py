@@ -36,6 +36,7 @@ def _failing_once(target: Callable[..., Awaitable[Any]], *, ran: bool) -> Callab
             armed[0] = False
             raise _injected()
         return result
+
     return call
 
 
@@ -59,10 +60,15 @@ async def _replace(backend: RedisBackend, sessions: Sessions, _: str) -> object:
     return revoked
 
 
-@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis),
-                        pytest.param("cluster", marks=pytest.mark.cluster)])
-async def backends(request: pytest.FixtureRequest,
-                   clock: ManualClock) -> AsyncIterator[list[RedisBackend]]:
+@pytest.fixture(
+    params=[
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("cluster", marks=pytest.mark.cluster),
+    ]
+)
+async def backends(
+    request: pytest.FixtureRequest, clock: ManualClock
+) -> AsyncIterator[list[RedisBackend]]:
     """Three processes' backends on one Redis (or cluster)."""
     url = request.getfixturevalue(f"{request.param}_url")
     made = [RedisBackend(url, clock) for _ in range(3)]
@@ -75,13 +81,23 @@ async def backends(request: pytest.FixtureRequest,
             await backend.aclose()
 
 
-@pytest.mark.parametrize("fault", ["_end_session:before", "_end_session:ran",
-                                   "_log_revoked:before", "_log_revoked:ran",
-                                   "_drop:before", "_drop:ran"])
-@pytest.mark.parametrize("revoke", [_logout, _admin_revoke, _replace],
-                         ids=["logout", "admin-revoke", "replace"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "_end_session:before",
+        "_end_session:ran",
+        "_log_revoked:before",
+        "_log_revoked:ran",
+        "_drop:before",
+        "_drop:ran",
+    ],
+)
+@pytest.mark.parametrize(
+    "revoke", [_logout, _admin_revoke, _replace], ids=["logout", "admin-revoke", "replace"]
+)
 async def test_a_revocation_cut_short_is_finished_by_the_next(
-        backends: list[RedisBackend], clock: ManualClock, fault: str, revoke: Step) -> None:
+    backends: list[RedisBackend], clock: ManualClock, fault: str, revoke: Step
+) -> None:
     """The first try fails (503) at one step; the second finishes it: the process that cached
     the session refuses it once --cache-ttl has passed, and so does a process that never saw
     it."""

@@ -36,8 +36,12 @@ async def _write_as_the_old_release(url: str, user: str, password: str) -> str:
         await client.aclose()
 
 
-@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis),
-                        pytest.param("cluster", marks=pytest.mark.cluster)])
+@pytest.fixture(
+    params=[
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("cluster", marks=pytest.mark.cluster),
+    ]
+)
 def url(request: pytest.FixtureRequest) -> str:
     """A private Redis, or cluster, emptied."""
     return str(request.getfixturevalue(f"{request.param}_url"))
@@ -51,8 +55,7 @@ async def _sessions(url: str, clock: ManualClock) -> tuple[RedisBackend, Session
     return backend, sessions
 
 
-async def test_users_and_sessions_of_the_old_release_carry_on(
-        url: str, clock: ManualClock) -> None:
+async def test_users_and_sessions_of_the_old_release_carry_on(url: str, clock: ManualClock) -> None:
     """Written before the upgrade: the user logs in with its password, its old session works
     until an admin revoke, which ends it on a process that had it cached and on a new one."""
     token = await _write_as_the_old_release(url, "alice", "pw")
@@ -77,7 +80,8 @@ async def test_users_and_sessions_of_the_old_release_carry_on(
 
 
 async def test_a_user_written_by_an_old_replica_after_the_upgrade_logs_in(
-        url: str, clock: ManualClock) -> None:
+    url: str, clock: ManualClock
+) -> None:
     """During a rolling upgrade an old replica may still write a user where it used to: a login
     on a new one finds it (and moves it)."""
     backend, sessions = await _sessions(url, clock)

@@ -32,5 +32,12 @@ def platform_class(name: str) -> type[Platform]:
     raise ConfigError(f"platform: unknown {name!r} (known: {', '.join(known)})")
 
 
-__all__ = ["BUILTIN", "GROUP", "HttpPlatform", "Platform", "Probe", "StorePlatform",
-           "platform_class"]
+__all__ = [
+    "BUILTIN",
+    "GROUP",
+    "HttpPlatform",
+    "Platform",
+    "Probe",
+    "StorePlatform",
+    "platform_class",
+]

@@ -26,8 +26,9 @@ def carries_request_id(request: HttpRequest) -> bool:
     """Whether the request sends the run's request id (``{request_id}`` in its URL, a header or
     its body), so that a shop that reads it as an idempotency key makes one order of the whole
     burst."""
-    return any(REQUEST_ID in text for text in (request.url, request.body or "",
-                                               *request.headers.values()))
+    return any(
+        REQUEST_ID in text for text in (request.url, request.body or "", *request.headers.values())
+    )
 
 
 def json_lookup(data: Any, path: str) -> Any:
@@ -110,9 +111,11 @@ class HttpPlatform(Platform):
         return carries_request_id(self._request)
 
     def _fill(self, template: str, request_id: str) -> str:
-        return (template.replace("{sku_id}", self.task.sku_id)
-                .replace("{qty}", str(self.task.qty))
-                .replace(REQUEST_ID, request_id))
+        return (
+            template.replace("{sku_id}", self.task.sku_id)
+            .replace("{qty}", str(self.task.qty))
+            .replace(REQUEST_ID, request_id)
+        )
 
     def order_call(self, request_id: str) -> HttpCall:
         """The captured request with the placeholders filled and the cookie set."""
@@ -122,8 +125,11 @@ class HttpPlatform(Platform):
         skip = {"cookie", "host", "content-length"}
         # A filled header value is checked again: a placeholder's value must not smuggle in a
         # line break (a header of the attacker's choosing) where the capture had none.
-        headers = [(k, header_safe(self._fill(v, request_id), f"request.headers.{k}"))
-                   for k, v in request.headers.items() if k.lower() not in skip]
+        headers = [
+            (k, header_safe(self._fill(v, request_id), f"request.headers.{k}"))
+            for k, v in request.headers.items()
+            if k.lower() not in skip
+        ]
         headers.append(("Cookie", self.cookie))
         body = self._fill(request.body, request_id).encode() if request.body else b""
         return HttpCall(request.method.upper(), target, tuple(headers), body)
@@ -138,9 +144,11 @@ class HttpPlatform(Platform):
             found = first_order_id(rules.order_id, text, data)
             if ok and found is not None:
                 return Verdict(Kind.ORDERED, order_id=found)
-        for kind, kind_rules in ((Kind.SOLD_OUT, rules.sold_out),
-                                 (Kind.LIMIT_REACHED, rules.limit_reached),
-                                 (Kind.NOT_STARTED, rules.not_started)):
+        for kind, kind_rules in (
+            (Kind.SOLD_OUT, rules.sold_out),
+            (Kind.LIMIT_REACHED, rules.limit_reached),
+            (Kind.NOT_STARTED, rules.not_started),
+        ):
             if first_match(kind_rules, text, data) is not None:
                 return Verdict(kind, detail=kind.value)
         verdict = by_status(response)

@@ -34,10 +34,13 @@ class StorePlatform(Platform):
 
     def order_call(self, request_id: str) -> HttpCall:
         """``POST /api/orders`` with the sku, quantity and this run's request id."""
-        body = json.dumps({"sku_id": self.task.sku_id, "qty": self.task.qty,
-                           "request_id": request_id}, separators=(",", ":")).encode()
-        return HttpCall("POST", "/api/orders",
-                        (*self._headers(), ("Content-Type", "application/json")), body)
+        body = json.dumps(
+            {"sku_id": self.task.sku_id, "qty": self.task.qty, "request_id": request_id},
+            separators=(",", ":"),
+        ).encode()
+        return HttpCall(
+            "POST", "/api/orders", (*self._headers(), ("Content-Type", "application/json")), body
+        )
 
     def classify(self, response: Response) -> Verdict:
         """By status, then by the store's error code."""
@@ -53,7 +56,8 @@ class StorePlatform(Platform):
             retry_after = fallback.retry_after_s if fallback else None
             return Verdict(kind, retry_after_s=retry_after, detail=code or "")
         return by_status(response) or Verdict(
-            Kind.FATAL, detail=f"HTTP {response.status} {code or ''}".strip())
+            Kind.FATAL, detail=f"HTTP {response.status} {code or ''}".strip()
+        )
 
     def time_call(self) -> HttpCall:
         """``GET /api/time``."""
@@ -71,9 +75,14 @@ class StorePlatform(Platform):
     def probes(self) -> list[Probe]:
         """The item exists, and the session is accepted."""
         sku = quote(self.task.sku_id, safe="")
-        return [Probe("item", HttpCall("GET", f"/api/items/{sku}"),
-                      missing=f"sku_id: the store has no item {self.task.sku_id!r}"),
-                self.session_probe()]
+        return [
+            Probe(
+                "item",
+                HttpCall("GET", f"/api/items/{sku}"),
+                missing=f"sku_id: the store has no item {self.task.sku_id!r}",
+            ),
+            self.session_probe(),
+        ]
 
     def sale_start(self, probe: Probe, response: Response) -> datetime | None:
         """The item's ``sale_start``, from the item probe's answer."""
@@ -89,7 +98,8 @@ class StorePlatform(Platform):
         sku = quote(self.task.sku_id, safe="")
         try:
             response = await conn.request(
-                HttpCall("GET", f"/api/orders?sku_id={sku}", self._headers()), timeout_s)
+                HttpCall("GET", f"/api/orders?sku_id={sku}", self._headers()), timeout_s
+            )
         except ConnectionBroken:
             return None
         orders = _field(response, "orders") if response.status == 200 else None

@@ -27,10 +27,14 @@ def _sqlite(settings: StoreSettings, clock: Clock) -> Backend:
 def _redis(settings: StoreSettings, clock: Clock) -> Backend:
     from sniper.store.redisdb.backend import RedisBackend
 
-    return RedisBackend(settings.store, clock, orders_db=settings.orders_db,
-                        persister_max_workers=settings.persister_max_workers,
-                        persister_batch_timeout_s=settings.persister_batch_timeout_s,
-                        session_ttl_s=settings.session_ttl_s)
+    return RedisBackend(
+        settings.store,
+        clock,
+        orders_db=settings.orders_db,
+        persister_max_workers=settings.persister_max_workers,
+        persister_batch_timeout_s=settings.persister_batch_timeout_s,
+        session_ttl_s=settings.session_ttl_s,
+    )
 
 
 BACKENDS: dict[str, BackendFactory] = {"sqlite": _sqlite, "redis": _redis, "redis+cluster": _redis}

@@ -161,7 +161,9 @@ class GroupCommitWriter:
 
     @staticmethod
     def _run_jobs(
-        conn: sqlite3.Connection, batch: list[_Pending], failed: dict[int, StoreError],
+        conn: sqlite3.Connection,
+        batch: list[_Pending],
+        failed: dict[int, StoreError],
         results: dict[int, Any],
     ) -> int | None:
         """Run every job not yet failed; the index of one that raises, else None."""

@@ -30,8 +30,9 @@ T = TypeVar("T")
 
 _ITEM_COLS = "sku_id, name, price_cents, stock, sale_start, sale_start_ms, limit_per_user"
 _ORDER_COLS = "order_id, sku_id, qty, username, created_ms, request_id"
-_REPLAY_SQL = (f"SELECT {_ORDER_COLS} FROM orders "
-               "WHERE username = ? AND sku_id = ? AND request_id = ?")
+_REPLAY_SQL = (
+    f"SELECT {_ORDER_COLS} FROM orders WHERE username = ? AND sku_id = ? AND request_id = ?"
+)
 _ITEM_AND_BOUGHT_SQL = (
     f"SELECT {_ITEM_COLS}, coalesce((SELECT qty FROM purchases WHERE username = ? AND sku_id = ?),"
     " 0) FROM items WHERE sku_id = ?"
@@ -50,7 +51,7 @@ def path_from_url(url: str) -> Path:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or len(url) == len(prefix):
         raise ConfigError(f"store: {url!r} is not sqlite:///PATH")
-    path = url[len(prefix):]
+    path = url[len(prefix) :]
     if path == ":memory:":
         raise ConfigError("store: SQLite needs a file that every worker can open, not :memory:")
     return Path(path)
@@ -85,7 +86,9 @@ class SqliteBackend(Backend):
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False,
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
             timeout=self._busy_timeout_ms / 1000,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
@@ -134,8 +137,11 @@ class SqliteBackend(Backend):
         """One row rewritten through the group-commit writer: a real WAL append and fsync."""
         self._count("probe_commit")
         now = now_ms(self._clock)
-        await self._writer.submit(lambda conn: conn.execute(
-            "INSERT OR REPLACE INTO readiness (id, probed_ms) VALUES (1, ?)", (now,)))
+        await self._writer.submit(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO readiness (id, probed_ms) VALUES (1, ?)", (now,)
+            )
+        )
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -181,8 +187,17 @@ class SqliteBackend(Backend):
             return ReservationResult(Outcome.SOLD_OUT, None, 0)
         conn.execute(_COUNT_SQL, (req.user, req.sku_id, req.qty))
         order = Order(self._ids.next_id(now), req.sku_id, req.qty, req.user, now, req.request_id)
-        conn.execute(_INSERT_ORDER_SQL, (order.order_id, order.sku_id, order.qty, order.user,
-                                         order.created_ms, order.request_id))
+        conn.execute(
+            _INSERT_ORDER_SQL,
+            (
+                order.order_id,
+                order.sku_id,
+                order.qty,
+                order.user,
+                order.created_ms,
+                order.request_id,
+            ),
+        )
         return ReservationResult(Outcome.CREATED, order, item.stock - req.qty)
 
     # -- items -----------------------------------------------------------------------------
@@ -199,8 +214,15 @@ class SqliteBackend(Backend):
         def put(conn: sqlite3.Connection) -> Item:
             conn.execute(
                 f"INSERT OR REPLACE INTO items ({_ITEM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (item.sku_id, item.name, item.price_cents, item.stock, item.sale_start,
-                 item.sale_start_ms, item.limit_per_user),
+                (
+                    item.sku_id,
+                    item.name,
+                    item.price_cents,
+                    item.stock,
+                    item.sale_start,
+                    item.sale_start_ms,
+                    item.limit_per_user,
+                ),
             )
             return item
 
@@ -211,10 +233,21 @@ class SqliteBackend(Backend):
         self._count("load_catalog")
 
         def load(conn: sqlite3.Connection) -> int:
-            return sum(conn.execute(
-                f"INSERT OR IGNORE INTO items ({_ITEM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (i.sku_id, i.name, i.price_cents, i.stock, i.sale_start, i.sale_start_ms,
-                 i.limit_per_user)).rowcount for i in items)
+            return sum(
+                conn.execute(
+                    f"INSERT OR IGNORE INTO items ({_ITEM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        i.sku_id,
+                        i.name,
+                        i.price_cents,
+                        i.stock,
+                        i.sale_start,
+                        i.sale_start_ms,
+                        i.limit_per_user,
+                    ),
+                ).rowcount
+                for i in items
+            )
 
         return await self._writer.submit(load)
 
@@ -245,12 +278,14 @@ class SqliteBackend(Backend):
             try:
                 item = _item(conn, sku_id)
                 rows = conn.execute(
-                    f"SELECT {_ORDER_COLS} FROM orders "
-                    "WHERE sku_id = ? AND request_id IS NOT NULL", (sku_id,),
+                    f"SELECT {_ORDER_COLS} FROM orders WHERE sku_id = ? AND request_id IS NOT NULL",
+                    (sku_id,),
                 ).fetchall()
-                bought = dict(conn.execute(
-                    "SELECT username, qty FROM purchases WHERE sku_id = ?", (sku_id,)
-                ).fetchall())
+                bought = dict(
+                    conn.execute(
+                        "SELECT username, qty FROM purchases WHERE sku_id = ?", (sku_id,)
+                    ).fetchall()
+                )
             finally:
                 conn.execute("COMMIT")
             orders = [Order(*r) for r in rows]
@@ -295,9 +330,15 @@ class SqliteBackend(Backend):
     async def replace_password_hash(self, user: str, old: str, new: str) -> bool:
         """Compare and swap."""
         self._count("replace_password_hash")
-        return await self._writer.submit(lambda conn: conn.execute(
-            "UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
-            (new, user, old)).rowcount == 1)
+        return await self._writer.submit(
+            lambda conn: (
+                conn.execute(
+                    "UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?",
+                    (new, user, old),
+                ).rowcount
+                == 1
+            )
+        )
 
     async def create_session(self, session: Session, *, password_hash: str | None = None) -> bool:
         """Store the session (if the password is still ``password_hash``); expired ones of the
@@ -306,8 +347,9 @@ class SqliteBackend(Backend):
 
         def create(conn: sqlite3.Connection) -> bool:
             if password_hash is not None:
-                row = conn.execute("SELECT password_hash FROM users WHERE username = ?",
-                                   (session.user,)).fetchone()
+                row = conn.execute(
+                    "SELECT password_hash FROM users WHERE username = ?", (session.user,)
+                ).fetchone()
                 if row is None or row[0] != password_hash:
                     return False
             conn.execute(
@@ -339,8 +381,10 @@ class SqliteBackend(Backend):
         self._count("revoke_session")
 
         def revoke(conn: sqlite3.Connection) -> Session | None:
-            row = conn.execute("SELECT username, token_hash, expires_ms FROM sessions "
-                               "WHERE token_hash = ?", (token_hash,)).fetchone()
+            row = conn.execute(
+                "SELECT username, token_hash, expires_ms FROM sessions WHERE token_hash = ?",
+                (token_hash,),
+            ).fetchone()
             if row is not None and row[2] > now_ms(self._clock):
                 _revoke(conn, "token_hash = ?", (token_hash,), now_ms(self._clock))
             return None if row is None else Session(*row)
@@ -351,20 +395,25 @@ class SqliteBackend(Backend):
         """Delete the user's sessions, logged in ``revoked_sessions``."""
         self._count("revoke_sessions")
         return await self._writer.submit(
-            lambda conn: _take_sessions(conn, user, now_ms(self._clock)))
+            lambda conn: _take_sessions(conn, user, now_ms(self._clock))
+        )
 
     async def revocation_cursor(self) -> str:
         """The last row of ``revoked_sessions``."""
         row = await self._read(
-            lambda c: c.execute("SELECT coalesce(max(seq), 0) FROM revoked_sessions").fetchone())
+            lambda c: c.execute("SELECT coalesce(max(seq), 0) FROM revoked_sessions").fetchone()
+        )
         return str(row[0])
 
     async def revoked_since(self, cursor: str) -> tuple[str, list[str]]:
         """Rows of ``revoked_sessions`` after ``cursor``."""
         self._count("revoked_since")
-        rows = await self._read(lambda c: c.execute(
-            "SELECT seq, token_hash FROM revoked_sessions WHERE seq > ? ORDER BY seq",
-            (int(cursor or 0),)).fetchall())
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT seq, token_hash FROM revoked_sessions WHERE seq > ? ORDER BY seq",
+                (int(cursor or 0),),
+            ).fetchall()
+        )
         return (str(rows[-1][0]) if rows else cursor), [h for _, h in rows]
 
     # -- orders ----------------------------------------------------------------------------
@@ -399,13 +448,16 @@ def _take_sessions(conn: sqlite3.Connection, user: str, now: int) -> list[str]:
 def _revoke(conn: sqlite3.Connection, where: str, args: tuple[str, ...], now: int) -> list[str]:
     """Delete the sessions matched by ``where``; log the live ones (and forget log rows of
     sessions expired by now); their token hashes."""
-    live = conn.execute(f"SELECT token_hash, expires_ms FROM sessions WHERE {where} "
-                        "AND expires_ms > ?", (*args, now)).fetchall()
+    live = conn.execute(
+        f"SELECT token_hash, expires_ms FROM sessions WHERE {where} AND expires_ms > ?",
+        (*args, now),
+    ).fetchall()
     conn.execute(f"DELETE FROM sessions WHERE {where}", args)
     if live:
         conn.execute("DELETE FROM revoked_sessions WHERE expires_ms <= ?", (now,))
-        conn.executemany("INSERT INTO revoked_sessions (token_hash, expires_ms) VALUES (?, ?)",
-                         live)
+        conn.executemany(
+            "INSERT INTO revoked_sessions (token_hash, expires_ms) VALUES (?, ?)", live
+        )
     return [token_hash for token_hash, _ in live]
 
 

@@ -76,24 +76,37 @@ def _item_from(sku_id: str, fields: Mapping[str, str] | list[str]) -> Item | Non
         fields = dict(_pairs(fields))
     if not fields:
         return None
-    return Item(sku_id, fields["name"], int(fields["price_cents"]), int(fields["stock"]),
-                fields["sale_start"], int(fields["sale_start_ms"]), int(fields["limit_per_user"]))
+    return Item(
+        sku_id,
+        fields["name"],
+        int(fields["price_cents"]),
+        int(fields["stock"]),
+        fields["sale_start"],
+        int(fields["sale_start_ms"]),
+        int(fields["limit_per_user"]),
+    )
 
 
 def durability_warning(config: Mapping[str, str]) -> str | None:
     """What a crash of Redis could cost under this ``CONFIG GET append*``, or None when every
     acknowledged order is on Redis's disk before its reply (``appendfsync always``)."""
     if not config:
-        return ("could not read Redis's persistence settings (CONFIG GET refused): acknowledged "
-                "orders survive a Redis crash only with appendonly yes, appendfsync always")
+        return (
+            "could not read Redis's persistence settings (CONFIG GET refused): acknowledged "
+            "orders survive a Redis crash only with appendonly yes, appendfsync always"
+        )
     if config.get("appendonly") != "yes":
-        return ("Redis runs without its append-only file (appendonly no): a crash of Redis "
-                "loses the acknowledged orders not yet copied to the orders database; "
-                "run it with --appendonly yes --appendfsync always")
+        return (
+            "Redis runs without its append-only file (appendonly no): a crash of Redis "
+            "loses the acknowledged orders not yet copied to the orders database; "
+            "run it with --appendonly yes --appendfsync always"
+        )
     if config.get("appendfsync") != "always":
-        return (f"Redis flushes its append-only file '{config.get('appendfsync')}', not "
-                "'always': a power loss or kernel crash can lose the last second or two of "
-                "acknowledged orders")
+        return (
+            f"Redis flushes its append-only file '{config.get('appendfsync')}', not "
+            "'always': a power loss or kernel crash can lose the last second or two of "
+            "acknowledged orders"
+        )
     return None
 
 
@@ -104,9 +117,17 @@ class RedisBackend(Backend):
     lock_ttl_ms = 10_000
     lock_wait_s = 60.0
 
-    def __init__(self, url: str, clock: Clock, ids: OrderIdGenerator | None = None, *,
-                 orders_db: str | None = None, persister_max_workers: int = 8,
-                 persister_batch_timeout_s: float = 5.0, session_ttl_s: float = 86_400.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        ids: OrderIdGenerator | None = None,
+        *,
+        orders_db: str | None = None,
+        persister_max_workers: int = 8,
+        persister_batch_timeout_s: float = 5.0,
+        session_ttl_s: float = 86_400.0,
+    ) -> None:
         super().__init__()
         self.url = url
         self._clock = clock
@@ -114,28 +135,37 @@ class RedisBackend(Backend):
         self.client: Client = connect(url)
         self._calls = Calls()
         self._ready_keys: list[str] = []
-        self._reserve = ScriptBatcher(self.client, self._calls,
-                                      load_script(self.client, "reserve"))
+        self._reserve = ScriptBatcher(self.client, self._calls, load_script(self.client, "reserve"))
         self._snapshot = load_script(self.client, "snapshot")
         self._put = load_script(self.client, "put_item")
         self._patch = load_script(self.client, "patch_item")
         self._create = load_script(self.client, "create_item")
-        self._take_sessions = ScriptBatcher(self.client, self._calls,
-                                            load_script(self.client, "take_sessions"))
-        self._add_session = ScriptBatcher(self.client, self._calls,
-                                          load_script(self.client, "add_session"))
+        self._take_sessions = ScriptBatcher(
+            self.client, self._calls, load_script(self.client, "take_sessions")
+        )
+        self._add_session = ScriptBatcher(
+            self.client, self._calls, load_script(self.client, "add_session")
+        )
         self._swap_hash = load_script(self.client, "swap_hash")
         self._log_revoked = load_script(self.client, "log_revoked")
-        self._end_session = ScriptBatcher(self.client, self._calls,
-                                          load_script(self.client, "end_session"))
+        self._end_session = ScriptBatcher(
+            self.client, self._calls, load_script(self.client, "end_session")
+        )
         #: Revocation log entries are needed as long as the sessions they name could live.
         self._session_keep_ms = int(session_ttl_s * 1000) + _SESSION_GRACE_MS
         #: Copies orders into ``orders_db`` while the store runs (None: no copying).
-        self.persister = None if orders_db is None else OrderPersister(
-            self.client, self._calls, OrderTable(orders_db),
-            name=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}",
-            policy=PoolPolicy(max_workers=persister_max_workers),
-            batch_timeout_s=persister_batch_timeout_s)
+        self.persister = (
+            None
+            if orders_db is None
+            else OrderPersister(
+                self.client,
+                self._calls,
+                OrderTable(orders_db),
+                name=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}",
+                policy=PoolPolicy(max_workers=persister_max_workers),
+                batch_timeout_s=persister_batch_timeout_s,
+            )
+        )
 
     def shared_limiter(self, kind: str, rate_per_s: float, burst: int) -> SharedBucket:
         """Buckets in Redis, shared by every replica."""
@@ -161,20 +191,28 @@ class RedisBackend(Backend):
             async with self._calls():
                 if await self.client.exists(MIGRATED):
                     return
-                users = [key async for key in self.client.scan_iter(
-                    match=legacy_user_key("*"), count=1000) if "{" not in key]
-                sessions = [key async for key in self.client.scan_iter(
-                    match=session_key("*"), count=1000)]
+                users = [
+                    key
+                    async for key in self.client.scan_iter(match=legacy_user_key("*"), count=1000)
+                    if "{" not in key
+                ]
+                sessions = [
+                    key async for key in self.client.scan_iter(match=session_key("*"), count=1000)
+                ]
             moved = 0
             for key in users:
-                moved += await self._move_legacy_user(key.removeprefix(legacy_user_key(""))
-                                                      ) is not None
+                moved += (
+                    await self._move_legacy_user(key.removeprefix(legacy_user_key(""))) is not None
+                )
             joined = sum(await asyncio.gather(*(self._join_set(key) for key in sessions)))
             async with self._calls():
                 await self.client.set(MIGRATED, now_ms(self._clock))
         if moved or joined:
-            log.info("moved %d users and %d sessions of an older release to this one's keys",
-                     moved, joined)
+            log.info(
+                "moved %d users and %d sessions of an older release to this one's keys",
+                moved,
+                joined,
+            )
 
     async def _join_set(self, key: str) -> int:
         """Put a stored session into its user's set (1), unless it is being revoked (0)."""
@@ -182,8 +220,9 @@ class RedisBackend(Backend):
             fields = cast("dict[str, str]", await self.client.hgetall(key))
         if not fields or "revoked" in fields or "user" not in fields:
             return 0
-        session = Session(fields["user"], key.removeprefix(session_key("")),
-                          int(fields["expires_ms"]))
+        session = Session(
+            fields["user"], key.removeprefix(session_key("")), int(fields["expires_ms"])
+        )
         if session.expires_ms <= now_ms(self._clock):
             return 0
         return int(await self._add_session(*self._session_entry(session)))
@@ -250,13 +289,26 @@ class RedisBackend(Backend):
         """Run the reservation script; a new order is in Redis when this returns."""
         self._count("reserve")
         now = now_ms(self._clock)
-        order = Order(self._ids.next_id(now), request.sku_id, request.qty, request.user, now,
-                      request.request_id)
+        order = Order(
+            self._ids.next_id(now),
+            request.sku_id,
+            request.qty,
+            request.user,
+            now,
+            request.request_id,
+        )
         keys = sku_keys(request.sku_id)
         reply = await self._reserve(
             keys.reserve(),
-            [request.user, request.qty, request.request_id or "", now, order.order_id,
-             order_json(order)])
+            [
+                request.user,
+                request.qty,
+                request.request_id or "",
+                now,
+                order.order_id,
+                order_json(order),
+            ],
+        )
         outcome = Outcome(reply[0])
         if outcome is Outcome.CREATED:
             return ReservationResult(outcome, order, int(reply[1]))
@@ -290,8 +342,11 @@ class RedisBackend(Backend):
         keys = sku_keys(item.sku_id)
         async with self._calls():
             await self.client.sadd(SKUS, item.sku_id)
-            return int(await self._create(keys=[keys.item, keys.fence],
-                                          args=[fencing_token, *_item_args(item)]))
+            return int(
+                await self._create(
+                    keys=[keys.item, keys.fence], args=[fencing_token, *_item_args(item)]
+                )
+            )
 
     async def load_catalog(self, items: list[Item]) -> int:
         """Create the missing items under the ``catalog`` lock: replicas starting together load
@@ -335,13 +390,13 @@ class RedisBackend(Backend):
         keys = sku_keys(sku_id)
         async with self._calls():
             item_fields, bought, replays = await self._snapshot(
-                keys=[keys.item, keys.bought, keys.replays, keys.orders])
+                keys=[keys.item, keys.bought, keys.replays, keys.orders]
+            )
         orders: ReplayOrders = {}
         for key, raw in _pairs(replays):
             user, _, request_id = key.partition("\0")
             orders[(user, request_id)] = order_from_json(raw)
-        return (_item_from(sku_id, item_fields), orders,
-                {u: int(n) for u, n in _pairs(bought)})
+        return (_item_from(sku_id, item_fields), orders, {u: int(n) for u, n in _pairs(bought)})
 
     # -- users and sessions ----------------------------------------------------------------
 
@@ -349,17 +404,22 @@ class RedisBackend(Backend):
         """Store users (a known name gets the new password, its sessions revoked after that
         step) and their first sessions."""
         self._count("create_users")
-        taken = await asyncio.gather(*(
-            self._take_sessions([user_key(u.user), user_sessions_key(u.user)],
-                                [u.password_hash or ""]) for u in users))
-        revoked = await self._revoke({u.user: _scored(flat) for u, flat in zip(users, taken,
-                                                                               strict=True)})
+        taken = await asyncio.gather(
+            *(
+                self._take_sessions(
+                    [user_key(u.user), user_sessions_key(u.user)], [u.password_hash or ""]
+                )
+                for u in users
+            )
+        )
+        revoked = await self._revoke(
+            {u.user: _scored(flat) for u, flat in zip(users, taken, strict=True)}
+        )
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             for u in users:
                 self._queue_session(pipe, u.session)
             await pipe.execute()
-        await asyncio.gather(*(self._add_session(*self._session_entry(u.session))
-                               for u in users))
+        await asyncio.gather(*(self._add_session(*self._session_entry(u.session)) for u in users))
         return revoked
 
     def _queue_session(self, pipe: Any, session: Session) -> None:
@@ -372,11 +432,16 @@ class RedisBackend(Backend):
     def _lifetime_ms(self, session: Session) -> int:
         return max(0, session.expires_ms - now_ms(self._clock)) + _SESSION_GRACE_MS
 
-    def _session_entry(self, session: Session,
-                       password_hash: str | None = None) -> tuple[list[str], list[Any]]:
+    def _session_entry(
+        self, session: Session, password_hash: str | None = None
+    ) -> tuple[list[str], list[Any]]:
         """Keys and arguments of ``add_session.lua``."""
-        args: list[Any] = [session.token_hash, session.expires_ms, self._lifetime_ms(session),
-                           now_ms(self._clock)]
+        args: list[Any] = [
+            session.token_hash,
+            session.expires_ms,
+            self._lifetime_ms(session),
+            now_ms(self._clock),
+        ]
         if password_hash is not None:
             args.append(password_hash)
         return [user_key(session.user), user_sessions_key(session.user)], args
@@ -462,8 +527,9 @@ class RedisBackend(Backend):
         live = [h for _, h, expires in entries if expires > now]
         for start in range(0, len(live), 1000):  # a script's arguments stay a sane size
             async with self._calls():
-                await self._log_revoked(keys=[REVOKED],
-                                        args=[self._session_keep_ms, *live[start:start + 1000]])
+                await self._log_revoked(
+                    keys=[REVOKED], args=[self._session_keep_ms, *live[start : start + 1000]]
+                )
         await self._drop(sessions)
         return live
 
@@ -487,8 +553,10 @@ class RedisBackend(Backend):
         """The log's entries after ``cursor`` (an entry id)."""
         self._count("revoked_since")
         async with self._calls():
-            entries = cast("list[tuple[str, dict[str, str]]]", await self.client.xrange(
-                REVOKED, min=f"({cursor}" if cursor else "-"))
+            entries = cast(
+                "list[tuple[str, dict[str, str]]]",
+                await self.client.xrange(REVOKED, min=f"({cursor}" if cursor else "-"),
+            )
         if not entries:
             return cursor, []
         return str(entries[-1][0]), [fields["h"] for _, fields in entries]
@@ -516,21 +584,23 @@ class RedisBackend(Backend):
             for sku in skus:
                 pipe.hvals(sku_keys(sku).orders)
             stored = await pipe.execute()
-        return sorted((order_from_json(raw) for values in stored for raw in values),
-                      key=lambda o: o.order_id)
+        return sorted(
+            (order_from_json(raw) for values in stored for raw in values), key=lambda o: o.order_id
+        )
 
     async def _orders_of(self, user: str, skus: list[str]) -> list[Order]:
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             for sku in skus:
                 pipe.hget(sku_keys(sku).by_user, user)
             ids = await pipe.execute()
-        wanted = [(sku, joined.split(",")) for sku, joined in zip(skus, ids, strict=True)
-                  if joined]
+        wanted = [(sku, joined.split(",")) for sku, joined in zip(skus, ids, strict=True) if joined]
         if not wanted:
             return []
         async with self._calls(), self.client.pipeline(transaction=False) as pipe:
             for sku, order_ids in wanted:
                 pipe.hmget(sku_keys(sku).orders, order_ids)
             stored = await pipe.execute()
-        return sorted((order_from_json(raw) for values in stored for raw in values if raw),
-                      key=lambda o: o.order_id)
+        return sorted(
+            (order_from_json(raw) for values in stored for raw in values if raw),
+            key=lambda o: o.order_id,
+        )

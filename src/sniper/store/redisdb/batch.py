@@ -27,8 +27,9 @@ _Call = tuple[list[str], list[Any], "asyncio.Future[Any]"]
 class ScriptBatcher:
     """``await batcher(keys, args)``: one script call, sent with the others of this moment."""
 
-    def __init__(self, client: Client, calls: Calls, script: AsyncScript,
-                 max_batch: int = 256) -> None:
+    def __init__(
+        self, client: Client, calls: Calls, script: AsyncScript, max_batch: int = 256
+    ) -> None:
         self.client, self.script, self.max_batch = client, script, max_batch
         self._calls = calls
         self._pending: list[_Call] = []
@@ -50,7 +51,8 @@ class ScriptBatcher:
         pending, self._pending = self._pending, []
         for start in range(0, len(pending), self.max_batch):
             task = asyncio.get_running_loop().create_task(
-                self._send(pending[start:start + self.max_batch]))
+                self._send(pending[start : start + self.max_batch])
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -97,8 +99,9 @@ class ScriptBatcher:
             _settle(future, result=result)
 
 
-def _settle(future: asyncio.Future[Any], *, result: Any = None,
-            error: StoreError | None = None) -> None:
+def _settle(
+    future: asyncio.Future[Any], *, result: Any = None, error: StoreError | None = None
+) -> None:
     """Answer a caller unless it has gone (cancelled: a client that hung up)."""
     if future.done():
         return

@@ -45,7 +45,7 @@ def redact_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     at = rest.rfind("@")
     if at >= 0:
-        rest = "***@" + rest[at + 1:]
+        rest = "***@" + rest[at + 1 :]
     return scheme + sep + _SECRET_PARAM.sub(r"\1***", rest)
 
 
@@ -67,11 +67,15 @@ def connect(url: str) -> Client:
     try:  # redis-py reads the rest (database number, query options): its errors are ours
         parse_url(f"redis://{rest}")
         if scheme == "redis+cluster":
-            return RedisCluster.from_url(f"redis://{rest}", decode_responses=True,
-                                         max_connections=MAX_CONNECTIONS, **_TIMEOUTS)
+            return RedisCluster.from_url(
+                f"redis://{rest}",
+                decode_responses=True,
+                max_connections=MAX_CONNECTIONS,
+                **_TIMEOUTS,
+            )
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, decode_responses=True, max_connections=MAX_CONNECTIONS, timeout=5.0,
-            **_TIMEOUTS)
+            url, decode_responses=True, max_connections=MAX_CONNECTIONS, timeout=5.0, **_TIMEOUTS
+        )
     except (ValueError, TypeError, RedisClusterException) as exc:
         raise ConfigError(f"store: {shown!r}: {type(exc).__name__} in the URL's options") from None
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
@@ -108,7 +112,8 @@ async def sent(call: Awaitable[T]) -> T:
         return await call
     except (RedisError, RedisClusterException, OSError) as exc:
         raise OutcomeUnknown(
-            f"storage failed after the call was sent ({type(exc).__name__})") from None
+            f"storage failed after the call was sent ({type(exc).__name__})"
+        ) from None
 
 
 class Calls:

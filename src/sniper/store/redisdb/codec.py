@@ -16,5 +16,6 @@ def order_json(order: Order) -> str:
 def order_from_json(raw: str) -> Order:
     """The stored form back to an order."""
     d = orjson.loads(raw)
-    return Order(d["order_id"], d["sku_id"], d["qty"], d["user"], d["created_ms"],
-                 d.get("request_id"))
+    return Order(
+        d["order_id"], d["sku_id"], d["qty"], d["user"], d["created_ms"], d.get("request_id")
+    )

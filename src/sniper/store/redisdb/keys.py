@@ -38,9 +38,12 @@ class SkuKeys(NamedTuple):
 def sku_keys(sku_id: str) -> SkuKeys:
     """The keys of ``sku_id`` (letters, digits, ``-``, ``_``: never a brace)."""
     tag = f"{{{sku_id}}}"
-    return SkuKeys(*(f"{PREFIX}:{kind}:{tag}"
-                     for kind in ("item", "bought", "replays", "orders", "stream", "byuser",
-                                  "fence")))
+    return SkuKeys(
+        *(
+            f"{PREFIX}:{kind}:{tag}"
+            for kind in ("item", "bought", "replays", "orders", "stream", "byuser", "fence")
+        )
+    )
 
 
 #: The revocation log (a stream) every replica reads to drop revoked sessions from its cache.

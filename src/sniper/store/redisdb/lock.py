@@ -47,8 +47,9 @@ class RedisLock:
         """Take the lock if it is free: the fencing token, or None."""
         token = secrets.token_hex(16)
         async with self._calls():
-            fence = int(await self._acquire(keys=[self._key, self._fencing],
-                                            args=[token, self.ttl_ms]))
+            fence = int(
+                await self._acquire(keys=[self._key, self._fencing], args=[token, self.ttl_ms])
+            )
         if fence == 0:
             return None
         self.token, self.fence = token, fence

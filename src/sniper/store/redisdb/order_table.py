@@ -45,8 +45,12 @@ class OrderTable:
     def _open(self) -> sqlite3.Connection:
         if self._conn is None:
             create_private(self.path)
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=self._busy_timeout_ms / 1000)
+            conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_timeout_ms / 1000,
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(_SCHEMA)
@@ -61,8 +65,11 @@ class OrderTable:
             try:
                 conn.executemany(
                     "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?)",
-                    [(o.order_id, o.sku_id, o.qty, o.user, o.created_ms, o.request_id)
-                     for o in orders])
+                    [
+                        (o.order_id, o.sku_id, o.qty, o.user, o.created_ms, o.request_id)
+                        for o in orders
+                    ],
+                )
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -76,9 +83,14 @@ class OrderTable:
 
     def _all(self) -> list[Order]:
         with self._lock:
-            rows = self._open().execute(
-                "SELECT order_id, sku_id, qty, username, created_ms, request_id FROM orders "
-                "ORDER BY order_id").fetchall()
+            rows = (
+                self._open()
+                .execute(
+                    "SELECT order_id, sku_id, qty, username, created_ms, request_id FROM orders "
+                    "ORDER BY order_id"
+                )
+                .fetchall()
+            )
         return [Order(*r) for r in rows]
 
     async def all(self) -> list[Order]:

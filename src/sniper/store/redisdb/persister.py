@@ -40,10 +40,19 @@ Entries = list[tuple[str, dict[str, str]]]
 class OrderPersister:
     """The pool; ``start()`` it, ``stop()`` it. ``name`` must be unique per process."""
 
-    def __init__(self, client: Client, calls: Calls, table: OrderTable, *, name: str,
-                 policy: PoolPolicy | None = None, batch: int = 100,
-                 batch_timeout_s: float = 5.0, poll_s: float = 0.05,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: Client,
+        calls: Calls,
+        table: OrderTable,
+        *,
+        name: str,
+        policy: PoolPolicy | None = None,
+        batch: int = 100,
+        batch_timeout_s: float = 5.0,
+        poll_s: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client, self.table, self.name = client, table, name
         self.policy = policy or PoolPolicy()
         self.batch, self.batch_timeout_s, self.poll_s = batch, batch_timeout_s, poll_s
@@ -183,15 +192,21 @@ class OrderPersister:
     async def _claim(self, stream: str, consumer: str) -> Entries:
         async with self._calls(), self._regroup_on_nogroup(stream):
             reply: Any = await self.client.xautoclaim(
-                stream, GROUP, consumer, min_idle_time=self.claim_idle_ms, start_id="0-0",
-                count=self.batch)
+                stream,
+                GROUP,
+                consumer,
+                min_idle_time=self.claim_idle_ms,
+                start_id="0-0",
+                count=self.batch,
+            )
             return [(eid, fields) for eid, fields in reply[1] if fields]
         return []
 
     async def _read(self, stream: str, consumer: str) -> Entries:
         async with self._calls(), self._regroup_on_nogroup(stream):
-            reply: Any = await self.client.xreadgroup(GROUP, consumer, {stream: ">"},
-                                                      count=self.batch)
+            reply: Any = await self.client.xreadgroup(
+                GROUP, consumer, {stream: ">"}, count=self.batch
+            )
             return list(reply[0][1]) if reply else []
         return []
 

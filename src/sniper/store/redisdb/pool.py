@@ -23,7 +23,8 @@ class PoolPolicy:
     def grow(self, workers: int, backlog: int) -> bool:
         """Whether to start one more worker."""
         return workers < self.min_workers or (
-            backlog >= self.grow_at and workers < self.max_workers)
+            backlog >= self.grow_at and workers < self.max_workers
+        )
 
     def retire(self, workers: int, idle_for_s: float) -> bool:
         """Whether a worker idle for ``idle_for_s`` should leave."""

@@ -13,8 +13,9 @@ class SharedBucket:
     """``take(name)`` → 0 when a token was taken from ``name``'s bucket, else seconds until
     one is there. ``kind`` names the family of buckets (``user``, ``all``)."""
 
-    def __init__(self, client: Client, calls: Calls, kind: str, rate_per_s: float,
-                 burst: int) -> None:
+    def __init__(
+        self, client: Client, calls: Calls, kind: str, rate_per_s: float, burst: int
+    ) -> None:
         self.kind, self.rate_per_s, self.burst = kind, rate_per_s, burst
         self._take = ScriptBatcher(client, calls, load_script(client, "take_token"))
 
@@ -25,6 +26,7 @@ class SharedBucket:
 
     async def wait(self, name: str = "") -> float:
         """How long until ``name``'s bucket has a token (0: now); takes none."""
-        wait_ms = await self._take([bucket_key(self.kind, name)],
-                                   [self.rate_per_s, self.burst, "peek"])
+        wait_ms = await self._take(
+            [bucket_key(self.kind, name)], [self.rate_per_s, self.burst, "peek"]
+        )
         return int(wait_ms) / 1000
