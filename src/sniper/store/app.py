@@ -85,7 +85,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await backend.open()
         try:
-            await service.sessions.start()
+            await service.start()
             await backend.start_background()
             yield
         finally:

@@ -46,15 +46,15 @@ class OrderEndpoint:
                 raise TooLarge(f"request body over {MAX_BODY_BYTES} bytes")
             body = parse_body(OrderBody, await _read_body(receive))
             if admission is None:
-                status, order = await self.service.place_order(token, body)
+                order, replayed = await self.service.place_order(token, body)
             elif admission.enter():
                 try:
-                    status, order = await self.service.place_order(token, body)
+                    order, replayed = await self.service.place_order(token, body)
                 finally:
                     admission.leave()
             else:
                 return 503, OVERLOADED, [(b"retry-after", b"1")]
-            return status, orjson.dumps(order.to_json()), []
+            return 200 if replayed else 201, orjson.dumps(order.to_json()), []
         except StoreError as exc:
             extra = []
             if exc.retry_after is not None:

@@ -94,7 +94,7 @@ def _session(request: Request) -> str | None:
 
 def _admin(request: Request) -> StoreService:
     service = _service(request)
-    service.admin.check(request.headers.get("authorization"))
+    service.check_admin(request.headers.get("authorization"))
     return service
 
 
@@ -120,7 +120,7 @@ async def login(request: Request) -> Response:
     token = await service.login(body.user, body.password, client)
     response = json_response({"user": body.user})
     response.set_cookie(
-        "session", token, max_age=service.sessions.ttl_s, httponly=True, samesite="lax"
+        "session", token, max_age=service.session_ttl_s, httponly=True, samesite="lax"
     )
     return response
 
@@ -130,7 +130,7 @@ async def get_order(request: Request) -> Response:
     """``GET /api/orders/{order_id}``: the owner's order."""
     order_id = request.path_params["order_id"]
     service = _service(request)
-    await service.sessions.user_for(_session(request))  # 401 comes before 400
+    await service.user_for(_session(request))  # 401 comes before 400
     if not is_identifier(order_id):
         raise BadRequest("order_id: 1-64 letters, digits, '-' or '_'")
     order = await service.get_order(_session(request), order_id)
@@ -183,7 +183,7 @@ async def list_orders(request: Request) -> Response:
     sku_id = request.query_params.get("sku_id")
     if sku_id is not None and not is_identifier(sku_id):
         raise BadRequest("sku_id: 1-64 letters, digits, '-' or '_'")
-    orders = await service.backend.list_orders(sku_id)
+    orders = await service.list_orders(sku_id)
     return json_response({"orders": [o.to_json() for o in orders]})
 
 
@@ -201,7 +201,7 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     """``GET /readyz``: readiness, 200 when the backend can commit orders, else 503."""
     try:
-        await _service(request).readiness.check()
+        await _service(request).check_ready()
     except StoreError as exc:
         return error_response(exc)
     return json_response({"status": "ready"})
@@ -210,7 +210,7 @@ async def readyz(request: Request) -> Response:
 @answers_errors
 async def logout(request: Request) -> Response:
     """``POST /api/logout``: the session is revoked, on every worker and replica."""
-    user = await _service(request).sessions.revoke(_session(request))
+    user = await _service(request).logout(_session(request))
     response = json_response({"user": user})
     response.delete_cookie("session", httponly=True, samesite="lax")
     return response
@@ -221,7 +221,7 @@ async def revoke_sessions(request: Request) -> Response:
     """``DELETE /admin/users/{user}/sessions``: every session of the user is revoked."""
     service = _admin(request)
     user = _path_id(request, "user")
-    return json_response({"user": user, "revoked": await service.sessions.revoke_user(user)})
+    return json_response({"user": user, "revoked": await service.revoke_sessions(user)})
 
 
 def routes(order_route: Route) -> list[Route]:
