@@ -50,6 +50,10 @@ def _retry_after(seconds: float | None) -> Headers:
     return ((b"retry-after", b"%d" % max(1, int(seconds))),)
 
 
+#: The answer to a failure nobody foresaw (its traceback goes to the log).
+INTERNAL = render_error(StoreError("internal error"))
+
+
 def error_response(exc: StoreError) -> Response:
     """:func:`render_error`'s answer as a Starlette response (routes and exception handlers)."""
     return answer_response(render_error(exc))
@@ -60,10 +64,6 @@ def answer_response(answer: Answer) -> Response:
     status, body, headers = answer
     extra = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
     return Response(body, status, extra, media_type=JSON)
-
-
-#: The answer to a failure nobody foresaw (its traceback goes to the log).
-INTERNAL = render_error(StoreError("internal error"))
 
 
 async def send_json(
