@@ -87,7 +87,7 @@ def _storage_op(
         try:
             return await method(self, *args, **kwargs)
         except kinds as exc:
-            # Only the error's class reaches the caller; a library's message may name hosts.
+            # The translator says what the caller reads: a library's message may name hosts.
             raise translate(exc) from None
 
     return op
