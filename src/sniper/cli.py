@@ -359,7 +359,7 @@ def bench(**given: Any) -> None:
     from sniper.bench.report import exit_code, to_json
     from sniper.bench.run import BenchOptions, run_bench
     from sniper.bench.show import show
-    from sniper.store.server import raise_fd_limit
+    from sniper.fdlimit import raise_fd_limit
 
     raise_fd_limit()
     as_json, plot = given["as_json"], given["plot"]

@@ -22,6 +22,7 @@ from uvicorn.supervisors import Multiprocess
 
 from sniper.clock import Clock, SkewedClock, SystemClock
 from sniper.errors import StartError, StoreError
+from sniper.fdlimit import raise_fd_limit
 from sniper.store.auth import Sessions, hash_password
 from sniper.store.backends import Backend, backend_from_settings
 from sniper.store.catalog import load_catalog_file
@@ -230,14 +231,6 @@ def _say_demo(
         f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
         f'-d \'{{"sale_start": "{example}"}}\''
     )
-
-
-def raise_fd_limit() -> None:
-    """An opening is thousands of connections at once: allow as many files as the system does."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 @contextlib.contextmanager
