@@ -352,4 +352,4 @@ async def test_new_sessions_need_no_database_read(store: Store) -> None:
     for session in (token, login.cookies["session"]):
         answer = await client.post("/api/orders", json={"sku_id": "eggs"}, headers=cookie(session))
         assert answer.status_code == 201
-    assert service.backend.calls.get("get_session", 0) == 0
+    assert service.backend.op_counts.get("get_session", 0) == 0

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from sniper.errors import Unavailable
-from sniper.store.redisdb.client import Calls, Client, connect
+from sniper.store.redisdb.client import Client, CommandSlots, connect
 from sniper.store.redisdb.lock import LockNotAcquired, RedisLock
 
 pytestmark = pytest.mark.redis
@@ -25,7 +25,7 @@ async def client(redis_url: str) -> AsyncIterator[Client]:
 
 
 def _lock(client: Client, ttl_ms: int = 10_000) -> RedisLock:
-    return RedisLock(client, Calls(), "job", ttl_ms=ttl_ms)
+    return RedisLock(client, CommandSlots(), "job", ttl_ms=ttl_ms)
 
 
 async def test_only_the_owner_releases_and_renews(client: Client) -> None:

@@ -12,7 +12,7 @@ import pytest
 from sniper.store.models import Item, Order
 from sniper.store.process import free_port
 from sniper.store.redisdb.backend import RedisBackend
-from sniper.store.redisdb.client import Calls, connect
+from sniper.store.redisdb.client import CommandSlots, connect
 from sniper.store.redisdb.keys import sku_keys
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.redisdb.persister import OrderPersister
@@ -117,7 +117,7 @@ async def test_stop_ends_the_supervisor_even_when_its_cancel_is_lost(
     """stop() returns although the supervisor went on after its cancel (the store's shutdown
     hung for ever on Redis when it did)."""
     persister = LosesTheCancel(
-        backend.client, backend._calls, OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p"
+        backend.client, backend._slots, OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p"
     )
     await persister.start()
     await asyncio.sleep(0.05)  # the supervisor is inside its tick
@@ -137,7 +137,7 @@ async def test_killed_mid_batch_then_restarted_every_order_once(
     url = f"sqlite:///{tmp_path / 'orders.db'}"
     dying = DiesAfterCommit(url)
     first = OrderPersister(
-        backend.client, backend._calls, dying, name="first", batch=50, batch_timeout_s=0.1
+        backend.client, backend._slots, dying, name="first", batch=50, batch_timeout_s=0.1
     )
     await first.table.open()
     # eggs: a batch of 50 went in, then its copy 'died' before the acknowledgement (logged, left
@@ -148,7 +148,7 @@ async def test_killed_mid_batch_then_restarted_every_order_once(
 
     second = OrderPersister(
         backend.client,
-        backend._calls,
+        backend._slots,
         OrderTable(url),
         name="second",
         batch=50,
@@ -180,7 +180,7 @@ async def test_the_pool_grows_with_the_backlog_and_shrinks_when_idle(
     clock = FakeClock()
     persister = OrderPersister(
         backend.client,
-        backend._calls,
+        backend._slots,
         OrderTable(f"sqlite:///{tmp_path / 'orders.db'}"),
         name="p",
         batch=20,
@@ -223,7 +223,7 @@ async def test_a_stream_that_lost_its_group_is_picked_up_again(
     the other item's orders are not held up meanwhile."""
     url = f"sqlite:///{tmp_path / 'orders.db'}"
     persister = OrderPersister(
-        backend.client, backend._calls, OrderTable(url), name="p", poll_s=0.01
+        backend.client, backend._slots, OrderTable(url), name="p", poll_s=0.01
     )
     await persister.start(supervise=False)
     try:
@@ -254,7 +254,7 @@ async def test_an_outage_backs_off_and_does_not_flood_the_log(
     """Redis unreachable for a second: one warning, not dozens; and the pool lives on."""
     down = connect(f"redis://127.0.0.1:{free_port()}/0")
     persister = OrderPersister(
-        down, Calls(), OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p", poll_s=0.01
+        down, CommandSlots(), OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p", poll_s=0.01
     )
     try:
         await persister.start()
