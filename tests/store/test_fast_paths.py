@@ -10,8 +10,11 @@ from sniper.clock import ManualClock
 from sniper.store.service import StoreService
 from tests.conftest import ADMIN, T0_MS
 from tests.store.helpers import make_users, put_item
+from tests.store_backends import every_backend
 
 Store = tuple[httpx.AsyncClient, StoreService]
+
+pytestmark = every_backend
 
 
 async def _settle(service: StoreService, sku: str) -> None:

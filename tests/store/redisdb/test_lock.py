@@ -128,3 +128,33 @@ async def test_a_renewal_that_hangs_is_cut_short_and_tried_again(
         assert hung == [1]
         assert not a.lost.is_set()
         assert await client.get("sniper:lock:{job}") == a.token
+
+
+async def test_leaving_ends_the_watchdog_even_when_its_cancel_is_lost(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal that swallows the watchdog's cancel (as Python 3.11's ``wait_for`` inside
+    redis-py does when the cancel lands as a command completes) does not keep ``held`` from
+    returning: the work that held the lock would otherwise never finish."""
+    a = _lock(client, ttl_ms=150)  # renewals every 50 ms
+    real = a.renew
+    renewing = asyncio.Event()
+    lost: list[bool] = []
+
+    async def renew() -> bool:
+        renewing.set()
+        try:
+            await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            lost.append(True)
+        return await real()
+
+    monkeypatch.setattr(a, "renew", renew)
+
+    async def hold() -> None:
+        async with a.held(wait_s=1):
+            await renewing.wait()
+
+    done, _ = await asyncio.wait({asyncio.create_task(hold())}, timeout=5)
+    assert done, "held() still waits for its watchdog"
+    assert lost == [True]

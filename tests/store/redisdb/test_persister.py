@@ -95,6 +95,38 @@ async def _until(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) 
             await asyncio.sleep(0.02)
 
 
+class LosesTheCancel(OrderPersister):
+    """A supervisor's tick that loses the cancel of ``stop()``, as Python 3.11's ``wait_for``
+    (inside redis-py) does when it lands as a command completes."""
+
+    lost = False
+
+    async def tick(self) -> None:
+        if self.lost:
+            return
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.lost = True
+
+
+@pytest.mark.redis
+async def test_stop_ends_the_supervisor_even_when_its_cancel_is_lost(
+    backend: RedisBackend, tmp_path: Path
+) -> None:
+    """stop() returns although the supervisor went on after its cancel (the store's shutdown
+    hung for ever on Redis when it did)."""
+    persister = LosesTheCancel(
+        backend.client, backend._slots, OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p"
+    )
+    await persister.start()
+    await asyncio.sleep(0.05)  # the supervisor is inside its tick
+    stopping = asyncio.create_task(persister.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    assert done, "stop() still waits for the supervisor"
+    assert persister.lost
+
+
 @pytest.mark.redis
 async def test_killed_mid_batch_then_restarted_every_order_once(
     backend: RedisBackend, tmp_path: Path

@@ -77,8 +77,8 @@ class RedisLock:
         async with self._slots:
             return bool(await self._release(keys=[self._key], args=[token]))
 
-    async def _watchdog(self) -> None:
-        """Renew at a third of the TTL until cancelled or the lock is found lost: taken by
+    async def _watchdog(self, done: asyncio.Event) -> None:
+        """Renew at a third of the TTL until ``done`` or the lock is found lost: taken by
         another owner, or not renewed for a whole TTL. Each renewal may take a third of the TTL
         at most, and a failed one is tried again sooner, so one slow or failed renewal (Redis
         unreachable for a moment) does not lose a lock whose TTL still runs."""
@@ -86,8 +86,14 @@ class RedisLock:
         ttl_s = self.ttl_ms / 1000
         period = ttl_s / 3
         renewed_at, delay = loop.time(), period
-        while True:
-            await asyncio.sleep(delay)
+        # Ends on ``done``, not on the cancel alone: on Python 3.11 a cancel that lands as a
+        # Redis command completes is lost (redis-py's wait_for), and held() would wait for ever.
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await done.wait()
+            if done.is_set():
+                return
             try:
                 async with asyncio.timeout(period):
                     kept = await self.renew()
@@ -114,10 +120,12 @@ class RedisLock:
                 raise LockNotAcquired(f"lock {self.name!r} still held by another owner")
             await asyncio.sleep(poll_s)
             fence = await self.acquire()
-        watchdog = asyncio.create_task(self._watchdog())
+        done = asyncio.Event()
+        watchdog = asyncio.create_task(self._watchdog(done))
         try:
             yield fence
         finally:
+            done.set()
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog

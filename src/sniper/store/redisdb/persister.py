@@ -121,12 +121,16 @@ class OrderPersister:
             log.info("persister: backlog %d, %d workers", backlog, self.workers)
 
     async def _supervise(self) -> None:
-        while True:
+        # Ends on ``_stopping``, not on the cancel alone: on Python 3.11 a cancel that lands as a
+        # Redis command completes is lost (redis-py's wait_for), and stop() would wait for ever.
+        while not self._stopping.is_set():
             try:
                 await self.tick()
             except Exception as exc:
                 self._warn("persister: backlog not read (%s)", type(exc).__name__)
-            await asyncio.sleep(max(self.poll_s, 0.2))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(self.poll_s, 0.2)):
+                    await self._stopping.wait()
 
     # -- one worker ------------------------------------------------------------------------
 
