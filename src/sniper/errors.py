@@ -12,9 +12,11 @@
         ├── Unauthorized         401 unauthorized
         ├── NotFound             404 not_found
         ├── MethodNotAllowed     405 method_not_allowed
+        ├── RequestTimeout       408 timeout (a request too slow to arrive; the connection closes)
         ├── SoldOut              409 sold_out
         ├── LimitReached         409 limit_reached
         ├── TooLarge             413 too_large
+        │   └── HeadersTooLarge  431 too_large (request line and headers; the connection closes)
         ├── NotStarted           425 not_started
         ├── RateLimited          429 rate_limited (carries Retry-After)
         ├── ClientGone           499 client_closed (counted in metrics, never sent)
@@ -102,6 +104,13 @@ class MethodNotAllowed(StoreError):
     status, code = 405, "method_not_allowed"
 
 
+class RequestTimeout(StoreError):
+    """The request's headers or body did not arrive in time (answered by the connection,
+    which then closes)."""
+
+    status, code = 408, "timeout"
+
+
 class SoldOut(StoreError):
     """Not enough stock left for the quantity asked."""
 
@@ -118,6 +127,13 @@ class TooLarge(StoreError):
     """The request body is over the store's limit."""
 
     status, code = 413, "too_large"
+
+
+class HeadersTooLarge(TooLarge):
+    """The request line and headers are over the store's limit (answered by the connection,
+    which then closes)."""
+
+    status = 431
 
 
 class NotStarted(StoreError):

@@ -25,6 +25,7 @@ from sniper.clock import Clock, SkewedClock, SystemClock
 from sniper.errors import MethodNotAllowed, NotFound, StoreError
 from sniper.store.backends import Backend, backend_from_settings
 from sniper.store.hotpath import HotPath, OrderEndpoint
+from sniper.store.http import INTERNAL, ORDER_PATH, answer_response, error_response
 from sniper.store.metrics import StoreMetrics
 from sniper.store.middleware import (
     Admission,
@@ -33,7 +34,7 @@ from sniper.store.middleware import (
     HttpDate,
     MetricsMiddleware,
 )
-from sniper.store.routes import PROBES, error_response, routes
+from sniper.store.routes import PROBES, routes
 from sniper.store.service import StoreService
 from sniper.store.settings import MAX_BODY_BYTES, StoreSettings, settings_for_worker
 
@@ -85,7 +86,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await backend.open()
         try:
-            await service.sessions.start()
+            await service.start()
             await backend.start_background()
             yield
         finally:
@@ -96,7 +97,7 @@ def create_app(
     order_endpoint = OrderEndpoint(service)
     starlette = Starlette(
         # The router keeps the order route too: its 405 for other methods, and its template.
-        routes=routes(Route("/api/orders", order_endpoint, methods=["POST"])),
+        routes=routes(Route(ORDER_PATH, order_endpoint, methods=["POST"])),
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
     )
@@ -124,4 +125,4 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(StoreError("internal error"))
+    return answer_response(INTERNAL)

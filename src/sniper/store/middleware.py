@@ -9,16 +9,18 @@ from __future__ import annotations
 import time
 from email.utils import formatdate
 
-import orjson
 from prometheus_client.metrics import Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sniper.clock import Clock
+from sniper.errors import Unavailable
+from sniper.store.http import render_error, send_json
 from sniper.store.metrics import StoreMetrics
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "<unmatched>"
-OVERLOADED = orjson.dumps({"error": "unavailable", "message": "overloaded, try again"})
+#: What :class:`Admission` answers when it says no.
+OVERLOADED = render_error(Unavailable("overloaded, try again"))
 
 
 class MetricsMiddleware:
@@ -140,7 +142,7 @@ class AdmissionControl:
             return
         received = await _receive_body(receive, self.body_limit)
         if not self.admission.enter():
-            await send_json(send, 503, OVERLOADED, [(b"retry-after", b"1")])
+            await send_json(send, *OVERLOADED)
             return
 
         async def replay() -> Message:
@@ -162,21 +164,3 @@ async def _receive_body(receive: Receive, limit: int) -> list[Message]:
         size += len(message.get("body", b""))
         if message["type"] != "http.request" or not message.get("more_body") or size > limit:
             return messages
-
-
-async def send_json(
-    send: Send, status: int, payload: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    """A complete JSON response in two ASGI messages."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})

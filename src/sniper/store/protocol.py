@@ -27,7 +27,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
@@ -36,6 +35,8 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
+from sniper.errors import HeadersTooLarge, RequestTimeout, StoreError
+from sniper.store.http import render_error
 from sniper.store.settings import StoreSettings
 
 #: Busy connections the pool passes over, at most, to find one to close for a new one.
@@ -126,8 +127,9 @@ _feed = HttpToolsProtocol.data_received
 _POOLS: weakref.WeakKeyDictionary[ServerState, ConnectionPool] = weakref.WeakKeyDictionary()
 
 
-def _error_response(status: int, code: str, message: str) -> bytes:
-    body = orjson.dumps({"error": code, "message": message})
+def _error_response(error: StoreError) -> bytes:
+    """The whole HTTP response, ``Connection: close``, to an error met before the app."""
+    status, body, _ = render_error(error)
     return b"".join(
         [
             STATUS_LINE[status],
@@ -138,7 +140,7 @@ def _error_response(status: int, code: str, message: str) -> bytes:
     )
 
 
-_TIMEOUT = _error_response(408, "timeout", "the request did not arrive in time")
+_TIMEOUT = _error_response(RequestTimeout("the request did not arrive in time"))
 
 
 class StoreProtocol(HttpToolsProtocol):
@@ -176,7 +178,7 @@ class StoreProtocol(HttpToolsProtocol):
         self._closing = False  # answered or cut off: no more requests on this connection
         self._gone = False  # out of the pool: closed, or as good as
         self._too_large = _error_response(
-            431, "too_large", f"request line and headers over {limits.max_header_bytes} bytes"
+            HeadersTooLarge(f"request line and headers over {limits.max_header_bytes} bytes")
         )
 
     # Connection life

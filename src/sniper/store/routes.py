@@ -1,7 +1,8 @@
 """HTTP endpoints of the store: parse, call the service, answer JSON.
 
-Every StoreError becomes ``{"error": CODE, "message": TEXT}`` with its status (and
-``Retry-After`` where it has one); nothing a client sends can produce a 5xx.
+Every StoreError becomes its answer through :func:`sniper.store.http.render_error`; nothing a
+client sends can produce a 5xx. The endpoints ask the service alone (never its backend or its
+sessions). ``POST /api/orders`` is not here: :mod:`sniper.store.hotpath` answers it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sniper.errors import BadRequest, ClientGone, StoreError, TooLarge
+from sniper.errors import BadRequest, StoreError
+from sniper.store.http import JSON, ORDER_PATH, error_response, read_body
 from sniper.store.schemas import (
     ItemBody,
     ItemPatchBody,
@@ -24,7 +26,6 @@ from sniper.store.schemas import (
     parse_body,
 )
 from sniper.store.service import StoreService
-from sniper.store.settings import MAX_BODY_BYTES
 from sniper.validation import is_identifier
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -34,15 +35,7 @@ PROBES = frozenset({"/healthz", "/readyz"})
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response encoded with orjson."""
-    return Response(orjson.dumps(data), status, headers, media_type="application/json")
-
-
-def error_response(exc: StoreError) -> Response:
-    """The JSON error body for a StoreError."""
-    headers = None
-    if exc.retry_after is not None:
-        headers = {"Retry-After": str(max(1, int(exc.retry_after)))}
-    return json_response(exc.payload(), exc.status, headers)
+    return Response(orjson.dumps(data), status, headers, media_type=JSON)
 
 
 def answers_errors(endpoint: Endpoint) -> Endpoint:
@@ -58,22 +51,11 @@ def answers_errors(endpoint: Endpoint) -> Endpoint:
     return wrapped
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refusing anything over ``limit`` bytes before reading it all."""
+async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise TooLarge(f"request body over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(f"request body over {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:  # nobody will read the answer; it must not be a 500
-        raise ClientGone("the client went away before sending its body") from None
-    return b"".join(chunks)
+    return await read_body(
+        request.receive, None if declared is None else declared.encode("latin-1")
+    )
 
 
 def _service(request: Request) -> StoreService:
@@ -94,7 +76,7 @@ def _session(request: Request) -> str | None:
 
 def _admin(request: Request) -> StoreService:
     service = _service(request)
-    service.admin.check(request.headers.get("authorization"))
+    service.check_admin(request.headers.get("authorization"))
     return service
 
 
@@ -114,13 +96,13 @@ async def get_item(request: Request) -> Response:
 @answers_errors
 async def login(request: Request) -> Response:
     """``POST /api/login``: sets the ``session`` cookie."""
-    body = parse_body(LoginBody, await read_body(request))
+    body = parse_body(LoginBody, await _body(request))
     service = _service(request)
     client = request.client.host if request.client is not None else ""
     token = await service.login(body.user, body.password, client)
     response = json_response({"user": body.user})
     response.set_cookie(
-        "session", token, max_age=service.sessions.ttl_s, httponly=True, samesite="lax"
+        "session", token, max_age=service.session_ttl_s, httponly=True, samesite="lax"
     )
     return response
 
@@ -130,7 +112,7 @@ async def get_order(request: Request) -> Response:
     """``GET /api/orders/{order_id}``: the owner's order."""
     order_id = request.path_params["order_id"]
     service = _service(request)
-    await service.sessions.user_for(_session(request))  # 401 comes before 400
+    await service.user_for(_session(request))  # 401 comes before 400
     if not is_identifier(order_id):
         raise BadRequest("order_id: 1-64 letters, digits, '-' or '_'")
     order = await service.get_order(_session(request), order_id)
@@ -152,7 +134,7 @@ async def put_item(request: Request) -> Response:
     """``PUT /admin/items/{sku_id}``: create or replace."""
     service = _admin(request)
     sku_id = _path_id(request, "sku_id")
-    body = parse_body(ItemBody, await read_body(request))
+    body = parse_body(ItemBody, await _body(request))
     item = await service.put_item(sku_id, body)
     return json_response(item.to_json(service.now_ms()))
 
@@ -162,7 +144,7 @@ async def patch_item(request: Request) -> Response:
     """``PATCH /admin/items/{sku_id}``: change the named fields."""
     service = _admin(request)
     sku_id = _path_id(request, "sku_id")
-    body = parse_body(ItemPatchBody, await read_body(request))
+    body = parse_body(ItemPatchBody, await _body(request))
     item = await service.patch_item(sku_id, body)
     return json_response(item.to_json(service.now_ms()))
 
@@ -171,7 +153,7 @@ async def patch_item(request: Request) -> Response:
 async def create_users(request: Request) -> Response:
     """``POST /admin/users``: users with fresh sessions."""
     service = _admin(request)
-    body = parse_body(UsersBody, await read_body(request))
+    body = parse_body(UsersBody, await _body(request))
     users = await service.create_users(body)
     return json_response({"users": [{"user": u, "session": s} for u, s in users]}, 201)
 
@@ -183,7 +165,7 @@ async def list_orders(request: Request) -> Response:
     sku_id = request.query_params.get("sku_id")
     if sku_id is not None and not is_identifier(sku_id):
         raise BadRequest("sku_id: 1-64 letters, digits, '-' or '_'")
-    orders = await service.backend.list_orders(sku_id)
+    orders = await service.list_orders(sku_id)
     return json_response({"orders": [o.to_json() for o in orders]})
 
 
@@ -201,7 +183,7 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     """``GET /readyz``: readiness, 200 when the backend can commit orders, else 503."""
     try:
-        await _service(request).readiness.check()
+        await _service(request).check_ready()
     except StoreError as exc:
         return error_response(exc)
     return json_response({"status": "ready"})
@@ -210,7 +192,7 @@ async def readyz(request: Request) -> Response:
 @answers_errors
 async def logout(request: Request) -> Response:
     """``POST /api/logout``: the session is revoked, on every worker and replica."""
-    user = await _service(request).sessions.revoke(_session(request))
+    user = await _service(request).logout(_session(request))
     response = json_response({"user": user})
     response.delete_cookie("session", httponly=True, samesite="lax")
     return response
@@ -221,7 +203,7 @@ async def revoke_sessions(request: Request) -> Response:
     """``DELETE /admin/users/{user}/sessions``: every session of the user is revoked."""
     service = _admin(request)
     user = _path_id(request, "user")
-    return json_response({"user": user, "revoked": await service.sessions.revoke_user(user)})
+    return json_response({"user": user, "revoked": await service.revoke_sessions(user)})
 
 
 def routes(order_route: Route) -> list[Route]:
@@ -236,7 +218,7 @@ _SESSION_ROUTES = [
 
 
 _ROUTES = [
-    Route("/api/orders", my_orders, methods=["GET"]),
+    Route(ORDER_PATH, my_orders, methods=["GET"]),
     Route("/api/time", get_time, methods=["GET"]),
     Route("/api/items/{sku_id}", get_item, methods=["GET"]),
     Route("/api/login", login, methods=["POST"]),

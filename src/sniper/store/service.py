@@ -13,7 +13,7 @@ import logging
 import math
 import secrets
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from sniper.clock import Clock, now_ms
 from sniper.errors import (
@@ -86,6 +86,14 @@ _REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
     Outcome.LIMIT_REACHED: lambda: LimitReached("you already bought as many as allowed"),
     Outcome.SOLD_OUT: lambda: SoldOut("sold out"),
 }
+
+
+class Placed(NamedTuple):
+    """An order request that succeeded: the order, and whether it was placed before (a replay
+    of its ``request_id``) rather than now."""
+
+    order: Order
+    replayed: bool
 
 
 class RequestIds:
@@ -165,15 +173,30 @@ class StoreService:
         """The store's clock (skew included) in epoch milliseconds."""
         return now_ms(self.clock)
 
+    async def start(self) -> None:
+        """Begin serving, the backend open: read session revocations from now on."""
+        await self.sessions.start()
+
+    def check_admin(self, authorization: str | None) -> None:
+        """Raise :class:`Unauthorized` unless the ``Authorization`` header carries the admin
+        token."""
+        self.admin.check(authorization)
+
+    async def check_ready(self) -> None:
+        """Return if the backend committed at the last readiness probe, else raise
+        :class:`Unavailable`."""
+        await self.readiness.check()
+
     # -- orders ----------------------------------------------------------------------------
 
-    async def place_order(self, token: str | None, body: OrderBody) -> tuple[int, Order]:
-        """``(201, order)`` for a new order, ``(200, order)`` for a replay; else a StoreError."""
+    async def place_order(self, token: str | None, body: OrderBody) -> Placed:
+        """The order placed now, or the one this ``request_id`` placed before; else a
+        StoreError (the refusal, or why the store cannot tell)."""
         user = await self.sessions.user_for(token)
         self._take_tokens(user)
         replayed = self._fast_path(user, body)
         if replayed is not None:
-            return 200, replayed
+            return Placed(replayed, True)
         # Shared buckets cost a trip to the storage: only for requests that will need it anyway
         # (the sold-out flood is answered from memory above, for free).
         for kind, limiter in self.shared_limiters:
@@ -243,7 +266,7 @@ class StoreService:
         self.metrics.order(refusal.value, "cache").inc()
         raise _REFUSALS[refusal]()
 
-    def _answer(self, sku_id: str, result: ReservationResult, generation: int) -> tuple[int, Order]:
+    def _answer(self, sku_id: str, result: ReservationResult, generation: int) -> Placed:
         if result.outcome in (Outcome.NOT_FOUND, Outcome.NOT_STARTED):
             # Early birds and typos are answered from memory until the item changes.
             self.cache.put(sku_id, result.item, generation)
@@ -252,9 +275,9 @@ class StoreService:
             if result.stock_left == 0:
                 self._flag_sold_out(sku_id)
         if result.outcome is Outcome.CREATED and result.order is not None:
-            return 201, result.order
+            return Placed(result.order, False)
         if result.outcome is Outcome.REPLAYED and result.order is not None:
-            return 200, result.order
+            return Placed(result.order, True)
         raise _REFUSALS[result.outcome]()
 
     def _flag_sold_out(self, sku_id: str) -> None:
@@ -293,6 +316,10 @@ class StoreService:
         """The caller's own orders, of one item or all."""
         user = await self.sessions.user_for(token)
         return await self.backend.list_orders(sku_id, user=user)
+
+    async def list_orders(self, sku_id: str | None) -> list[Order]:
+        """Every order (the admin's view), of one item or all."""
+        return await self.backend.list_orders(sku_id)
 
     # -- items -----------------------------------------------------------------------------
 
@@ -364,6 +391,24 @@ class StoreService:
             if self.login_user is not None:
                 await self.login_user.take(user)
             raise
+
+    @property
+    def session_ttl_s(self) -> int:
+        """How long a new session lives, in whole seconds (the session cookie's ``Max-Age``)."""
+        return self.sessions.ttl_s
+
+    async def user_for(self, token: str | None) -> str:
+        """The user a session token belongs to; :class:`Unauthorized` if missing, unknown,
+        revoked or expired."""
+        return await self.sessions.user_for(token)
+
+    async def logout(self, token: str | None) -> str:
+        """Revoke the session on every worker and replica; the user it belonged to."""
+        return await self.sessions.revoke(token)
+
+    async def revoke_sessions(self, user: str) -> int:
+        """Revoke every session of ``user``; how many were live."""
+        return await self.sessions.revoke_user(user)
 
     async def aclose(self) -> None:
         """Wait for background work (sold-out snapshots, rehashes) to finish."""
