@@ -118,7 +118,8 @@ class Burst:
     async def _course(
         self, seq: int, conn: Connection, sent_at: float, policy: RetryPolicy
     ) -> None:
-        """One connection's course: its answer, then another try when the policy allows."""
+        """One connection's course after the burst: its answer, then another try when the
+        policy allows. All of it on this connection, as its own answers arrive."""
         attempt = 1
         while True:
             try:
