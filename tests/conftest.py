@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,6 +14,7 @@ from sniper.store.app import create_app
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings
 from tests.redis_servers import flush, redis_cluster, redis_server
+from tests.store_backends import BACKENDS, Snapshot
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -28,9 +29,28 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> StoreSettings:
-    """Store settings on a private SQLite file, with an admin token."""
-    return StoreSettings(store=f"sqlite:///{tmp_path / 'store.db'}", admin_token=ADMIN_TOKEN)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """The backend behind ``settings``: SQLite, or each of ``tests.store_backends.BACKENDS`` in
+    turn where a test is marked ``every_backend``."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, store_backend: str, tmp_path: Path) -> StoreSettings:
+    """Store settings on a private, empty store of ``store_backend``, with an admin token (a
+    Redis store copies its orders into a private file too, never into the working directory)."""
+    return StoreSettings(
+        store=BACKENDS[store_backend].url(request, tmp_path),
+        admin_token=ADMIN_TOKEN,
+        orders_db=f"sqlite:///{tmp_path / 'orders.db'}",
+    )
+
+
+@pytest.fixture
+def store_snapshot(store_backend: str, settings: StoreSettings) -> Callable[[], Snapshot]:
+    """Reads everything the ``settings`` store holds, to prove that a request changed nothing."""
+    read = BACKENDS[store_backend].snapshot
+    return lambda: read(settings.store)
 
 
 @contextlib.asynccontextmanager
@@ -56,7 +76,8 @@ async def store(
 
 @pytest.fixture
 def db_path(settings: StoreSettings) -> Path:
-    """The SQLite file behind the ``store`` fixture."""
+    """The SQLite file behind the ``store`` fixture (a test that reads it is SQLite-only)."""
+    assert settings.store.startswith("sqlite:///"), "db_path is the SQLite backend's file"
     return Path(settings.store.removeprefix("sqlite:///"))
 
 

@@ -15,13 +15,11 @@ from sniper import __version__
 from sniper.bench.admin import AdminError
 from sniper.client import commands
 from sniper.client.config import TaskConfig, check_log_file, load_tasks, redact
-from sniper.client.connection import ConnectionBroken
 from sniper.client.console import Console
 from sniper.client.many import run_many
 from sniper.client.platforms import platform_class
-from sniper.client.probe import ClockError
 from sniper.client.runner import Interrupted, run_until_signal
-from sniper.errors import ConfigError, StartError
+from sniper.errors import ClockError, ConfigError, ConnectionBroken, StartError
 from sniper.files import write_private
 from sniper.logs import setup_logging
 
@@ -359,7 +357,7 @@ def bench(**given: Any) -> None:
     from sniper.bench.report import exit_code, to_json
     from sniper.bench.run import BenchOptions, run_bench
     from sniper.bench.show import show
-    from sniper.store.server import raise_fd_limit
+    from sniper.fdlimit import raise_fd_limit
 
     raise_fd_limit()
     as_json, plot = given["as_json"], given["plot"]

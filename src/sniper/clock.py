@@ -71,10 +71,6 @@ class ManualClock:
         self._wall += seconds
         self._mono += seconds
 
-    def set_wall(self, wall: float) -> None:
-        """Step the wall clock (as NTP or a user might), leaving the monotonic clock alone."""
-        self._wall = wall
-
 
 def now_ms(clock: Clock) -> int:
     """The clock's wall time in whole epoch milliseconds."""

@@ -1,10 +1,14 @@
-"""``sniper demo``: one command that shows the whole thing on a fresh machine.
+"""The demos: ``sniper demo``, one command that shows the whole thing on a fresh machine, and the
+item and user that ``sniper serve --demo`` creates to play with by hand.
 
-A store starts on a temporary SQLite file and a free loopback port, with its clock running 800 ms
-ahead of this machine's (as a platform's clock may). An item with 5 units opens a few seconds
-ahead. 200 ordinary buyers press "buy" when *their own* clock says it is time, each once; one
-sniper task aims at the opening on the *store's* clock. Then the store's order list says who got
-the stock. Everything started is stopped, and every file is removed.
+``sniper demo``: a store starts on a temporary SQLite file and a free loopback port, with its clock
+running 800 ms ahead of this machine's (as a platform's clock may). An item with 5 units opens a
+few seconds ahead. 200 ordinary buyers press "buy" when *their own* clock says it is time, each
+once; one sniper task aims at the opening on the *store's* clock. Then the store's order list says
+who got the stock. Everything started is stopped, and every file is removed.
+
+``sniper serve --demo``: the store calls :func:`seed_demo` on its storage before serving, and
+:func:`say_demo` prints how to log in, look at the item and move its opening.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -25,10 +30,26 @@ from sniper.bench.admin import StoreAdmin
 from sniper.client.config import TaskConfig
 from sniper.client.console import Console
 from sniper.client.engine import Sniper
+from sniper.clock import Clock
 from sniper.humanize import pad, width
+from sniper.store.auth import Sessions, hash_password
+from sniper.store.models import Item, NewUser
 from sniper.store.process import child_store
 
-SKU, STOCK, CROWD, SKEW_MS, LEAD_S = "demo-eggs", 5, 200, 800, 4
+if TYPE_CHECKING:
+    from sniper.store.backends import Backend
+    from sniper.store.settings import StoreSettings
+
+#: The demo item of both demos.
+SKU, NAME = "demo-eggs", "30 fresh eggs"
+#: ``sniper demo``: units, ordinary buyers, the store's clock ahead of ours, seconds to the opening.
+STOCK, CROWD, SKEW_MS, LEAD_S = 5, 200, 800, 4
+#: ``sniper serve --demo``: the user to log in as, and the item's units and time to its opening.
+USER, PASSWORD = "demo", "demo"
+SERVE_STOCK, SERVE_LEAD = 10, timedelta(seconds=30)
+#: The banner's example opening: this far ahead on the store's clock, so that running the
+#: printed command visibly moves the sale.
+EXAMPLE_AHEAD = timedelta(minutes=2)
 
 TEXT = {
     "en": {
@@ -101,7 +122,7 @@ async def run_demo(lang: str = "en", say: Callable[[str], None] = print) -> int:
             say(text["store"].format(url=url, skew=SKEW_MS))
             async with StoreAdmin(url, token) as admin:
                 opening_ms = (await admin.now_ms() // 1000 + LEAD_S) * 1000
-                await admin.put_item(SKU, stock=STOCK, opening_ms=opening_ms, name="30 fresh eggs")
+                await admin.put_item(SKU, stock=STOCK, opening_ms=opening_ms, name=NAME)
                 users = await admin.make_users(CROWD + 1)
                 opening = datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat()
                 say(text["item"].format(stock=STOCK, sku=SKU, opening=opening, crowd=CROWD))
@@ -154,3 +175,74 @@ def _show(
     crowd = [o["created_ms"] for o in orders if o["user"] != sniper_user]
     if crowd:
         say(text["crowd_late"].format(delta=min(crowd) - opening_ms))
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    """What ``--demo`` created, to be shown to the user."""
+
+    admin_token: str
+    item: Item
+    user: str
+    password: str
+
+
+async def seed_demo(backend: Backend, clock: Clock, settings: StoreSettings) -> DemoInfo:
+    """A demo item opening in 30 s (stock 10, one per user) and a user ``demo``/``demo``. An
+    item that already has orders is left as it is (a restart never gives sold stock back)."""
+    item = await backend.get_item(SKU)
+    if item is None or not await backend.list_orders(SKU):
+        opening = datetime.fromtimestamp(clock.time(), tz=UTC).replace(microsecond=0)
+        opening += SERVE_LEAD
+        item = await backend.put_item(
+            Item(
+                SKU,
+                NAME,
+                1299,
+                SERVE_STOCK,
+                opening.isoformat(),
+                int(opening.timestamp() * 1000),
+                1,
+            )
+        )
+    _, session = Sessions(backend, clock, settings.session_ttl_s).new_session(USER)
+    pw_hash = await asyncio.to_thread(hash_password, PASSWORD)
+    await backend.create_users([NewUser(USER, pw_hash, session)])
+    token = settings.admin_token_value()
+    assert token is not None
+    return DemoInfo(token, item, USER, PASSWORD)
+
+
+def say_demo(
+    info: DemoInfo,
+    settings: StoreSettings,
+    port: int,
+    say: Callable[[str], None],
+    *,
+    show_token: bool,
+    now: datetime,
+) -> None:
+    """The banner of ``serve --demo``: the item, the user, and the commands to try."""
+    base = f"http://{settings.host}:{port}"
+    say(f"demo store at {base}")
+    # A token the user chose is theirs already; only a generated one must be shown to be usable.
+    say(f"  admin token: {info.admin_token if show_token else '(the one you gave)'}")
+    say(f"  item {info.item.sku_id}: stock {info.item.stock}, opens {info.item.sale_start}")
+    say(f"    {base}/api/items/{info.item.sku_id}")
+    say(f"  user {info.user!r}, password {info.password!r}: POST {base}/api/login")
+    say(f"    sniper login {base} {info.user} -o {info.user}.cookie    (writes the cookie)")
+    say(
+        f"    curl -i {base}/api/login -H 'Content-Type: application/json' "
+        f'-d \'{{"user": "{info.user}", "password": "{info.password}"}}\''
+    )
+    token = info.admin_token if show_token else "$SNIPER_ADMIN_TOKEN"
+    example = (now.replace(microsecond=0) + EXAMPLE_AHEAD).isoformat()
+    say(
+        "  move the opening (any RFC 3339 time with offset; this one is 2 min from now on the "
+        "store's clock):"
+    )
+    say(
+        f"    curl -X PATCH {base}/admin/items/{info.item.sku_id} "
+        f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+        f'-d \'{{"sale_start": "{example}"}}\''
+    )

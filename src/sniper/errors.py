@@ -5,6 +5,8 @@
     SniperError
     ├── ConfigError              bad task file, flag or setting (CLI exit code 2)
     ├── StartError               the store cannot start: port taken, storage unusable (exit 2)
+    ├── ConnectionBroken         the sniper's connection failed or closed (carries why, if known)
+    ├── ClockError               a server's answers carry no usable time
     └── StoreError               a store answer other than success: HTTP status + error code
         ├── BadRequest           400 bad_request
         ├── Unauthorized         401 unauthorized
@@ -25,7 +27,10 @@ Library errors (sqlite3, redis, httpx) are translated where they are caught, wit
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sniper.client.neterrors import NetFailure, NetKind
 
 
 class SniperError(Exception):
@@ -38,6 +43,23 @@ class ConfigError(SniperError):
 
 class StartError(SniperError):
     """``sniper serve`` cannot start (cannot listen, the storage cannot be opened)."""
+
+
+class ConnectionBroken(SniperError):
+    """The connection failed or closed; the caller may open a new one. ``kind`` says why, when
+    it failed while connecting."""
+
+    def __init__(
+        self, message: str, kind: NetKind | None = None, failure: NetFailure | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        #: The connect-time failure, to be said in the console's language.
+        self.failure = failure
+
+
+class ClockError(SniperError):
+    """The server's answers carry no usable time."""
 
 
 class StoreError(SniperError):

@@ -91,7 +91,8 @@ def test_order_lands_at_the_opening_on_the_store_clock(
 
 
 def test_config_flag_form_and_chinese(start_store: StartStore, tmp_path: Path) -> None:
-    """``sniper --config FILE`` (the seed's form) with lang zh."""
+    """``sniper --config FILE``, the first form of ``sniper run FILE`` and still accepted, with
+    lang zh: the console's Chinese lines."""
     store = start_store()
     path, _, _ = task_file(store, tmp_path, opens_in_s=1, extra="lang: zh\n")
     done = sniper("--config", str(path), cwd=tmp_path)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,10 +40,3 @@ async def make_users(client: httpx.AsyncClient, count: int) -> list[tuple[str, s
     response = await client.post("/admin/users", headers=ADMIN, json={"count": count})
     assert response.status_code == 201, response.text
     return [(u["user"], u["session"]) for u in response.json()["users"]]
-
-
-def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to prove that a refused request changed nothing."""
-    with sqlite3.connect(db) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}

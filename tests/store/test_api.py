@@ -12,8 +12,11 @@ from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings
 from tests.conftest import ADMIN, T0_MS, in_process
 from tests.store.helpers import make_users, put_item, rfc3339
+from tests.store_backends import every_backend, xfail_on
 
 Store = tuple[httpx.AsyncClient, StoreService]
+
+pytestmark = every_backend
 
 
 def cookie(token: str) -> dict[str, str]:
@@ -168,9 +171,19 @@ class TestOrders:
         assert codes == [201, 201, 409]
 
     async def test_rate_limited_with_retry_after(
-        self, tmp_path: object, clock: ManualClock, settings: StoreSettings
+        self,
+        tmp_path: object,
+        clock: ManualClock,
+        settings: StoreSettings,
+        request: pytest.FixtureRequest,
     ) -> None:
         """Past the per-user burst: 429 rate_limited with Retry-After; time refills it."""
+        xfail_on(
+            request,
+            ("redis", "cluster"),
+            "on Redis the order buckets are shared: taken after the answers from memory (the "
+            "early 425s take no token) and on Redis's clock (the store's clock refills nothing)",
+        )
         tight = settings.model_copy(update={"user_rate_per_s": 0.5, "user_burst": 2})
         async with in_process(tight, clock) as (client, _):
             await put_item(client, "eggs", stock=10, start_ms=T0_MS + 60_000)
@@ -339,4 +352,4 @@ async def test_new_sessions_need_no_database_read(store: Store) -> None:
     for session in (token, login.cookies["session"]):
         answer = await client.post("/api/orders", json={"sku_id": "eggs"}, headers=cookie(session))
         assert answer.status_code == 201
-    assert service.backend.calls.get("get_session", 0) == 0
+    assert service.backend.op_counts.get("get_session", 0) == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,7 +13,10 @@ from sniper.store.auth import hash_token
 from sniper.store.models import Session
 from sniper.store.service import StoreService
 from tests.conftest import ADMIN, T0_MS
-from tests.store.helpers import make_users, put_item, snapshot
+from tests.store.helpers import make_users, put_item
+from tests.store_backends import Snapshot, every_backend
+
+pytestmark = every_backend
 
 GOOD_ITEM: dict[str, Any] = {
     "name": "eggs",
@@ -312,8 +315,8 @@ CASES = [
 
 @pytest.fixture
 async def prepared(
-    store: tuple[httpx.AsyncClient, StoreService], db_path: Path
-) -> tuple[httpx.AsyncClient, dict[str, dict[str, str]], Path]:
+    store: tuple[httpx.AsyncClient, StoreService], store_snapshot: Callable[[], Snapshot]
+) -> tuple[httpx.AsyncClient, dict[str, dict[str, str]], Callable[[], Snapshot]]:
     """An item on sale, a user with a session, an expired session, and the auth headers."""
     client, service = store
     await put_item(client, "eggs", stock=5, start_ms=T0_MS - 1000)
@@ -327,7 +330,7 @@ async def prepared(
         ADMIN_OK: ADMIN,
         ADMIN_BAD: {"Authorization": "Bearer not-the-token"},
     }
-    return client, auth, db_path
+    return client, auth, store_snapshot
 
 
 @pytest.mark.parametrize(
@@ -335,7 +338,7 @@ async def prepared(
     [pytest.param(*case[:6], id=case[6]) for case in CASES],
 )
 async def test_bad_input_is_refused_and_changes_nothing(
-    prepared: tuple[httpx.AsyncClient, dict[str, dict[str, str]], Path],
+    prepared: tuple[httpx.AsyncClient, dict[str, dict[str, str]], Callable[[], Snapshot]],
     method: str,
     path: str,
     who: str,
@@ -343,13 +346,38 @@ async def test_bad_input_is_refused_and_changes_nothing(
     status: int,
     code: str,
 ) -> None:
-    """The status and error code are as documented, and every table is as it was."""
-    client, auth, db = prepared
-    before = snapshot(db)
+    """The status and error code are as documented, and everything stored is as it was."""
+    client, auth, snapshot = prepared
+    before = snapshot()
     headers = {**auth[who], "Content-Type": "application/json"}
     response = await client.request(method, path, content=body, headers=headers)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"] == code
     assert response.json()["message"]
-    assert snapshot(db) == before
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "body"),
+    [
+        pytest.param("PATCH", PATCH, ADMIN_OK, b'{"stock": 4}', id="item"),
+        pytest.param("POST", "/admin/users", ADMIN_OK, b'{"count": 1}', id="user-and-session"),
+        pytest.param("POST", ORD, USER, order(), id="order"),
+        pytest.param("POST", "/api/logout", USER, b"", id="revocation"),
+    ],
+)
+async def test_the_snapshot_sees_what_a_request_changes(
+    prepared: tuple[httpx.AsyncClient, dict[str, dict[str, str]], Callable[[], Snapshot]],
+    method: str,
+    path: str,
+    who: str,
+    body: bytes,
+) -> None:
+    """The proof above is not blind: an accepted request changes the snapshot."""
+    client, auth, snapshot = prepared
+    before = snapshot()
+    headers = {**auth[who], "Content-Type": "application/json"}
+    response = await client.request(method, path, content=body, headers=headers)
+    assert response.status_code < 300, response.text
+    assert snapshot() != before

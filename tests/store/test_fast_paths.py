@@ -10,8 +10,11 @@ from sniper.clock import ManualClock
 from sniper.store.service import StoreService
 from tests.conftest import ADMIN, T0_MS
 from tests.store.helpers import make_users, put_item
+from tests.store_backends import every_backend
 
 Store = tuple[httpx.AsyncClient, StoreService]
+
+pytestmark = every_backend
 
 
 async def _settle(service: StoreService, sku: str) -> None:
@@ -36,8 +39,8 @@ class TestSoldOutFastPath:
         )
         assert first.status_code == 201
         await _settle(service, "eggs")
-        reserves_before = service.backend.calls["reserve"]
-        calls_before = sum(service.backend.calls.values())
+        reserves_before = service.backend.op_counts["reserve"]
+        calls_before = sum(service.backend.op_counts.values())
         answers = await asyncio.gather(
             *(
                 client.post(
@@ -48,9 +51,9 @@ class TestSoldOutFastPath:
         )
         assert {a.status_code for a in answers} == {409}
         assert {a.json()["error"] for a in answers} == {"sold_out"}
-        assert service.backend.calls["reserve"] == reserves_before
+        assert service.backend.op_counts["reserve"] == reserves_before
         # The sessions were cached when the admin API made them: nothing reaches the backend.
-        assert sum(service.backend.calls.values()) == calls_before
+        assert sum(service.backend.op_counts.values()) == calls_before
         metrics = (await client.get("/metrics")).text
         assert 'store_orders_total{path="cache",result="sold_out"} 200.0' in metrics
 
@@ -63,14 +66,14 @@ class TestSoldOutFastPath:
         headers = {"Cookie": f"session={token}"}
         won = await client.post("/api/orders", json=body, headers=headers)
         await _settle(service, "eggs")
-        reserves = service.backend.calls["reserve"]
+        reserves = service.backend.op_counts["reserve"]
         again = await client.post("/api/orders", json=body, headers=headers)
         assert (again.status_code, again.json()) == (200, won.json())
         other = await client.post(
             "/api/orders", json={"sku_id": "eggs", "request_id": "new"}, headers=headers
         )
         assert other.status_code == 409
-        assert service.backend.calls["reserve"] == reserves
+        assert service.backend.op_counts["reserve"] == reserves
 
     async def test_limit_reached_still_wins_over_sold_out(self, store: Store) -> None:
         """The rules check the limit before the stock: the winner's new request_id after the
@@ -85,7 +88,7 @@ class TestSoldOutFastPath:
         )
         assert first.status_code == 201
         await _settle(service, "eggs")
-        reserves = service.backend.calls["reserve"]
+        reserves = service.backend.op_counts["reserve"]
         again = await client.post(
             "/api/orders",
             json={"sku_id": "eggs", "request_id": "b"},
@@ -96,7 +99,7 @@ class TestSoldOutFastPath:
         )
         assert (again.status_code, again.json()["error"]) == (409, "limit_reached")
         assert (other.status_code, other.json()["error"]) == (409, "sold_out")
-        assert service.backend.calls["reserve"] == reserves
+        assert service.backend.op_counts["reserve"] == reserves
 
     async def test_restock_clears_the_flag(self, store: Store) -> None:
         """PATCH stock through the admin API: the next order reaches the backend and succeeds."""
@@ -133,15 +136,15 @@ class TestEarlyAndUnknownFastPaths:
         headers = {"Cookie": f"session={token}"}
         first = await client.post("/api/orders", json={"sku_id": "eggs"}, headers=headers)
         assert first.status_code == 425
-        reserves = service.backend.calls["reserve"]
+        reserves = service.backend.op_counts["reserve"]
         for _ in range(20):
             early = await client.post("/api/orders", json={"sku_id": "eggs"}, headers=headers)
             assert early.json()["error"] == "not_started"
-        assert service.backend.calls["reserve"] == reserves
+        assert service.backend.op_counts["reserve"] == reserves
         clock.advance(0.5)
         opened = await client.post("/api/orders", json={"sku_id": "eggs"}, headers=headers)
         assert opened.status_code == 201
-        assert service.backend.calls["reserve"] == reserves + 1
+        assert service.backend.op_counts["reserve"] == reserves + 1
 
     async def test_unknown_item_is_remembered(self, store: Store) -> None:
         """404 once from the backend, then from memory; creating the item clears it."""
@@ -151,7 +154,7 @@ class TestEarlyAndUnknownFastPaths:
         for _ in range(3):
             missing = await client.post("/api/orders", json={"sku_id": "tea"}, headers=headers)
             assert missing.status_code == 404
-        assert service.backend.calls["reserve"] == 1
+        assert service.backend.op_counts["reserve"] == 1
         await put_item(client, "tea", stock=1, start_ms=T0_MS)
         created = await client.post("/api/orders", json={"sku_id": "tea"}, headers=headers)
         assert created.status_code == 201

@@ -65,10 +65,10 @@ async def test_readiness_is_a_real_commit_made_at_most_once_a_second(
     answers = await asyncio.gather(*(client.get("/readyz") for _ in range(20)))
     answers.append(await client.get("/readyz"))
     assert {a.status_code for a in answers} == {200}
-    assert service.backend.calls["probe_commit"] == 1
+    assert service.backend.op_counts["probe_commit"] == 1
     clock.advance(1.1)
     assert (await client.get("/readyz")).status_code == 200
-    assert service.backend.calls["probe_commit"] == 2
+    assert service.backend.op_counts["probe_commit"] == 2
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT probed_ms FROM readiness").fetchall() != []
 

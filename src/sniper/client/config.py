@@ -20,12 +20,10 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 
 from sniper.client.notify import Channel
 from sniper.errors import ConfigError
-from sniper.store.schemas import parse_rfc3339
+from sniper.rfc3339 import TIME_EXAMPLE, parse_rfc3339
 from sniper.validation import describe
 
 Positive = Annotated[float, Field(gt=0)]
-#: How a ``target_time`` is written (the format; a real one must be in the future).
-TIME_EXAMPLE = "2024-04-15T07:00:00+08:00"
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]*")  # with fullmatch: "$" would allow a final "\n"
 
 

@@ -16,8 +16,11 @@ from urllib.parse import urlsplit
 
 import h11
 
-from sniper.client.neterrors import NetFailure, NetKind, failure
+from sniper.client.neterrors import failure
 from sniper.clock import Clock
+
+# Re-exported: the client imports it from here, beside the connection that raises it.
+from sniper.errors import ConnectionBroken as ConnectionBroken  # noqa: PLC0414
 
 _READ_CHUNK = 65536
 #: What is kept of an answer's body: order ids, error codes and rules need kilobytes. Past it
@@ -73,19 +76,6 @@ class Response:
         """The first value of a header (case-insensitive)."""
         lower = name.lower()
         return next((v for k, v in self.headers if k == lower), None)
-
-
-class ConnectionBroken(Exception):
-    """The connection failed or closed; the caller may open a new one. ``kind`` says why, when
-    it failed while connecting."""
-
-    def __init__(
-        self, message: str, kind: NetKind | None = None, failure: NetFailure | None = None
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        #: The connect-time failure, to be said in the console's language.
-        self.failure = failure
 
 
 def ssl_context(origin: Origin, ca_file: Path | None) -> ssl.SSLContext | None:

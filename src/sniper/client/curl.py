@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sniper.client.config import TIME_EXAMPLE, HttpRequest, TaskConfig
+from sniper.client.config import HttpRequest, TaskConfig
 from sniper.client.platforms.http import REQUEST_ID, carries_request_id
 from sniper.errors import ConfigError
+from sniper.rfc3339 import TIME_EXAMPLE
 from sniper.validation import duplicate_key
 
 _ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'", re.S)

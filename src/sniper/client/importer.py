@@ -17,7 +17,7 @@ from sniper.client.config import redact
 from sniper.client.curl import parse_curl, to_task
 from sniper.clock import Clock
 from sniper.errors import ConfigError
-from sniper.store.schemas import parse_rfc3339
+from sniper.rfc3339 import parse_rfc3339
 
 
 @dataclass

@@ -21,6 +21,7 @@ from sniper.client.timesync import (
     ms_tick_sample,
 )
 from sniper.clock import Clock
+from sniper.errors import ClockError
 
 
 def wall_offset(est: Estimate, clock: Clock) -> float:
@@ -29,10 +30,6 @@ def wall_offset(est: Estimate, clock: Clock) -> float:
     Estimates relate the server to our *monotonic* clock, so that a wall-clock step cannot move
     a plan; people compare wall clocks."""
     return est.offset - (clock.time() - clock.monotonic()) * 1000
-
-
-class ClockError(Exception):
-    """The server's answers carry no usable time."""
 
 
 class TimeSource(Protocol):

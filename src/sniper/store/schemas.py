@@ -7,14 +7,13 @@ so that a misspelt field is an error rather than a silent default.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sniper.errors import BadRequest
+from sniper.rfc3339 import parse_rfc3339
 from sniper.store.models import Item
 from sniper.validation import IDENTIFIER_PATTERN, describe, duplicate_key
 
@@ -31,25 +30,10 @@ Qty = Annotated[int, Field(ge=1, le=MAX_QTY)]
 Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
 Limit = Annotated[int, Field(ge=1, le=MAX_QTY)]
 
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
-
 
 def epoch_ms(sale_start: str) -> int:
     """An RFC 3339 time (already validated) as epoch milliseconds."""
     return int(parse_rfc3339(sale_start).timestamp() * 1000)
-
-
-def parse_rfc3339(text: str) -> datetime:
-    """Parse an RFC 3339 time with an explicit offset; anything else is :class:`ValueError`."""
-    if not _RFC3339.fullmatch(text):
-        raise ValueError("must be RFC 3339 with an offset, e.g. 2024-04-15T07:00:00+08:00")
-    head, dot, rest = text.upper().partition(".")
-    if dot:  # fromisoformat takes at most 6 fraction digits
-        digits = re.match(r"\d+", rest)
-        assert digits is not None
-        frac = digits.group(0)
-        text = f"{head}.{frac[:6].ljust(6, '0')}{rest[len(frac) :]}"
-    return datetime.fromisoformat(text.upper())
 
 
 def _check_sale_start(value: str) -> str:

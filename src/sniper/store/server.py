@@ -12,8 +12,7 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
@@ -22,25 +21,13 @@ from uvicorn.supervisors import Multiprocess
 
 from sniper.clock import Clock, SkewedClock, SystemClock
 from sniper.errors import StartError, StoreError
-from sniper.store.auth import Sessions, hash_password
+from sniper.fdlimit import raise_fd_limit
 from sniper.store.backends import Backend, backend_from_settings
 from sniper.store.catalog import load_catalog_file
-from sniper.store.models import Item, NewUser
+from sniper.store.models import Item
 from sniper.store.protocol import ConnectionLimits, StoreProtocol
 from sniper.store.redisdb.client import redact_url
 from sniper.store.settings import WORKER_ENV, StoreSettings
-
-DEMO_SKU, DEMO_USER, DEMO_PASSWORD = "demo-eggs", "demo", "demo"
-
-
-@dataclass(frozen=True)
-class DemoInfo:
-    """What ``--demo`` created, to be shown to the user."""
-
-    admin_token: str
-    item: Item
-    user: str
-    password: str
 
 
 def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
@@ -131,8 +118,11 @@ async def _prepare(
     try:
         await backend.open()
         if settings.demo:
+            # Imported here: the demo module drives the sniper too, which a store never needs.
+            from sniper.demo import say_demo, seed_demo
+
             info = await seed_demo(backend, clock, settings)
-            _say_demo(
+            say_demo(
                 info,
                 settings,
                 port,
@@ -165,79 +155,6 @@ class _GracefulServer(uvicorn.Server):
         with super().capture_signals():
             yield
             self._captured_signals.clear()
-
-
-async def seed_demo(backend: Backend, clock: Clock, settings: StoreSettings) -> DemoInfo:
-    """A demo item opening in 30 s (stock 10, one per user) and a user ``demo``/``demo``. An
-    item that already has orders is left as it is (a restart never gives sold stock back)."""
-    item = await backend.get_item(DEMO_SKU)
-    if item is None or not await backend.list_orders(DEMO_SKU):
-        opening = datetime.fromtimestamp(clock.time(), tz=UTC).replace(microsecond=0)
-        opening += timedelta(seconds=30)
-        item = await backend.put_item(
-            Item(
-                DEMO_SKU,
-                "30 fresh eggs",
-                1299,
-                10,
-                opening.isoformat(),
-                int(opening.timestamp() * 1000),
-                1,
-            )
-        )
-    _, session = Sessions(backend, clock, settings.session_ttl_s).new_session(DEMO_USER)
-    pw_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
-    await backend.create_users([NewUser(DEMO_USER, pw_hash, session)])
-    token = settings.admin_token_value()
-    assert token is not None
-    return DemoInfo(token, item, DEMO_USER, DEMO_PASSWORD)
-
-
-#: The banner's example opening: this far ahead on the store's clock, so that running the
-#: printed command visibly moves the sale.
-DEMO_EXAMPLE_AHEAD = timedelta(minutes=2)
-
-
-def _say_demo(
-    info: DemoInfo,
-    settings: StoreSettings,
-    port: int,
-    say: Callable[[str], None],
-    *,
-    show_token: bool,
-    now: datetime,
-) -> None:
-    base = f"http://{settings.host}:{port}"
-    say(f"demo store at {base}")
-    # A token the user chose is theirs already; only a generated one must be shown to be usable.
-    say(f"  admin token: {info.admin_token if show_token else '(the one you gave)'}")
-    say(f"  item {info.item.sku_id}: stock {info.item.stock}, opens {info.item.sale_start}")
-    say(f"    {base}/api/items/{info.item.sku_id}")
-    say(f"  user {info.user!r}, password {info.password!r}: POST {base}/api/login")
-    say(f"    sniper login {base} {info.user} -o {info.user}.cookie    (writes the cookie)")
-    say(
-        f"    curl -i {base}/api/login -H 'Content-Type: application/json' "
-        f'-d \'{{"user": "{info.user}", "password": "{info.password}"}}\''
-    )
-    token = info.admin_token if show_token else "$SNIPER_ADMIN_TOKEN"
-    example = (now.replace(microsecond=0) + DEMO_EXAMPLE_AHEAD).isoformat()
-    say(
-        "  move the opening (any RFC 3339 time with offset; this one is 2 min from now on the "
-        "store's clock):"
-    )
-    say(
-        f"    curl -X PATCH {base}/admin/items/{info.item.sku_id} "
-        f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
-        f'-d \'{{"sale_start": "{example}"}}\''
-    )
-
-
-def raise_fd_limit() -> None:
-    """An opening is thousands of connections at once: allow as many files as the system does."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 @contextlib.contextmanager

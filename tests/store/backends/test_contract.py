@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,31 +12,20 @@ from sniper.clock import ManualClock
 from sniper.errors import ConfigError
 from sniper.store.backends import Backend, SqliteBackend, backend_from_settings
 from sniper.store.models import Item, NewUser, Session
-from sniper.store.redisdb.backend import RedisBackend
 from sniper.store.rules import Outcome, Reservation
 from sniper.store.settings import StoreSettings
 from tests.conftest import T0_MS
-
-Factory = Callable[[pytest.FixtureRequest, Path, ManualClock], Backend]
-FACTORIES: dict[str, Factory] = {
-    "sqlite": lambda _, tmp, clock: SqliteBackend(tmp / "contract.db", clock),
-    "redis": lambda request, _, clock: RedisBackend(request.getfixturevalue("redis_url"), clock),
-    "cluster": lambda request, _, clock: RedisBackend(
-        request.getfixturevalue("cluster_url"), clock
-    ),
-}
+from tests.store_backends import every_backend
 
 
 def _item(sku: str = "eggs", stock: int = 3, limit: int = 1, start: int = T0_MS) -> Item:
     return Item(sku, sku, 100, stock, "2023-11-14T22:13:20+00:00", start, limit)
 
 
-@pytest.fixture(params=[pytest.param(name, marks=getattr(pytest.mark, name)) for name in FACTORIES])
-async def backend(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
-) -> AsyncIterator[Backend]:
-    """An opened backend of each kind."""
-    made = FACTORIES[request.param](request, tmp_path, clock)
+@pytest.fixture
+async def backend(settings: StoreSettings, clock: ManualClock) -> AsyncIterator[Backend]:
+    """An opened backend of the kind ``settings`` names, built as the store builds it."""
+    made = backend_from_settings(settings, clock)
     await made.open()
     try:
         yield made
@@ -44,6 +33,7 @@ async def backend(
         await made.aclose()
 
 
+@every_backend
 class TestReserve:
     """The atomic step."""
 
@@ -108,6 +98,7 @@ class TestReserve:
         ).outcome is Outcome.CREATED  # another user's key
 
 
+@every_backend
 class TestRecords:
     """Items, sessions, users and orders."""
 

@@ -13,7 +13,7 @@ from sniper.errors import OutcomeUnknown, Unavailable
 from sniper.store.models import Item, Session
 from sniper.store.process import free_port
 from sniper.store.redisdb.backend import RedisBackend, durability_warning
-from sniper.store.redisdb.client import redact_url, unavailable_on_error
+from sniper.store.redisdb.client import redact_url
 from sniper.store.redisdb.keys import sku_keys, user_sessions_key
 from sniper.store.redisdb.lock import LockLost
 from sniper.store.rules import Reservation
@@ -113,9 +113,20 @@ async def test_a_failing_reload_answers_503_not_a_hang(
     assert all(isinstance(r, OutcomeUnknown) for r in results)
 
 
-def test_cluster_errors_are_unavailable() -> None:
-    with pytest.raises(Unavailable, match="RedisClusterException"), unavailable_on_error():
+async def test_cluster_errors_are_unavailable(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    down = RedisBackend(f"redis://127.0.0.1:{free_port()}/0", clock)
+
+    async def ping() -> None:
         raise RedisClusterException("every node is down")
+
+    monkeypatch.setattr(down.client, "ping", ping)
+    try:
+        with pytest.raises(Unavailable, match="RedisClusterException"):
+            await down.check()
+    finally:
+        await down.aclose()
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from sniper.errors import Unavailable
-from sniper.store.redisdb.client import Calls, Client, connect
+from sniper.store.redisdb.client import Client, CommandSlots, connect
 from sniper.store.redisdb.lock import LockNotAcquired, RedisLock
 
 pytestmark = pytest.mark.redis
@@ -25,7 +25,7 @@ async def client(redis_url: str) -> AsyncIterator[Client]:
 
 
 def _lock(client: Client, ttl_ms: int = 10_000) -> RedisLock:
-    return RedisLock(client, Calls(), "job", ttl_ms=ttl_ms)
+    return RedisLock(client, CommandSlots(), "job", ttl_ms=ttl_ms)
 
 
 async def test_only_the_owner_releases_and_renews(client: Client) -> None:
@@ -128,3 +128,33 @@ async def test_a_renewal_that_hangs_is_cut_short_and_tried_again(
         assert hung == [1]
         assert not a.lost.is_set()
         assert await client.get("sniper:lock:{job}") == a.token
+
+
+async def test_leaving_ends_the_watchdog_even_when_its_cancel_is_lost(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal that swallows the watchdog's cancel (as Python 3.11's ``wait_for`` inside
+    redis-py does when the cancel lands as a command completes) does not keep ``held`` from
+    returning: the work that held the lock would otherwise never finish."""
+    a = _lock(client, ttl_ms=150)  # renewals every 50 ms
+    real = a.renew
+    renewing = asyncio.Event()
+    lost: list[bool] = []
+
+    async def renew() -> bool:
+        renewing.set()
+        try:
+            await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            lost.append(True)
+        return await real()
+
+    monkeypatch.setattr(a, "renew", renew)
+
+    async def hold() -> None:
+        async with a.held(wait_s=1):
+            await renewing.wait()
+
+    done, _ = await asyncio.wait({asyncio.create_task(hold())}, timeout=5)
+    assert done, "held() still waits for its watchdog"
+    assert lost == [True]

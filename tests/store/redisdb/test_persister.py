@@ -12,7 +12,7 @@ import pytest
 from sniper.store.models import Item, Order
 from sniper.store.process import free_port
 from sniper.store.redisdb.backend import RedisBackend
-from sniper.store.redisdb.client import Calls, connect
+from sniper.store.redisdb.client import CommandSlots, connect
 from sniper.store.redisdb.keys import sku_keys
 from sniper.store.redisdb.order_table import OrderTable
 from sniper.store.redisdb.persister import OrderPersister
@@ -95,6 +95,38 @@ async def _until(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) 
             await asyncio.sleep(0.02)
 
 
+class LosesTheCancel(OrderPersister):
+    """A supervisor's tick that loses the cancel of ``stop()``, as Python 3.11's ``wait_for``
+    (inside redis-py) does when it lands as a command completes."""
+
+    lost = False
+
+    async def tick(self) -> None:
+        if self.lost:
+            return
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.lost = True
+
+
+@pytest.mark.redis
+async def test_stop_ends_the_supervisor_even_when_its_cancel_is_lost(
+    backend: RedisBackend, tmp_path: Path
+) -> None:
+    """stop() returns although the supervisor went on after its cancel (the store's shutdown
+    hung for ever on Redis when it did)."""
+    persister = LosesTheCancel(
+        backend.client, backend._slots, OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p"
+    )
+    await persister.start()
+    await asyncio.sleep(0.05)  # the supervisor is inside its tick
+    stopping = asyncio.create_task(persister.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    assert done, "stop() still waits for the supervisor"
+    assert persister.lost
+
+
 @pytest.mark.redis
 async def test_killed_mid_batch_then_restarted_every_order_once(
     backend: RedisBackend, tmp_path: Path
@@ -105,7 +137,7 @@ async def test_killed_mid_batch_then_restarted_every_order_once(
     url = f"sqlite:///{tmp_path / 'orders.db'}"
     dying = DiesAfterCommit(url)
     first = OrderPersister(
-        backend.client, backend._calls, dying, name="first", batch=50, batch_timeout_s=0.1
+        backend.client, backend._slots, dying, name="first", batch=50, batch_timeout_s=0.1
     )
     await first.table.open()
     # eggs: a batch of 50 went in, then its copy 'died' before the acknowledgement (logged, left
@@ -116,7 +148,7 @@ async def test_killed_mid_batch_then_restarted_every_order_once(
 
     second = OrderPersister(
         backend.client,
-        backend._calls,
+        backend._slots,
         OrderTable(url),
         name="second",
         batch=50,
@@ -148,7 +180,7 @@ async def test_the_pool_grows_with_the_backlog_and_shrinks_when_idle(
     clock = FakeClock()
     persister = OrderPersister(
         backend.client,
-        backend._calls,
+        backend._slots,
         OrderTable(f"sqlite:///{tmp_path / 'orders.db'}"),
         name="p",
         batch=20,
@@ -191,7 +223,7 @@ async def test_a_stream_that_lost_its_group_is_picked_up_again(
     the other item's orders are not held up meanwhile."""
     url = f"sqlite:///{tmp_path / 'orders.db'}"
     persister = OrderPersister(
-        backend.client, backend._calls, OrderTable(url), name="p", poll_s=0.01
+        backend.client, backend._slots, OrderTable(url), name="p", poll_s=0.01
     )
     await persister.start(supervise=False)
     try:
@@ -222,7 +254,7 @@ async def test_an_outage_backs_off_and_does_not_flood_the_log(
     """Redis unreachable for a second: one warning, not dozens; and the pool lives on."""
     down = connect(f"redis://127.0.0.1:{free_port()}/0")
     persister = OrderPersister(
-        down, Calls(), OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p", poll_s=0.01
+        down, CommandSlots(), OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p", poll_s=0.01
     )
     try:
         await persister.start()

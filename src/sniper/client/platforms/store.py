@@ -9,7 +9,7 @@ from urllib.parse import quote
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Response
 from sniper.client.outcome import Kind, Verdict, by_status, json_body, order_id
 from sniper.client.platforms.base import LOGIN, Platform, Probe
-from sniper.store.schemas import parse_rfc3339
+from sniper.rfc3339 import parse_rfc3339
 
 _BY_CODE = {
     "sold_out": Kind.SOLD_OUT,

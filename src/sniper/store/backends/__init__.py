@@ -8,7 +8,8 @@ from collections.abc import Callable
 from sniper.clock import Clock
 from sniper.errors import ConfigError
 from sniper.store.backends.base import Backend
-from sniper.store.backends.sqlite import SqliteBackend, path_from_url
+from sniper.store.backends.sqlfile import path_from_url
+from sniper.store.backends.sqlite import SqliteBackend
 from sniper.store.settings import StoreSettings
 
 BackendFactory = Callable[[StoreSettings, Clock], Backend]

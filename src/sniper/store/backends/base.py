@@ -1,17 +1,32 @@
-"""The storage interface every backend implements (SQLite now, Redis later).
+"""The storage interface every backend implements, and the one place where storage calls are
+counted and the storage library's errors become the store's.
 
 A backend owns the atomic reservation step and the records around it. It never decides
-the rules itself beyond calling :func:`sniper.store.rules.decide` inside its atomic step.
+the rules itself beyond calling :func:`sniper.store.rules.decide` inside its atomic step (or a
+script that mirrors it).
+
+Every public coroutine method a backend defines is a storage operation: at class creation it is
+wrapped once (:meth:`Backend.__init_subclass__`), so that each call counts in
+:attr:`Backend.op_counts` and a storage library's error escaping it (``sqlite3.Error``,
+``redis.RedisError``: :attr:`Backend.errors` names them) becomes ``Unavailable`` or, from
+:meth:`Backend.reserve`, ``OutcomeUnknown``. Where a backend knows more (the call certainly had
+not left; the COMMIT had begun), it says so itself, with the same :class:`StorageErrors`.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, Protocol, TypeVar
 
+from sniper.errors import OutcomeUnknown, StoreError, Unavailable
 from sniper.store.models import Item, NewUser, Order, Session
 from sniper.store.rules import Reservation, ReservationResult
+
+T = TypeVar("T")
 
 #: Orders that a replay of ``(user, request_id)`` must get back.
 ReplayOrders = dict[tuple[str, str], Order]
@@ -27,17 +42,75 @@ class SharedLimiter(Protocol):
         """0 when a token is there (none is taken), else seconds until one is."""
 
 
+class StorageErrors:
+    """What one storage library's errors mean to a caller: :meth:`unavailable` when the call
+    certainly did nothing (refused, or failed before it was sent: retrying is safe),
+    :meth:`unknown` when it may have taken effect (it was sent, or its commit had begun: only a
+    retry with the request id can tell). Anything not in :attr:`kinds` is a bug and stays itself."""
+
+    #: The library's exceptions that mean the storage failed.
+    kinds: tuple[type[BaseException], ...] = ()
+
+    def unavailable(self, exc: BaseException) -> StoreError:
+        """The error for a call that certainly did nothing."""
+        return Unavailable("storage is unavailable, try again")
+
+    def unknown(self, exc: BaseException) -> StoreError:
+        """The error for a call that may have taken effect."""
+        return OutcomeUnknown("storage failed during the call: it may or may not have run")
+
+    async def sent(self, call: Awaitable[T]) -> T:
+        """Await a call that may have reached the storage: a failure now is :meth:`unknown`."""
+        try:
+            return await call
+        except self.kinds as exc:
+            raise self.unknown(exc) from None
+
+
+#: Operations whose effect the caller must know: a storage error escaping one may have come
+#: after the change was made, so it is "outcome unknown"; any other operation's is "unavailable"
+#: (reads did nothing; the other writes are safe to repeat).
+_MAY_HAVE_RUN = frozenset({"reserve"})
+
+
+def _storage_op(
+    name: str, method: Callable[..., Awaitable[Any]], errors: StorageErrors
+) -> Callable[..., Awaitable[Any]]:
+    """``method`` counted in ``op_counts`` and its storage errors translated. One coroutine
+    around the method's own: on the order path this costs one dict increment and a ``try``."""
+    kinds = errors.kinds
+    translate = errors.unknown if name in _MAY_HAVE_RUN else errors.unavailable
+
+    @functools.wraps(method)
+    async def op(self: Backend, *args: Any, **kwargs: Any) -> Any:
+        self.op_counts[name] += 1
+        try:
+            return await method(self, *args, **kwargs)
+        except kinds as exc:
+            # The translator says what the caller reads: a library's message may name hosts.
+            raise translate(exc) from None
+
+    return op
+
+
 class Backend(ABC):
     """Async storage for items, users, sessions and orders."""
 
+    #: What the storage library's errors mean (each backend names its library's).
+    errors: ClassVar[StorageErrors] = StorageErrors()
+
     #: How many calls reached the storage, by operation; the sold-out fast path is proven by it.
-    calls: dict[str, int]
+    op_counts: defaultdict[str, int]
 
     def __init__(self) -> None:
-        self.calls = {}
+        self.op_counts = defaultdict(int)
 
-    def _count(self, op: str) -> None:
-        self.calls[op] = self.calls.get(op, 0) + 1
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap each public coroutine method the class defines (see the module's docstring)."""
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.iscoroutinefunction(value):
+                setattr(cls, name, _storage_op(name, value, cls.errors))
 
     def shared_limiter(self, kind: str, rate_per_s: float, burst: int) -> SharedLimiter | None:
         """A rate limit (``user``: one bucket per user; ``all``: one for every order) kept in

@@ -11,11 +11,13 @@ parsing requests that form the next batch. ``BEGIN IMMEDIATE`` is tried without 
 blocking busy handler: when another process holds the write lock, the loop retries a moment
 later (up to the busy timeout) instead of stalling every connection while it waits.
 
-A job that raises leaves the transaction in an unknown state, so the batch is rolled back and run
-again without that job, which alone gets the error. Savepoints around every job would do the
-same at two more statements per job on the hottest path; failures are rare. The storage itself
-failing (disk full, I/O error) fails the whole batch: ``503 unavailable`` when it certainly did not
-commit, ``503 outcome_unknown`` when the COMMIT failed in a way that may still have committed.
+The queue and the answers are :class:`~sniper.store.backends.batcher.Batcher`'s, with one batch
+out at a time (one write transaction). A job that raises leaves the transaction in an unknown
+state, so the batch is rolled back and run again without that job, which alone gets the error.
+Savepoints around every job would do the same at two more statements per job on the hottest path;
+failures are rare. The storage itself failing (disk full, I/O error) fails the whole batch:
+``503 unavailable`` when it certainly did not commit, ``503 outcome_unknown`` when the COMMIT failed
+in a way that may still have committed (:class:`~sniper.store.backends.sqlfile.SqliteErrors`).
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sniper.clock import Clock
-from sniper.errors import OutcomeUnknown, StoreError, Unavailable
+from sniper.errors import StoreError, Unavailable
 from sniper.logs import ThrottledLog
+from sniper.store.backends.batcher import Batcher, Call
+from sniper.store.backends.sqlfile import SQLITE_ERRORS
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -39,18 +42,11 @@ Job = Callable[[sqlite3.Connection], Any]
 log = logging.getLogger(__name__)
 
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.0002, 0.002
-_NOT_WRITTEN = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 #: During an outage every batch fails: one line per this many seconds, not one per batch.
 _LOG_EVERY_S = 10.0
 
 
-@dataclass(slots=True)
-class _Pending:
-    fn: Job
-    future: asyncio.Future[Any]
-
-
-class GroupCommitWriter:
+class GroupCommitWriter(Batcher[Job]):
     """Owns the write connection; batches jobs into transactions."""
 
     def __init__(
@@ -60,51 +56,30 @@ class GroupCommitWriter:
         max_batch: int,
         busy_timeout_ms: int,
     ) -> None:
+        super().__init__(SQLITE_ERRORS, max_batch=max_batch, max_in_flight=1)
         self._connect, self._clock = connect, clock
-        self._max_batch, self._busy_timeout_s = max_batch, busy_timeout_ms / 1000
-        self._pending: list[_Pending] = []
-        self._runner: asyncio.Task[None] | None = None
+        self._busy_timeout_s = busy_timeout_ms / 1000
         self._conn: sqlite3.Connection | None = None
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-commit")
-        self._closed = False
-        self.batches = 0
         self._log_failure = ThrottledLog(log, logging.ERROR, _LOG_EVERY_S, clock.monotonic)
 
     def start(self) -> None:
         """Open the write connection; jobs may be submitted from the running loop afterwards."""
-        self._conn = self._connect()
-        self._conn.execute("PRAGMA busy_timeout = 0")
+        self._open_connection()
 
-    async def submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in the next batch and return its result once the batch has committed."""
-        if self._closed:
-            raise Unavailable("the store is shutting down")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(fn, future))
-        if self._runner is None:
-            self._runner = asyncio.get_running_loop().create_task(self._drain())
-        return await future
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+        """Run ``fn`` in the next batch; its result, once the batch has committed."""
+        return self._submit(fn)
 
     async def stop(self) -> None:
         """Let queued jobs finish, then close the connection."""
-        self._closed = True
-        if self._runner is not None:
-            await asyncio.shield(self._runner)
+        await self.close()
         self._committer.shutdown(wait=True)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                await self._run_batch(batch)
-        finally:
-            self._runner = None
-
-    async def _run_batch(self, batch: list[_Pending]) -> None:
+    async def _send(self, batch: list[Call[Job]]) -> None:
         failed: dict[int, StoreError] = {}
         results: dict[int, Any] = {}
         committing = False
@@ -120,26 +95,24 @@ class GroupCommitWriter:
             committing = True
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._committer, conn.execute, "COMMIT")
-            self.batches += 1
         except Exception as exc:  # whatever happened, every caller gets an answer
             self._log_failure("sqlite batch of %d failed: %s", len(batch), exc)
-            error = _commit_failed(exc) if committing else _not_committed(exc)
+            error = self.errors.unknown(exc) if committing else _not_committed(exc)
             self._roll_back()
             failed = {i: failed.get(i, error) for i in range(len(batch))}
             results = {}
-        for i, job in enumerate(batch):
-            if job.future.done():  # the caller went away; its job still ran
-                continue
+        for i, (_, future) in enumerate(batch):  # a caller gone meanwhile: its job still ran
             if i in failed:
-                job.future.set_exception(failed[i])
+                self._settle(future, error=failed[i])
             else:
-                job.future.set_result(results[i])
+                self._settle(future, result=results[i])
 
     def _open_connection(self) -> sqlite3.Connection:
         """The write connection; one lost to a failed rollback is opened again here, so that
         the store recovers once the storage does (until then each batch fails, answered)."""
         if self._conn is None:
             conn = self._connect()
+            # BEGIN IMMEDIATE waits in _begin, without blocking the loop.
             conn.execute("PRAGMA busy_timeout = 0")
             self._conn = conn
         return self._conn
@@ -162,20 +135,20 @@ class GroupCommitWriter:
     @staticmethod
     def _run_jobs(
         conn: sqlite3.Connection,
-        batch: list[_Pending],
+        batch: list[Call[Job]],
         failed: dict[int, StoreError],
         results: dict[int, Any],
     ) -> int | None:
         """Run every job not yet failed; the index of one that raises, else None."""
-        for i, job in enumerate(batch):
+        for i, (fn, _) in enumerate(batch):
             if i in failed:
                 continue
             try:
-                results[i] = job.fn(conn)
+                results[i] = fn(conn)
             except (sqlite3.OperationalError, sqlite3.InternalError):
                 raise  # the storage failing (disk full, I/O error): the whole batch fails
             except Exception as exc:  # a job's own bug or constraint fails that job alone
-                failed[i] = _as_store_error(exc)
+                failed[i] = _job_failed(exc)
                 return i
         return None
 
@@ -196,7 +169,8 @@ class GroupCommitWriter:
             delay = min(delay * 2, _RETRY_MAX_S)
 
 
-def _as_store_error(exc: BaseException) -> StoreError:
+def _job_failed(exc: BaseException) -> StoreError:
+    """A job's own failure (a constraint, a bug): that job's caller alone hears it."""
     if isinstance(exc, StoreError):
         return exc
     log.error("sqlite job failed: %r", exc)
@@ -207,14 +181,4 @@ def _not_committed(exc: BaseException) -> StoreError:
     """A batch that failed before its COMMIT: rolled back, nothing happened."""
     if isinstance(exc, Unavailable):
         return exc
-    return Unavailable("storage is unavailable, try again")
-
-
-def _commit_failed(exc: BaseException) -> StoreError:
-    """A failed COMMIT. Disk full, a failed write or a busy lock mean the commit record never
-    reached the log (nothing happened); anything else (a failed fsync above all) may leave a
-    commit that comes back after a crash: the outcome is unknown."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None and (code & 0xFF in _NOT_WRITTEN or code == sqlite3.SQLITE_IOERR_WRITE):
-        return Unavailable("storage is full or failing, nothing was written; try again")
-    return OutcomeUnknown("storage failed while committing: the change may or may not be there")
+    return SQLITE_ERRORS.unavailable(exc)

@@ -13,23 +13,31 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sniper.clock import Clock, now_ms
-from sniper.errors import ConfigError, Unavailable
-from sniper.files import create_private
+from sniper.errors import Unavailable
+from sniper.store.backends import sqlfile
 from sniper.store.backends.base import Backend, ReplayOrders
 from sniper.store.backends.group_commit import GroupCommitWriter
+from sniper.store.backends.records import (
+    ITEM_FIELDS,
+    ITEM_VALUES,
+    ORDER_COLUMNS,
+    item_row,
+    order_row,
+    placeholders,
+)
+from sniper.store.backends.sqlfile import SQLITE_ERRORS
 from sniper.store.ids import OrderIdGenerator
 from sniper.store.models import Item, NewUser, Order, Session
 from sniper.store.rules import Outcome, Reservation, ReservationResult, decide
 
 T = TypeVar("T")
 
-_ITEM_COLS = "sku_id, name, price_cents, stock, sale_start, sale_start_ms, limit_per_user"
-_ORDER_COLS = "order_id, sku_id, qty, username, created_ms, request_id"
+_ITEM_COLS = ", ".join(ITEM_FIELDS)
+_ORDER_COLS = ", ".join(ORDER_COLUMNS)
 _REPLAY_SQL = (
     f"SELECT {_ORDER_COLS} FROM orders WHERE username = ? AND sku_id = ? AND request_id = ?"
 )
@@ -42,23 +50,14 @@ _COUNT_SQL = (
     "INSERT INTO purchases (username, sku_id, qty) VALUES (?, ?, ?) "
     "ON CONFLICT (username, sku_id) DO UPDATE SET qty = qty + excluded.qty"
 )
-_INSERT_ORDER_SQL = f"INSERT INTO orders ({_ORDER_COLS}) VALUES (?, ?, ?, ?, ?, ?)"
-_PATCHABLE = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
-
-
-def path_from_url(url: str) -> Path:
-    """``sqlite:///relative.db`` or ``sqlite:////absolute.db`` to a file path."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise ConfigError(f"store: {url!r} is not sqlite:///PATH")
-    path = url[len(prefix) :]
-    if path == ":memory:":
-        raise ConfigError("store: SQLite needs a file that every worker can open, not :memory:")
-    return Path(path)
+_INSERT_ORDER_SQL = f"INSERT INTO orders ({_ORDER_COLS}) VALUES ({placeholders(ORDER_COLUMNS)})"
+_ITEM_VALUES_SQL = f"({_ITEM_COLS}) VALUES ({placeholders(ITEM_FIELDS)})"
 
 
 class SqliteBackend(Backend):
     """Items, users, sessions and orders in one SQLite file."""
+
+    errors = SQLITE_ERRORS
 
     def __init__(
         self,
@@ -85,40 +84,24 @@ class SqliteBackend(Backend):
     # -- lifecycle -------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=self._busy_timeout_ms / 1000,
+        return sqlfile.connect(
+            self.path, synchronous=self._synchronous, busy_timeout_ms=self._busy_timeout_ms
         )
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
 
     async def open(self) -> None:
         """Create the file, switch it to WAL and create the tables (safe from many processes)."""
         try:
-            await asyncio.to_thread(self._create_schema)
+            await asyncio.to_thread(
+                sqlfile.create,
+                self.path,
+                (sqlfile.ORDERS_SQL, sqlfile.STORE_SQL),
+                busy_timeout_ms=self._busy_timeout_ms,
+            )
+            self._writer.start()
         except (sqlite3.Error, OSError) as exc:
+            # The operator's error at start-up, so it says which file and why.
             raise Unavailable(f"cannot open {self.path}: {exc}") from exc
-        self._writer.start()
         await self.check()  # opens a reader now, not on the first request of an opening
-
-    def _create_schema(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        create_private(self.path)
-        conn = self._connect()
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            script = resources.files(__package__).joinpath("schema.sql").read_text()
-            conn.execute("BEGIN IMMEDIATE")
-            for statement in script.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
 
     async def aclose(self) -> None:
         """Finish queued writes, stop the threads and close every connection."""
@@ -135,7 +118,6 @@ class SqliteBackend(Backend):
 
     async def probe_commit(self) -> None:
         """One row rewritten through the group-commit writer: a real WAL append and fsync."""
-        self._count("probe_commit")
         now = now_ms(self._clock)
         await self._writer.submit(
             lambda conn: conn.execute(
@@ -158,17 +140,12 @@ class SqliteBackend(Backend):
         def run() -> T:
             return fn(self._reader())
 
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, run)
-        except sqlite3.Error as exc:
-            raise Unavailable("storage is unavailable, try again") from exc
+        return await asyncio.get_running_loop().run_in_executor(self._pool, run)
 
     # -- the atomic step -------------------------------------------------------------------
 
     async def reserve(self, request: Reservation) -> ReservationResult:
         """Decide and apply one reservation inside the writer's transaction."""
-        self._count("reserve")
         return await self._writer.submit(lambda conn: self._reserve(conn, request))
 
     def _reserve(self, conn: sqlite3.Connection, req: Reservation) -> ReservationResult:
@@ -187,64 +164,31 @@ class SqliteBackend(Backend):
             return ReservationResult(Outcome.SOLD_OUT, None, 0)
         conn.execute(_COUNT_SQL, (req.user, req.sku_id, req.qty))
         order = Order(self._ids.next_id(now), req.sku_id, req.qty, req.user, now, req.request_id)
-        conn.execute(
-            _INSERT_ORDER_SQL,
-            (
-                order.order_id,
-                order.sku_id,
-                order.qty,
-                order.user,
-                order.created_ms,
-                order.request_id,
-            ),
-        )
+        conn.execute(_INSERT_ORDER_SQL, order_row(order))
         return ReservationResult(Outcome.CREATED, order, item.stock - req.qty)
 
     # -- items -----------------------------------------------------------------------------
 
     async def get_item(self, sku_id: str) -> Item | None:
         """The item, or None."""
-        self._count("get_item")
         return await self._read(lambda c: _item(c, sku_id))
 
     async def put_item(self, item: Item) -> Item:
         """Create or replace; users' purchase counts are kept."""
-        self._count("put_item")
 
         def put(conn: sqlite3.Connection) -> Item:
-            conn.execute(
-                f"INSERT OR REPLACE INTO items ({_ITEM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    item.sku_id,
-                    item.name,
-                    item.price_cents,
-                    item.stock,
-                    item.sale_start,
-                    item.sale_start_ms,
-                    item.limit_per_user,
-                ),
-            )
+            conn.execute(f"INSERT OR REPLACE INTO items {_ITEM_VALUES_SQL}", item_row(item))
             return item
 
         return await self._writer.submit(put)
 
     async def load_catalog(self, items: list[Item]) -> int:
         """Insert the items not there yet, in one transaction; existing ones stay as they are."""
-        self._count("load_catalog")
 
         def load(conn: sqlite3.Connection) -> int:
             return sum(
                 conn.execute(
-                    f"INSERT OR IGNORE INTO items ({_ITEM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        i.sku_id,
-                        i.name,
-                        i.price_cents,
-                        i.stock,
-                        i.sale_start,
-                        i.sale_start_ms,
-                        i.limit_per_user,
-                    ),
+                    f"INSERT OR IGNORE INTO items {_ITEM_VALUES_SQL}", item_row(i)
                 ).rowcount
                 for i in items
             )
@@ -253,8 +197,7 @@ class SqliteBackend(Backend):
 
     async def patch_item(self, sku_id: str, changes: Mapping[str, Any]) -> Item | None:
         """Set only the named columns."""
-        self._count("patch_item")
-        cols = [c for c in _PATCHABLE if c in changes]
+        cols = [c for c in ITEM_VALUES if c in changes]
 
         def patch(conn: sqlite3.Connection) -> Item | None:
             if cols:
@@ -271,7 +214,6 @@ class SqliteBackend(Backend):
         self, sku_id: str
     ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
         """Item, replayable orders and per-user units from one read transaction."""
-        self._count("sold_out_snapshot")
 
         def snap(conn: sqlite3.Connection) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
             conn.execute("BEGIN")
@@ -299,7 +241,6 @@ class SqliteBackend(Backend):
     async def create_users(self, users: list[NewUser]) -> list[str]:
         """Insert users (a known name gets the new password, its sessions revoked) and their
         first sessions."""
-        self._count("create_users")
 
         def create(conn: sqlite3.Connection) -> list[str]:
             now = now_ms(self._clock)
@@ -319,7 +260,6 @@ class SqliteBackend(Backend):
 
     async def password_hash(self, user: str) -> str | None:
         """The stored hash, if any."""
-        self._count("password_hash")
         row = await self._read(
             lambda c: c.execute(
                 "SELECT password_hash FROM users WHERE username = ?", (user,)
@@ -329,7 +269,6 @@ class SqliteBackend(Backend):
 
     async def replace_password_hash(self, user: str, old: str, new: str) -> bool:
         """Compare and swap."""
-        self._count("replace_password_hash")
         return await self._writer.submit(
             lambda conn: (
                 conn.execute(
@@ -343,7 +282,6 @@ class SqliteBackend(Backend):
     async def create_session(self, session: Session, *, password_hash: str | None = None) -> bool:
         """Store the session (if the password is still ``password_hash``); expired ones of the
         same user are swept on the way."""
-        self._count("create_session")
 
         def create(conn: sqlite3.Connection) -> bool:
             if password_hash is not None:
@@ -366,7 +304,6 @@ class SqliteBackend(Backend):
 
     async def get_session(self, token_hash: str) -> Session | None:
         """Look a session up by the hash of its token."""
-        self._count("get_session")
         row = await self._read(
             lambda c: c.execute(
                 "SELECT username, token_hash, expires_ms FROM sessions WHERE token_hash = ?",
@@ -378,7 +315,6 @@ class SqliteBackend(Backend):
     async def revoke_session(self, token_hash: str) -> Session | None:
         """Delete the session, logged in ``revoked_sessions`` (one transaction: it is all
         done or not at all); an expired one is left to the next sweep."""
-        self._count("revoke_session")
 
         def revoke(conn: sqlite3.Connection) -> Session | None:
             row = conn.execute(
@@ -393,7 +329,6 @@ class SqliteBackend(Backend):
 
     async def revoke_sessions(self, user: str) -> list[str]:
         """Delete the user's sessions, logged in ``revoked_sessions``."""
-        self._count("revoke_sessions")
         return await self._writer.submit(
             lambda conn: _take_sessions(conn, user, now_ms(self._clock))
         )
@@ -407,7 +342,6 @@ class SqliteBackend(Backend):
 
     async def revoked_since(self, cursor: str) -> tuple[str, list[str]]:
         """Rows of ``revoked_sessions`` after ``cursor``."""
-        self._count("revoked_since")
         rows = await self._read(
             lambda c: c.execute(
                 "SELECT seq, token_hash FROM revoked_sessions WHERE seq > ? ORDER BY seq",
@@ -420,7 +354,6 @@ class SqliteBackend(Backend):
 
     async def get_order(self, order_id: str) -> Order | None:
         """The order, or None."""
-        self._count("get_order")
         row = await self._read(
             lambda c: c.execute(
                 f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = ?", (order_id,)
@@ -430,7 +363,6 @@ class SqliteBackend(Backend):
 
     async def list_orders(self, sku_id: str | None, *, user: str | None = None) -> list[Order]:
         """Orders sorted by id (which sorts by time)."""
-        self._count("list_orders")
         where = [(col, v) for col, v in (("sku_id", sku_id), ("username", user)) if v is not None]
         sql = f"SELECT {_ORDER_COLS} FROM orders"
         if where:

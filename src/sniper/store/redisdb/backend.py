@@ -21,12 +21,12 @@ from redis.asyncio.cluster import RedisCluster
 from redis.cluster import PRIMARY
 
 from sniper.clock import Clock, now_ms
-from sniper.errors import Unavailable
 from sniper.store.backends.base import Backend, ReplayOrders
+from sniper.store.backends.records import ITEM_VALUES, item_from_text
 from sniper.store.ids import OrderIdGenerator
 from sniper.store.models import Item, NewUser, Order, Session
 from sniper.store.redisdb.batch import ScriptBatcher
-from sniper.store.redisdb.client import Calls, Client, connect, load_script
+from sniper.store.redisdb.client import REDIS_ERRORS, Client, CommandSlots, connect, load_script
 from sniper.store.redisdb.codec import order_from_json, order_json
 from sniper.store.redisdb.keys import (
     MIGRATED,
@@ -54,7 +54,6 @@ _READY_TTL_MS = 60_000
 #: Tags tried to find a key in every primary's slots (a few dozen cover any real cluster).
 _READY_TAGS = 100_000
 _CATALOG_ATTEMPTS = 3
-_ITEM_FIELDS = ("name", "price_cents", "stock", "sale_start", "sale_start_ms", "limit_per_user")
 
 
 def _scored(flat: list[str]) -> list[tuple[str, int]]:
@@ -63,7 +62,8 @@ def _scored(flat: list[str]) -> list[tuple[str, int]]:
 
 
 def _item_args(item: Item) -> list[Any]:
-    return [v for f in _ITEM_FIELDS for v in (f, getattr(item, f))]
+    """The item's hash fields as a script's ``field, value, …`` arguments."""
+    return [v for f in ITEM_VALUES for v in (f, getattr(item, f))]
 
 
 def _pairs(flat: list[str]) -> list[tuple[str, str]]:
@@ -74,17 +74,7 @@ def _pairs(flat: list[str]) -> list[tuple[str, str]]:
 def _item_from(sku_id: str, fields: Mapping[str, str] | list[str]) -> Item | None:
     if isinstance(fields, list):
         fields = dict(_pairs(fields))
-    if not fields:
-        return None
-    return Item(
-        sku_id,
-        fields["name"],
-        int(fields["price_cents"]),
-        int(fields["stock"]),
-        fields["sale_start"],
-        int(fields["sale_start_ms"]),
-        int(fields["limit_per_user"]),
-    )
+    return item_from_text(sku_id, fields) if fields else None
 
 
 def durability_warning(config: Mapping[str, str]) -> str | None:
@@ -113,6 +103,8 @@ def durability_warning(config: Mapping[str, str]) -> str | None:
 class RedisBackend(Backend):
     """Items, users, sessions and orders in Redis (one server or a cluster)."""
 
+    errors = REDIS_ERRORS
+
     #: The catalog lock: its TTL (renewed by its watchdog) and how long a replica waits for it.
     lock_ttl_ms = 10_000
     lock_wait_s = 60.0
@@ -133,23 +125,23 @@ class RedisBackend(Backend):
         self._clock = clock
         self._ids = ids or OrderIdGenerator()
         self.client: Client = connect(url)
-        self._calls = Calls()
+        self._slots = CommandSlots()
         self._ready_keys: list[str] = []
-        self._reserve = ScriptBatcher(self.client, self._calls, load_script(self.client, "reserve"))
+        self._reserve = ScriptBatcher(self.client, self._slots, load_script(self.client, "reserve"))
         self._snapshot = load_script(self.client, "snapshot")
         self._put = load_script(self.client, "put_item")
         self._patch = load_script(self.client, "patch_item")
         self._create = load_script(self.client, "create_item")
         self._take_sessions = ScriptBatcher(
-            self.client, self._calls, load_script(self.client, "take_sessions")
+            self.client, self._slots, load_script(self.client, "take_sessions")
         )
         self._add_session = ScriptBatcher(
-            self.client, self._calls, load_script(self.client, "add_session")
+            self.client, self._slots, load_script(self.client, "add_session")
         )
         self._swap_hash = load_script(self.client, "swap_hash")
         self._log_revoked = load_script(self.client, "log_revoked")
         self._end_session = ScriptBatcher(
-            self.client, self._calls, load_script(self.client, "end_session")
+            self.client, self._slots, load_script(self.client, "end_session")
         )
         #: Revocation log entries are needed as long as the sessions they name could live.
         self._session_keep_ms = int(session_ttl_s * 1000) + _SESSION_GRACE_MS
@@ -159,7 +151,7 @@ class RedisBackend(Backend):
             if orders_db is None
             else OrderPersister(
                 self.client,
-                self._calls,
+                self._slots,
                 OrderTable(orders_db),
                 name=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}",
                 policy=PoolPolicy(max_workers=persister_max_workers),
@@ -169,13 +161,13 @@ class RedisBackend(Backend):
 
     def shared_limiter(self, kind: str, rate_per_s: float, burst: int) -> SharedBucket:
         """Buckets in Redis, shared by every replica."""
-        return SharedBucket(self.client, self._calls, kind, rate_per_s, burst)
+        return SharedBucket(self.client, self._slots, kind, rate_per_s, burst)
 
     async def open(self) -> None:
         """Check that Redis answers, load the hot scripts (there is no schema to create) and
         move what older releases stored where this one looks for it."""
         await self.check()
-        async with self._calls():
+        async with self._slots:
             await self.client.script_load(self._reserve.script.script)
         await self.migrate()
 
@@ -183,12 +175,12 @@ class RedisBackend(Backend):
         """Once per Redis, under a lock (replicas starting together do it once): users kept
         under :func:`legacy_user_key` move to :func:`user_key`, and sessions in no user's set
         (made before there were sets) join theirs, so that revoking a user finds them."""
-        async with self._calls():
+        async with self._slots:
             if await self.client.exists(MIGRATED):
                 return
-        lock = RedisLock(self.client, self._calls, "migrate", ttl_ms=self.lock_ttl_ms)
+        lock = RedisLock(self.client, self._slots, "migrate", ttl_ms=self.lock_ttl_ms)
         async with lock.held(wait_s=self.lock_wait_s):
-            async with self._calls():
+            async with self._slots:
                 if await self.client.exists(MIGRATED):
                     return
                 users = [
@@ -205,7 +197,7 @@ class RedisBackend(Backend):
                     await self._move_legacy_user(key.removeprefix(legacy_user_key(""))) is not None
                 )
             joined = sum(await asyncio.gather(*(self._join_set(key) for key in sessions)))
-            async with self._calls():
+            async with self._slots:
                 await self.client.set(MIGRATED, now_ms(self._clock))
         if moved or joined:
             log.info(
@@ -216,7 +208,7 @@ class RedisBackend(Backend):
 
     async def _join_set(self, key: str) -> int:
         """Put a stored session into its user's set (1), unless it is being revoked (0)."""
-        async with self._calls():
+        async with self._slots:
             fields = cast("dict[str, str]", await self.client.hgetall(key))
         if not fields or "revoked" in fields or "user" not in fields:
             return 0
@@ -230,9 +222,9 @@ class RedisBackend(Backend):
     async def start_background(self) -> None:
         """Say if Redis may lose acknowledged orders; start the order persister."""
         try:
-            async with self._calls():
+            async with self._slots:
                 config = await self.client.config_get("append*")
-        except Unavailable:  # CONFIG refused (a managed Redis): say that it is unknown
+        except REDIS_ERRORS.kinds:  # CONFIG refused (a managed Redis): say that it is unknown
             config = {}
         warning = durability_warning(cast("dict[str, str]", config))
         if warning is not None:
@@ -250,7 +242,7 @@ class RedisBackend(Backend):
 
     async def check(self) -> None:
         """Raise ``Unavailable`` unless Redis answers a PING."""
-        async with self._calls():
+        async with self._slots:
             await self.client.ping()
 
     async def probe_commit(self) -> None:
@@ -258,9 +250,8 @@ class RedisBackend(Backend):
         out of memory or unable to persist, fails this where a PING passes). One key per
         server, not per SKU: anyone may poll ``/readyz``, so its cost must not grow with the
         catalog."""
-        self._count("probe_commit")
         now = now_ms(self._clock)
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
             for key in self._probe_keys():
                 pipe.set(key, now, px=_READY_TTL_MS)
             await pipe.execute()
@@ -287,7 +278,6 @@ class RedisBackend(Backend):
 
     async def reserve(self, request: Reservation) -> ReservationResult:
         """Run the reservation script; a new order is in Redis when this returns."""
-        self._count("reserve")
         now = now_ms(self._clock)
         order = Order(
             self._ids.next_id(now),
@@ -322,15 +312,13 @@ class RedisBackend(Backend):
 
     async def get_item(self, sku_id: str) -> Item | None:
         """The item, or None."""
-        self._count("get_item")
-        async with self._calls():
+        async with self._slots:
             fields = await self.client.hgetall(sku_keys(sku_id).item)
         return _item_from(sku_id, cast("dict[str, str]", fields))
 
     async def put_item(self, item: Item) -> Item:
         """Create or replace; users' purchase counts and orders are kept."""
-        self._count("put_item")
-        async with self._calls():
+        async with self._slots:
             await self.client.sadd(SKUS, item.sku_id)
             await self._put(keys=[sku_keys(item.sku_id).item], args=_item_args(item))
         return item
@@ -338,9 +326,8 @@ class RedisBackend(Backend):
     async def create_item(self, item: Item, fencing_token: int) -> int:
         """Create the item unless it exists (1 created, 0 there already, -1 fenced off: a
         newer lock holder has written this item)."""
-        self._count("create_item")
         keys = sku_keys(item.sku_id)
-        async with self._calls():
+        async with self._slots:
             await self.client.sadd(SKUS, item.sku_id)
             return int(
                 await self._create(
@@ -355,7 +342,7 @@ class RedisBackend(Backend):
         lost the lock takes it again and goes on: every write is "create if missing"."""
         created = 0
         for attempt in range(1, _CATALOG_ATTEMPTS + 1):
-            lock = RedisLock(self.client, self._calls, "catalog", ttl_ms=self.lock_ttl_ms)
+            lock = RedisLock(self.client, self._slots, "catalog", ttl_ms=self.lock_ttl_ms)
             try:
                 async with lock.held(wait_s=self.lock_wait_s) as fence:
                     for item in items:
@@ -376,9 +363,8 @@ class RedisBackend(Backend):
 
     async def patch_item(self, sku_id: str, changes: Mapping[str, Any]) -> Item | None:
         """Set only the named fields, atomically with respect to reservations."""
-        self._count("patch_item")
-        args = [v for f in _ITEM_FIELDS if f in changes for v in (f, changes[f])]
-        async with self._calls():
+        args = [v for f in ITEM_VALUES if f in changes for v in (f, changes[f])]
+        async with self._slots:
             fields = await self._patch(keys=[sku_keys(sku_id).item], args=args)
         return _item_from(sku_id, fields or [])
 
@@ -386,9 +372,8 @@ class RedisBackend(Backend):
         self, sku_id: str
     ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
         """Item, replayable orders and per-user units, read by one script at one instant."""
-        self._count("sold_out_snapshot")
         keys = sku_keys(sku_id)
-        async with self._calls():
+        async with self._slots:
             item_fields, bought, replays = await self._snapshot(
                 keys=[keys.item, keys.bought, keys.replays, keys.orders]
             )
@@ -403,7 +388,6 @@ class RedisBackend(Backend):
     async def create_users(self, users: list[NewUser]) -> list[str]:
         """Store users (a known name gets the new password, its sessions revoked after that
         step) and their first sessions."""
-        self._count("create_users")
         taken = await asyncio.gather(
             *(
                 self._take_sessions(
@@ -415,7 +399,7 @@ class RedisBackend(Backend):
         revoked = await self._revoke(
             {u.user: _scored(flat) for u, flat in zip(users, taken, strict=True)}
         )
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
             for u in users:
                 self._queue_session(pipe, u.session)
             await pipe.execute()
@@ -448,8 +432,7 @@ class RedisBackend(Backend):
 
     async def password_hash(self, user: str) -> str | None:
         """The stored hash, if any; one kept where older releases kept it is moved first."""
-        self._count("password_hash")
-        async with self._calls():
+        async with self._slots:
             stored = await self.client.get(user_key(user))
         if stored is None:
             stored = await self._move_legacy_user(user)
@@ -458,7 +441,7 @@ class RedisBackend(Backend):
     async def _move_legacy_user(self, user: str) -> str | None:
         """Copy a user kept under :func:`legacy_user_key` to :func:`user_key` (unless a newer
         one is there), drop the old key; the user's hash now."""
-        async with self._calls():
+        async with self._slots:
             old = await self.client.get(legacy_user_key(user))
             if old is None:
                 return None
@@ -468,27 +451,24 @@ class RedisBackend(Backend):
 
     async def replace_password_hash(self, user: str, old: str, new: str) -> bool:
         """Compare and swap, in one script."""
-        self._count("replace_password_hash")
-        async with self._calls():
+        async with self._slots:
             return bool(await self._swap_hash(keys=[user_key(user)], args=[old, new]))
 
     async def create_session(self, session: Session, *, password_hash: str | None = None) -> bool:
         """Store the session; Redis drops it when it expires. With ``password_hash`` it joins
         its user's set only if that is still the user's hash, else it is deleted again."""
-        self._count("create_session")
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
             self._queue_session(pipe, session)
             await pipe.execute()
         if await self._add_session(*self._session_entry(session, password_hash)):
             return True
-        async with self._calls():
+        async with self._slots:
             await self.client.delete(session_key(session.token_hash))
         return False
 
     async def get_session(self, token_hash: str) -> Session | None:
         """Look a session up by the hash of its token (one being revoked is none)."""
-        self._count("get_session")
-        async with self._calls():
+        async with self._slots:
             fields = cast("dict[str, str]", await self.client.hgetall(session_key(token_hash)))
         if not fields or "revoked" in fields:
             return None
@@ -497,7 +477,6 @@ class RedisBackend(Backend):
     async def revoke_session(self, token_hash: str) -> Session | None:
         """Revoke one session (one whose revocation was cut short too: it is finished); an
         expired one is left to expire."""
-        self._count("revoke_session")
         found = await self._end_session([session_key(token_hash)], [now_ms(self._clock)])
         if not found:
             return None
@@ -508,7 +487,6 @@ class RedisBackend(Backend):
 
     async def revoke_sessions(self, user: str) -> list[str]:
         """Revoke every session in the user's set; the live ones."""
-        self._count("revoke_sessions")
         taken = await self._take_sessions([user_key(user), user_sessions_key(user)], [])
         return await self._revoke({user: _scored(taken)})
 
@@ -526,7 +504,7 @@ class RedisBackend(Backend):
         now = now_ms(self._clock)
         live = [h for _, h, expires in entries if expires > now]
         for start in range(0, len(live), 1000):  # a script's arguments stay a sane size
-            async with self._calls():
+            async with self._slots:
                 await self._log_revoked(
                     keys=[REVOKED], args=[self._session_keep_ms, *live[start : start + 1000]]
                 )
@@ -535,7 +513,7 @@ class RedisBackend(Backend):
 
     async def _drop(self, sessions: dict[str, list[tuple[str, int]]]) -> None:
         """The last step of a revocation: the sessions leave their users' sets and go."""
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
             for user, pairs in sessions.items():
                 if pairs:
                     pipe.zrem(user_sessions_key(user), *(h for h, _ in pairs))
@@ -545,14 +523,13 @@ class RedisBackend(Backend):
 
     async def revocation_cursor(self) -> str:
         """The id of the log's last entry."""
-        async with self._calls():
+        async with self._slots:
             last = await self.client.xrevrange(REVOKED, count=1)
         return str(last[0][0]) if last else "0-0"
 
     async def revoked_since(self, cursor: str) -> tuple[str, list[str]]:
         """The log's entries after ``cursor`` (an entry id)."""
-        self._count("revoked_since")
-        async with self._calls():
+        async with self._slots:
             entries = cast(
                 "list[tuple[str, dict[str, str]]]",
                 await self.client.xrange(REVOKED, min=f"({cursor}" if cursor else "-"),
@@ -565,9 +542,8 @@ class RedisBackend(Backend):
 
     async def get_order(self, order_id: str) -> Order | None:
         """The order, looked for in every SKU's order hash (a handful of items per sale)."""
-        self._count("get_order")
-        skus = await known_skus(self.client, self._calls)
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+        skus = await known_skus(self.client, self._slots)
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
             for sku in skus:
                 pipe.hget(sku_keys(sku).orders, order_id)
             found = [raw for raw in await pipe.execute() if raw]
@@ -576,11 +552,10 @@ class RedisBackend(Backend):
     async def list_orders(self, sku_id: str | None, *, user: str | None = None) -> list[Order]:
         """Orders sorted by id (which sorts by time); one user's are read through that user's
         index in each SKU, not by reading every order."""
-        self._count("list_orders")
-        skus = [sku_id] if sku_id is not None else await known_skus(self.client, self._calls)
+        skus = [sku_id] if sku_id is not None else await known_skus(self.client, self._slots)
         if user is not None:
             return await self._orders_of(user, skus)
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
             for sku in skus:
                 pipe.hvals(sku_keys(sku).orders)
             stored = await pipe.execute()
@@ -589,14 +564,14 @@ class RedisBackend(Backend):
         )
 
     async def _orders_of(self, user: str, skus: list[str]) -> list[Order]:
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
             for sku in skus:
                 pipe.hget(sku_keys(sku).by_user, user)
             ids = await pipe.execute()
         wanted = [(sku, joined.split(",")) for sku, joined in zip(skus, ids, strict=True) if joined]
         if not wanted:
             return []
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
             for sku, order_ids in wanted:
                 pipe.hmget(sku_keys(sku).orders, order_ids)
             stored = await pipe.execute()

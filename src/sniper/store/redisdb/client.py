@@ -1,4 +1,5 @@
-"""Connecting to Redis or Redis Cluster from a store URL, the Lua scripts, and error mapping.
+"""Connecting to Redis or Redis Cluster from a store URL, the Lua scripts, what Redis's errors
+mean to a caller, and how many commands may be out at once.
 
 ``redis://[:password@]HOST:PORT/DB`` is one server; ``redis+cluster://HOST:PORT`` is any node of
 a cluster (the client learns the others). Scripts are files beside this module, registered once
@@ -8,11 +9,9 @@ and called by SHA (``EVALSHA``; redis-py reloads one that a restarted server has
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Iterator
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
@@ -22,20 +21,15 @@ from redis.asyncio.connection import parse_url
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisClusterException, RedisError
 
-from sniper.errors import ConfigError, OutcomeUnknown, Unavailable
+from sniper.errors import ConfigError, OutcomeUnknown, StoreError, Unavailable
+from sniper.store.backends.base import StorageErrors
 
 Client = aioredis.Redis | RedisCluster
-T = TypeVar("T")
 
 _SECRET_PARAM = re.compile(r"(?i)((?:password|pass|pwd|token)=)[^&#]*")
 #: Connections per server (per node on a cluster); more requests than this wait for one.
 MAX_CONNECTIONS = 256
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
-
-
-def is_redis_url(url: str) -> bool:
-    """Whether ``url`` names a Redis store."""
-    return url.startswith(("redis://", "redis+cluster://"))
 
 
 def redact_url(url: str) -> str:
@@ -87,14 +81,23 @@ def load_script(client: Client, name: str) -> AsyncScript:
     return client.register_script(source)
 
 
-@contextlib.contextmanager
-def unavailable_on_error() -> Iterator[None]:
-    """Redis trouble becomes the store's own ``503 unavailable``: only the error's class is
-    told (a redis-py message may name hosts, never a client's business)."""
-    try:
-        yield
-    except (RedisError, RedisClusterException, OSError) as exc:
-        raise Unavailable(f"storage unavailable ({type(exc).__name__})", retry_after=1) from None
+class RedisErrors(StorageErrors):
+    """Redis's errors as the store's: only the error's class is told (a redis-py message may
+    name hosts, never a client's business)."""
+
+    kinds = (RedisError, RedisClusterException, OSError)
+
+    def unavailable(self, exc: BaseException) -> StoreError:
+        """Nothing was sent, or a call that is safe to repeat failed: try again."""
+        return Unavailable(f"storage unavailable ({type(exc).__name__})", retry_after=1)
+
+    def unknown(self, exc: BaseException) -> StoreError:
+        """Sent, and then the trip failed (a timeout, a dropped connection, an error reply): the
+        call may have run."""
+        return OutcomeUnknown(f"storage failed after the call was sent ({type(exc).__name__})")
+
+
+REDIS_ERRORS = RedisErrors()
 
 
 async def check_out(pipe: Any) -> None:
@@ -105,28 +108,11 @@ async def check_out(pipe: Any) -> None:
         pipe.connection = await pipe.connection_pool.get_connection()  # type: ignore[no-untyped-call]
 
 
-async def sent(call: Awaitable[T]) -> T:
-    """Await a call that may have reached Redis: a failure now (a timeout, a dropped
-    connection) leaves its effect unknown, never "unavailable"."""
-    try:
-        return await call
-    except (RedisError, RedisClusterException, OSError) as exc:
-        raise OutcomeUnknown(
-            f"storage failed after the call was sent ({type(exc).__name__})"
-        ) from None
-
-
-class Calls:
-    """At most ``MAX_CONNECTIONS`` commands in flight, Redis errors mapped to ``Unavailable``.
+class CommandSlots(asyncio.Semaphore):
+    """At most ``MAX_CONNECTIONS`` commands in flight (``async with slots:`` around each).
 
     redis-py's cluster client refuses a command past its connection limit instead of waiting
     for a connection, so a burst larger than the limit queues here."""
 
     def __init__(self, limit: int = MAX_CONNECTIONS) -> None:
-        self._room = asyncio.Semaphore(limit)
-
-    @contextlib.asynccontextmanager
-    async def __call__(self) -> AsyncIterator[None]:
-        async with self._room:
-            with unavailable_on_error():
-                yield
+        super().__init__(limit)

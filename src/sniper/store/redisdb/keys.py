@@ -6,16 +6,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 if TYPE_CHECKING:
-    from sniper.store.redisdb.client import Calls, Client
+    from sniper.store.redisdb.client import Client, CommandSlots
 
 PREFIX = "sniper"
 #: Every SKU ever stored (listing orders of every item); a key of its own slot.
 SKUS = f"{PREFIX}:skus"
 
 
-async def known_skus(client: Client, calls: Calls) -> list[str]:
+async def known_skus(client: Client, slots: CommandSlots) -> list[str]:
     """Every SKU ever stored, sorted."""
-    async with calls():
+    async with slots:
         return sorted(cast("set[str]", await client.smembers(SKUS)))
 
 

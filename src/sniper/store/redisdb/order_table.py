@@ -1,8 +1,11 @@
 """The SQL order table that the persister copies orders into (``--orders-db``, SQLite).
 
-Inserts are idempotent by order id (``INSERT OR IGNORE``): the stream delivers at least once, so
-a batch may come twice (a worker that died between commit and acknowledgement), and the table
-still holds each order once. ``synchronous=FULL``: a batch is acknowledged only after it is on disk.
+The table is the SQLite store's own ``orders`` table (``backends/orders.sql``), opened as the store
+opens its file (:mod:`sniper.store.backends.sqlfile`). Inserts are idempotent by order id: the
+stream delivers at least once, so a batch may come twice (a worker that died between commit and
+acknowledgement), and the table still holds each order once. ``synchronous=FULL``: a batch is
+acknowledged only after it is on disk. A file made by an older release keeps its table as it was
+made (``WITHOUT ROWID``, no ``CHECK`` on ``qty``) and gains the indexes at its first opening.
 """
 
 from __future__ import annotations
@@ -13,21 +16,18 @@ import threading
 from pathlib import Path
 
 from sniper.errors import ConfigError
-from sniper.files import create_private
-from sniper.store.backends.sqlite import path_from_url
+from sniper.store.backends import sqlfile
+from sniper.store.backends.records import ORDER_COLUMNS, order_row, placeholders
 from sniper.store.models import Order
 from sniper.store.redisdb.client import redact_url
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS orders (
-    order_id   TEXT PRIMARY KEY,
-    sku_id     TEXT NOT NULL,
-    qty        INTEGER NOT NULL,
-    username   TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    request_id TEXT
-) WITHOUT ROWID;
-"""
+_COLUMNS = ", ".join(ORDER_COLUMNS)
+# Only a copy already there is skipped: any other refusal (the CHECK) fails the batch, loudly,
+# where INSERT OR IGNORE would drop the order without a word.
+_INSERT = (
+    f"INSERT INTO orders ({_COLUMNS}) VALUES ({placeholders(ORDER_COLUMNS)}) "
+    "ON CONFLICT (order_id) DO NOTHING"
+)
 
 
 class OrderTable:
@@ -35,7 +35,7 @@ class OrderTable:
 
     def __init__(self, url: str, busy_timeout_ms: int = 10_000) -> None:
         try:
-            self.path: Path = path_from_url(url)
+            self.path: Path = sqlfile.path_from_url(url)
         except ConfigError:
             raise ConfigError(f"orders_db: {redact_url(url)!r} is not sqlite:///PATH") from None
         self._busy_timeout_ms = busy_timeout_ms
@@ -44,17 +44,10 @@ class OrderTable:
 
     def _open(self) -> sqlite3.Connection:
         if self._conn is None:
-            create_private(self.path)
-            conn = sqlite3.connect(
-                self.path,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=self._busy_timeout_ms / 1000,
+            sqlfile.create(self.path, (sqlfile.ORDERS_SQL,), busy_timeout_ms=self._busy_timeout_ms)
+            self._conn = sqlfile.connect(
+                self.path, synchronous="FULL", busy_timeout_ms=self._busy_timeout_ms
             )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(_SCHEMA)
-            self._conn = conn
         return self._conn
 
     def _insert(self, orders: list[Order]) -> int:
@@ -63,13 +56,7 @@ class OrderTable:
             conn.execute("BEGIN IMMEDIATE")
             before = conn.total_changes
             try:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (o.order_id, o.sku_id, o.qty, o.user, o.created_ms, o.request_id)
-                        for o in orders
-                    ],
-                )
+                conn.executemany(_INSERT, [order_row(o) for o in orders])
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -84,12 +71,7 @@ class OrderTable:
     def _all(self) -> list[Order]:
         with self._lock:
             rows = (
-                self._open()
-                .execute(
-                    "SELECT order_id, sku_id, qty, username, created_ms, request_id FROM orders "
-                    "ORDER BY order_id"
-                )
-                .fetchall()
+                self._open().execute(f"SELECT {_COLUMNS} FROM orders ORDER BY order_id").fetchall()
             )
         return [Order(*r) for r in rows]
 

@@ -20,10 +20,9 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from sniper.errors import Unavailable
 from sniper.logs import ThrottledLog
 from sniper.store.models import Order
-from sniper.store.redisdb.client import Calls, Client
+from sniper.store.redisdb.client import REDIS_ERRORS, Client, CommandSlots
 from sniper.store.redisdb.codec import order_from_json
 from sniper.store.redisdb.keys import known_skus, sku_keys
 from sniper.store.redisdb.order_table import OrderTable
@@ -35,6 +34,8 @@ GROUP = "persisters"
 _MAX_BACKOFF_S = 5.0
 _WARN_EVERY_S = 10.0
 Entries = list[tuple[str, dict[str, str]]]
+#: One item's copy failing: Redis or the table unreachable, or the batch timed out.
+_TROUBLE = (*REDIS_ERRORS.kinds, sqlite3.Error)
 
 
 class OrderPersister:
@@ -43,7 +44,7 @@ class OrderPersister:
     def __init__(
         self,
         client: Client,
-        calls: Calls,
+        slots: CommandSlots,
         table: OrderTable,
         *,
         name: str,
@@ -59,7 +60,7 @@ class OrderPersister:
         #: A batch pending this long is taken as abandoned (three batch timeouts).
         self.claim_idle_ms = int(3 * batch_timeout_s * 1000)
         self.clock = clock
-        self._calls = calls
+        self._slots = slots
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._next_id = 0
         self._grouped: set[str] = set()
@@ -106,8 +107,8 @@ class OrderPersister:
 
     async def backlog(self) -> int:
         """Orders in the streams not yet copied and acknowledged."""
-        keys = [sku_keys(sku).stream for sku in await known_skus(self.client, self._calls)]
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+        keys = [sku_keys(sku).stream for sku in await known_skus(self.client, self._slots)]
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.xlen(key)
             return sum(int(n) for n in await pipe.execute())
@@ -120,12 +121,16 @@ class OrderPersister:
             log.info("persister: backlog %d, %d workers", backlog, self.workers)
 
     async def _supervise(self) -> None:
-        while True:
+        # Ends on ``_stopping``, not on the cancel alone: on Python 3.11 a cancel that lands as a
+        # Redis command completes is lost (redis-py's wait_for), and stop() would wait for ever.
+        while not self._stopping.is_set():
             try:
                 await self.tick()
             except Exception as exc:
                 self._warn("persister: backlog not read (%s)", type(exc).__name__)
-            await asyncio.sleep(max(self.poll_s, 0.2))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(self.poll_s, 0.2)):
+                    await self._stopping.wait()
 
     # -- one worker ------------------------------------------------------------------------
 
@@ -162,7 +167,7 @@ class OrderPersister:
         """One pass over every SKU's stream as ``consumer``: claim abandoned entries, read new
         ones, copy, acknowledge. How many entries it moved; raises when every item failed."""
         moved, trouble = 0, None
-        for sku in await known_skus(self.client, self._calls):
+        for sku in await known_skus(self.client, self._slots):
             stream = sku_keys(sku).stream
             try:
                 await self._ensure_group(stream)
@@ -170,7 +175,7 @@ class OrderPersister:
                 if entries:
                     await self._copy(stream, entries)
                     moved += len(entries)
-            except (Unavailable, TimeoutError, sqlite3.Error) as exc:
+            except _TROUBLE as exc:
                 # One item's trouble must not starve the others; its entries stay pending.
                 self._warn("persister %s: %s not copied (%s)", consumer, sku, type(exc).__name__)
                 trouble = trouble or exc
@@ -181,7 +186,7 @@ class OrderPersister:
     async def _ensure_group(self, stream: str) -> None:
         if stream in self._grouped:
             return
-        async with self._calls():
+        async with self._slots:
             try:
                 await self.client.xgroup_create(stream, GROUP, id="0", mkstream=True)
             except ResponseError as exc:
@@ -190,7 +195,7 @@ class OrderPersister:
         self._grouped.add(stream)
 
     async def _claim(self, stream: str, consumer: str) -> Entries:
-        async with self._calls(), self._regroup_on_nogroup(stream):
+        async with self._slots, self._regroup_on_nogroup(stream):
             reply: Any = await self.client.xautoclaim(
                 stream,
                 GROUP,
@@ -203,7 +208,7 @@ class OrderPersister:
         return []
 
     async def _read(self, stream: str, consumer: str) -> Entries:
-        async with self._calls(), self._regroup_on_nogroup(stream):
+        async with self._slots, self._regroup_on_nogroup(stream):
             reply: Any = await self.client.xreadgroup(
                 GROUP, consumer, {stream: ">"}, count=self.batch
             )
@@ -227,7 +232,7 @@ class OrderPersister:
             added = await self.table.insert(orders)
         self.persisted += added  # not `+= await`: that reads the count before the wait
         ids = [eid for eid, _ in entries]
-        async with self._calls(), self.client.pipeline(transaction=False) as pipe:
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
             pipe.xack(stream, GROUP, *ids)
             pipe.xdel(stream, *ids)
             await pipe.execute()

@@ -1,5 +1,6 @@
-"""When the order persister's pool grows and shrinks (seed §2.3): a pure policy, so that the
-rules are tested without Redis or time passing."""
+"""When the order persister's pool grows and shrinks: one worker while orders trickle in, more
+while a backlog builds up at an opening (so the SQL copy keeps up), back to one when they idle.
+A pure policy, so that the rules are tested without Redis or time passing."""
 
 from __future__ import annotations
 

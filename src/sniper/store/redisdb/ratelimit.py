@@ -5,7 +5,7 @@ spreads the requests. One bucket per user, and one for all orders."""
 from __future__ import annotations
 
 from sniper.store.redisdb.batch import ScriptBatcher
-from sniper.store.redisdb.client import Calls, Client, load_script
+from sniper.store.redisdb.client import Client, CommandSlots, load_script
 from sniper.store.redisdb.keys import bucket_key
 
 
@@ -14,10 +14,10 @@ class SharedBucket:
     one is there. ``kind`` names the family of buckets (``user``, ``all``)."""
 
     def __init__(
-        self, client: Client, calls: Calls, kind: str, rate_per_s: float, burst: int
+        self, client: Client, slots: CommandSlots, kind: str, rate_per_s: float, burst: int
     ) -> None:
         self.kind, self.rate_per_s, self.burst = kind, rate_per_s, burst
-        self._take = ScriptBatcher(client, calls, load_script(client, "take_token"))
+        self._take = ScriptBatcher(client, slots, load_script(client, "take_token"))
 
     async def take(self, name: str = "") -> float:
         """Take one token, or say how long to wait for one."""
