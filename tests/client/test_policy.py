@@ -126,3 +126,72 @@ def test_a_shared_bucket_paces_several_policies() -> None:
     assert len(sent) == 1 + 10  # the burst, then 5/s for 2 s (the window ends at 2.1 s)
     gaps = [b - a for a, b in zip(sorted(sent), sorted(sent)[1:], strict=False)]
     assert min(gaps) >= 199.9
+
+
+class TestAsking:
+    """What the run asks the policy: whether to stop reading, whether a try may start, and
+    where the run stands at the end."""
+
+    @pytest.mark.parametrize(
+        ("kind", "halted"),
+        [
+            (Kind.AUTH, True),
+            (Kind.FATAL, True),
+            (Kind.SOLD_OUT, False),
+            (Kind.LIMIT_REACHED, False),
+            (Kind.RETRY, False),
+            (Kind.ORDERED, False),
+        ],
+    )
+    def test_only_a_dead_cookie_or_a_fatal_answer_halts(self, kind: Kind, halted: bool) -> None:
+        """Answers on their way are still read after an order or a sold-out answer."""
+        p = policy()
+        p.after(Verdict(kind, order_id="A" if kind is Kind.ORDERED else None), 1.0)
+        assert p.halted is halted
+
+    def test_a_try_may_start_only_inside_the_window_while_sending(self) -> None:
+        """The deadline itself is inside; nothing after an order."""
+        p = policy(deadline=1000.0)
+        assert (p.may_retry(1000.0), p.may_retry(1000.1)) == (True, False)
+        assert p.time_left_s(250.0) == pytest.approx(0.75)
+        p.after(Verdict(Kind.ORDERED, order_id="A"), 10.0)
+        assert not p.may_retry(20.0)
+
+    def test_standing_after_orders(self) -> None:
+        """Every distinct order, the first one first; no lookup."""
+        p = policy()
+        for order_id in ("A", "B", "A"):
+            p.after(Verdict(Kind.ORDERED, order_id=order_id), 1.0)
+        s = p.standing()
+        assert (s.result, s.order_id, s.order_ids, s.look_up) == (
+            Result.ORDERED,
+            "A",
+            ("A", "B"),
+            False,
+        )
+
+    @pytest.mark.parametrize(
+        ("kinds", "sold_out", "look_up"),
+        [
+            ([Kind.SOLD_OUT], True, False),
+            ([Kind.LIMIT_REACHED], True, True),
+            ([Kind.UNKNOWN], False, True),
+            ([Kind.RETRY], False, False),
+        ],
+    )
+    def test_standing_without_an_order(
+        self, kinds: list[Kind], sold_out: bool, look_up: bool
+    ) -> None:
+        """Sold out or limit reached is a final refusal; an unknown outcome or the limit asks
+        for a lookup; the last detail is kept."""
+        p = policy()
+        for kind in kinds:
+            p.after(Verdict(kind, detail=f"said {kind.value}"), 1.0)
+        s = p.standing()
+        assert (s.result, s.order_ids, s.sold_out, s.look_up) == (
+            Result.NOT_ORDERED,
+            (),
+            sold_out,
+            look_up,
+        )
+        assert s.detail == f"said {kinds[-1].value}"

@@ -4,36 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 from collections.abc import Sequence
 
 from sniper.bench.report import Shot
-from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Origin
+from sniper.client.connection import Connection, ConnectionBroken, HttpCall
 from sniper.client.schedule import coarse_sleep_ms
 from sniper.clock import Clock
-
-#: Connections are opened this many at a time (a listen backlog is finite).
-OPEN_AT_ONCE = 256
-
-
-async def open_connections(
-    origin: Origin, count: int, clock: Clock, tls: ssl.SSLContext | None, timeout_s: float
-) -> list[Connection]:
-    """``count`` open connections (bounded concurrency while opening); if any fails, none is
-    left open and the failure is raised."""
-    conns = [Connection(origin, clock, tls) for _ in range(count)]
-    gate = asyncio.Semaphore(OPEN_AT_ONCE)
-
-    async def open_one(conn: Connection) -> None:
-        async with gate:
-            await conn.open(timeout_s)
-
-    results = await asyncio.gather(*(open_one(c) for c in conns), return_exceptions=True)
-    failed = next((r for r in results if isinstance(r, BaseException)), None)
-    if failed is not None:
-        await close_all(conns)
-        raise failed
-    return conns
 
 
 def order_call(sku: str, token: str) -> HttpCall:
@@ -100,8 +76,3 @@ def _code(status: int, body: bytes) -> str:
     except (ValueError, AttributeError):
         code = None
     return code if isinstance(code, str) else f"http_{status}"
-
-
-async def close_all(conns: Sequence[Connection]) -> None:
-    """Close every connection."""
-    await asyncio.gather(*(c.aclose() for c in conns), return_exceptions=True)

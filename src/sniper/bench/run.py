@@ -4,6 +4,7 @@ order at the opening instant, then the store's own order list checked for overse
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,9 +15,10 @@ from typing import Any
 from sniper.bench.admin import StoreAdmin
 from sniper.bench.at import At
 from sniper.bench.at import opening_ms as at_ms
-from sniper.bench.burst import close_all, fire, open_connections
+from sniper.bench.burst import fire
 from sniper.bench.report import Shot, summarize
 from sniper.client.connection import Connection, Origin, ssl_context
+from sniper.client.pool import opened
 from sniper.client.probe import TimeProbe, measure, wall_offset
 from sniper.clock import Clock, SystemClock
 
@@ -80,17 +82,15 @@ async def run_bench(
         await asyncio.sleep(
             max(0.0, send_at - open_lead_ms(len(users)) - clock.monotonic() * 1000) / 1000
         )
-        conns = await open_connections(origin, len(users), clock, tls, opts.timeout_s)
-        say(
-            f"{len(conns)} connections open; firing at the opening "
-            f"(server clock {wall_offset(est, clock):+.1f} ms "
-            f"from here)"
-        )
-        try:
+        new = functools.partial(Connection, origin, clock, tls)
+        async with opened(new, len(users), opts.timeout_s) as conns:
+            say(
+                f"{len(conns)} connections open; firing at the opening "
+                f"(server clock {wall_offset(est, clock):+.1f} ms "
+                f"from here)"
+            )
             shots = await fire(
                 conns, users, sku, send_at=send_at, clock=clock, timeout_s=opts.timeout_s
             )
-        finally:
-            await close_all(conns)
         orders = await admin.orders(sku)
     return summarize(shots, orders, stock=opts.stock, limit=opts.limit), shots

@@ -19,9 +19,10 @@ from sniper.client.console import Console
 from sniper.client.engine import Sniper
 from sniper.client.notify import unresolved_secret
 from sniper.client.outcome import error_message
-from sniper.client.platforms import Platform, Probe, platform_class
+from sniper.client.platforms import Platform, Probe
 from sniper.client.probe import ClockError, TimeProbe, measure, wall_offset
 from sniper.client.schedule import past_target, plan
+from sniper.client.shop import Shop
 from sniper.client.timesync import Estimate
 from sniper.clock import Clock, SystemClock
 
@@ -47,8 +48,8 @@ async def check(task: TaskConfig, cookie: str, console: Console, clock: Clock | 
 
 
 async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock: Clock) -> int:
-    platform = platform_class(task.platform)(task, cookie)
-    origin = platform.origin
+    shop = Shop(task, cookie, clock)
+    platform, origin = shop.platform, shop.origin
     # The default name "task" is not repeated ("task task:"); a name of its own is shown.
     label = f"task {task.name}" if "name" in task.model_fields_set else "task"
     print(
@@ -60,19 +61,16 @@ async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock
         print("  " + console.text("no_request_id", n=task.concurrency), file=console.stream)
     if not platform.probes():
         print("  " + console.text("not_probed", platform=task.platform), file=console.stream)
-    conn = Connection(origin, clock, ssl_context(origin, task.ca_file))
     code = 0
     try:
-        await conn.open(task.timeout_s)
-        for probe in platform.probes():
-            response = await conn.request(probe.call, task.timeout_s)
-            code = max(code, _probe_answer(platform, probe, response, console))
-        est, _ = await measure(conn, platform, clock, timeout_s=task.timeout_s)
+        async with shop.connected(task.timeout_s) as conn:
+            for probe in platform.probes():
+                response = await conn.request(probe.call, task.timeout_s)
+                code = max(code, _probe_answer(platform, probe, response, console))
+            est, _ = await measure(conn, platform, clock, timeout_s=task.timeout_s)
     except (ConnectionBroken, ClockError) as exc:
         print(f"  cannot reach {origin.host_header}: {console.detail(exc)}", file=console.stream)
         return 1
-    finally:
-        await conn.aclose()
     _say_clock(console, est, clock)
     late = past_target(
         task.target_time, est.server_time(clock.monotonic() * 1000), task.retry.window_s

@@ -94,7 +94,6 @@ class Connection:
         self._writer: asyncio.StreamWriter | None = None
         self._h11 = h11.Connection(our_role=h11.CLIENT)
         self._prepared: bytes | None = None
-        self.opened_at: float | None = None
 
     @property
     def clock(self) -> Clock:
@@ -127,7 +126,6 @@ class Connection:
                 exc, scheme=origin.scheme, host=origin.host, port=origin.port, timeout_s=timeout_s
             )
             raise ConnectionBroken(net.text(), net.kind, net) from exc
-        self.opened_at = self._clock.monotonic() * 1000
         self._h11 = h11.Connection(our_role=h11.CLIENT)
 
     def prepare(self, call: HttpCall) -> None:

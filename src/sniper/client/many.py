@@ -13,7 +13,7 @@ from sniper.client.config import TaskConfig
 from sniper.client.console import Console
 from sniper.client.engine import RunSummary, Sniper
 from sniper.client.gate import FireGate
-from sniper.client.platforms import platform_class
+from sniper.client.platforms import platform_for
 from sniper.client.policy import Result
 from sniper.clock import Clock, SystemClock
 from sniper.ratelimit import TokenBucket
@@ -21,10 +21,12 @@ from sniper.ratelimit import TokenBucket
 
 @dataclass(frozen=True)
 class Planned:
-    """A task, its cookie, and the earlier task it duplicates (then it is not run)."""
+    """A task, its cookie, the host its orders go to, and the earlier task it duplicates
+    (then it is not run)."""
 
     task: TaskConfig
     cookie: str
+    host: str
     duplicate_of: str | None = None
 
 
@@ -34,9 +36,9 @@ def plan_tasks(tasks: Sequence[tuple[TaskConfig, str]]) -> list[Planned]:
     seen: dict[tuple[str, str, str, str], str] = {}
     planned = []
     for task, cookie in tasks:
-        host = platform_class(task.platform)(task, cookie).origin.host_header
+        host = platform_for(task, cookie).origin.host_header
         key = (task.platform, host, task.sku_id, cookie)
-        planned.append(Planned(task, cookie, seen.get(key)))
+        planned.append(Planned(task, cookie, host, seen.get(key)))
         seen.setdefault(key, task.name)
     return planned
 
@@ -54,8 +56,7 @@ def shared_buckets(tasks: Sequence[Planned], now_s: float) -> dict[str, TokenBuc
     """One bucket per host, as strict as the strictest task aimed at it."""
     buckets: dict[str, TokenBucket] = {}
     for planned in tasks:
-        task = planned.task
-        host = platform_class(task.platform)(task, planned.cookie).origin.host_header
+        task, host = planned.task, planned.host
         rate, burst = task.retry.rate_per_s, task.retry.burst
         if host in buckets:
             rate, burst = min(rate, buckets[host].rate), min(burst, int(buckets[host].burst))
@@ -87,12 +88,11 @@ async def run_many(
             clock=clock,
             cookie=p.cookie,
             clocks=board,
+            bucket=buckets[p.host],
             gate=gate,
         )
         for p in runnable
     ]
-    for sniper in snipers:
-        sniper.bucket = buckets[sniper.origin.host_header]
     summaries: list[RunSummary] = list(await asyncio.gather(*(s.run() for s in snipers)))
     # (run() turns every failure into a result, so one task cannot end the others.)
     for sniper, summary in zip(snipers, summaries, strict=True):

@@ -35,6 +35,22 @@ class Result(enum.Enum):
     AUTH_FAILED = 4
 
 
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a run stands once nothing is in flight (before any existing-order lookup)."""
+
+    result: Result
+    order_id: str | None
+    #: Every order answered, the first one first.
+    order_ids: tuple[str, ...]
+    #: A final refusal was seen: sold out, or the account's limit reached.
+    sold_out: bool
+    #: The account may already hold an order (see :attr:`RetryPolicy.should_look_up`).
+    look_up: bool
+    #: The last answer's detail that said anything.
+    detail: str
+
+
 @dataclass
 class RetryPolicy:
     """Shared by every connection of one run; times are local monotonic milliseconds."""
@@ -62,6 +78,19 @@ class RetryPolicy:
     def may_send(self) -> bool:
         """Whether any new request may go out."""
         return self.order_id is None and self.stopped is None
+
+    @property
+    def halted(self) -> bool:
+        """A dead cookie or a fatal answer: even answers already on their way are not awaited."""
+        return self.stopped in _STOP_ALL
+
+    def may_retry(self, now: float) -> bool:
+        """Whether a try may start at ``now``: new requests may go out, inside the window."""
+        return self.may_send and now <= self.deadline
+
+    def time_left_s(self, now: float) -> float:
+        """Seconds from ``now`` to the end of the retry window (negative once it has ended)."""
+        return (self.deadline - now) / 1000
 
     def after(self, verdict: Verdict, now: float) -> float | None:
         """Take an answer in; when this connection may try again, or None to stop."""
@@ -103,6 +132,17 @@ class RetryPolicy:
         if self.stopped is Kind.FATAL:
             return Result.FATAL
         return Result.NOT_ORDERED
+
+    def standing(self) -> Standing:
+        """The run's result, orders and last detail, once nothing is in flight."""
+        return Standing(
+            result=self.result(),
+            order_id=self.order_id,
+            order_ids=tuple(self.order_ids),
+            sold_out=not self.seen.isdisjoint(_STOP_NEW),
+            look_up=self.should_look_up,
+            detail=self.last_detail,
+        )
 
     @property
     def should_look_up(self) -> bool:

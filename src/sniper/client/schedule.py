@@ -28,21 +28,21 @@ REMEASURE_LEAD_MS = 5_000.0
 
 @dataclass(frozen=True, slots=True)
 class FirePlan:
-    """Local monotonic milliseconds of each step, and what they were derived from."""
+    """Local monotonic milliseconds of each step, and the clock estimate they were derived
+    from (which also maps the run's local times to the server's)."""
 
     remeasure_at: float
     preheat_at: float
     warm_at: float
     send_at: float
     arrive_at: float
-    one_way_ms: float
+    clock: Estimate
 
 
 def plan(target_server_ms: float, clock: Estimate, preheat_ms: float) -> FirePlan:
     """The plan for one opening, from the latest clock estimate."""
     arrive = clock.local_time(target_server_ms)
-    one_way = clock.rtt / 2
-    send = arrive - one_way
+    send = arrive - clock.rtt / 2
     preheat = send - preheat_ms
     warm = max(preheat, send - WARM_LEAD_MS)
     return FirePlan(
@@ -51,7 +51,7 @@ def plan(target_server_ms: float, clock: Estimate, preheat_ms: float) -> FirePla
         warm_at=warm,
         send_at=send,
         arrive_at=arrive,
-        one_way_ms=one_way,
+        clock=clock,
     )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from sniper.client.platforms.base import Platform, Probe
+from sniper.client.config import TaskConfig
+from sniper.client.platforms.base import LOGIN, Platform, Probe
 from sniper.client.platforms.http import HttpPlatform
 from sniper.client.platforms.store import StorePlatform
 from sniper.errors import ConfigError
@@ -32,12 +33,20 @@ def platform_class(name: str) -> type[Platform]:
     raise ConfigError(f"platform: unknown {name!r} (known: {', '.join(known)})")
 
 
+def platform_for(task: TaskConfig, cookie: str | None = None) -> Platform:
+    """The task's platform with ``cookie`` (by default the task's own): the one place a platform
+    is made."""
+    return platform_class(task.platform)(task, cookie or task.cookie_value())
+
+
 __all__ = [
     "BUILTIN",
     "GROUP",
+    "LOGIN",
     "HttpPlatform",
     "Platform",
     "Probe",
     "StorePlatform",
     "platform_class",
+    "platform_for",
 ]

@@ -15,10 +15,15 @@ from sniper.client.config import TaskConfig
 from sniper.client.connection import Connection, HttpCall, Origin, Response
 from sniper.client.outcome import Verdict
 
+#: The label of the probe that checks the cookie: its 401/403 before the opening is a dead
+#: cookie, and the run ends there (exit 4) rather than at the opening.
+LOGIN = "login"
+
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """A request that ``sniper check`` sends, and what its answer must look like."""
+    """A request that ``sniper check`` and the pre-flight send, and what its answer must look
+    like."""
 
     label: str
     call: HttpCall
@@ -65,13 +70,9 @@ class Platform(ABC):
         """A cheap request that warms a connection."""
         return HttpCall("HEAD", "/")
 
-    def session_probe(self) -> Probe | None:
-        """A request that shows whether the cookie is still good (sent once before preheat;
-        it also lets the server load the session before the opening), or None."""
-        return None
-
     def probes(self) -> list[Probe]:
-        """What ``sniper check`` asks before the opening; sends no order."""
+        """What ``sniper check`` and the run's pre-flight ask before the opening; sends no
+        order. A probe labelled :data:`LOGIN` checks the cookie."""
         return []
 
     def sale_start(self, probe: Probe, response: Response) -> datetime | None:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Response
 from sniper.client.outcome import Kind, Verdict, by_status, json_body, order_id
-from sniper.client.platforms.base import Platform, Probe
+from sniper.client.platforms.base import LOGIN, Platform, Probe
 from sniper.rfc3339 import parse_rfc3339
 
 _BY_CODE = {
@@ -67,13 +67,10 @@ class StorePlatform(Platform):
         """``GET /api/time`` again: cheap, and one more clock sample."""
         return self.time_call()
 
-    def session_probe(self) -> Probe:
-        """``GET /api/orders?sku_id=`` with the cookie: 200 while the session is good."""
-        sku = quote(self.task.sku_id, safe="")
-        return Probe("login", HttpCall("GET", f"/api/orders?sku_id={sku}", self._headers()))
-
     def probes(self) -> list[Probe]:
-        """The item exists, and the session is accepted."""
+        """The item exists, and the session is accepted (``GET /api/orders?sku_id=`` with the
+        cookie: 200 while the session is good; it also has the store load the session before
+        the opening)."""
         sku = quote(self.task.sku_id, safe="")
         return [
             Probe(
@@ -81,7 +78,7 @@ class StorePlatform(Platform):
                 HttpCall("GET", f"/api/items/{sku}"),
                 missing=f"sku_id: the store has no item {self.task.sku_id!r}",
             ),
-            self.session_probe(),
+            Probe(LOGIN, HttpCall("GET", f"/api/orders?sku_id={sku}", self._headers())),
         ]
 
     def sale_start(self, probe: Probe, response: Response) -> datetime | None:

@@ -1,0 +1,227 @@
+"""The burst at the opening and its retries, on the run's warmed connections.
+
+Every connection is loaded with the order, and the gate writes them all at the send instant.
+Then each connection runs its own course (:meth:`Burst._course`): it reads its answer and,
+as :class:`~sniper.client.policy.RetryPolicy` says (token bucket, ``Retry-After``, the retry
+window), sends again on the same connection, until an order, a final refusal, or the window's
+end. A connection goes on the moment its own answer arrives, never waiting for its siblings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sniper.client.config import TaskConfig
+from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Response
+from sniper.client.gate import FireGate
+from sniper.client.outcome import Kind, Verdict, failure
+from sniper.client.policy import Result, RetryPolicy
+from sniper.client.report import Reporter
+from sniper.client.schedule import FirePlan
+from sniper.client.shop import Shop
+from sniper.ratelimit import TokenBucket
+
+
+@dataclass(frozen=True)
+class BurstResult:
+    """What came of the burst and its retries."""
+
+    result: Result
+    order_id: str | None = None
+    #: Every order answered, the first one first (more than one: the shop made several of the
+    #: burst's requests orders of their own).
+    order_ids: tuple[str, ...] = ()
+    #: The order was found among the account's orders after the burst, not answered to it.
+    existing: bool = False
+    #: A final refusal was seen: sold out, or the account's limit reached.
+    sold_out: bool = False
+    detail: str = ""
+    #: Local monotonic ms each request of the burst left.
+    sent_at: tuple[float, ...] = ()
+    #: Local monotonic ms the first order's answer arrived.
+    won_at: float | None = None
+
+
+class Burst:
+    """One opening's burst and retries; used once."""
+
+    def __init__(
+        self,
+        task: TaskConfig,
+        shop: Shop,
+        reporter: Reporter,
+        plan: FirePlan,
+        *,
+        request_id: str,
+        gate: FireGate,
+        bucket: TokenBucket | None,
+    ) -> None:
+        self._task, self._shop, self._reporter, self._plan = task, shop, reporter, plan
+        self._request_id, self._gate, self._bucket = request_id, gate, bucket
+        self._clock = shop.clock
+        self._stop = asyncio.Event()  # wakes every connection waiting to retry
+        self._won_at: float | None = None
+
+    def _now(self) -> float:
+        return self._clock.monotonic() * 1000
+
+    def _order(self) -> HttpCall:
+        """What each try sends: the same order, with the run's one request id."""
+        return self._shop.platform.order_call(self._request_id)
+
+    async def run(self, conns: Sequence[Connection]) -> BurstResult:
+        """Fire at the plan's send instant on the connections that are open (all of them if
+        none is), retry as the policy says, and say what came of it."""
+        plan = self._plan
+        conns = [c for c in conns if c.is_open] or list(conns)
+        for conn in conns:
+            await conn.ensure_open(self._task.timeout_s)
+            conn.prepare(self._order())
+        fired_at, sent = await self._gate.fire(plan.send_at, conns)
+        self._reporter.fired(late_ms=fired_at - plan.send_at, count=len(sent))
+        platform = self._shop.platform
+        if len(sent) > 1 and platform.carries_request_id():
+            self._reporter.shared_request_id(len(sent), one_order=platform.one_order_per_request_id)
+        policy = RetryPolicy(
+            deadline=plan.arrive_at + self._task.retry.window_s * 1000,
+            rate_per_s=self._task.retry.rate_per_s,
+            burst=self._task.retry.burst,
+            now=self._now(),
+            bucket=self._bucket,
+        )
+        await self._race(conns, sent, policy)
+        return await self._finish(policy, sent)
+
+    async def _race(
+        self, conns: Sequence[Connection], sent: list[float], policy: RetryPolicy
+    ) -> None:
+        courses = [
+            asyncio.create_task(self._course(seq, conn, at, policy))
+            for seq, (conn, at) in enumerate(zip(conns, sent, strict=True), 1)
+        ]
+        try:
+            pending = set(courses)
+            while pending:
+                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                # After a success nothing new is sent, but answers already on their way are
+                # read (each within timeout_s): any of them may be an order too.
+                if policy.halted:
+                    break
+        finally:
+            for course in courses:
+                course.cancel()
+            await asyncio.gather(*courses, return_exceptions=True)
+
+    async def _course(
+        self, seq: int, conn: Connection, sent_at: float, policy: RetryPolicy
+    ) -> None:
+        """One connection's course after the burst: its answer, then another try when the
+        policy allows. All of it on this connection, as its own answers arrive."""
+        attempt = 1
+        while True:
+            try:
+                verdict, response = await self._answer(conn)
+            except asyncio.CancelledError:  # another request won: this one is logged, not lost
+                cancelled = Verdict(Kind.RETRY, detail="cancelled")
+                self._record(seq, attempt, sent_at, cancelled, None, outcome="cancelled")
+                raise
+            next_at = policy.after(verdict, self._now())
+            if not policy.may_send:
+                self._stop.set()
+            self._record(seq, attempt, sent_at, verdict, response)
+            if next_at is None:
+                return
+            await self._sleep_until(next_at)
+            if not policy.may_retry(self._now()):
+                return
+            resent = await self._resend(conn, policy)
+            if resent is None:
+                return
+            sent_at, attempt = resent, attempt + 1
+            self._reporter.resent(seq)
+
+    async def _answer(self, conn: Connection) -> tuple[Verdict, Response | None]:
+        try:
+            response = await conn.read_response(self._task.timeout_s)
+        except ConnectionBroken as exc:
+            return failure(str(exc)), None
+        return self._shop.platform.classify(response), response
+
+    async def _resend(self, conn: Connection, policy: RetryPolicy) -> float | None:
+        """Send the order again on ``conn``, reconnecting if it broke; None if out of time."""
+        while not conn.is_open:
+            try:
+                await conn.open(
+                    min(self._task.timeout_s, max(0.001, policy.time_left_s(self._now())))
+                )
+            except ConnectionBroken as exc:
+                next_at = policy.after(failure(str(exc)), self._now())
+                if next_at is None:
+                    return None
+                await self._sleep_until(next_at)
+        if not policy.may_send:  # decided while we were reconnecting
+            return None
+        conn.prepare(self._order())
+        return conn.fire()
+
+    async def _sleep_until(self, at: float) -> None:
+        """Until ``at`` (local monotonic ms), or until the run stops sending."""
+        remaining = at - self._now()
+        if remaining <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(remaining / 1000):
+                await self._stop.wait()
+
+    def _record(
+        self,
+        seq: int,
+        attempt: int,
+        sent_at: float,
+        verdict: Verdict,
+        response: Response | None,
+        *,
+        outcome: str | None = None,
+    ) -> None:
+        if verdict.kind is Kind.ORDERED and response is not None and self._won_at is None:
+            self._won_at = response.received_at
+        self._reporter.attempt(
+            seq=seq,
+            attempt=attempt,
+            sent_server_ms=self._plan.clock.server_time(sent_at),
+            latency_ms=None if response is None else response.received_at - sent_at,
+            response=response,
+            outcome=outcome or verdict.kind.value,
+            order_id=verdict.order_id,
+            detail=verdict.detail,
+        )
+
+    async def _finish(self, policy: RetryPolicy, sent: list[float]) -> BurstResult:
+        """The policy's standing; without an order but with a hint of one (limit reached, an
+        unknown outcome), the account's orders are looked up."""
+        standing = policy.standing()
+        result, order_id, existing = standing.result, standing.order_id, False
+        if result is Result.NOT_ORDERED and standing.look_up:
+            order_id = await self._look_up()
+            if order_id is not None:
+                result, existing = Result.ORDERED, True
+        return BurstResult(
+            result,
+            order_id,
+            standing.order_ids or ((order_id,) if order_id is not None else ()),
+            existing,
+            standing.sold_out,
+            standing.detail,
+            tuple(sent),
+            self._won_at,
+        )
+
+    async def _look_up(self) -> str | None:
+        try:
+            async with self._shop.connected(self._task.timeout_s) as conn:
+                return await self._shop.platform.existing_order(conn, self._task.timeout_s)
+        except ConnectionBroken:
+            return None
