@@ -66,9 +66,7 @@ class _Policy(cookiejar.DefaultCookiePolicy):
         if not super().set_ok_domain(cookie, request):
             return False
         host = _host(request)
-        return not (
-            cookie.domain_specified and _is_ip(host) and cookie.domain.lstrip(".") != host
-        )
+        return not (cookie.domain_specified and _is_ip(host) and cookie.domain.lstrip(".") != host)
 
     def return_ok_domain(self, cookie: cookiejar.Cookie, request: urllib.request.Request) -> bool:
         """The library's check, and: ``Domain=localhost`` goes back to ``localhost`` (the library
@@ -118,7 +116,7 @@ class _Store(cookiejar.CookieJar):
         super().clear(domain, path, name)
 
     def clear_expired_cookies(self) -> None:
-        """Drop the cookies expired by the task's clock (the library's version reads the system's)."""
+        """Drop the cookies expired by the task's clock (the library's reads the system's)."""
         now = int(self.task_clock())
         for cookie in [c for c in self if c.is_expired(now)]:
             self.clear(cookie.domain, cookie.path, cookie.name)
@@ -134,7 +132,7 @@ class _SeedPair:
 
 
 class _Answer:
-    """The one part of an HTTP response that ``CookieJar.make_cookies`` reads: ``info().get_all``."""
+    """All of a response that ``CookieJar.make_cookies`` reads: ``info().get_all``."""
 
     def __init__(self, set_cookie: str) -> None:
         self.set_cookie = set_cookie
@@ -166,7 +164,7 @@ class CookieJar:
         return "; ".join(pieces)
 
     def value(self, name: str, url: str) -> str | None:
-        """The value of the cookie ``name`` that ``header(url)`` would send, None if it sends none."""
+        """The value of the cookie ``name`` that ``header(url)`` would send (None: none)."""
         for pair in self._seed:
             if pair.name == name:
                 return pair.value
@@ -298,7 +296,7 @@ def _request(url: str) -> urllib.request.Request:
         ok = False
     if not ok:
         raise ValueError("cookie jar: not an absolute http(s) URL") from None
-    return urllib.request.Request(url)
+    return urllib.request.Request(url)  # noqa: S310 - http(s) checked above; never opened
 
 
 def _host(request: urllib.request.Request) -> str:
