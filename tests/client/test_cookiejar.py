@@ -128,6 +128,28 @@ def test_secure_cookies_go_over_https_only(from_url: str, to_url: str, sent: boo
 
 
 @pytest.mark.parametrize(
+    ("to_url", "header"),
+    [
+        ("https://www.example.com/api/y", "p=1; a=1; d=1; s=1"),
+        ("http://www.example.com/api/y", "p=1; a=1; d=1"),
+        ("http://www.example.com/", "a=1; d=1"),
+        ("https://m.example.com/api", "d=1"),
+        ("http://example.org/api", ""),
+    ],
+)
+def test_each_cookie_is_judged_on_its_own(to_url: str, header: str) -> None:
+    """Cookies of one jar differing in domain, path or Secure each go where they may."""
+    jar = jar_after(
+        "https://www.example.com/api/x",
+        "a=1; Path=/",
+        "d=1; Path=/; Domain=example.com",
+        "s=1; Path=/; Secure",
+        "p=1; Path=/api",
+    )
+    assert jar.header(to_url) == header
+
+
+@pytest.mark.parametrize(
     ("set_cookie", "later_s", "sent"),
     [
         ("a=1", 10 * 365 * 86400, True),  # a session cookie lives as long as the task

@@ -11,7 +11,7 @@ import ipaddress
 import re
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from http import cookiejar
 from http.client import HTTPResponse
@@ -228,21 +228,44 @@ class CookieJar:
             self._seed = [p for p in self._seed if p.name not in names]
 
     def _sent(self, request: urllib.request.Request) -> list[cookiejar.Cookie]:
-        """The stored cookies a browser would send with ``request``, in RFC 6265 order."""
+        """The stored cookies a browser would send with ``request``, in RFC 6265 order.
+
+        Once the expired are gone, the library's verdict on a cookie depends on its ``_shape``
+        alone; it parses the URL afresh for each cookie, so each shape is judged once (a shop's
+        thirty cookies share a few shapes, and this is on the way to the order's send).
+        """
         self._store.clear_expired_cookies()
         policy = self._policy
-        return self._ordered(
-            c
-            for c in self._store
-            if policy.domain_return_ok(c.domain, request)
-            and policy.path_return_ok(c.path, request)
-            and policy.return_ok(c, request)
-        )
+        verdicts: dict[tuple[object, ...], bool] = {}
+        sent = []
+        for cookie in self._store:
+            shape = _shape(cookie)
+            if shape not in verdicts:
+                verdicts[shape] = (
+                    policy.domain_return_ok(cookie.domain, request)
+                    and policy.path_return_ok(cookie.path, request)
+                    and policy.return_ok(cookie, request)
+                )
+            if verdicts[shape]:
+                sent.append(cookie)
+        return self._ordered(sent)
 
-    def _ordered(self, cookies: Any) -> list[cookiejar.Cookie]:
+    def _ordered(self, cookies: Iterable[cookiejar.Cookie]) -> list[cookiejar.Cookie]:
         """Longer paths first, then the earlier created (RFC 6265 5.4 step 2)."""
         created = self._store.created
         return sorted(cookies, key=lambda c: (-len(c.path), created[(c.domain, c.path, c.name)]))
+
+
+def _shape(cookie: cookiejar.Cookie) -> tuple[object, ...]:
+    """What the library's checks of a cookie read, but for its expiry."""
+    return (
+        cookie.domain,
+        cookie.domain_specified,
+        cookie.path,
+        cookie.secure,
+        cookie.port,
+        cookie.version,
+    )
 
 
 def _parse_seed(seed: str) -> list[_SeedPair]:
