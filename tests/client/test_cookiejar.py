@@ -149,6 +149,14 @@ def test_each_cookie_is_judged_on_its_own(to_url: str, header: str) -> None:
     assert jar.header(to_url) == header
 
 
+def test_host_only_cookies_of_two_hosts() -> None:
+    """Each host gets its own host-only cookies back, not the other's."""
+    jar = jar_after("http://www.example.com/", "w=1")
+    jar.update("http://m.example.com/", [("set-cookie", "m=1")])
+    assert jar.header("http://www.example.com/") == "w=1"
+    assert jar.header("http://m.example.com/") == "m=1"
+
+
 @pytest.mark.parametrize(
     ("set_cookie", "later_s", "sent"),
     [
@@ -337,6 +345,7 @@ def test_the_largest_cookie_is_kept() -> None:
         ("q=1; SameSite=Strict; HttpOnly; Priority=High", "q=1", "1"),
         ("q=1; samesite=none; httponly; secure", "", None),  # secure: not over http
         ("q=1; Version=1", "q=1", "1"),
+        ("q=1; Port=1234", "q=1", "1"),  # RFC 2965's Port: browsers never knew it
     ],
 )
 def test_values_and_attributes(set_cookie: str, header: str, value: str | None) -> None:

@@ -204,11 +204,12 @@ class CookieJar:
             cookies = store.make_cookies(cast(HTTPResponse, _Answer(line)), request)
         finally:
             store.answering = None
-        taken = [c.name for c in cookies if self._keeps(c, request)]
+        replaced = set(store.deleted)
         for cookie in cookies:
-            if cookie.name in taken:
+            if self._keeps(cookie, request):
                 store.set_cookie(cookie)
-        self._forget_seed({*taken, *store.deleted})
+                replaced.add(cookie.name)
+        self._forget_seed(replaced)
 
     def _keeps(self, cookie: cookiejar.Cookie, request: urllib.request.Request) -> bool:
         if len(cookie.name.encode()) + len((cookie.value or "").encode()) > MAX_COOKIE_BYTES:
@@ -257,15 +258,10 @@ class CookieJar:
 
 
 def _shape(cookie: cookiejar.Cookie) -> tuple[object, ...]:
-    """What the library's checks of a cookie read, but for its expiry."""
-    return (
-        cookie.domain,
-        cookie.domain_specified,
-        cookie.path,
-        cookie.secure,
-        cookie.port,
-        cookie.version,
-    )
+    """What the library's checks of a cookie read, but for its expiry (its version is always 0
+    and its port None here; a domain that starts with a dot is one a Set-Cookie named, one
+    without is its host's: a host-only cookie)."""
+    return (cookie.domain, cookie.path, cookie.secure)
 
 
 def _parse_seed(seed: str) -> list[_SeedPair]:
@@ -294,7 +290,8 @@ def _well_formed(line: str) -> bool:
 def _without_ignored_attributes(line: str) -> str:
     """``line`` without the attributes RFC 6265 5.2 ignores and the library would hold against
     the whole cookie: a ``Path`` not starting with "/" (the default path applies), an empty
-    ``Domain`` (host-only), a ``Max-Age`` that is not an integer."""
+    ``Domain`` (host-only), a ``Max-Age`` that is not an integer, and RFC 2965's ``Port`` (which
+    browsers never knew)."""
     first, *attributes = line.split(";")
     kept = [first]
     for attribute in attributes:
@@ -304,6 +301,7 @@ def _without_ignored_attributes(line: str) -> str:
             (key == "path" and not value.startswith("/"))
             or (key == "domain" and value in ("", "."))
             or (key == "max-age" and not _MAX_AGE.fullmatch(value))
+            or key == "port"
         ):
             continue
         kept.append(attribute)
