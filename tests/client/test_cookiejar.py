@@ -7,20 +7,11 @@ from email.utils import formatdate
 import pytest
 
 from sniper.client.cookiejar import MAX_COOKIE_BYTES, MAX_COOKIES, CookieJar
+from sniper.clock import ManualClock
 
 NOW = 2_000_000_000.0  # far from the system's clock: expiry by the jar's `now` alone shows
 SHOP = "http://www.example.com/"
 LOOPBACK = "http://127.0.0.1:8471/api/cart"
-
-
-class FakeClock:
-    """A wall clock that moves only when told."""
-
-    def __init__(self, t: float = NOW) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def http_date(t: float) -> str:
@@ -28,10 +19,10 @@ def http_date(t: float) -> str:
 
 
 def jar_after(
-    from_url: str, *set_cookies: str, seed: str = "", clock: FakeClock | None = None
+    from_url: str, *set_cookies: str, seed: str = "", clock: ManualClock | None = None
 ) -> CookieJar:
     """A jar that sent a request to ``from_url`` and was answered ``set_cookies``."""
-    jar = CookieJar(seed, now=clock or FakeClock())
+    jar = CookieJar(seed, now=(clock or ManualClock(NOW)).time)
     jar.update(from_url, [("set-cookie", line) for line in set_cookies])
     return jar
 
@@ -183,9 +174,9 @@ def test_host_only_cookies_of_two_hosts() -> None:
 )
 def test_expiry_by_the_jars_clock(set_cookie: str, later_s: float, sent: bool) -> None:
     """Expiry follows the clock the jar was given, never the system's."""
-    clock = FakeClock()
+    clock = ManualClock(NOW)
     jar = jar_after(SHOP, set_cookie, clock=clock)
-    clock.t += later_s
+    clock.advance(later_s)
     assert jar.header(SHOP) == ("a=1" if sent else "")
 
 
@@ -235,7 +226,7 @@ def test_an_expired_set_cookie_for_a_foreign_domain_deletes_nothing() -> None:
 )
 def test_seed(seed: str, header: str, names: list[str]) -> None:
     """The task's own cookie is sent back piece by piece as given, to every URL."""
-    jar = CookieJar(seed, now=FakeClock())
+    jar = CookieJar(seed, now=ManualClock(NOW).time)
     for url in (SHOP, "https://other.org/deep/path?x=1", LOOPBACK):
         assert jar.header(url) == header
     assert jar.names() == names
@@ -255,7 +246,7 @@ def test_seed(seed: str, header: str, names: list[str]) -> None:
 )
 def test_seed_value(seed: str, name: str, value: str | None) -> None:
     """``value`` gives a seed pair's value; a bare piece has no name."""
-    assert CookieJar(seed, now=FakeClock()).value(name, SHOP) == value
+    assert CookieJar(seed, now=ManualClock(NOW).time).value(name, SHOP) == value
 
 
 def test_a_set_cookie_replaces_the_seed_pair_of_its_name() -> None:
@@ -283,7 +274,7 @@ def test_a_refused_set_cookie_leaves_the_seed_pair() -> None:
 def test_several_set_cookies_in_one_answer() -> None:
     """Every Set-Cookie of an answer is taken, in order (the last of a name wins); other
     headers are not read."""
-    jar = CookieJar("", now=FakeClock())
+    jar = CookieJar("", now=ManualClock(NOW).time)
     jar.update(
         SHOP,
         [
@@ -392,7 +383,7 @@ def test_value_is_what_the_header_would_send() -> None:
 def test_the_number_of_cookies_is_capped() -> None:
     """A shop cannot grow the jar without end: new names past the cap are refused, while the
     cookies held can still be replaced, and room freed by expiry is used again."""
-    clock = FakeClock()
+    clock = ManualClock(NOW)
     flood = [f"c{i}=v; Max-Age={60 if i < 10 else 3600}" for i in range(MAX_COOKIES + 50)]
     jar = jar_after(SHOP, "csrf=1", *flood, clock=clock)
     names = jar.names()
@@ -401,7 +392,7 @@ def test_the_number_of_cookies_is_capped() -> None:
     jar.update(SHOP, [("set-cookie", "csrf=2"), ("set-cookie", "late=1")])
     assert jar.value("csrf", SHOP) == "2"
     assert jar.value("late", SHOP) is None
-    clock.t += 61
+    clock.advance(61)
     jar.update(SHOP, [("set-cookie", "late=1")])
     assert jar.value("late", SHOP) == "1"
     assert len(jar.names()) == MAX_COOKIES - 10 + 1

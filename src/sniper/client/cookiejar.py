@@ -1,8 +1,7 @@
 """One task's cookies, kept as a browser keeps them (the standard library's ``http.cookiejar``).
 
-The task's own cookie goes on every request, whatever the URL: it is the user's captured login
-for this shop, the task file names every URL the task visits, and a captured header does not say
-the domain and path it was set for. What the shop sets is kept by domain, path, secure and expiry.
+The task's own cookie goes to every URL of the task: it is the user's captured login, the task
+file names each URL it visits, and a copied header does not say the domain and path it was for.
 """
 
 from __future__ import annotations
