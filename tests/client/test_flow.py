@@ -269,7 +269,8 @@ class TestCheckout:
         method, target, headers, body = sent(submit)
         assert (method, target) == ("POST", "/api/order/submit")
         assert headers["X-Token"] == "t-1"
-        assert "csrf=z9" in headers["Cookie"] and "session=abc" in headers["Cookie"]
+        assert "csrf=z9" in headers["Cookie"]
+        assert "session=abc" in headers["Cookie"]
         assert json.loads(body) == {"cartId": "c-7", "price": 12.5, "token": "t-1", "rid": "snp-1"}
         verdict = checkout.next(answer(200, {"code": 0, "data": {"orderId": "O-1"}}))
         assert verdict == Verdict(Kind.ORDERED, order_id="O-1")
@@ -279,9 +280,11 @@ class TestCheckout:
         checkout.first(0.0)
         checkout.next(answer(200, {"code": 0, "data": {"token": "t-1"}}))
         verdict = checkout.next(answer(425, {}))
-        assert isinstance(verdict, Verdict) and verdict.kind is Kind.NOT_STARTED
+        assert isinstance(verdict, Verdict)
+        assert verdict.kind is Kind.NOT_STARTED
         again = checkout.again(verdict)
-        assert checkout.step == "token" and again.target == "/api/seckill/token"
+        assert checkout.step == "token"
+        assert again.target == "/api/seckill/token"
 
     @pytest.mark.parametrize(
         ("response", "kind"),
@@ -299,7 +302,8 @@ class TestCheckout:
         checkout = FlowCheckout(ready_flow(), "snp-1", lambda: 5.0)
         checkout.first(0.0)
         verdict = checkout.next(response)
-        assert isinstance(verdict, Verdict) and verdict.kind is kind
+        assert isinstance(verdict, Verdict)
+        assert verdict.kind is kind
         if kind is Kind.RETRY:
             assert checkout.again(verdict).target == "/api/seckill/token"
 
@@ -311,14 +315,16 @@ class TestCheckout:
         checkout = FlowCheckout(flow, "snp-1", lambda: 2000.4)
         assert checkout.first(1000.9).target == "/t?at=1000"
         nxt = checkout.next(answer(200, {"data": {"token": "t"}}))
-        assert not isinstance(nxt, Verdict) and nxt.target == "/s?at=2000"
+        assert not isinstance(nxt, Verdict)
+        assert nxt.target == "/s?at=2000"
 
     def test_a_value_that_cannot_be_built_is_fatal(self) -> None:
         flow = ready_flow()
         checkout = FlowCheckout(flow, "snp-1", lambda: 0.0)
         checkout.first(0.0)
         verdict = checkout.next(answer(200, {"data": {"token": "bad\r\nX-Evil: 1"}}))
-        assert isinstance(verdict, Verdict) and verdict.kind is Kind.FATAL
+        assert isinstance(verdict, Verdict)
+        assert verdict.kind is Kind.FATAL
         assert "step submit: request.headers.X-Token" in verdict.detail
 
     def test_a_missing_before_value_is_an_error_at_the_step(self) -> None:
@@ -326,5 +332,6 @@ class TestCheckout:
         checkout = FlowCheckout(flow, "snp-1", lambda: 0.0)
         checkout.first(0.0)
         verdict = checkout.next(answer(200, {"data": {"token": "t"}}))
-        assert isinstance(verdict, Verdict) and verdict.kind is Kind.FATAL
+        assert isinstance(verdict, Verdict)
+        assert verdict.kind is Kind.FATAL
         assert verdict.detail == "step submit: {cart_id} has no value"
