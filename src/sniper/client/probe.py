@@ -48,11 +48,6 @@ class TimeSource:
         """The request each sample sends."""
         return self.endpoint.call if self.endpoint is not None else self.date_call
 
-    @property
-    def name(self) -> str:
-        """What is read, as shown."""
-        return self.endpoint.name if self.endpoint is not None else "Date header"
-
 
 def sample_from(response: Response, t0: float, endpoint: TimeEndpoint | None) -> Sample:
     """A sample from an answer sent at ``t0``: the time at ``endpoint``'s path, or (None) the
