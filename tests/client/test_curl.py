@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sniper.client.curl import parse_curl, to_task
+from sniper.client.curl import parse_curl
+from sniper.client.curltask import to_task
 from sniper.errors import ConfigError
 
 CHROME = r"""curl 'https://shop.example.com/api/order/submit?source=h5' \
@@ -55,11 +56,14 @@ class TestParseCurl:
         assert {"accept-encoding", "connection", "cookie"}.isdisjoint(lowered)
         assert req.headers["Sec-Fetch-Mode"] == "cors"
 
-    def test_data_binary_and_unknown_options(self) -> None:
-        """--data-binary is a body; an unknown option is a warning, not a failure."""
+    def test_data_binary_and_insecure(self) -> None:
+        """--data-binary is a body; -k is not replayed, and said so."""
         req = parse_curl("curl -k --data-binary 'a=1' http://127.0.0.1:8000/x")
         assert (req.method, req.body, req.url) == ("POST", "a=1", "http://127.0.0.1:8000/x")
-        assert req.warnings == ["ignored curl option -k"]
+        assert req.warnings == [
+            "-k is not replayed: the sniper checks the server's certificate (for a private "
+            "CA, give ca_file)"
+        ]
 
     @pytest.mark.parametrize(
         ("command", "message"),
@@ -244,7 +248,7 @@ class TestReview:
                 "100234567",
                 "the request is a GET: it fetches a page and places no order",
             ),
-            (FIREFOX, "999", "--sku-id 999 appears nowhere in the request's URL or body"),
+            (FIREFOX, "999", "--sku-id 999 appears nowhere in the request's URL, headers or body"),
             (
                 FIREFOX.replace("-H 'Cookie: session=abc123def456; device_id=xyz-789' ", ""),
                 "100234567",
