@@ -53,6 +53,8 @@ FILES = {
         b"127.0.0.1\tFALSE\t/\tFALSE\t1\told\tgone\n"
         b"127.0.0.1\tFALSE\t/elsewhere\tFALSE\t0\tpath\tno\n"
         b".other.example\tTRUE\t/\tFALSE\t0\thost\tno\n"
+        b"127.0.0.1\tFALSE\t/\tFALSE\t0\tsix\t6\n"
+        b"127.0.0.1\tFALSE\t/\tFALSE\t0\tten\t10\n"
     ),
 }
 

@@ -3,7 +3,8 @@
 curl's own rules: a cookie goes to a host its domain matches (the whole host, or a subdomain
 when the file says so), to a path under its own, to https only when marked secure (curl counts
 ``localhost``, ``127.0.0.1`` and ``[::1]`` as secure too); an expired one is not sent; the sent
-ones go longest path first, then longest domain, then longest name, then in the file's order.
+ones go longest path first, then longest domain, then longest name, then the file's last first
+(curl's newest first).
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ def cookie_header(text: str, url: str, *, now: float, where: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     secure = parts.scheme == "https" or host in _SECURE_HOSTS
-    chosen = [c for c in _parse(text, where) if _sent(c, host, parts.path or "/", secure, now)]
-    # sorted() is stable: the file's order breaks the last tie, as curl's creation time does.
-    chosen = sorted(chosen, key=lambda c: (-len(c.path), -len(c.domain), -len(c.name)))
-    return "; ".join(f"{c.name}={c.value}" for c in chosen)
+    cookies = _parse(text, where)
+    chosen = [
+        (-len(c.path), -len(c.domain), -len(c.name), -index, c)
+        for index, c in enumerate(cookies)
+        if _sent(c, host, parts.path or "/", secure, now)
+    ]
+    return "; ".join(f"{c.name}={c.value}" for *_, c in sorted(chosen, key=lambda e: e[:4]))

@@ -275,8 +275,8 @@ _UNSUPPORTED = {
 }
 
 
-def _unsupported(option: str) -> ConfigError:
-    why = _UNSUPPORTED.get(option, "import-curl does not replay it")
+def _unsupported(option: str, long: str | None = None) -> ConfigError:
+    why = _UNSUPPORTED.get(long or option, "import-curl does not replay it")
     return ConfigError(f"curl: option {option} is not supported: {why}")
 
 
@@ -286,7 +286,7 @@ def _short(cmd: Command, words: list[str], i: int) -> int:
     for j, letter in enumerate(word[1:], 1):
         option = _SHORT.get(letter)
         if option is None or option in _UNSUPPORTED:
-            raise _unsupported(f"-{letter}")
+            raise _unsupported(f"-{letter}", option)
         if option in _FLAGS:
             _FLAGS[option](cmd, f"-{letter}")
             continue

@@ -136,8 +136,13 @@ def _closing(text: str, start: int, quote: str) -> int:
 
 
 def _expansion(text: str, i: int) -> ConfigError:
-    shown = re.match(r"\$\{?[A-Za-z_0-9(]*", text[i:])
-    what = shown.group(0) if shown else "$"
+    name = re.match(r"\$[A-Za-z_][A-Za-z_0-9]*", text[i:])
+    if name is not None:
+        what = name.group(0)
+    else:
+        what = {"{": "${…}", "(": "$(…)", "[": "$[…]", "`": "`…`"}.get(
+            text[i + 1 : i + 2] if text[i] == "$" else "`", text[i : i + 2]
+        )
     return ConfigError(
         f"curl: {what} is a shell expansion (a variable or a command): the file must hold its "
         "value; put it in '…' if the $ is meant literally"
