@@ -125,6 +125,8 @@ CASES: list[tuple[str, str, str | None]] = [
     ("two cookie strings", "curl URL/p -b 'a=1' -b 'b=2'", None),
     ("-H Cookie wins over -b", "curl URL/p -b 'a=1' -H 'Cookie: c=3'", None),
     ("dot segments", "curl URL/a/./b/../c/", None),
+    ("dot segments and empty ones", "curl URL//a//b/.. -d x=1", None),
+    ("a last dot", "curl URL/a/.", None),
     ("--path-as-is", "curl URL/a/./b/../c --path-as-is", None),
     ("no path", "curl URL", None),
     ("no scheme", "curl HOSTPORT/p", None),

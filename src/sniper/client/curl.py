@@ -19,7 +19,6 @@ The cookie is its own field, not a header.
 from __future__ import annotations
 
 import base64
-import posixpath
 import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -133,15 +132,20 @@ def _raw_text(data: bytes) -> str:
 
 
 def _resolve_dots(path: str) -> str:
-    """RFC 3986's removal of ``.`` and ``..`` segments, as curl does it."""
-    if "/." not in path:
-        return path
-    resolved = posixpath.normpath(path)
-    if resolved.startswith("//"):
-        resolved = "/" + resolved.lstrip("/")
-    if path.endswith(("/", "/.", "/..")) and resolved != "/":
-        resolved += "/"
-    return resolved
+    """RFC 3986's removal of ``.`` and ``..`` segments, as curl does it (empty segments kept)."""
+    segments = path.split("/")[1:]
+    kept: list[str] = []
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+            continue
+        if last:
+            kept.append("")
+    return "/" + "/".join(kept)
 
 
 def _headers(cmd: Command, url_user: str | None, url: str) -> tuple[str | None, dict[str, str]]:
