@@ -99,7 +99,11 @@ def _url(cmd: Command) -> tuple[str, str | None]:
     url = cmd.urls[0]
     if "://" not in url:
         url = f"http://{url}"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        raise ConfigError("curl: the URL's host or port cannot be read") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ConfigError("curl: no http(s) URL in the command")
     if not cmd.globoff and _GLOB.search(url.replace(f"[{parts.hostname}]", "")):

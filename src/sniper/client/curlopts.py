@@ -121,15 +121,17 @@ def _header(cmd: Command, option: str, value: str) -> None:
     if value.startswith("@"):
         raise ConfigError(f"curl: {option} @FILE (headers from a file): put them in the command")
     colon, semi = value.find(":"), value.find(";")
-    if colon >= 0 and (semi < 0 or colon < semi):
+    if colon >= 0:
         name, text = value[:colon], value[colon + 1 :].strip(" \t")
         entry: tuple[str, str | None] = (name, text or None)
     elif semi >= 0 and not value[semi + 1 :].strip():
         name, entry = value[:semi], (value[:semi], "")
     else:
+        # Only the name-like start is shown: the rest may be a token typed without its colon.
+        shown = _TOKEN.match(value)
         cmd.warnings.append(
-            f"{option} {value[:40]!r}: neither 'Name: value' nor 'Name;', so "
-            "curl sends nothing for it"
+            f"{option} {shown.group(0)[:40] if shown else ''}…: neither 'Name: value' nor "
+            "'Name;', so curl sends nothing for it"
         )
         return
     if not _TOKEN.fullmatch(name):

@@ -38,7 +38,8 @@ _SIMPLE_ESCAPES = {
     "?": b"?",
 }
 _HEX = {"x": 2, "u": 4, "U": 8}
-_EXPANSION = re.compile(r"\$(?:[A-Za-z_{(\[0-9@*#?!$-])")
+# A $ that starts an expansion (a line continuation between them is no separation for bash).
+_EXPANSION = re.compile(r"\$(?:\\\n)*[A-Za-z_{(\[0-9@*#?!$-]")
 
 
 class _Words:
@@ -55,8 +56,7 @@ class _Words:
 
     def end(self) -> None:
         if self.started:
-            # A NUL ends a C string: bash passes what stands before it.
-            self.words.append(bytes(self.word).split(b"\0", 1)[0])
+            self.words.append(bytes(self.word))
         self.word, self.started = bytearray(), False
 
     def done(self) -> list[str]:
@@ -104,8 +104,10 @@ def _piece(text: str, i: int, out: _Words) -> int:
     index past it."""
     ch = text[i]
     if ch == "\\":
-        if text[i + 1 : i + 2] != "\n":
-            out.add(text[i + 1 : i + 2])
+        # A backslash escapes the next character; a line break it joins; a last one stays.
+        following = text[i + 1 : i + 2] or "\\"
+        if following != "\n":
+            out.add(following)
         return i + 2
     if ch == "'":
         end = _closing(text, i + 1, "'")
@@ -170,17 +172,19 @@ def _double(text: str, i: int, out: _Words) -> int:
 
 def _ansi_c(text: str, i: int, out: _Words) -> int:
     """Inside ``$'…'`` from ``i``; returns the index past the closing quote."""
-    out.add(b"")
+    piece = bytearray()
     while i < len(text):
         ch = text[i]
         if ch == "'":
+            # A NUL ends bash's C string: of this $'…', what stands before it is passed.
+            out.add(bytes(piece).split(b"\0", 1)[0])
             return i + 1
         if ch != "\\" or i + 1 >= len(text):
-            out.add(ch)
+            piece += ch.encode("utf-8", "surrogateescape")
             i += 1
             continue
         data, i = _escape(text, i + 1)
-        out.add(data)
+        piece += data
     raise ConfigError("curl: cannot split the command: a $' is never closed")
 
 
@@ -201,7 +205,9 @@ def _escape(text: str, i: int) -> tuple[bytes, int]:
         return bytes([int(octal.group(0), 8) & 0xFF]), i + len(octal.group(0))
     if ch == "c" and i + 1 < len(text):
         control = text[i + 1]
-        return bytes([0x7F if control == "?" else ord(control.upper()) & 0x1F]), i + 2
+        # \c\\ is control-backslash: the escaped backslash is taken whole.
+        width = 3 if text[i + 1 : i + 3] == "\\\\" else 2
+        return bytes([0x7F if control == "?" else ord(control.upper()) & 0x1F]), i + width
     return f"\\{ch}".encode("utf-8", "surrogateescape"), i + 1
 
 
