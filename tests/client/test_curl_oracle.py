@@ -235,8 +235,7 @@ def test_a_real_run_sends_what_curl_sends(files: Path) -> None:
             command = _command(template, server.url)
             await _curl(command, files)
             (files / "order.curl").write_text(command)
-            opening = datetime.fromtimestamp(int(time.time()) + 3, tz=UTC).isoformat()
-            done = await asyncio.to_thread(_sniper_run, files, sku, opening)
+            done = await asyncio.to_thread(_import_and_run, files, sku)
         return server.got, done
 
     got, done = asyncio.run(scenario())
@@ -247,7 +246,11 @@ def test_a_real_run_sends_what_curl_sends(files: Path) -> None:
     assert [_compared(r) for r in orders] == [_compared(by_curl)] * 3
 
 
-def _sniper_run(folder: Path, sku: str, opening: str) -> subprocess.CompletedProcess[str]:
+def _opening(in_s: int) -> str:
+    return datetime.fromtimestamp(int(time.time()) + in_s, tz=UTC).isoformat()
+
+
+def _import_and_run(folder: Path, sku: str) -> subprocess.CompletedProcess[str]:
     def sniper(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "sniper", *args],
@@ -259,10 +262,12 @@ def _sniper_run(folder: Path, sku: str, opening: str) -> subprocess.CompletedPro
         )
 
     made = sniper(
-        "import-curl", "order.curl", "-o", "t.yaml", "--sku-id", sku, "--target-time", opening
+        "import-curl", "order.curl", "-o", "t.yaml", "--sku-id", sku, "--target-time", _opening(60)
     )
     if made.returncode != 0:
         return made
-    with (folder / "t.yaml").open("a") as task:
-        task.write("retry: {window_s: 1}\n")
+    # The opening is set once the import is done: a slow start cannot make it pass.
+    task = yaml.safe_load((folder / "t.yaml").read_text())
+    task |= {"target_time": _opening(3), "retry": {"window_s": 1}}
+    (folder / "t.yaml").write_text(yaml.safe_dump(task))
     return sniper("run", "t.yaml")
