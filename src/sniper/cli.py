@@ -310,7 +310,7 @@ def import_curl(
     http-platform task.
 
     The cookie goes to OUTPUT.cookie (readable by you only), never to the terminal."""
-    from sniper.client.importer import plan_import
+    from sniper.client.importer import curl_user_agent, plan_import
     from sniper.clock import SystemClock
 
     plan = _or_exit(
@@ -321,6 +321,7 @@ def import_curl(
         target_time=target_time,
         force=force,
         clock=SystemClock(),
+        user_agent=curl_user_agent(),
     )
     # Both files may carry secrets (the cookie; an Authorization header): yours alone.
     for path, text in plan.files:
