@@ -1,8 +1,8 @@
 """How precisely does the sniper hit an opening on a server whose clock differs from ours?
 
-    python benchmarks/fire_precision.py [--snipes 20] [--skew-ms 1500] [--concurrency 3]
+    python benchmarks/fire_precision.py [--snipes 20] [--skew-ms 1500] [--concurrency 3] [--flow]
 
-Two servers, both with their clock shifted by ``--skew-ms``:
+Two servers (three with ``--flow``), all with their clock shifted by ``--skew-ms``:
 
 * the real store (``sniper serve --clock-skew-ms``): each snipe buys the only unit of an item
   opening on a whole second of the store's clock; the figure is the order's ``created_ms`` minus
@@ -10,7 +10,12 @@ Two servers, both with their clock shifted by ``--skew-ms``:
 * ``benchmarks/recorder.py``: notes when each request's first byte reached its socket (the
   kernel's receive timestamp, to the microsecond);
   the figures are each burst's arrival minus the opening, and its spread (last − first arrival);
-  with ``--tasks N`` also per task: its first request's arrival and its own burst's spread.
+  with ``--tasks N`` also per task: its first request's arrival and its own burst's spread;
+* with ``--flow``, the test shop (``tests/client/checkout_shop.py``, its own process), whose
+  checkout is three steps: cart (before the opening), seckill token (at the opening), submit. It
+  notes each request's kernel receive time and when it wrote each answer; the figures are the first
+  token request's arrival minus the opening, and on each connection the gap from the shop writing
+  the token's answer to the submit's arrival (what the sniper takes to go on with the next step).
 
 Beside each, the naive way: sleep until the target on the local clock, then send with a plain HTTP
 client (httpx; for the burst, ``concurrency`` requests with ``asyncio.gather``).
@@ -27,6 +32,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -37,6 +43,7 @@ from sniper.client.engine import Sniper
 from sniper.client.many import run_many
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 ADMIN = {"Authorization": "Bearer precision-admin-token"}
 
 
@@ -200,6 +207,102 @@ async def against_recorder(args: argparse.Namespace) -> dict[str, dict[str, list
     return out
 
 
+def checkout(url: str) -> list[dict[str, Any]]:
+    """The test shop's checkout as a flow: cart before the opening, then token and submit."""
+    return [
+        {
+            "name": "cart",
+            "when": "before",
+            "request": {"method": "GET", "url": f"{url}/api/cart?sku={{sku_id}}"},
+            "expect": {"status": [200], "json": "code", "equals": 0},
+            "save": {"cart_id": {"json": "data.cartId"}, "price": {"json": "data.items.0.price"}},
+        },
+        {
+            "name": "token",
+            "when": "open",
+            "request": {
+                "method": "POST",
+                "url": f"{url}/api/seckill/token",
+                "body": '{"sku":"{sku_id}"}',
+            },
+            "save": {"token": {"json": "data.token"}},
+            "rules": {"not_started": [{"json": "code", "equals": 4002}]},
+        },
+        {
+            "name": "submit",
+            "request": {
+                "method": "POST",
+                "url": f"{url}/api/order/submit",
+                "headers": {"X-Token": "{token}", "Content-Type": "application/json"},
+                "body": '{"cartId":"{cart_id}","price":{price},"token":"{token}",'
+                '"rid":"{request_id}"}',
+            },
+            "rules": {"order_id": [{"json": "data.orderId"}], "sold_out": [{"regex": "售罄"}]},
+        },
+    ]
+
+
+async def snipe_flow(url: str, sku: str, opening_ms: int, *, concurrency: int, tmp: Path) -> None:
+    """One run of the three-step flow, in this process, quiet; the shop's clock read from its
+    own time endpoint (seconds)."""
+    task = TaskConfig.model_validate(
+        {
+            "platform": "http",
+            "base_url": url,
+            "cookie": "session=precision-flow",
+            "sku_id": sku,
+            "target_time": iso(opening_ms),
+            "clock": {"url": f"{url}/api/serverTime", "json": "data.now", "unit": "s"},
+            "concurrency": concurrency,
+            "log_file": tmp / "precision-flow.log",
+            "flow": checkout(url),
+        }
+    )
+    await Sniper(task, Console("en", io.StringIO())).run()
+
+
+async def against_shop(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
+    """The three-step flow on the test shop: first token arrival − opening, and on each connection
+    the token answer's write → the submit's arrival (both on the shop's side)."""
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.client.checkout_shop",
+        "--port",
+        str(port),
+        "--skew-ms",
+        str(args.skew_ms),
+    ]
+    out: dict[str, list[float]] = {"first": [], "gap": [], "ordered": []}
+    with running(cmd, port, cwd=ROOT):
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=url, timeout=10) as probe:
+            for k in range(args.snipes):
+                now = (await probe.get("/api/serverTime")).json()["data"]["now"] * 1000
+                opening = round(now + args.flow_lead_s * 1000)
+                sku = f"flow{k}"
+                sale = {"sku": sku, "opening_ms": opening, "stock": 1}
+                (await probe.post("/_sale", json=sale)).raise_for_status()
+                await snipe_flow(url, sku, opening, concurrency=args.concurrency, tmp=tmp)
+                log = (await probe.get("/_log?clear=1")).json()
+                arrivals = log["arrivals"]
+                tokens = [a for a in arrivals if a["path"] == "/api/seckill/token"]
+                if tokens:
+                    out["first"].append(min(a["at_ms"] for a in tokens) - opening)
+                for submit in (a for a in arrivals if a["path"] == "/api/order/submit"):
+                    answered = [
+                        t["answered_ms"]
+                        for t in tokens
+                        if t["peer_port"] == submit["peer_port"]
+                        and t["answered_ms"] <= submit["at_ms"]
+                    ]
+                    if answered:
+                        out["gap"].append(submit["at_ms"] - max(answered))
+                out["ordered"].append(float(len(log["orders"])))
+    return out
+
+
 def stats(values: list[float]) -> str:
     """p50 / p99 / max in ms."""
     if not values:
@@ -222,9 +325,21 @@ async def main() -> None:
         default=1,
         help="tasks (accounts x items) at each opening, run as one task file",
     )
+    parser.add_argument(
+        "--flow",
+        action="store_true",
+        help="also the three-step checkout (cart, token, submit) on the test shop",
+    )
+    parser.add_argument(
+        "--flow-lead-s",
+        type=float,
+        default=1.0,
+        help="with --flow: each opening this far ahead of the shop's clock",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sniper-precision-") as tmp:
         store = await against_store(args, Path(tmp))
+        shop = await against_shop(args, Path(tmp)) if args.flow else None
     recorder = await against_recorder(args)
     print(
         f"fire_precision: {args.snipes} snipes each, {args.tasks} task(s) per opening, "
@@ -247,6 +362,13 @@ async def main() -> None:
                 f"{who:8}{'':27}   {stats(recorder[who]['first'])}   "
                 f"{stats(recorder[who]['task_spread'])}"
             )
+    if shop is not None:
+        print(
+            f"flow (cart before; token, then submit on each connection), {args.snipes} snipes, "
+            f"{int(sum(shop['ordered']))} orders"
+        )
+        print(f"{'':8}{'first open arrival - opening':>27}   {'token answer -> submit':>27}")
+        print(f"{'sniper':8}{stats(shop['first'])}   {stats(shop['gap'])}")
     wanted = args.snipes * args.tasks
     missing = {w: wanted - len(store[w]) for w in store if len(store[w]) < wanted}
     if missing:
