@@ -1,6 +1,6 @@
 """A shop on loopback whose checkout is three requests, like a real seckill: cart → token → submit.
 
-* ``GET /api/serverTime``: ``{"code":0,"data":{"now": <epoch seconds, to the ms>}}`` on the shop's
+* ``GET /api/serverTime``: ``{"code":0,"data":{"now": <epoch seconds, whole ms>}}`` on the shop's
   clock (this machine's, shifted by ``skew_ms``); every answer also carries a ``Date`` of it.
 * ``GET /api/cart?sku=ID`` (login cookie ``session=…``, else 401): a new cart of the item, its id
   and price, and a CSRF cookie (``Set-Cookie: csrf=…; Path=/; HttpOnly``).
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import secrets
 import signal
 import socket
@@ -369,7 +370,8 @@ class CheckoutShop:
     def _route(self, request: _Request) -> _Answer:
         route = (request.method, request.path)
         if route in (("GET", "/api/serverTime"), ("HEAD", "/api/serverTime")):
-            return 200, {"code": 0, "data": {"now": round(self.now_ms() / 1000, 3)}}, ()
+            # Whole ms, cut as a server's millisecond clock cuts them, then in seconds.
+            return 200, {"code": 0, "data": {"now": math.floor(self.now_ms()) / 1000}}, ()
         if route == ("GET", "/_log"):
             return 200, self.log(clear=request.query.get("clear") == ["1"]), ()
         if route == ("POST", "/_sale"):
