@@ -36,7 +36,7 @@ import struct
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -290,7 +290,14 @@ class CheckoutShop:
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):
                 assert head is not None
-                sock.sendall(self._respond(conn, head, body, peer_port, first or last, head_ms))
+                out, arrival = self._respond(conn, head, body, peer_port, first or last, head_ms)
+                # Taken just before the write (the client may run before sendall returns), and
+                # recorded before it, so that whoever has the answer finds its record.
+                answered_ms = self.now_ms()
+                if arrival is not None:
+                    with self._lock:
+                        self._arrivals.append(replace(arrival, answered_ms=answered_ms))
+                sock.sendall(out)
                 if conn.our_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
@@ -313,7 +320,8 @@ class CheckoutShop:
         peer_port: int,
         at_ms: float,
         head_ms: float,
-    ) -> bytes:
+    ) -> tuple[bytes, Arrival | None]:
+        """The answer's bytes, and the request's record (its ``answered_ms`` still to come)."""
         headers: dict[str, str] = {}
         for name, value in head.headers:
             key = name.decode().lower()
@@ -333,37 +341,35 @@ class CheckoutShop:
         )
         status, payload, extra = self._route(request)
         data = b"" if request.method == "HEAD" else json.dumps(payload).encode()
-        answered_ms = self.now_ms()
         out = conn.send(
             h11.Response(
                 status_code=status,
                 headers=[
                     ("Content-Type", "application/json"),
                     ("Content-Length", str(len(data))),
-                    ("Date", formatdate(answered_ms / 1000, usegmt=True)),
+                    ("Date", formatdate(self.now_ms() / 1000, usegmt=True)),
                     *extra,
                 ],
             )
         )
         out += conn.send(h11.Data(data=data)) + conn.send(h11.EndOfMessage())
-        if not request.path.startswith("/_"):
-            code = payload.get("code")
-            arrival = Arrival(
-                request.method,
-                request.path,
-                head.target.decode("latin-1"),
-                peer_port,
-                at_ms,
-                head_ms,
-                answered_ms,
-                status,
-                code if isinstance(code, int) else None,
-                headers,
-                body.decode("utf-8", errors="replace"),
-            )
-            with self._lock:
-                self._arrivals.append(arrival)
-        return out
+        if request.path.startswith("/_"):
+            return out, None
+        code = payload.get("code")
+        arrival = Arrival(
+            request.method,
+            request.path,
+            head.target.decode("latin-1"),
+            peer_port,
+            at_ms,
+            head_ms,
+            0.0,
+            status,
+            code if isinstance(code, int) else None,
+            headers,
+            body.decode("utf-8", errors="replace"),
+        )
+        return out, arrival
 
     # -- the checkout -------------------------------------------------------------------------
 
