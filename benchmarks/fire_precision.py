@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
+import socket
 import statistics
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import h11
 import httpx
 
 from procs import free_port, running
@@ -274,7 +277,13 @@ async def against_shop(args: argparse.Namespace, tmp: Path) -> dict[str, list[fl
         "--skew-ms",
         str(args.skew_ms),
     ]
-    out: dict[str, list[float]] = {"first": [], "gap": [], "ordered": []}
+    out: dict[str, list[float]] = {
+        "first": [],
+        "gap": [],
+        "gap_first": [],
+        "plain_gap": [],
+        "ordered": [],
+    }
     with running(cmd, port, cwd=ROOT):
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url, timeout=10) as probe:
@@ -286,21 +295,77 @@ async def against_shop(args: argparse.Namespace, tmp: Path) -> dict[str, list[fl
                 (await probe.post("/_sale", json=sale)).raise_for_status()
                 await snipe_flow(url, sku, opening, concurrency=args.concurrency, tmp=tmp)
                 log = (await probe.get("/_log?clear=1")).json()
-                arrivals = log["arrivals"]
-                tokens = [a for a in arrivals if a["path"] == "/api/seckill/token"]
+                tokens = [a for a in log["arrivals"] if a["path"] == "/api/seckill/token"]
                 if tokens:
                     out["first"].append(min(a["at_ms"] for a in tokens) - opening)
-                for submit in (a for a in arrivals if a["path"] == "/api/order/submit"):
-                    answered = [
-                        t["answered_ms"]
-                        for t in tokens
-                        if t["peer_port"] == submit["peer_port"]
-                        and t["answered_ms"] <= submit["at_ms"]
-                    ]
-                    if answered:
-                        out["gap"].append(submit["at_ms"] - max(answered))
+                gaps = submit_gaps(log["arrivals"])
+                out["gap"] += gaps
+                out["gap_first"] += gaps[:1]
                 out["ordered"].append(float(len(log["orders"])))
+            sale = {"sku": "plain", "opening_ms": 0, "stock": 1_000_000}
+            (await probe.post("/_sale", json=sale)).raise_for_status()
+            for k in range(args.snipes):
+                await asyncio.to_thread(plain_checkout, port, f"session=plain{k}")
+            out["plain_gap"] = submit_gaps((await probe.get("/_log?clear=1")).json()["arrivals"])
     return out
+
+
+def submit_gaps(arrivals: list[dict[str, Any]]) -> list[float]:
+    """For each submit, in order of arrival: its arrival − the write of the token answer before
+    it on its connection (both the shop's times)."""
+    gaps = []
+    for submit in sorted(arrivals, key=lambda a: float(a["at_ms"])):
+        if submit["path"] != "/api/order/submit":
+            continue
+        answered = [
+            float(t["answered_ms"])
+            for t in arrivals
+            if t["path"] == "/api/seckill/token"
+            and t["peer_port"] == submit["peer_port"]
+            and t["answered_ms"] <= submit["at_ms"]
+        ]
+        if answered:
+            gaps.append(float(submit["at_ms"]) - max(answered))
+    return gaps
+
+
+def plain_checkout(port: int, cookie: str) -> None:
+    """The floor of the token-to-submit figure on this machine: cart, token and submit on one
+    blocking socket, each request written the moment the previous answer is read (h11, no
+    event loop, nothing else to do)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = h11.Connection(h11.CLIENT)
+
+        def exchange(method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Any:
+            head = [("Host", "127.0.0.1"), ("Content-Length", str(len(body))), *headers]
+            sock.sendall(
+                conn.send(h11.Request(method=method, target=target, headers=head))
+                + conn.send(h11.Data(data=body))
+                + conn.send(h11.EndOfMessage())
+            )
+            data, cookies = b"", []
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(sock.recv(65536))
+                elif isinstance(event, h11.Response):
+                    cookies = [
+                        v.decode().split(";")[0] for k, v in event.headers if k == b"set-cookie"
+                    ]
+                elif isinstance(event, h11.Data):
+                    data += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    conn.start_next_cycle()
+                    return json.loads(data)["data"], cookies
+
+        cart, cookies = exchange("GET", "/api/cart?sku=plain", [("Cookie", cookie)], b"")
+        jar = "; ".join([cookie, *cookies])
+        answer, _ = exchange("POST", "/api/seckill/token", [("Cookie", jar)], b'{"sku":"plain"}')
+        token = answer["token"]
+        body = {"cartId": cart["cartId"], "price": cart["items"][0]["price"], "token": token}
+        headers = [("Cookie", jar), ("X-Token", token), ("Content-Type", "application/json")]
+        exchange("POST", "/api/order/submit", headers, json.dumps(body).encode())
 
 
 def stats(values: list[float]) -> str:
@@ -367,8 +432,15 @@ async def main() -> None:
             f"flow (cart before; token, then submit on each connection), {args.snipes} snipes, "
             f"{int(sum(shop['ordered']))} orders"
         )
-        print(f"{'':8}{'first open arrival - opening':>27}   {'token answer -> submit':>27}")
-        print(f"{'sniper':8}{stats(shop['first'])}   {stats(shop['gap'])}")
+        print(
+            f"{'':8}{'first open arrival - opening':>27}   {'token answer -> submit':>27}"
+            f"   {'the same, first submit':>27}"
+        )
+        print(
+            f"{'sniper':8}{stats(shop['first'])}   {stats(shop['gap'])}"
+            f"   {stats(shop['gap_first'])}"
+        )
+        print(f"{'plain':8}{'':27}   {stats(shop['plain_gap'])}")
     wanted = args.snipes * args.tasks
     missing = {w: wanted - len(store[w]) for w in store if len(store[w]) < wanted}
     if missing:
