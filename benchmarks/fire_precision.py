@@ -1,6 +1,7 @@
 """How precisely does the sniper hit an opening on a server whose clock differs from ours?
 
-    python benchmarks/fire_precision.py [--snipes 20] [--skew-ms 1500] [--concurrency 3] [--flow]
+    python benchmarks/fire_precision.py [--snipes 20] [--skew-ms 1500] [--concurrency 3]
+                                        [--flow | --flow-only]
 
 Two servers (three with ``--flow``), all with their clock shifted by ``--skew-ms``:
 
@@ -15,7 +16,9 @@ Two servers (three with ``--flow``), all with their clock shifted by ``--skew-ms
   checkout is three steps: cart (before the opening), seckill token (at the opening), submit. It
   notes each request's kernel receive time and when it wrote each answer; the figures are the first
   token request's arrival minus the opening, and on each connection the gap from the shop writing
-  the token's answer to the submit's arrival (what the sniper takes to go on with the next step).
+  the token's answer to the submit's arrival (what the sniper takes to go on with the next step);
+  beside it, the same gap for a plain blocking client (this machine's floor). ``--flow-only``
+  runs just this part.
 
 Beside each, the naive way: sleep until the target on the local clock, then send with a plain HTTP
 client (httpx; for the burst, ``concurrency`` requests with ``asyncio.gather``).
@@ -377,8 +380,53 @@ def stats(values: list[float]) -> str:
     return f"{statistics.median(ordered):9.3f}{p99:9.3f}{ordered[-1]:9.3f}"
 
 
+def print_today(
+    args: argparse.Namespace,
+    store: dict[str, list[float]],
+    recorder: dict[str, dict[str, list[float]]],
+) -> None:
+    """The store's and the recorder's figures."""
+    print(
+        f"{'':8}{'created_ms - opening (store)':>27}   {'arrival - opening (recorder)':>27}"
+        f"   {'burst arrival spread':>27}"
+    )
+    for who in ("sniper", "naive"):
+        print(
+            f"{who:8}{stats(store[who])}   {stats(recorder[who]['arrival'])}   "
+            f"{stats(recorder[who]['spread'])}"
+        )
+    if args.tasks > 1:
+        print(f"{'per task':8}{'':27}   {'first arrival - opening':>27}   {'own burst spread':>27}")
+        for who in ("sniper", "naive"):
+            print(
+                f"{who:8}{'':27}   {stats(recorder[who]['first'])}   "
+                f"{stats(recorder[who]['task_spread'])}"
+            )
+    wanted = args.snipes * args.tasks
+    missing = {w: wanted - len(store[w]) for w in store if len(store[w]) < wanted}
+    if missing:
+        print(
+            f"(no order at all: {missing}; a naive client early on a server behind us is "
+            "refused 425)"
+        )
+
+
+def print_flow(args: argparse.Namespace, shop: dict[str, list[float]]) -> None:
+    """The test shop's figures."""
+    print(
+        f"flow on the test shop (cart before; token, then submit on each connection): "
+        f"{args.snipes} snipes, {int(sum(shop['ordered']))} orders"
+    )
+    print(
+        f"{'':8}{'first open arrival - opening':>27}   {'token answer -> submit':>27}"
+        f"   {'the same, first submit':>27}"
+    )
+    print(f"{'sniper':8}{stats(shop['first'])}   {stats(shop['gap'])}   {stats(shop['gap_first'])}")
+    print(f"{'plain':8}{'':27}   {stats(shop['plain_gap'])}")
+
+
 async def main() -> None:
-    """Run both parts and print one table."""
+    """Run the parts and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--snipes", type=int, default=20)
     parser.add_argument("--skew-ms", type=float, default=1500.0)
@@ -396,58 +444,27 @@ async def main() -> None:
         help="also the three-step checkout (cart, token, submit) on the test shop",
     )
     parser.add_argument(
+        "--flow-only", action="store_true", help="only the checkout on the test shop (~30 s)"
+    )
+    parser.add_argument(
         "--flow-lead-s",
         type=float,
         default=1.0,
         help="with --flow: each opening this far ahead of the shop's clock",
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="sniper-precision-") as tmp:
-        store = await against_store(args, Path(tmp))
-        shop = await against_shop(args, Path(tmp)) if args.flow else None
-    recorder = await against_recorder(args)
     print(
         f"fire_precision: {args.snipes} snipes each, {args.tasks} task(s) per opening, "
         f"server clock {args.skew_ms:+g} ms, burst of {args.concurrency}; "
         "all figures ms, p50 / p99 / max"
     )
-    print(
-        f"{'':8}{'created_ms - opening (store)':>27}   {'arrival - opening (recorder)':>27}"
-        f"   {'burst arrival spread':>27}"
-    )
-    for who in ("sniper", "naive"):
-        print(
-            f"{who:8}{stats(store[who])}   {stats(recorder[who]['arrival'])}   "
-            f"{stats(recorder[who]['spread'])}"
-        )
-    if args.tasks > 1:
-        print(f"{'per task':8}{'':27}   {'first arrival - opening':>27}   {'own burst spread':>27}")
-        for who in ("sniper", "naive"):
-            print(
-                f"{who:8}{'':27}   {stats(recorder[who]['first'])}   "
-                f"{stats(recorder[who]['task_spread'])}"
-            )
-    if shop is not None:
-        print(
-            f"flow (cart before; token, then submit on each connection), {args.snipes} snipes, "
-            f"{int(sum(shop['ordered']))} orders"
-        )
-        print(
-            f"{'':8}{'first open arrival - opening':>27}   {'token answer -> submit':>27}"
-            f"   {'the same, first submit':>27}"
-        )
-        print(
-            f"{'sniper':8}{stats(shop['first'])}   {stats(shop['gap'])}"
-            f"   {stats(shop['gap_first'])}"
-        )
-        print(f"{'plain':8}{'':27}   {stats(shop['plain_gap'])}")
-    wanted = args.snipes * args.tasks
-    missing = {w: wanted - len(store[w]) for w in store if len(store[w]) < wanted}
-    if missing:
-        print(
-            f"(no order at all: {missing}; a naive client early on a server behind us is "
-            "refused 425)"
-        )
+    with tempfile.TemporaryDirectory(prefix="sniper-precision-") as tmp:
+        if not args.flow_only:
+            store = await against_store(args, Path(tmp))
+            recorder = await against_recorder(args)
+            print_today(args, store, recorder)
+        if args.flow or args.flow_only:
+            print_flow(args, await against_shop(args, Path(tmp)))
 
 
 if __name__ == "__main__":
