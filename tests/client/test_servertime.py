@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 
 from sniper.client.connection import HttpCall, Origin
+from sniper.client.jsonpath import json_lookup
 from sniper.client.servertime import (
     Reading,
     TimeEndpoint,
     Unit,
     Unreadable,
-    lookup,
     number,
     parse,
     read,
@@ -96,7 +96,7 @@ def test_what_is_no_time(value: object, unit: Unit) -> None:
 )
 def test_lookup(data: object, path: str, expected: object) -> None:
     """Dotted paths through objects and lists."""
-    assert lookup(data, path) == expected
+    assert json_lookup(data, path) == expected
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_lookup(data: object, path: str, expected: object) -> None:
 )
 def test_lookup_missing(data: object, path: str) -> None:
     """A missing step is not a value."""
-    assert reading(lookup(data, path), "ms") is None
+    assert reading(json_lookup(data, path), "ms") is None
 
 
 @pytest.mark.parametrize(

@@ -22,16 +22,16 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from sniper.client.connection import HttpCall, Origin
+from sniper.client.jsonpath import MISSING, json_lookup
 from sniper.client.timesync import EPOCH_MS_RANGE
 
 Unit = Literal["ms", "s"]
 
 _NUMERAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +89,6 @@ def parse(body: bytes) -> object:
         return None
 
 
-def lookup(data: object, path: str) -> Any:
-    """``a.b.0.c`` in parsed JSON (list indices as numbers); a sentinel when a step is missing."""
-    node: Any = data
-    for step in path.split("."):
-        if isinstance(node, dict) and step in node:
-            node = node[step]
-        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
-            node = node[int(step)]
-        else:
-            return _MISSING
-    return node
-
-
 def number(value: object) -> Decimal | None:
     """``value`` as an exact finite number: a JSON number (not a boolean) or a string that is a
     plain decimal numeral; else None."""
@@ -145,7 +132,7 @@ def reading(value: object, unit: Unit) -> Reading | None:
 def read(body: bytes, path: str, unit: Unit) -> Reading:
     """The time at ``path`` in a JSON ``body``; :class:`Unreadable` naming the path and what
     was found there."""
-    value = lookup(parse(body), path)
+    value = json_lookup(parse(body), path)
     found = reading(value, unit)
     if found is None:
         raise Unreadable(f"no usable {path} ({shown(value)})")
@@ -155,7 +142,7 @@ def read(body: bytes, path: str, unit: Unit) -> Reading:
 def shown(value: object) -> str:
     """A value as an error may show it (its repr, shortened; a server's bytes are cleaned by
     the caller)."""
-    if value is _MISSING or value is None:
+    if value is MISSING or value is None:
         return "none"
     if isinstance(value, Decimal):
         return str(value)[:40]
