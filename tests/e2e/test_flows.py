@@ -207,6 +207,31 @@ def test_a_failing_expect_ends_the_task_before_the_opening(
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("on_sale", [True, False], ids=["on-sale", "cart-refuses"])
+def test_with_no_time_for_a_pre_flight_the_before_steps_run_at_preheat(
+    shop: CheckoutShop, tmp_path: Path, on_sale: bool
+) -> None:
+    """Started with less than ``preheat_ms`` left, the pre-flight's moment has passed: the
+    ``before`` steps run once, at preheat, however long they take (late beats never), then the
+    burst orders; a cart that does not answer as expected ends the run as at the pre-flight
+    (exit 1, the step named, no ``open`` step sent)."""
+    opening = opening_in(shop, 1.5)
+    if on_sale:
+        shop.sale(SKU, opening, stock=5)
+    path = task_file(shop, tmp_path, opening, preheat_ms=4000, flow=flow(shop, cart_name="basket"))
+    done = sniper("run", str(path), cwd=tmp_path)
+    output = done.stdout + done.stderr
+    assert len(of(shop.arrivals, CART)) == 1
+    if on_sale:
+        assert done.returncode == 0, output
+        assert len(shop.orders) == 1
+    else:
+        assert done.returncode == 1, output
+        assert "step basket: the answer does not match expect" in output
+        assert of(shop.arrivals, TOKEN) == []
+    assert "Traceback" not in done.stderr
+
+
 def test_a_refused_login_on_the_cart_is_a_dead_cookie(shop: CheckoutShop, tmp_path: Path) -> None:
     """401 on the before step: exit 4, the cookie never shown, nothing of the ``open`` steps
     sent."""
