@@ -180,6 +180,24 @@ def test_expiry_by_the_jars_clock(set_cookie: str, later_s: float, sent: bool) -
     assert jar.header(SHOP) == ("a=1" if sent else "")
 
 
+def test_a_header_made_before_an_expiry_is_not_sent_after_it() -> None:
+    """The jar keeps a URL's Cookie header ready, but never past a cookie's expiry."""
+    clock = ManualClock(NOW)
+    jar = jar_after(SHOP, "a=1; Max-Age=100", "b=2", clock=clock)
+    assert jar.header(SHOP) == "a=1; b=2"
+    clock.advance(99)
+    assert jar.header(SHOP) == "a=1; b=2"
+    clock.advance(2)
+    assert jar.header(SHOP) == "b=2"
+
+
+def test_a_header_made_before_a_set_cookie_is_made_again() -> None:
+    jar = jar_after(SHOP, "a=1")
+    assert jar.header(SHOP) == "a=1"
+    jar.update(SHOP, [("set-cookie", "a=2")])
+    assert jar.header(SHOP) == "a=2"
+
+
 @pytest.mark.parametrize(
     "deleting",
     [

@@ -25,7 +25,7 @@ def matched(rule: Match, text: str, data: Any) -> object:
     """
     if rule.regex is not None:
         found = re.search(rule.regex, text)
-        if found is None and data is not None:
+        if found is None and data is not None and "\\u" in text:  # only escapes can differ
             found = re.search(rule.regex, json.dumps(data, ensure_ascii=False))
         if found is None:
             return None

@@ -7,6 +7,7 @@ file names each URL it visits, and a copied header does not say the domain and p
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import time
 import urllib.request
@@ -27,7 +28,7 @@ MAX_SET_COOKIE_CHARS = 2 * MAX_COOKIE_BYTES
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_AGE = re.compile("-?[0-9]+")
 _Key = tuple[str, str, str]
-#: Cookie headers kept ready, by URL and second (a flow has a few URLs).
+#: Cookie headers kept ready, by URL (a flow has a few URLs).
 _CACHED_HEADERS = 64
 
 
@@ -155,7 +156,7 @@ class CookieJar:
         #: (a captured request's own separators: curl's ``-b a=1 -b b=2`` sends ``a=1;b=2``).
         self._seed_text: str | None = seed.strip().rstrip(";").strip()
         self._policy = _Policy(now)
-        self._headers: dict[tuple[str, int], str] = {}
+        self._headers: dict[str, tuple[str, float]] = {}
         self._store = _Store(self._policy)
 
     def __repr__(self) -> str:
@@ -164,18 +165,19 @@ class CookieJar:
     def header(self, url: str) -> str:
         """The Cookie header value for a request to the absolute ``url`` ("" when none): the seed's
         pairs, then the stored cookies that match the URL, longer paths first."""
-        # Kept until the jar changes or its clock reaches the next second (the library's expiry
-        # is in whole seconds): the next step's request is built without walking the jar again.
-        key = (url, int(self._policy.task_clock()))
-        cached = self._headers.get(key)
-        if cached is not None:
-            return cached
+        # Kept until the jar changes or a cookie in it expires: the next step's request is
+        # built without walking the jar again.
+        now = self._policy.task_clock()
+        cached = self._headers.get(url)
+        if cached is not None and now < cached[1]:
+            return cached[0]
         seed = [self._seed_text] if self._seed_text else [pair.text for pair in self._seed]
         pieces = seed + [f"{c.name}={c.value}" for c in self._sent(_request(url))]
         text = "; ".join(piece for piece in pieces if piece)
         if len(self._headers) >= _CACHED_HEADERS:
             self._headers.clear()
-        self._headers[key] = text
+        expiries = (c.expires for c in self._store if c.expires is not None)
+        self._headers[url] = (text, min(expiries, default=math.inf))
         return text
 
     def value(self, name: str, url: str) -> str | None:

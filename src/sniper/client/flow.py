@@ -25,9 +25,9 @@ from sniper.client.outcome import Kind, Verdict, by_status
 from sniper.client.placeholders import (
     BUILTINS,
     MissingValue,
+    Template,
     Where,
     body_kind,
-    fill,
     names_in,
 )
 from sniper.errors import ConfigError
@@ -40,16 +40,54 @@ _EARLY_DEFAULTS = HttpRules()
 
 @dataclass(frozen=True, slots=True)
 class Built:
-    """A step's request, ready to send, and the absolute URL it goes to."""
+    """A step's request, ready to send, and the absolute URL and origin it goes to."""
 
     step: Step
     url: str
+    origin: Origin
     call: HttpCall
 
-    @property
-    def origin(self) -> Origin:
-        """Where it must be sent."""
-        return Origin.from_url(self.url)
+
+@dataclass(frozen=True, slots=True)
+class _Form:
+    """A step's request cut into templates once, so that building it is filling them."""
+
+    method: str
+    url: Template
+    #: Where the URL goes, when no placeholder can change it.
+    origin: Origin | None
+    #: (name, the value as written or, for a template, where to say it is not a header's, the
+    #: template or None).
+    headers: tuple[tuple[str, str, Template | None], ...]
+    body: Template | None
+
+    @classmethod
+    def of(cls, step: Step, base_url: str, known: frozenset[str]) -> _Form:
+        """``step``'s request, cut."""
+        request = step.request
+        url = step_url(request.url, base_url)
+        headers = tuple(
+            (name, text, None)
+            if not names_in(text, known)
+            else (
+                name,
+                f"step {step.name}: request.headers.{name}",
+                Template.of(text, known, Where.HEADER),
+            )
+            for name, text in request.headers.items()
+            if name.lower() not in _OWN_HEADERS
+        )
+        kind = body_kind(
+            next((v for k, v in request.headers.items() if k.lower() == "content-type"), None)
+        )
+        fixed = not names_in(url.split("/", 3)[2] if "://" in url else url, known)
+        return cls(
+            request.method.upper(),
+            Template.of(url, known, Where.URL),
+            Origin.from_url(url) if fixed and "://" in url else None,
+            headers,
+            Template.of(request.body, known, kind) if request.body else None,
+        )
 
 
 class Flow:
@@ -64,6 +102,7 @@ class Flow:
         self.jar = jar if jar is not None else CookieJar(cookie)
         #: What the ``before`` steps saved, the last time they ran.
         self.saved: dict[str, object] = {}
+        self._forms = {s.name: _Form.of(s, task.base_url, self.known) for s in self.steps}
         first = step_url(self.steps[self.opening].request.url, task.base_url)
         self.origin = Origin.from_url(task.base_url if first.startswith("{") else first)
 
@@ -87,36 +126,35 @@ class Flow:
     def build(self, step: Step, values: Mapping[str, object], now_ms: float) -> Built:
         """``step``'s request with its placeholders filled and the jar's cookies;
         :class:`StepFailed` when a value is missing or cannot go where it stands."""
-        request, filled = step.request, {**values, "now_ms": int(now_ms)}
-        where = f"step {step.name}"
+        form = self._forms[step.name]
+        filled = {**values, "now_ms": int(now_ms)}
         try:
-            url = fill(step_url(request.url, self.task.base_url), filled, self.known, Where.URL)
+            url = form.url.fill(filled)
             headers = [
-                (
-                    name,
-                    header_safe(
-                        fill(text, filled, self.known, Where.HEADER),
-                        f"{where}: request.headers.{name}",
-                    ),
-                )
-                for name, text in request.headers.items()
-                if name.lower() not in _OWN_HEADERS
+                (name, text if template is None else header_safe(template.fill(filled), text))
+                for name, text, template in form.headers
             ]
-            kind = body_kind(next((v for k, v in headers if k.lower() == "content-type"), None))
-            body = fill(request.body, filled, self.known, kind).encode() if request.body else b""
+            body = form.body.fill(filled).encode() if form.body is not None else b""
         except MissingValue as exc:
-            raise StepFailed(f"{where}: {exc}") from None
+            raise StepFailed(f"step {step.name}: {exc}") from None
         except ConfigError as exc:
             raise StepFailed(str(exc)) from None
-        parts = Origin.from_url(url)
-        if not parts.host or parts.scheme not in ("http", "https"):
-            raise StepFailed(f"{where}: its URL is not an http(s) URL once filled")
+        origin = form.origin or Origin.from_url(url)
+        if not origin.host or origin.scheme not in ("http", "https"):
+            raise StepFailed(f"step {step.name}: its URL is not an http(s) URL once filled")
         cookie = self.jar.header(url)
         if cookie:
             headers.append(("Cookie", cookie))
-        return Built(
-            step, url, HttpCall(request.method.upper(), _target(url), tuple(headers), body)
-        )
+        call = HttpCall(form.method, _target(url), tuple(headers), body)
+        return Built(step, url, origin, call)
+
+    def ready_cookies(self) -> None:
+        """The jar's Cookie header for every ``open`` step whose URL no value can change, made
+        now (the jar keeps it until it changes)."""
+        for step in self.steps[self.opening :]:
+            form = self._forms[step.name]
+            if not form.url.slots:
+                self.jar.header(form.url.pieces[0])
 
     def read(self, built: Built, response: Response) -> dict[str, object]:
         """Take the answer's cookies, check ``expect``, and answer what the step saves;
@@ -191,8 +229,11 @@ class FlowCheckout:
         return self._flow.steps[self._index].name
 
     def first(self, at_server_ms: float) -> HttpCall:
-        """The first ``open`` step, with ``{now_ms}`` the planned arrival."""
-        return self._restart(at_server_ms)
+        """The first ``open`` step, with ``{now_ms}`` the planned arrival. The later steps'
+        cookies are looked up now, so that each goes the moment its answer is in."""
+        call = self._restart(at_server_ms)
+        self._flow.ready_cookies()
+        return call
 
     def _restart(self, now_ms: float) -> HttpCall:
         self._index = self._flow.opening

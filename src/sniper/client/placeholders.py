@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import quote, quote_plus
 
@@ -69,55 +70,80 @@ def as_text(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def fill(template: str, values: Mapping[str, object], known: Iterable[str], where: Where) -> str:
-    """``template`` with every known placeholder replaced by its value written for ``where``;
-    :class:`MissingValue` for the first known name without one."""
-    wanted = set(known)
-    if where is Where.JSON:
-        return _fill_json(template, values, wanted)
-    whole = where is Where.URL and _PLACEHOLDER.fullmatch(template) is not None
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A template cut once into its text and its placeholders (each with how its value is
+    written there), so that filling it when a request must leave is a join."""
 
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in wanted:
-            return match.group(0)
-        text = as_text(_value(values, name))
-        if where is Where.URL and not whole:
-            return quote(text, safe="")
-        if where is Where.FORM:
-            return quote_plus(text, safe="")
-        return text
+    pieces: tuple[str, ...]  # the text around the slots: one more than there are slots
+    slots: tuple[tuple[str, _Write], ...]
 
-    return _PLACEHOLDER.sub(one, template)
+    @classmethod
+    def of(cls, template: str, known: Iterable[str], where: Where) -> Template:
+        """``template`` as it stands in ``where``, its known names as slots."""
+        wanted = set(known)
+        pieces, slots, start = [], [], 0
+        whole = where is Where.URL and _PLACEHOLDER.fullmatch(template) is not None
+        strings = _json_strings(template) if where is Where.JSON else ()
+        for match in _PLACEHOLDER.finditer(template):
+            name = match.group(1)
+            if name not in wanted:
+                continue
+            pieces.append(template[start : match.start()])
+            slots.append((name, _writer(where, whole, match.start() in strings)))
+            start = match.end()
+        pieces.append(template[start:])
+        return cls(tuple(pieces), tuple(slots))
+
+    def fill(self, values: Mapping[str, object]) -> str:
+        """The text with every slot's value written in; :class:`MissingValue` for the first
+        name without one."""
+        if not self.slots:
+            return self.pieces[0]
+        out = [self.pieces[0]]
+        for (name, write), piece in zip(self.slots, self.pieces[1:], strict=True):
+            out.append(write(as_text(_value(values, name))))
+            out.append(piece)
+        return "".join(out)
 
 
-def _value(values: Mapping[str, object], name: str) -> object:
-    value = values.get(name)
-    if value is None:
-        raise MissingValue(name)
-    return value
+_Write = Callable[[str], str]
 
 
-def _fill_json(template: str, values: Mapping[str, object], wanted: set[str]) -> str:
-    """A JSON body: a placeholder inside a string gets the value's text JSON-escaped; outside
-    a string, the value as JSON (a string that reads as a number stays a number: it was
-    written there bare, as in ``"price":{price}``)."""
-    out: list[str] = []
-    in_string, escaped, i = False, False, 0
-    while i < len(template):
-        char = template[i]
-        match = _PLACEHOLDER.match(template, i) if char == "{" else None
-        if match is not None and match.group(1) in wanted:
-            value = _value(values, match.group(1))
-            text = as_text(value)
-            if in_string:
-                out.append(json.dumps(text, ensure_ascii=False)[1:-1])
-            else:
-                out.append(text)
-            i = match.end()
-            continue
-        out.append(char)
+def _as_is(text: str) -> str:
+    return text
+
+
+def _url_value(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _form_value(text: str) -> str:
+    return quote_plus(text, safe="")
+
+
+def _json_string_value(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _writer(where: Where, whole_url: bool, in_json_string: bool) -> _Write:
+    if where is Where.URL and not whole_url:
+        return _url_value
+    if where is Where.FORM:
+        return _form_value
+    if where is Where.JSON and in_json_string:
+        return _json_string_value
+    return _as_is
+
+
+def _json_strings(template: str) -> frozenset[int]:
+    """The offsets in ``template`` that stand inside a JSON string (the placeholders there get
+    their values JSON-escaped)."""
+    inside: set[int] = set()
+    in_string, escaped = False, False
+    for index, char in enumerate(template):
         if in_string:
+            inside.add(index)
             if escaped:
                 escaped = False
             elif char == "\\":
@@ -126,5 +152,17 @@ def _fill_json(template: str, values: Mapping[str, object], wanted: set[str]) ->
                 in_string = False
         elif char == '"':
             in_string = True
-        i += 1
-    return "".join(out)
+    return frozenset(inside)
+
+
+def fill(template: str, values: Mapping[str, object], known: Iterable[str], where: Where) -> str:
+    """``template`` with every known placeholder replaced by its value written for ``where``;
+    :class:`MissingValue` for the first known name without one."""
+    return Template.of(template, known, where).fill(values)
+
+
+def _value(values: Mapping[str, object], name: str) -> object:
+    value = values.get(name)
+    if value is None:
+        raise MissingValue(name)
+    return value
