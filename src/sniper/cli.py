@@ -322,6 +322,7 @@ def import_curl(
 def import_har(
     source: Any,
     picks: tuple[str, ...],
+    *,
     output: Path,
     sku_id: str | None,
     target_time: str | None,
