@@ -161,7 +161,8 @@ def build_flow(exchanges: Sequence[Exchange], picked: Sequence[int], sku_id: str
         if ex.response_text is None and ex.response_size > 0:
             raise ConfigError(
                 f"--pick {picked[k] + 1} ({names[k]}): the HAR holds no text of its answer, "
-                "which later steps may need; export the HAR with content ('Save all as HAR')"
+                "which later steps may need; save the HAR again once the page has loaded, "
+                "or pick another request"
             )
     sources = [_sources(ex, k, sku_id) for k, ex in enumerate(chosen)]
     correlator = _Correlator(sources, names)

@@ -124,6 +124,9 @@ def _checked(
     return (cookie_path.name if cookie_path is not None else None), warnings
 
 
+_NO_FOLDING = 1 << 16
+
+
 def _cookie_path(output: Path) -> Path:
     return output.with_name(output.name + ".cookie")
 
@@ -132,7 +135,9 @@ def _files(
     output: Path, task: dict[str, object], cookie: str | None
 ) -> tuple[list[tuple[Path, str]], str]:
     """The task file and (with a cookie) its cookie file, and how the cookie may be shown."""
-    files = [(output, yaml.safe_dump(task, allow_unicode=True, sort_keys=False))]
+    # No folding of long values (a User-Agent, a body): each stays on its line, as captured.
+    text = yaml.safe_dump(task, allow_unicode=True, sort_keys=False, width=_NO_FOLDING)
+    files = [(output, text)]
     if not cookie:
         return files, "none found"
     files.append((_cookie_path(output), cookie + "\n"))
