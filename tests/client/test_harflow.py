@@ -156,6 +156,14 @@ class TestCorrelation:
         assert "save" not in steps[0]
         assert steps[1]["request"]["body"] == body
 
+    def test_an_echo_is_not_handed_out(self) -> None:
+        """An answer repeating what the flow sent (the item's id in the cart's URL) is no
+        source: the value was the flow's own."""
+        first = exchange("/api/cart?sku=100234567", answer={"skuId": "100234567"})
+        steps = flow_of(first, exchange(body='{"skuId":"100234567"}'))
+        assert "save" not in steps[0]
+        assert steps[1]["request"]["body"] == '{"skuId":"100234567"}'
+
     def test_a_plain_word_in_the_path_stays(self) -> None:
         """An answer saying ``"order"`` does not make ``/api/order/submit`` a placeholder."""
         steps = flow_of(

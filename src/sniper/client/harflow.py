@@ -8,10 +8,10 @@ segment, a query or form value, a header value or one after an auth scheme, a JS
 the body, the whole URL), and only values that cannot be a coincidence: text of 4 characters or
 more that is not a plain word (``order``, ``in_stock``), a JSON integer of 4 digits or more,
 or a JSON number with a fraction (a price: ``12.5`` becomes ``"price":{price}``, still a
-number); never ``true``/``false``/``null`` nor the ``--sku-id`` (that is ``{sku_id}``); never
-in the headers a browser fills in itself (``Accept``, ``Content-Type``, ``User-Agent``,
-``Referer``, ``Sec-*``…). The nearest earlier answer wins; within one answer, its
-JSON before its headers before its cookies.
+number); never ``true``/``false``/``null``, nor the ``--sku-id`` (that is ``{sku_id}``), nor a
+value the flow had sent before that answer (an echo hands nothing out); never in the headers a
+browser fills in itself (``Accept``, ``Content-Type``, ``User-Agent``, ``Referer``, ``Sec-*``…).
+The nearest earlier answer wins; within one answer, its JSON before its headers before its cookies.
 
 Cookies an earlier picked answer set travel in the flow's cookie jar at run time: they leave
 the task's cookie, and need no placeholder where they travel only as cookies.
@@ -164,7 +164,8 @@ def build_flow(exchanges: Sequence[Exchange], picked: Sequence[int], sku_id: str
                 "which later steps may need; save the HAR again once the page has loaded, "
                 "or pick another request"
             )
-    sources = [_sources(ex, k, sku_id) for k, ex in enumerate(chosen)]
+    sent = [" ".join(_sent(ex) for ex in chosen[: k + 1]) for k in range(len(chosen))]
+    sources = [_sources(ex, k, sku_id, sent[k]) for k, ex in enumerate(chosen)]
     correlator = _Correlator(sources, names)
     requests = [_request(ex, k, correlator) for k, ex in enumerate(chosen)]
     found = 0
@@ -228,8 +229,13 @@ def _matches(source: Source, text: str, number: Any) -> bool:
     return type(source.number) is type(number) and source.number == number
 
 
-def _sources(ex: Exchange, step: int, sku_id: str | None) -> list[Source]:
-    """What the answer of step ``step`` handed out that could be in a later request."""
+def _sent(ex: Exchange) -> str:
+    return " ".join([ex.url, *(v for _, v in ex.headers), ex.body or ""])
+
+
+def _sources(ex: Exchange, step: int, sku_id: str | None, sent: str) -> list[Source]:
+    """What the answer of step ``step`` handed out that could be in a later request: not what
+    the flow had sent by then (an answer echoing the item's id hands nothing out)."""
     found: list[Source] = []
     if ex.response_text is not None:
         try:
@@ -243,7 +249,7 @@ def _sources(ex: Exchange, step: int, sku_id: str | None) -> list[Source]:
         if not _generic(name)
     ]
     found += [Source(step, ("cookie", name), value) for name, value in ex.set_cookies]
-    return [s for s in found if _eligible(s) and s.text != sku_id]
+    return [s for s in found if _eligible(s) and s.text != sku_id and s.text not in sent]
 
 
 def _generic(header: str) -> bool:
