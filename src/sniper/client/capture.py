@@ -2,13 +2,11 @@
 
 The sniper sends a captured request's own bytes, but some headers are not the request's to
 carry: the connection's (hop-by-hop, HTTP/2 pseudo-headers), the ones the sniper computes
-itself (``Host``, ``Content-Length``), the cookie (it lives in its own file) and
+itself (``Host``, ``Content-Length``, ``Expect``), the cookie (it lives in its own file) and
 ``Accept-Encoding`` (the sniper reads answers uncompressed).
 """
 
 from __future__ import annotations
-
-import re
 
 from sniper.rfc3339 import TIME_EXAMPLE
 
@@ -23,6 +21,7 @@ _DROPPED = frozenset(
         "connection",
         "content-length",
         "cookie",
+        "expect",
         "host",
         "keep-alive",
         "te",
@@ -37,8 +36,3 @@ def kept_header(name: str) -> bool:
     """Whether a replay sends the captured header ``name`` as it was."""
     lowered = name.strip().lower()
     return not (lowered in _DROPPED or lowered.startswith((":", "proxy-")))
-
-
-def mark_sku(text: str, sku_id: str) -> tuple[str, int]:
-    """``text`` with each standalone ``sku_id`` (not part of a longer id) as ``{sku_id}``."""
-    return re.subn(rf"(?<![\w-]){re.escape(sku_id)}(?![\w-])", "{sku_id}", text)

@@ -22,13 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sniper.client.capture import FILL_TARGET, kept_header, mark_sku
 from sniper.client.config import HttpRequest, TaskConfig
 from sniper.client.platforms.http import REQUEST_ID, carries_request_id
 from sniper.errors import ConfigError
+from sniper.rfc3339 import TIME_EXAMPLE
 from sniper.validation import duplicate_key
 
 _ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'", re.S)
+_DROP_HEADERS = frozenset({"cookie", "content-length", "host", "accept-encoding", "connection"})
 _DATA_FLAGS = frozenset({"--data-raw", "--data-binary", "--data", "-d", "--data-ascii"})
 _IGNORED_FLAGS = frozenset(
     {
@@ -196,7 +197,7 @@ def parse_curl(command: str) -> CurlRequest:
     if urlsplit(req.url).scheme not in ("http", "https"):
         hint = f"; {_CMD_HINT}" if "^" in command else ""
         raise ConfigError(f"curl: no http(s) URL in the command{hint}")
-    req.headers = {k: v for k, v in req.headers.items() if kept_header(k)}
+    req.headers = {k: v for k, v in req.headers.items() if k.lower() not in _DROP_HEADERS}
     req.method = req.method or ("POST" if req.body is not None else "GET")
     return req
 
@@ -219,8 +220,8 @@ def to_task(
     url, body = request.url, request.body
     found = 0
     if sku_id:
-        url, in_url = mark_sku(url, sku_id)
-        body, in_body = mark_sku(body, sku_id) if body is not None else (None, 0)
+        url, in_url = _mark_sku(url, sku_id)
+        body, in_body = _mark_sku(body, sku_id) if body is not None else (None, 0)
         found = in_url + in_body
     imported = Imported({}, warnings=list(request.warnings))
     if body is not None and _is_store_order(request.method, url, body):
@@ -242,7 +243,8 @@ def to_task(
         "base_url": f"{parts.scheme}://{parts.netloc}",
         **({"cookie_file": cookie_file} if cookie_file is not None else {}),
         "sku_id": sku_id or "FILL-ME",
-        "target_time": target_time or FILL_TARGET,
+        "target_time": target_time
+        or f"FILL-ME: the opening, RFC 3339 with offset, in the future (the form: {TIME_EXAMPLE})",
         "request": http,
     }
     replayed = HttpRequest.model_construct(
@@ -282,6 +284,11 @@ def _review(
             "before running the task"
         )
     return warnings
+
+
+def _mark_sku(text: str, sku_id: str) -> tuple[str, int]:
+    """``text`` with each standalone ``sku_id`` (not part of a longer id) as ``{sku_id}``."""
+    return re.subn(rf"(?<![\w-]){re.escape(sku_id)}(?![\w-])", "{sku_id}", text)
 
 
 #: Every key the store's ``POST /api/orders`` accepts (it refuses any other): a body with

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-from sniper.client.capture import kept_header, mark_sku
+from sniper.client.capture import kept_header
+from sniper.client.curl import _mark_sku as mark_sku
 from sniper.client.har import Exchange
 from sniper.errors import ConfigError
 
