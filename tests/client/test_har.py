@@ -129,7 +129,7 @@ class TestListing:
             "3  GET     200  https://shop.example.com/static/logo.png  (static)",
             "4  GET     200  https://shop.example.com/api/cart?sku=100234567&src=pc",
             "5  POST    200  https://shop.example.com/api/seckill/token",
-            "6  POST    200  https://shop.example.com/api/order/submit?checkout=ck-93f1a0e2&v=2",
+            "6  POST    200  https://shop.example.com/api/order/submit?v=2",
         ]
 
     def test_firefox_static_by_type(self) -> None:

@@ -319,15 +319,9 @@ class TestFlow:
             "cart_id": {"json": "data.cartId"},
             "price": {"json": "data.items.0.price"},
         }
-        assert flow.steps[1]["save"] == {
-            "token": {"json": "data.token"},
-            "x_checkout_id": {"header": "x-checkout-id"},
-        }
+        assert flow.steps[1]["save"] == {"token": {"json": "data.token"}}
         submit = flow.steps[2]["request"]
-        assert (
-            submit["url"]
-            == "https://shop.example.com/api/order/submit?checkout={x_checkout_id}&v=2"
-        )
+        assert submit["url"] == "https://shop.example.com/api/order/submit?v=2"
         assert submit["headers"]["x-token"] == "{token}"
         assert submit["headers"]["x-csrf-token"] == "{csrf}"
         assert submit["body"] == (
@@ -344,6 +338,8 @@ class TestFlow:
             "addressId=A-5521&cartId={cart_id}&note=leave+at+the+door&city=%E4%B8%8A%E6%B5%B7"
         )
         assert flow.steps[2]["request"]["headers"]["X-CSRF-Token"] == "{csrf}"
+        assert flow.steps[1]["save"] == {"x_checkout_id": {"header": "x-checkout-id"}}
+        assert flow.steps[2]["request"]["url"].endswith("/submit?checkout={x_checkout_id}&v=2")
         assert "TE" not in flow.steps[2]["request"]["headers"]
 
     @pytest.mark.parametrize(
@@ -369,6 +365,13 @@ class TestFlow:
         assert str(caught.value).startswith(
             "--pick 4 (preview): the HAR holds no text of its answer"
         )
+
+    def test_only_http_requests(self) -> None:
+        """A WebSocket or data: entry cannot be a step."""
+        ws = Exchange("GET", "wss://h/live", (), None, 101, (), None, 0, (), False)
+        with pytest.raises(ConfigError) as caught:
+            build_flow([exchange(), ws], [0, 1], None)
+        assert str(caught.value) == "--pick 2 (live): not an http(s) request (wss:)"
 
     def test_empty_answer_is_fine(self) -> None:
         """An answer of zero bytes lost nothing."""

@@ -158,6 +158,12 @@ def build_flow(exchanges: Sequence[Exchange], picked: Sequence[int], sku_id: str
     """The flow of the picked exchanges (indexes into ``exchanges``, in step order)."""
     chosen = [exchanges[i] for i in picked]
     names = step_names([ex.url for ex in chosen])
+    for k, ex in enumerate(chosen):
+        scheme = urlsplit(ex.url).scheme
+        if scheme not in ("http", "https"):
+            raise ConfigError(
+                f"--pick {picked[k] + 1} ({names[k]}): not an http(s) request ({scheme}:)"
+            )
     for k, ex in enumerate(chosen[:-1]):
         if ex.response_text is None and ex.response_size > 0:
             raise ConfigError(
