@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from sniper.client.answers import json_lookup
+from sniper.client.checkout import StepFailed
 from sniper.client.config import HttpRequest, HttpRules, Match, TaskConfig
 from sniper.client.connection import Response
 from sniper.client.outcome import Kind
 from sniper.client.platforms import HttpPlatform, StorePlatform, platform_class
-from sniper.client.platforms.http import json_lookup
 from sniper.errors import ConfigError
 
 TARGET = datetime(2024, 4, 15, tzinfo=UTC)
@@ -139,7 +140,9 @@ class TestHttpPlatform:
                 headers={"X-Item": "{sku_id}"},
             ),
         ).model_copy(update={"sku_id": "eggs\r\nX-Evil: 1"})
-        with pytest.raises(ConfigError, match=r"request\.headers\.X-Item: only printable ASCII"):
+        with pytest.raises(
+            StepFailed, match=r"step order: request\.headers\.X-Item: only printable ASCII"
+        ):
             HttpPlatform(unchecked, "sid=secret").order_call("rid-9")
 
     @pytest.mark.parametrize(

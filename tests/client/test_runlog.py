@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from sniper.client.connection import Response
-from sniper.client.runlog import RunLog
+from sniper.client.runlog import Attempt, RunLog
 from sniper.client.scrub import HIDDEN, Secrets
 
 
@@ -51,14 +51,17 @@ def test_an_echoed_cookie_is_redacted_everywhere(tmp_path: Path) -> None:
     log = RunLog(tmp_path / "s.log", "t", secrets=Secrets.of_cookie(cookie))
     echoed = Response(500, (("x-echo", cookie), ("x-csrf", "tok-99887766")), b"", 1.0)
     log.attempt(
-        seq=1,
-        attempt=1,
-        sent_server_ms=0.0,
-        latency_ms=1.0,
-        response=echoed,
-        outcome="retry",
-        order_id="abc123secret",
-        detail="HTTP 500 abc123secret",
+        Attempt(
+            seq=1,
+            attempt=1,
+            step="",
+            sent_server_ms=0.0,
+            latency_ms=1.0,
+            response=echoed,
+            outcome="retry",
+            order_id="abc123secret",
+            detail="HTTP 500 abc123secret",
+        )
     )
     log.close()
     text = (tmp_path / "s.log").read_text()

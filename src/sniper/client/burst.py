@@ -1,10 +1,12 @@
 """The burst at the opening and its retries, on the run's warmed connections.
 
-Every connection is loaded with the order, and the gate writes them all at the send instant.
-Then each connection runs its own course (:meth:`Burst._course`): it reads its answer and,
-as :class:`~sniper.client.policy.RetryPolicy` says (token bucket, ``Retry-After``, the retry
-window), sends again on the same connection, until an order, a final refusal, or the window's
-end. A connection goes on the moment its own answer arrives, never waiting for its siblings.
+Every connection is loaded with the first request of its own checkout (the platform's
+:class:`~sniper.client.checkout.Checkout`), and the gate writes them all at the send instant.
+Then each connection runs its own course (:meth:`Burst._course`): it reads its answer; a
+multi-step checkout's next request is sent at once on the same connection; a verdict goes to
+:class:`~sniper.client.policy.RetryPolicy` (token bucket, ``Retry-After``, the retry window),
+which says when to send again, until an order, a final refusal, or the window's end. A connection
+goes on the moment its own answer arrives, never waiting for its siblings.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sniper.client.checkout import Checkout, StepFailed
 from sniper.client.config import TaskConfig
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Response
 from sniper.client.gate import FireGate
 from sniper.client.outcome import Kind, Verdict, failure
 from sniper.client.policy import Result, RetryPolicy
 from sniper.client.report import Reporter
+from sniper.client.runlog import Attempt
 from sniper.client.schedule import FirePlan
 from sniper.client.shop import Shop
 from sniper.ratelimit import TokenBucket
@@ -68,21 +72,23 @@ class Burst:
     def _now(self) -> float:
         return self._clock.monotonic() * 1000
 
-    def _order(self) -> HttpCall:
-        """What each try sends: the same order, with the run's one request id."""
-        return self._shop.platform.order_call(self._request_id)
+    def _server_now(self) -> float:
+        return self._plan.clock.server_time(self._now())
 
     async def run(self, conns: Sequence[Connection]) -> BurstResult:
         """Fire at the plan's send instant on the connections that are open (all of them if
-        none is), retry as the policy says, and say what came of it."""
+        none is), retry as the policy says, and say what came of it. StepFailed: the first
+        request cannot be built."""
         plan = self._plan
         conns = [c for c in conns if c.is_open] or list(conns)
-        for conn in conns:
+        platform = self._shop.platform
+        checkouts = [platform.checkout(self._request_id, self._server_now) for _ in conns]
+        arrive_server_ms = plan.clock.server_time(plan.arrive_at)
+        for conn, checkout in zip(conns, checkouts, strict=True):
             await conn.ensure_open(self._task.timeout_s)
-            conn.prepare(self._order())
+            conn.prepare(checkout.first(arrive_server_ms))
         fired_at, sent = await self._gate.fire(plan.send_at, conns)
         self._reporter.fired(late_ms=fired_at - plan.send_at, count=len(sent))
-        platform = self._shop.platform
         if len(sent) > 1 and platform.carries_request_id():
             self._reporter.shared_request_id(len(sent), one_order=platform.one_order_per_request_id)
         policy = RetryPolicy(
@@ -92,15 +98,19 @@ class Burst:
             now=self._now(),
             bucket=self._bucket,
         )
-        await self._race(conns, sent, policy)
+        await self._race(conns, checkouts, sent, policy)
         return await self._finish(policy, sent)
 
     async def _race(
-        self, conns: Sequence[Connection], sent: list[float], policy: RetryPolicy
+        self,
+        conns: Sequence[Connection],
+        checkouts: Sequence[Checkout],
+        sent: list[float],
+        policy: RetryPolicy,
     ) -> None:
         courses = [
-            asyncio.create_task(self._course(seq, conn, at, policy))
-            for seq, (conn, at) in enumerate(zip(conns, sent, strict=True), 1)
+            asyncio.create_task(self._course(seq, conn, checkout, at, policy))
+            for seq, (conn, checkout, at) in enumerate(zip(conns, checkouts, sent, strict=True), 1)
         ]
         try:
             pending = set(courses)
@@ -116,42 +126,91 @@ class Burst:
             await asyncio.gather(*courses, return_exceptions=True)
 
     async def _course(
-        self, seq: int, conn: Connection, sent_at: float, policy: RetryPolicy
+        self, seq: int, conn: Connection, checkout: Checkout, sent_at: float, policy: RetryPolicy
     ) -> None:
-        """One connection's course after the burst: its answer, then another try when the
-        policy allows. All of it on this connection, as its own answers arrive."""
+        """One connection's course after the burst: its answer, the checkout's next step at
+        once, or another try when the policy allows. All of it on this connection, as its own
+        answers arrive."""
         attempt = 1
         while True:
+            step = checkout.step
             try:
-                verdict, response = await self._answer(conn)
+                answer, response = await self._answer(conn, checkout)
             except asyncio.CancelledError:  # another request won: this one is logged, not lost
                 cancelled = Verdict(Kind.RETRY, detail="cancelled")
-                self._record(seq, attempt, sent_at, cancelled, None, outcome="cancelled")
+                self._record(
+                    seq,
+                    attempt,
+                    step,
+                    sent_at,
+                    verdict=cancelled,
+                    response=None,
+                    outcome="cancelled",
+                )
                 raise
+            if isinstance(answer, HttpCall):  # the next step leaves first, then is told
+                next_at = await self._next_step(conn, answer, policy)
+                self._record(
+                    seq,
+                    attempt,
+                    step,
+                    sent_at,
+                    verdict=Verdict(Kind.RETRY),
+                    response=response,
+                    outcome="next",
+                )
+                if next_at is None:
+                    return
+                sent_at = next_at
+                continue
+            verdict = answer
             next_at = policy.after(verdict, self._now())
             if not policy.may_send:
                 self._stop.set()
-            self._record(seq, attempt, sent_at, verdict, response)
+            self._record(seq, attempt, step, sent_at, verdict=verdict, response=response)
             if next_at is None:
                 return
             await self._sleep_until(next_at)
             if not policy.may_retry(self._now()):
                 return
-            resent = await self._resend(conn, policy)
+            resent = await self._resend(conn, checkout, verdict, policy)
             if resent is None:
                 return
             sent_at, attempt = resent, attempt + 1
             self._reporter.resent(seq)
 
-    async def _answer(self, conn: Connection) -> tuple[Verdict, Response | None]:
+    async def _answer(
+        self, conn: Connection, checkout: Checkout
+    ) -> tuple[Verdict | HttpCall, Response | None]:
         try:
             response = await conn.read_response(self._task.timeout_s)
         except ConnectionBroken as exc:
             return failure(str(exc)), None
-        return self._shop.platform.classify(response), response
+        return checkout.next(response), response
 
-    async def _resend(self, conn: Connection, policy: RetryPolicy) -> float | None:
-        """Send the order again on ``conn``, reconnecting if it broke; None if out of time."""
+    async def _next_step(
+        self, conn: Connection, call: HttpCall, policy: RetryPolicy
+    ) -> float | None:
+        """Send a checkout's next step on ``conn`` now (opened again if the shop closed it);
+        None when nothing may be sent any more."""
+        if not policy.may_send:
+            return None
+        if not conn.is_open:
+            try:
+                await conn.open(
+                    min(self._task.timeout_s, max(0.001, policy.time_left_s(self._now())))
+                )
+            except ConnectionBroken as exc:
+                policy.after(failure(str(exc)), self._now())
+                return None
+        conn.prepare(call)
+        return conn.fire()
+
+    async def _resend(
+        self, conn: Connection, checkout: Checkout, verdict: Verdict, policy: RetryPolicy
+    ) -> float | None:
+        """Send what the checkout retries after ``verdict`` on ``conn``, reconnecting if it
+        broke; None if out of time, or if that request cannot be built."""
         while not conn.is_open:
             try:
                 await conn.open(
@@ -164,7 +223,14 @@ class Burst:
                 await self._sleep_until(next_at)
         if not policy.may_send:  # decided while we were reconnecting
             return None
-        conn.prepare(self._order())
+        try:
+            call = checkout.again(verdict)
+        except StepFailed as exc:
+            policy.after(Verdict(Kind.FATAL, detail=str(exc)), self._now())
+            self._stop.set()
+            self._reporter.fatal(str(exc))
+            return None
+        conn.prepare(call)
         return conn.fire()
 
     async def _sleep_until(self, at: float) -> None:
@@ -180,23 +246,27 @@ class Burst:
         self,
         seq: int,
         attempt: int,
+        step: str,
         sent_at: float,
+        *,
         verdict: Verdict,
         response: Response | None,
-        *,
         outcome: str | None = None,
     ) -> None:
         if verdict.kind is Kind.ORDERED and response is not None and self._won_at is None:
             self._won_at = response.received_at
         self._reporter.attempt(
-            seq=seq,
-            attempt=attempt,
-            sent_server_ms=self._plan.clock.server_time(sent_at),
-            latency_ms=None if response is None else response.received_at - sent_at,
-            response=response,
-            outcome=outcome or verdict.kind.value,
-            order_id=verdict.order_id,
-            detail=verdict.detail,
+            Attempt(
+                seq=seq,
+                attempt=attempt,
+                step=step,
+                sent_server_ms=self._plan.clock.server_time(sent_at),
+                latency_ms=None if response is None else response.received_at - sent_at,
+                response=response,
+                outcome=outcome or verdict.kind.value,
+                order_id=verdict.order_id,
+                detail=verdict.detail,
+            )
         )
 
     async def _finish(self, policy: RetryPolicy, sent: list[float]) -> BurstResult:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sniper.client.before import BeforeResult, shown_value
 from sniper.client.config import TaskConfig, redact
 from sniper.client.connection import (
     Connection,
@@ -59,7 +61,7 @@ async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock
     )
     if task.concurrency > 1 and not platform.carries_request_id():
         print("  " + console.text("no_request_id", n=task.concurrency), file=console.stream)
-    if not platform.probes():
+    if not platform.probes() and not any(step.when == "before" for step in task.steps):
         print("  " + console.text("not_probed", platform=task.platform), file=console.stream)
     code = 0
     try:
@@ -68,9 +70,17 @@ async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock
                 response = await conn.request(probe.call, task.timeout_s)
                 code = max(code, _probe_answer(platform, probe, response, console))
             est, _ = await measure(conn, platform, clock, timeout_s=task.timeout_s)
+            before = await platform.before_opening(
+                conn,
+                request_id=f"snp-check-{secrets.token_hex(4)}",
+                timeout_s=lambda: task.timeout_s,
+                server_now_ms=lambda: est.server_time(clock.monotonic() * 1000),
+            )
     except (ConnectionBroken, ClockError) as exc:
         print(f"  cannot reach {origin.host_header}: {console.detail(exc)}", file=console.stream)
         return 1
+    if before is not None:
+        code = max(code, _say_before(before, platform, console))
     _say_clock(console, est, clock)
     late = past_target(
         task.target_time, est.server_time(clock.monotonic() * 1000), task.retry.window_s
@@ -111,6 +121,23 @@ def _probe_answer(platform: Platform, probe: Probe, response: Response, console:
             f"{opens.isoformat()}: the sale opens at sale_start",
             file=out,
         )
+    return 0
+
+
+def _say_before(before: BeforeResult, platform: Platform, console: Console) -> int:
+    """What the ``before`` steps answered and saved (a value that looks like a secret is
+    redacted); the exit code: 4 a refused cookie, 1 a step that failed, else 0."""
+    out = console.stream
+    for step, status in before.statuses.items():
+        print(f"  step {step}: HTTP {status if status is not None else '---'}", file=out)
+    for name, value in before.saved.items():
+        print(f"    saved {name} = {shown_value(name, value)}", file=out)
+    if before.dead_cookie:
+        console.cookie_hint(platform.task.platform, platform.cookie, before.refused)
+        return 4
+    if before.failure:
+        print(f"  ✗ {before.failure}", file=out)
+        return 1
     return 0
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from sniper.client.notify import Channel
+from sniper.client.placeholders import BUILTINS, names_in
 from sniper.errors import ConfigError
 from sniper.rfc3339 import TIME_EXAMPLE, parse_rfc3339
 from sniper.validation import describe
@@ -126,6 +127,88 @@ class HttpRules(_Strict):
     )
 
 
+class Save(_Strict):
+    """Where a step finds a value to keep for later steps: a JSON path, a regex's one group, a
+    header, or a cookie the shop set."""
+
+    json_path: str | None = Field(None, alias="json", min_length=1)
+    regex: str | None = None
+    header: str | None = Field(None, min_length=1)
+    cookie: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Save:
+        given = [k for k in ("json_path", "regex", "header", "cookie") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError('give one of "json", "regex", "header" or "cookie"')
+        if self.regex is not None:
+            try:
+                groups = re.compile(self.regex).groups
+            except re.error as exc:
+                raise ValueError(f"regex does not compile: {exc}") from None
+            if groups != 1:
+                raise ValueError(f"regex must have exactly one (group), it has {groups}")
+        return self
+
+    @property
+    def source(self) -> str:
+        """Where the value comes from, as the task file says it (for messages)."""
+        for key, label in (("json_path", "json"), ("regex", "regex"), ("header", "header")):
+            value = getattr(self, key)
+            if value is not None:
+                return f"{label} {value}"
+        return f"cookie {self.cookie}"
+
+
+class Expect(_Strict):
+    """What a step's answer must look like: its status (any 2xx unless given) and optionally a
+    body rule (a JSON path, with ``equals``, or a regex)."""
+
+    status: list[int] | None = None
+    json_path: str | None = Field(None, alias="json", min_length=1)
+    equals: Any = None
+    regex: str | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Expect:
+        if self.json_path is not None and self.regex is not None:
+            raise ValueError('give "json" or "regex", not both')
+        if self.equals is not None and self.json_path is None:
+            raise ValueError('"equals" needs a "json" path')
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex does not compile: {exc}") from None
+        return self
+
+    @property
+    def rule(self) -> Match | None:
+        """The body rule, as a :class:`Match`."""
+        if self.json_path is not None:
+            return Match(json=self.json_path, equals=self.equals)
+        if self.regex is not None:
+            return Match(regex=self.regex)
+        return None
+
+
+#: What an open step before the last may say of an answer (only the last one makes an order).
+EARLY_RULES = frozenset({"not_started", "sold_out", "limit_reached"})
+_SAVE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+class Step(_Strict):
+    """One request of a flow: when it runs, what it sends, what its answer must be, what it
+    keeps."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    when: Literal["before", "open"] = "open"
+    request: HttpRequest
+    expect: Expect = Expect()
+    save: dict[str, Save] = Field(default_factory=dict)
+    rules: HttpRules | None = None
+
+
 class TaskConfig(_Strict):
     """One task: an account, an item, an opening instant, and how hard to try."""
 
@@ -146,6 +229,7 @@ class TaskConfig(_Strict):
     lang: Literal["en", "zh"] = "en"
     ca_file: Path | None = None
     request: HttpRequest | None = None
+    flow: Annotated[list[Step], Field(min_length=1, max_length=20)] | None = None
     rules: HttpRules = HttpRules()
     notify: list[Channel] = Field(default_factory=list)
 
@@ -175,10 +259,14 @@ class TaskConfig(_Strict):
 
     @model_validator(mode="after")
     def _platform_needs(self) -> TaskConfig:
-        if self.platform == "http" and self.request is None:
-            raise ValueError("the http platform needs a 'request' section")
-        if self.request is not None:
-            self._sku_fits_headers(self.request)
+        if self.request is not None and self.flow is not None:
+            raise ValueError("give 'request' (one request) or 'flow' (steps), not both")
+        if self.platform == "http" and self.request is None and self.flow is None:
+            raise ValueError("the http platform needs a 'request' or a 'flow' section")
+        for step in self.steps:
+            self._sku_fits_headers(step.request)
+        if self.flow is not None:
+            check_flow(self.flow, self.base_url)
         if self.ca_file is not None and not self.ca_file.is_file():
             raise ValueError(f"ca_file: {self.ca_file} is not a file")
         return self
@@ -192,6 +280,16 @@ class TaskConfig(_Strict):
                     f"sku_id: cannot go into header {name} (request.headers): "
                     "printable ASCII only, no line breaks"
                 )
+
+    @property
+    def steps(self) -> list[Step]:
+        """The flow's steps; a single ``request`` is a one-step flow (an ``open`` step with the
+        task's rules); none for a platform with neither."""
+        if self.flow is not None:
+            return self.flow
+        if self.request is None:
+            return []
+        return [Step(name="order", when="open", request=self.request, rules=self.rules)]
 
     @property
     def target_ms(self) -> int:
@@ -214,6 +312,84 @@ class TaskConfig(_Strict):
                 return header_safe(text, "cookie_file")
             raise ConfigError(f"cookie_file: {self.cookie_file} is empty")
         raise ConfigError("cookie: missing (set it in the file, SNIPER_COOKIE or cookie_file)")
+
+
+def step_url(url: str, base_url: str) -> str:
+    """A step's URL made absolute: a path (``/api/cart``) is joined to ``base_url``."""
+    return base_url + url if url.startswith("/") else url
+
+
+def check_flow(flow: list[Step], base_url: str) -> None:
+    """What a flow must be beyond each step's own fields: names unique, ``before`` steps
+    first, at least one ``open`` step (all to one origin), order rules only on the last step,
+    every placeholder saved by an earlier step. ValueError naming the step."""
+    if not any(step.when == "open" for step in flow):
+        raise ValueError("flow: needs an 'open' step (what the burst fires at the opening)")
+    known = set(BUILTINS) | {name for step in flow for name in step.save}
+    saved: dict[str, str] = {}
+    origins: set[tuple[str, str, int | None]] = set()
+    for index, step in enumerate(flow):
+        where = f"flow.{index} ({step.name})"
+        _check_place(flow, index, where)
+        url = step_url(step.request.url, base_url)
+        origin = _step_origin(url, where)
+        if step.when == "open" and origin is not None:
+            origins.add(origin)
+        templates = [url, step.request.body or "", *step.request.headers.values()]
+        for name in (n for text in templates for n in names_in(text, known)):
+            if name not in BUILTINS and name not in saved:
+                later = next(s.name for s in flow if name in s.save)
+                raise ValueError(f"{where}: {{{name}}} is saved only by a later step ({later})")
+        for name in step.save:
+            _check_save_name(name, saved, where)
+            saved[name] = step.name
+    if len(origins) > 1:
+        raise ValueError(
+            "flow: every 'open' step must go to one origin (the burst's connections), not "
+            + " and ".join(sorted(f"{s}://{h}:{p}" for s, h, p in origins))
+        )
+
+
+def _check_place(flow: list[Step], index: int, where: str) -> None:
+    """A step's name is its own, a ``before`` step comes before every ``open`` one, and only
+    the last step's rules make an order."""
+    step = flow[index]
+    if any(other.name == step.name for other in flow[:index]):
+        raise ValueError(f"{where}: the name {step.name} is used twice")
+    if step.when == "before" and index > 0 and flow[index - 1].when == "open":
+        raise ValueError(f"{where}: a 'before' step cannot follow an 'open' step")
+    if step.rules is not None and step is not flow[-1]:
+        extra = sorted(step.rules.model_fields_set - EARLY_RULES)
+        if extra or step.when == "before":
+            raise ValueError(
+                f"{where}: rules: only the last step's rules make an order; an earlier "
+                f"'open' step may say {', '.join(sorted(EARLY_RULES))}"
+            )
+
+
+def _check_save_name(name: str, saved: dict[str, str], where: str) -> None:
+    if not _SAVE_NAME.fullmatch(name):
+        raise ValueError(f"{where}: save: {name[:40]!r} is not a name (letters, digits, _)")
+    if name in BUILTINS:
+        raise ValueError(f"{where}: save: {name} is a built-in placeholder")
+    if name in saved:
+        raise ValueError(f"{where}: save: {name} is saved by step {saved[name]} already")
+
+
+def _step_origin(url: str, where: str) -> tuple[str, str, int | None] | None:
+    """The origin of a step's URL; None for a URL that is one placeholder (known when sent)."""
+    if re.fullmatch(r"\{[A-Za-z_][A-Za-z0-9_]*\}", url):
+        return None
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{where}: request.url has a bad port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{where}: request.url must be an http:// or https:// URL, or a path starting with /"
+        )
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
 class _EnvShape(BaseSettings):
@@ -348,7 +524,21 @@ def _validate(data: dict[str, Any], where: str = "") -> TaskConfig:
     try:
         return TaskConfig.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ConfigError(where + describe(exc, TaskConfig)) from None
+        raise ConfigError(where + _step_named(describe(exc, TaskConfig), data)) from None
+
+
+def _step_named(message: str, data: dict[str, Any]) -> str:
+    """``flow.1.when: …`` said as ``flow.1 (token).when: …``: the step by its name too."""
+    found = re.match(r"flow\.(\d+)\.", message)
+    steps = data.get("flow")
+    if found is None or not isinstance(steps, list) or int(found.group(1)) >= len(steps):
+        return message
+    step = steps[int(found.group(1))]
+    name = step.get("name") if isinstance(step, dict) else None
+    if not isinstance(name, str) or not name:
+        return message
+    index = found.group(1)
+    return f"flow.{index} ({name[:40]})." + message[found.end() :]
 
 
 def load_task(path: Path | None, flags: dict[str, Any] | None = None) -> TaskConfig:

@@ -25,7 +25,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "(201: the order, 200: the same order again)",
         "burst_shared": "  seq 1-{n} share request id {request_id}: a shop that dedupes by it "
         "makes one order of them",
-        "answer": "← [seq={seq}] {status} {outcome} in {latency:.1f} ms",
+        "answer": "← [seq={seq}]{step} {status} {outcome} in {latency:.1f} ms",
         "ordered": "✓ order placed! order id: {order_id}",
         "existing": "✓ this account already holds an order: {order_id}",
         "sold_out": "✗ sold out: no order placed",
@@ -54,6 +54,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "for them); only the clock is measured",
         "notify_failed": "! {detail}",
         "preflight_failed": "✗ pre-flight failed: {detail}",
+        "preflight_steps": "pre-flight: steps {steps} ok, saved: {saved}",
+        "steps_kept": "! preheat: {detail}: going on with the pre-flight's values",
+        "steps_late": "! preheat: the before steps did not finish in time: going on with the "
+        "pre-flight's values (raise preheat_ms)",
         "preflight_unreachable": "! pre-flight: cannot reach the platform: {detail}",
         "task_result": "task {name}: {result}, order {order_id}",
         "bad_task": "✗ {detail}",
@@ -75,7 +79,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "(201:新订单,200:同一订单再次返回)",
         "burst_shared": "  seq 1-{n} 使用同一个请求号 {request_id}:按请求号去重的商家只会为它们"
         "创建一个订单",
-        "answer": "← [seq={seq}] {status} {outcome},耗时 {latency:.1f} ms",
+        "answer": "← [seq={seq}]{step} {status} {outcome},耗时 {latency:.1f} ms",
         "ordered": "✓ 下单成功!订单号:{order_id}",
         "existing": "✓ 该账号已有订单:{order_id}",
         "sold_out": "✗ 已售罄,未下单",
@@ -103,6 +107,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_probed": "商品与登录:{platform} 平台不检查(它没有对应的请求);只测量时钟",
         "notify_failed": "! 通知发送失败:{detail}",
         "preflight_failed": "✗ 预检失败:{detail}",
+        "preflight_steps": "预检:步骤 {steps} 正常,已保存:{saved}",
+        "steps_kept": "! 预热:{detail}:沿用预检时的值继续",
+        "steps_late": "! 预热:before 步骤未能及时完成:沿用预检时的值继续(可调大 preheat_ms)",
         "preflight_unreachable": "! 预检:无法连接平台:{detail}",
         "task_result": "任务 {name}:{result},订单 {order_id}",
         "bad_task": "✗ 任务有误:{detail}",
@@ -130,6 +137,7 @@ WORDS: dict[str, dict[str, str]] = {
         "not_ordered": "not ordered",
         "outcome_unknown": "outcome unknown",
         "bad_task": "bad task",
+        "next": "ok, next step sent",
     },
     "zh": {
         "intersection": "取它们共同允许的时差",
@@ -151,6 +159,7 @@ WORDS: dict[str, dict[str, str]] = {
         "login": "登录",
         "item": "商品",
         "bad_task": "任务有误",
+        "next": "成功,已发下一步",
     },
 }
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from sniper.client import schedule
 from sniper.client.burst import Burst
+from sniper.client.checkout import StepFailed
 from sniper.client.clockboard import ClockBoard
 from sniper.client.clockkeeper import ClockKeeper
 from sniper.client.config import TaskConfig
-from sniper.client.connection import ConnectionBroken
+from sniper.client.connection import Connection, ConnectionBroken
 from sniper.client.console import Console
 from sniper.client.gate import FireGate
 from sniper.client.policy import Result
@@ -86,6 +87,8 @@ class Sniper:
         #: Shared with the run's other tasks: their bursts leave together, their retries keep
         #: to one rate per host.
         self.gate, self.bucket = gate or FireGate(self.clock), bucket
+        #: How the run ended before the opening, when the pre-flight ended it.
+        self._ended_early = RunSummary(Result.FATAL, detail="ended at the pre-flight")
 
     def now(self) -> float:
         """Local monotonic milliseconds."""
@@ -98,7 +101,7 @@ class Sniper:
         try:
             summary = await self._run()
             return summary
-        except (ClockError, ConnectionBroken) as exc:
+        except (ClockError, ConnectionBroken, StepFailed) as exc:
             summary = RunSummary(Result.FATAL, detail=str(exc))
             self.reporter.stopped(exc)
             return summary
@@ -133,20 +136,64 @@ class Sniper:
         self.reporter.waiting((plan.send_at - self.now()) / 1000)
         waited = await self.keeper.wait_for_preheat(plan, self._preflight)
         if waited is None:
-            self.reporter.session_dead()
-            return RunSummary(Result.AUTH_FAILED, detail="the pre-flight login probe was refused")
+            return self._ended_early
         return await self._fire(waited)
 
     async def _preflight(self, plan: FirePlan) -> bool:
-        """The pre-flight, reported; False if the cookie is dead."""
-        checked = await preflight(self.shop, until=plan.preheat_at, timeout_s=self.task.timeout_s)
+        """The pre-flight, reported; False if it ends the task (a dead cookie, a ``before``
+        step that no longer answers as captured), with :attr:`_ended_early` saying how."""
+        checked = await preflight(
+            self.shop,
+            until=plan.preheat_at,
+            timeout_s=self.task.timeout_s,
+            request_id=self.request_id,
+            server_now_ms=lambda: plan.clock.server_time(self.now()),
+        )
         self.reporter.preflight(checked, at_server_ms=plan.clock.server_time(self.now()))
-        return not checked.session_dead
+        if checked.session_dead:
+            self.reporter.session_dead()
+            detail = checked.steps_failed or "the pre-flight login probe was refused"
+            self._ended_early = RunSummary(Result.AUTH_FAILED, detail=detail)
+            return False
+        if checked.steps_failed:
+            self._ended_early = RunSummary(Result.FATAL, detail=checked.steps_failed)
+            return False
+        return True
+
+    async def _before_again(self, conn: Connection, plan: FirePlan) -> bool:
+        """The ``before`` steps again at preheat (their values may have expired), on a burst
+        connection, bounded so as to end before the warming; a failure keeps the pre-flight's
+        values. False: the cookie died since."""
+
+        def limit() -> float:
+            return max(0.001, min(self.task.timeout_s, (plan.warm_at - self.now()) / 1000))
+
+        try:
+            async with asyncio.timeout(max(0.001, (plan.warm_at - self.now()) / 1000)):
+                result = await self.shop.platform.before_opening(
+                    conn,
+                    request_id=self.request_id,
+                    timeout_s=limit,
+                    server_now_ms=lambda: plan.clock.server_time(self.now()),
+                )
+        except TimeoutError:
+            await conn.aclose()  # a request may be on its way: the connection is opened anew
+            self.reporter.steps_again(None)
+            return True
+        if result is None:
+            return True
+        if result.dead_cookie:
+            self.reporter.session_dead()
+            return False
+        self.reporter.steps_again(result)
+        return True
 
     async def _fire(self, plan: FirePlan) -> RunSummary:
         """Preheat, warm, the burst and its retries, the outcome."""
         self.reporter.preheat()
         async with self.shop.opened(self.task.concurrency, self.task.timeout_s) as conns:
+            if not await self._before_again(conns[0], plan):
+                return RunSummary(Result.AUTH_FAILED, detail="a before step was refused")
             plan = await self.keeper.warm(conns, plan)
             burst = Burst(
                 self.task,

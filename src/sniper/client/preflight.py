@@ -1,10 +1,13 @@
-"""The pre-flight: the platform's probes (login, item) well before the opening, so that a dead
-cookie ends the task then (exit 4) instead of at the opening."""
+"""The pre-flight: the platform's probes (login, item) and its ``before`` requests (an http flow's
+``before`` steps) well before the opening, so that a dead cookie (exit 4) or a checkout that no
+longer answers as captured (exit 1) ends the task then instead of at the opening."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sniper.client.before import BeforeResult
 from sniper.client.connection import ConnectionBroken
 from sniper.client.outcome import error_message
 from sniper.client.platforms import LOGIN
@@ -21,6 +24,8 @@ class Checked:
     refused: str = ""
     #: Why the shop could not be reached at all.
     unreachable: ConnectionBroken | None = None
+    #: What the platform's ``before`` requests came to (None: it has none).
+    before: BeforeResult | None = None
 
     @property
     def failed(self) -> dict[str, int | None]:
@@ -29,13 +34,26 @@ class Checked:
 
     @property
     def session_dead(self) -> bool:
-        """The login probe was refused: the cookie is dead."""
-        return self.statuses.get(LOGIN) in (401, 403)
+        """The login probe, or a ``before`` step, was refused: the cookie is dead."""
+        dead_before = self.before is not None and self.before.dead_cookie
+        return self.statuses.get(LOGIN) in (401, 403) or dead_before
+
+    @property
+    def steps_failed(self) -> str:
+        """Why a ``before`` step failed, or ""."""
+        return self.before.failure if self.before is not None else ""
 
 
-async def preflight(shop: Shop, *, until: float, timeout_s: float) -> Checked:
-    """Send every probe on one connection, each bounded so as to end before ``until`` (local
-    monotonic ms)."""
+async def preflight(
+    shop: Shop,
+    *,
+    until: float,
+    timeout_s: float,
+    request_id: str,
+    server_now_ms: Callable[[], float],
+) -> Checked:
+    """Send every probe, then the ``before`` requests, on one connection, each bounded so as to
+    end before ``until`` (local monotonic ms)."""
     statuses: dict[str, int | None] = {}
     refused = ""
 
@@ -52,6 +70,11 @@ async def preflight(shop: Shop, *, until: float, timeout_s: float) -> Checked:
                         refused = error_message(answer)
                 except ConnectionBroken:
                     statuses[probe.label] = None
+            if statuses.get(LOGIN) in (401, 403):
+                return Checked(statuses, refused)
+            before = await shop.platform.before_opening(
+                conn, request_id=request_id, timeout_s=limit, server_now_ms=server_now_ms
+            )
     except ConnectionBroken as exc:
         return Checked(statuses, refused, unreachable=exc)
-    return Checked(statuses, refused)
+    return Checked(statuses, refused or (before.refused if before else ""), before=before)

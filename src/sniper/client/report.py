@@ -11,14 +11,14 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
+from sniper.client.before import BeforeResult
 from sniper.client.config import TaskConfig
-from sniper.client.connection import Response
 from sniper.client.console import Console
 from sniper.client.notify import Notifier
 from sniper.client.policy import Result
 from sniper.client.preflight import Checked
 from sniper.client.probe import wall_offset
-from sniper.client.runlog import RunLog
+from sniper.client.runlog import Attempt, RunLog
 from sniper.client.schedule import FirePlan
 from sniper.client.scrub import Secrets, printable
 from sniper.client.timesync import Estimate
@@ -109,9 +109,25 @@ class Reporter:
                 "preflight_unreachable", detail=self.console.detail(checked.unreachable)
             )
         bad = checked.failed
+        before = checked.before
         self.log.event(
-            "preflight", probes=checked.statuses, ok=not bad, at_server_ms=round(at_server_ms, 3)
+            "preflight",
+            probes=checked.statuses,
+            **({"steps": before.statuses, "saved": sorted(before.saved)} if before else {}),
+            ok=not bad and not checked.steps_failed,
+            at_server_ms=round(at_server_ms, 3),
         )
+        if checked.steps_failed and not bad:
+            detail = checked.steps_failed
+            self.console.say("preflight_failed", detail=detail)
+            if checked.session_dead:
+                self.console.cookie_hint(self.task.platform, self._cookie, checked.refused)
+            else:
+                self.tell("pre-flight failed", detail)
+        elif before is not None and not bad:
+            self.console.say(
+                "preflight_steps", steps=", ".join(before.statuses), saved=", ".join(before.saved)
+            )
         if bad:
             detail = ", ".join(f"{k} HTTP {v}" for k, v in bad.items())
             self.console.say("preflight_failed", detail=detail)
@@ -127,6 +143,18 @@ class Reporter:
         """The pre-flight found the cookie dead: the task ends before the opening."""
         self.console.say("auth")
         self.tell("pre-flight failed", "the login was refused: the cookie has expired")
+
+    def steps_again(self, result: BeforeResult | None) -> None:
+        """The ``before`` steps at preheat: a failure keeps the pre-flight's values."""
+        if result is None:
+            self.console.say("steps_late")
+        elif not result.ok:
+            self.console.say("steps_kept", detail=result.failure)
+        self.log.event(
+            "before_again",
+            ok=result is not None and result.ok,
+            detail="late" if result is None else result.failure,
+        )
 
     def preheat(self) -> None:
         """The burst's connections are being opened."""
@@ -149,36 +177,18 @@ class Reporter:
         """Connection ``seq`` tried again."""
         self.console.say("sent", seq=seq)
 
-    def attempt(
-        self,
-        *,
-        seq: int,
-        attempt: int,
-        sent_server_ms: float,
-        latency_ms: float | None,
-        response: Response | None,
-        outcome: str,
-        order_id: str | None,
-        detail: str,
-    ) -> None:
+    def attempt(self, record: Attempt) -> None:
         """One request and what came of it (a cancelled one is logged, not shown)."""
-        self.log.attempt(
-            seq=seq,
-            attempt=attempt,
-            sent_server_ms=sent_server_ms,
-            latency_ms=latency_ms,
-            response=response,
-            outcome=outcome,
-            order_id=order_id,
-            detail=detail,
-        )
-        if outcome != "cancelled":
+        self.log.attempt(record)
+        if record.outcome != "cancelled":
+            response = record.response
             self.console.say(
                 "answer",
-                seq=seq,
+                seq=record.seq,
+                step=f" {record.step}" if record.step else "",
                 status=response.status if response else "---",
-                outcome=self.console.word(outcome),
-                latency=latency_ms or 0.0,
+                outcome=self.console.word(record.outcome),
+                latency=record.latency_ms or 0.0,
             )
 
     def outcome(self, burst: BurstResult, plan: FirePlan) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,6 +19,22 @@ from sniper.client.scrub import Secrets, log_line
 from sniper.files import PRIVATE, open_private
 
 _SECRET_HEADERS = frozenset({"set-cookie", "cookie", "authorization"})
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One request of the burst or a retry, and what came of it."""
+
+    seq: int
+    attempt: int
+    #: The flow step it was ("" for a one-request order).
+    step: str
+    sent_server_ms: float
+    latency_ms: float | None
+    response: Response | None
+    outcome: str
+    order_id: str | None
+    detail: str
 
 
 class RunLog:
@@ -90,20 +107,10 @@ class RunLog:
                     f"sniper: log_file: cannot write {self.path}: {exc.strerror}", file=sys.stderr
                 )
 
-    def attempt(
-        self,
-        *,
-        seq: int,
-        attempt: int,
-        sent_server_ms: float,
-        latency_ms: float | None,
-        response: Response | None,
-        outcome: str,
-        order_id: str | None,
-        detail: str,
-    ) -> None:
+    def attempt(self, record: Attempt) -> None:
         """One request and what came of it."""
         self.attempts += 1
+        response = record.response
         headers = (
             {}
             if response is None
@@ -113,14 +120,15 @@ class RunLog:
             {
                 "event": "attempt",
                 "task": self.task,
-                "seq": seq,
-                "attempt": attempt,
-                "sent_server_ms": round(sent_server_ms, 3),
-                "latency_ms": None if latency_ms is None else round(latency_ms, 3),
+                "seq": record.seq,
+                "attempt": record.attempt,
+                **({"step": record.step} if record.step else {}),
+                "sent_server_ms": round(record.sent_server_ms, 3),
+                "latency_ms": None if record.latency_ms is None else round(record.latency_ms, 3),
                 "status": None if response is None else response.status,
-                "outcome": outcome,
-                "order_id": order_id,
-                "detail": detail,
+                "outcome": record.outcome,
+                "order_id": record.order_id,
+                "detail": record.detail,
                 "headers": headers,
                 **({"body_cut_at": len(response.body)} if response and response.truncated else {}),
             }

@@ -7,10 +7,13 @@ way to find an order the account already holds, and probes for ``sniper check``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from sniper.client.before import BeforeResult
+from sniper.client.checkout import Checkout, SingleCheckout
 from sniper.client.config import TaskConfig
 from sniper.client.connection import Connection, HttpCall, Origin, Response
 from sniper.client.outcome import Verdict
@@ -55,6 +58,24 @@ class Platform(ABC):
     @abstractmethod
     def classify(self, response: Response) -> Verdict:
         """What an answer to the order request means."""
+
+    def checkout(self, request_id: str, server_now_ms: Callable[[], float]) -> Checkout:
+        """One connection's way through an order at the opening (``server_now_ms``: the
+        server's clock). By default :meth:`order_call` every try, read by :meth:`classify`."""
+        return SingleCheckout(lambda: self.order_call(request_id), self.classify)
+
+    async def before_opening(
+        self,
+        conn: Connection,
+        *,
+        request_id: str,
+        timeout_s: Callable[[], float],
+        server_now_ms: Callable[[], float],
+    ) -> BeforeResult | None:
+        """Requests to make ahead of the opening, at the pre-flight and again at preheat, on
+        ``conn`` (an ``http`` flow's ``before`` steps), and what came of them; None: nothing to
+        do."""
+        return None
 
     def carries_request_id(self) -> bool:
         """Whether every request of a run carries the run's one request id, so that the shop can

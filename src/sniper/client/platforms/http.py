@@ -1,25 +1,32 @@
-"""The ``http`` platform: the user's own captured request, replayed on time.
+"""The ``http`` platform: the user's own captured checkout, replayed on time.
 
-The request (method, URL, headers, body) comes from the task file, usually made by
-``sniper import-curl``; ``{sku_id}``, ``{qty}`` and ``{request_id}`` in the URL, the header values
-and the body are filled in. Answers are read by configurable rules
-(:class:`~sniper.client.config.HttpRules`).
+A task's ``flow`` (or its single ``request``, a one-step flow) says what to send; ``before`` steps
+run ahead of the opening, the ``open`` steps at it, each connection going on with its next step
+the moment its own answer arrives (:mod:`sniper.client.flow`). Placeholders (``{sku_id}``,
+``{qty}``, ``{request_id}``, ``{now_ms}`` and every saved name) are filled in; answers are read by
+configurable rules (:class:`~sniper.client.config.HttpRules`, :mod:`sniper.client.answers`).
 """
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any
-from urllib.parse import urlsplit
+import time
+from collections.abc import Callable
 
-from sniper.client.config import HttpRequest, Match, header_safe
-from sniper.client.connection import HttpCall, Origin, Response
-from sniper.client.outcome import Kind, Verdict, by_status, json_body, order_id
+from sniper.client.answers import classify
+from sniper.client.before import BeforeResult, run_before
+from sniper.client.checkout import Checkout
+from sniper.client.config import HttpRequest, TaskConfig
+from sniper.client.connection import Connection, HttpCall, Origin, Response
+from sniper.client.flow import Flow, FlowCheckout
+from sniper.client.outcome import Verdict
+from sniper.client.placeholders import BUILTINS, names_in
 from sniper.client.platforms.base import Platform
 
-_MISSING = object()
 REQUEST_ID = "{request_id}"
+
+
+def _wall_ms() -> float:
+    return time.time() * 1000
 
 
 def carries_request_id(request: HttpRequest) -> bool:
@@ -27,133 +34,58 @@ def carries_request_id(request: HttpRequest) -> bool:
     its body), so that a shop that reads it as an idempotency key makes one order of the whole
     burst."""
     return any(
-        REQUEST_ID in text for text in (request.url, request.body or "", *request.headers.values())
+        "request_id" in names_in(text, BUILTINS)
+        for text in (request.url, request.body or "", *request.headers.values())
     )
 
 
-def json_lookup(data: Any, path: str) -> Any:
-    """``a.b.0.c`` in parsed JSON; a missing step gives a sentinel that equals nothing."""
-    node = data
-    for step in path.split("."):
-        if isinstance(node, dict) and step in node:
-            node = node[step]
-        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
-            node = node[int(step)]
-        else:
-            return _MISSING
-    return node
-
-
-def matched(rule: Match, text: str, data: Any) -> object:
-    """The matched value as found (a regex's first group if it has one, a JSON value as
-    parsed), or None.
-
-    A regex is tried on the body as sent, then, for JSON, on the body with ``\\uXXXX`` escapes
-    undone (many servers escape every non-ASCII character).
-    """
-    if rule.regex is not None:
-        found = re.search(rule.regex, text)
-        if found is None and data is not None:
-            found = re.search(rule.regex, json.dumps(data, ensure_ascii=False))
-        if found is None:
-            return None
-        return found.group(1) if found.groups() else found.group(0)
-    assert rule.json_path is not None
-    value = json_lookup(data, rule.json_path)
-    if value is _MISSING or value is None:
-        return None
-    if rule.equals is not None and value != rule.equals:
-        return None
-    return value
-
-
-def matches(rule: Match, text: str, data: Any) -> str | None:
-    """The matched value as text, or None."""
-    value = matched(rule, text, data)
-    return None if value is None else str(value)
-
-
-def first_match(rules: list[Match], text: str, data: Any) -> str | None:
-    """The first rule that matches."""
-    for rule in rules:
-        value = matches(rule, text, data)
-        if value is not None:
-            return value
-    return None
-
-
-def first_order_id(rules: list[Match], text: str, data: Any) -> str | None:
-    """The first rule's match that is an order id (see :func:`~sniper.client.outcome.order_id`)."""
-    for rule in rules:
-        value = order_id(matched(rule, text, data))
-        if value is not None:
-            return value
-    return None
-
-
 class HttpPlatform(Platform):
-    """Replays ``task.request``."""
+    """Runs ``task.flow`` (or ``task.request``)."""
 
     name = "http"
 
-    @property
-    def _request(self) -> HttpRequest:
-        assert self.task.request is not None  # the config refuses http without it
-        return self.task.request
+    def __init__(self, task: TaskConfig, cookie: str) -> None:
+        super().__init__(task, cookie)
+        self.flow = Flow(task, cookie)
 
     @property
     def origin(self) -> Origin:
-        """The captured request's own origin."""
-        return Origin.from_url(self._request.url)
+        """Where the ``open`` steps go."""
+        return self.flow.origin
 
     def carries_request_id(self) -> bool:
-        """Whether the captured request has a ``{request_id}`` to fill."""
-        return carries_request_id(self._request)
-
-    def _fill(self, template: str, request_id: str) -> str:
-        return (
-            template.replace("{sku_id}", self.task.sku_id)
-            .replace("{qty}", str(self.task.qty))
-            .replace(REQUEST_ID, request_id)
-        )
+        """Whether an ``open`` step has a ``{request_id}`` to fill."""
+        return self.flow.carries("request_id")
 
     def order_call(self, request_id: str) -> HttpCall:
-        """The captured request with the placeholders filled and the cookie set."""
-        request = self._request
-        parts = urlsplit(self._fill(request.url, request_id))
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        skip = {"cookie", "host", "content-length"}
-        # A filled header value is checked again: a placeholder's value must not smuggle in a
-        # line break (a header of the attacker's choosing) where the capture had none.
-        headers = [
-            (k, header_safe(self._fill(v, request_id), f"request.headers.{k}"))
-            for k, v in request.headers.items()
-            if k.lower() not in skip
-        ]
-        headers.append(("Cookie", self.cookie))
-        body = self._fill(request.body, request_id).encode() if request.body else b""
-        return HttpCall(request.method.upper(), target, tuple(headers), body)
+        """The first ``open`` step's request, outside a run (``{now_ms}``: this machine's
+        clock)."""
+        return self.checkout(request_id, _wall_ms).first(_wall_ms())
 
     def classify(self, response: Response) -> Verdict:
-        """Status first (401/403, 429, 425, 5xx), then the body rules."""
-        rules = self.task.rules
-        text = response.body.decode("utf-8", errors="replace")
-        data: Any = json_body(response)
-        if response.status in rules.success_status:
-            ok = rules.success is None or matches(rules.success, text, data) is not None
-            found = first_order_id(rules.order_id, text, data)
-            if ok and found is not None:
-                return Verdict(Kind.ORDERED, order_id=found)
-        for kind, kind_rules in (
-            (Kind.SOLD_OUT, rules.sold_out),
-            (Kind.LIMIT_REACHED, rules.limit_reached),
-            (Kind.NOT_STARTED, rules.not_started),
-        ):
-            if first_match(kind_rules, text, data) is not None:
-                return Verdict(kind, detail=kind.value)
-        verdict = by_status(response)
-        if verdict is not None:
-            return verdict
-        if response.status in rules.success_status:  # a 200 that says neither yes nor no
-            return Verdict(Kind.RETRY, detail=f"HTTP {response.status}, no order id found")
-        return Verdict(Kind.FATAL, detail=f"HTTP {response.status}")
+        """The last step's answer: status first (401/403, 429, 425, 5xx), then the body rules."""
+        last = self.flow.steps[-1]
+        return classify(last.rules or self.task.rules, response)
+
+    def checkout(self, request_id: str, server_now_ms: Callable[[], float]) -> Checkout:
+        """One connection's way through the ``open`` steps."""
+        return FlowCheckout(self.flow, request_id, server_now_ms)
+
+    async def before_opening(
+        self,
+        conn: Connection,
+        *,
+        request_id: str,
+        timeout_s: Callable[[], float],
+        server_now_ms: Callable[[], float],
+    ) -> BeforeResult | None:
+        """The flow's ``before`` steps, when it has any."""
+        if not self.flow.before:
+            return None
+        return await run_before(
+            self.flow,
+            conn,
+            request_id=request_id,
+            timeout_s=timeout_s,
+            server_now_ms=server_now_ms,
+        )
