@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from sniper.cli import cli
+from sniper.client.config import load_task
 from tests.client.test_har import HARS
 
 FUTURE = "2099-04-15T07:00:00+08:00"
@@ -64,6 +65,13 @@ def test_writes_the_flow_and_its_cookie(tmp_path: Path) -> None:
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
     assert not any(secret in done.output for secret in SECRETS)
     assert "note: submit: body price is {price}" in done.output
+    loaded = load_task(tmp_path / "task.yaml")
+    assert [(s.name, s.when) for s in loaded.flow] == [
+        ("cart", "before"),
+        ("token", "before"),
+        ("submit", "open"),
+    ]
+    assert loaded.cookie_value() == "session=s3ss10n-abcdef123456"
 
 
 def test_long_values_stay_on_one_line(tmp_path: Path) -> None:
