@@ -66,6 +66,7 @@ def test_writes_the_flow_and_its_cookie(tmp_path: Path) -> None:
     assert not any(secret in done.output for secret in SECRETS)
     assert "note: submit: body price is {price}" in done.output
     loaded = load_task(tmp_path / "task.yaml")
+    assert loaded.flow is not None
     assert [(s.name, s.when) for s in loaded.flow] == [
         ("cart", "before"),
         ("token", "before"),
