@@ -65,6 +65,7 @@ def test_writes_the_flow_and_its_cookie(tmp_path: Path) -> None:
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
     assert not any(secret in done.output for secret in SECRETS)
     assert "note: submit: body price is {price}" in done.output
+    assert "note: every step but the last is a `before` step" in done.output
     loaded = load_task(tmp_path / "task.yaml")
     assert loaded.flow is not None
     assert [(s.name, s.when) for s in loaded.flow] == [

@@ -111,8 +111,8 @@ class Source:
 
 @dataclass
 class HarFlow:
-    """The flow's steps (as the task file writes them), the cookie for the cookie file, and
-    what the import did (correlations) or thinks wrong."""
+    """The flow's steps (as the task file writes them), the cookie for the cookie file, each
+    correlation made (a line), and how many times the item's id became ``{sku_id}``."""
 
     steps: list[dict[str, Any]]
     cookie: str | None
@@ -158,19 +158,9 @@ def build_flow(exchanges: Sequence[Exchange], picked: Sequence[int], sku_id: str
     """The flow of the picked exchanges (indexes into ``exchanges``, in step order)."""
     chosen = [exchanges[i] for i in picked]
     names = step_names([ex.url for ex in chosen])
-    for k, ex in enumerate(chosen):
-        scheme = urlsplit(ex.url).scheme
-        if scheme not in ("http", "https"):
-            raise ConfigError(
-                f"--pick {picked[k] + 1} ({names[k]}): not an http(s) request ({scheme}:)"
-            )
-    for k, ex in enumerate(chosen[:-1]):
-        if ex.response_text is None and ex.response_size > 0:
-            raise ConfigError(
-                f"--pick {picked[k] + 1} ({names[k]}): the HAR holds no text of its answer, "
-                "which later steps may need; save the HAR again once the page has loaded, "
-                "or pick another request"
-            )
+    _check_picks(
+        chosen, [f"--pick {i + 1} ({name})" for i, name in zip(picked, names, strict=True)]
+    )
     sent = [" ".join(_sent(ex) for ex in chosen[: k + 1]) for k in range(len(chosen))]
     sources = [_sources(ex, k, sku_id, sent[k]) for k, ex in enumerate(chosen)]
     correlator = _Correlator(sources, names)
@@ -190,6 +180,20 @@ def build_flow(exchanges: Sequence[Exchange], picked: Sequence[int], sku_id: str
     ]
     set_earlier = {name for ex in chosen[:-1] for name, _ in ex.set_cookies}
     return HarFlow(steps, _task_cookie(chosen[-1], set_earlier), correlator.notes, found)
+
+
+def _check_picks(chosen: list[Exchange], labels: list[str]) -> None:
+    """Every step an http(s) request; every answer a later step may draw on, kept by the HAR."""
+    for label, ex in zip(labels, chosen, strict=True):
+        scheme = urlsplit(ex.url).scheme
+        if scheme not in ("http", "https"):
+            raise ConfigError(f"{label}: not an http(s) request ({scheme}:)")
+    for label, ex in zip(labels[:-1], chosen[:-1], strict=True):
+        if ex.response_text is None and ex.response_size > 0:
+            raise ConfigError(
+                f"{label}: the HAR holds no text of its answer, which later steps may need; "
+                "save the HAR again once the page has loaded, or pick another request"
+            )
 
 
 def step_names(urls: Sequence[str]) -> list[str]:

@@ -104,9 +104,17 @@ def plan_har_import(
         f"wrote {output} ({len(flow.steps)} steps: {steps}; open: "
         f"{flow.steps[-1]['request']['method']} {open_url.split('?')[0]}), cookie {cookie}"
     )
-    return ImportPlan(files, summary, flow.notes, warnings)
+    notes = list(flow.notes)
+    if len(flow.steps) > 1:
+        notes.append(_BEFORE_STEPS)
+    return ImportPlan(files, summary, notes, warnings)
 
 
+_BEFORE_STEPS = (
+    "every step but the last is a `before` step, run ahead of the opening: give `when: open` "
+    "to one the shop answers only at the opening (a seckill token), and the last step the "
+    "`rules:` that find its order id"
+)
 _NO_COOKIE = (
     "no cookie in the open request: add cookie_file (or set SNIPER_COOKIE) before running the task"
 )
