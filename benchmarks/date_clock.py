@@ -28,7 +28,7 @@ from pathlib import Path
 
 from procs import free_port, running
 from sniper.client.connection import Connection, Origin
-from sniper.client.probe import TimeProbe, measure, wall_offset
+from sniper.client.probe import TimeSource, measure, wall_offset
 from sniper.clock import SystemClock
 
 HERE = Path(__file__).resolve().parent
@@ -40,7 +40,7 @@ async def one_estimate(port: int) -> tuple[float, float, float]:
     conn = Connection(Origin("http", "127.0.0.1", port), clock)
     try:
         await conn.open(5.0)
-        est, _ = await measure(conn, TimeProbe(has_time_endpoint=False), clock, timeout_s=5.0)
+        est, _ = await measure(conn, TimeSource(None), clock, timeout_s=5.0)
     finally:
         await conn.aclose()
     return wall_offset(est, clock), est.uncertainty, est.precision

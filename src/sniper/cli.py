@@ -139,12 +139,38 @@ def notify_test(config: Path) -> None:
     help="Timed requests to measure with.",
 )
 @click.option("--ca-file", type=click.Path(exists=True), help="Extra CA certificates for https.")
-def clock(url: str, samples: int, ca_file: str | None) -> None:
-    """Clock offset and RTT to a server, with their uncertainty."""
+@click.option(
+    "--json",
+    "json_path",
+    help="URL is a time endpoint (path and query as given); the time is at this dotted "
+    "JSON path, e.g. data.now.",
+)
+@click.option(
+    "--unit", type=click.Choice(["ms", "s"]), help="The unit of the time at --json (default ms)."
+)
+def clock(
+    url: str, samples: int, ca_file: str | None, json_path: str | None, unit: str | None
+) -> None:
+    """Clock offset and RTT to a server, with their uncertainty: from its /api/time, else its
+    Date header, or from the time endpoint URL with --json."""
     if not url.startswith(("http://", "https://")):
         click.echo("sniper: url: must start with http:// or https://", err=True)
         sys.exit(EXIT_CONFIG)
-    sys.exit(_run_async(commands.clock_report(url, Console(), samples=samples, ca_file=ca_file)))
+    if unit is not None and json_path is None:
+        click.echo("sniper: --unit: goes with --json (the time endpoint's unit)", err=True)
+        sys.exit(EXIT_CONFIG)
+    endpoint = (
+        None
+        if json_path is None
+        else _or_exit(commands.time_endpoint, url, json_path, unit or "ms")
+    )
+    sys.exit(
+        _run_async(
+            commands.clock_report(
+                url, Console(), samples=samples, ca_file=ca_file, endpoint=endpoint
+            )
+        )
+    )
 
 
 @cli.command()
@@ -284,7 +310,7 @@ def import_curl(
     http-platform task.
 
     The cookie goes to OUTPUT.cookie (readable by you only), never to the terminal."""
-    from sniper.client.importer import plan_import
+    from sniper.client.importer import curl_user_agent, plan_import
     from sniper.clock import SystemClock
 
     plan = _or_exit(
@@ -295,6 +321,7 @@ def import_curl(
         target_time=target_time,
         force=force,
         clock=SystemClock(),
+        user_agent=curl_user_agent(),
     )
     _write_plan(plan)
 

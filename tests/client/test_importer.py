@@ -145,3 +145,58 @@ def test_the_stores_order_call_says_what_it_added(tmp_path: Path) -> None:
         '"request_id": "{request_id}"' in done.output
     )
     assert "request id" not in done.output.replace("request_id", "")
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            "curl http://127.0.0.1:8000/p -F a=1",
+            "sniper: curl: option -F is not supported: multipart forms are not replayed",
+        ),
+        (
+            "curl http://127.0.0.1:8000/p --url-query a -G",
+            "sniper: curl: -G and --url-query together",
+        ),
+        (
+            "curl http://127.0.0.1:8000/p -d @absent.txt",
+            "sniper: curl: -d @absent.txt: cannot read absent.txt: No such file or directory",
+        ),
+        ("curl http://127.0.0.1:8000/p -d $X", "sniper: curl: $X is a shell expansion"),
+    ],
+)
+def test_what_cannot_be_replayed_is_refused(tmp_path: Path, command: str, message: str) -> None:
+    """Exit 2, one line naming the option, nothing written."""
+    done = import_curl(tmp_path, command, "-o", "t.yaml")
+    assert done.exit_code == 2, done.output
+    assert done.output.splitlines() == [done.output.strip()]
+    assert done.output.startswith(message)
+    assert [p.name for p in tmp_path.rglob("*")] == ["order.curl"]
+
+
+def test_files_the_command_names_are_read_from_here(tmp_path: Path) -> None:
+    """-d @file and a Netscape cookie file, read from the current folder as curl would."""
+    (tmp_path / "body.txt").write_text("a=1\nb=2\n")
+    (tmp_path / "cookies.txt").write_text(
+        "127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tfrom-file\n"
+        "127.0.0.1\tFALSE\t/other\tFALSE\t0\tnot\tsent\n"
+    )
+    command = "curl http://127.0.0.1:8000/buy -d @body.txt -b cookies.txt"
+    done = import_curl(tmp_path, command, "-o", "t.yaml")
+    assert done.exit_code == 0, done.output
+    request = yaml.safe_load((tmp_path / "t.yaml").read_text())["request"]
+    assert request["body"] == "a=1b=2"
+    assert (tmp_path / "t.yaml.cookie").read_text() == "session=from-file\n"
+
+
+def test_a_password_is_never_shown(tmp_path: Path) -> None:
+    """-u user:password becomes the task's Authorization header (a private file), and is in
+    no line of the output."""
+    command = "curl http://127.0.0.1:8000/buy -u 'me:hunter2' -d a=1"
+    done = import_curl(tmp_path, command, "-o", "t.yaml")
+    assert done.exit_code == 0, done.output
+    headers = yaml.safe_load((tmp_path / "t.yaml").read_text())["request"]["headers"]
+    assert headers["Authorization"] == "Basic bWU6aHVudGVyMg=="
+    assert "hunter2" not in done.output
+    assert "bWU6aHVudGVyMg" not in done.output
+    assert (tmp_path / "t.yaml").stat().st_mode & 0o077 == 0

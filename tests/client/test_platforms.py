@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from sniper.client.answers import json_lookup
 from sniper.client.checkout import StepFailed
 from sniper.client.config import HttpRequest, HttpRules, Match, TaskConfig
 from sniper.client.connection import Response
+from sniper.client.jsonpath import json_lookup
 from sniper.client.outcome import Kind
 from sniper.client.platforms import HttpPlatform, StorePlatform, platform_class
 from sniper.errors import ConfigError

@@ -19,6 +19,7 @@ from sniper.client.timesync import (
     lowest_rtt,
     ms_tick_sample,
     next_edge_probe,
+    whole_seconds,
 )
 
 
@@ -210,3 +211,18 @@ def test_implausible_offsets(server_ms: int, problem: str | None) -> None:
     wall_minus_mono = NOW_MS - 5_000.0  # monotonic 5000 ms is wall NOW_MS
     sample = ms_tick_sample(4_999.0, 5_000.0, server_ms)
     assert implausible(sample, wall_minus_mono) == problem
+
+
+@pytest.mark.parametrize(
+    ("samples", "expected"),
+    [
+        ([], False),
+        ([ms_tick_sample(0.0, 1.0, 5000)], False),
+        ([Sample(0.0, 1.0, 5000.0, 5100.0)], False),  # a tenth of a second: no edges probed
+        ([Sample(0.0, 1.0, 5000.0, 6000.0)], True),  # an endpoint in whole seconds
+        ([ms_tick_sample(0.0, 1.0, 5000), date_header_sample(0.0, 1.0, 5000)], True),
+    ],
+)
+def test_whole_seconds(samples: list[Sample], expected: bool) -> None:
+    """A clock read in whole seconds (its edges are worth probing)."""
+    assert whole_seconds(samples) is expected

@@ -19,7 +19,8 @@ from sniper.bench.burst import fire
 from sniper.bench.report import Shot, summarize
 from sniper.client.connection import Connection, Origin, ssl_context
 from sniper.client.pool import opened
-from sniper.client.probe import TimeProbe, measure, wall_offset
+from sniper.client.probe import TimeSource, measure, wall_offset
+from sniper.client.servertime import TimeEndpoint
 from sniper.clock import Clock, SystemClock
 
 
@@ -73,7 +74,8 @@ async def run_bench(
         probe = Connection(origin, clock, tls)
         await probe.open(opts.timeout_s)
         try:
-            est, _ = await measure(probe, TimeProbe(True), clock, timeout_s=opts.timeout_s)
+            source = TimeSource(TimeEndpoint.api_time(origin))
+            est, _ = await measure(probe, source, clock, timeout_s=opts.timeout_s)
         finally:
             await probe.aclose()
         send_at = est.local_time(opening_ms) - est.rtt / 2

@@ -12,23 +12,8 @@ from typing import Any
 
 from sniper.client.config import HttpRules, Match
 from sniper.client.connection import Response
+from sniper.client.jsonpath import MISSING, json_lookup
 from sniper.client.outcome import Kind, Verdict, by_status, json_body, order_id
-
-#: What :func:`json_lookup` answers for a path that is not there (equal to nothing).
-MISSING = object()
-
-
-def json_lookup(data: Any, path: str) -> Any:
-    """``a.b.0.c`` in parsed JSON; a missing step gives a sentinel that equals nothing."""
-    node = data
-    for step in path.split("."):
-        if isinstance(node, dict) and step in node:
-            node = node[step]
-        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
-            node = node[int(step)]
-        else:
-            return MISSING
-    return node
 
 
 def matched(rule: Match, text: str, data: Any) -> object:

@@ -1,9 +1,10 @@
 """The server's clock through one run, and the fire plan that follows from it.
 
-A short-lived connection measures the clock first (again while waiting, at the schedule's
-checkpoints and after a clock jump), and the warming requests on the burst's own connections give
-the last samples. Every measurement answers a fresh :class:`~sniper.client.schedule.FirePlan`,
-which carries the estimate it was made from; nothing else holds the estimate.
+A short-lived connection to where the clock is read measures it first (again while waiting, at
+the schedule's checkpoints and after a clock jump), and the warming requests on the burst's own
+connections give the last samples (unless the clock is another origin's: then they only warm).
+Every measurement answers a fresh :class:`~sniper.client.schedule.FirePlan`, which carries the
+estimate it was made from; nothing else holds the estimate.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sniper.client.probe import ClockError, measure, take_sample
 from sniper.client.report import Reporter
 from sniper.client.schedule import FirePlan
 from sniper.client.shop import Shop
-from sniper.client.timesync import Estimate, Sample, estimate
+from sniper.client.timesync import Estimate, Sample, estimate, whole_seconds
 
 _TICK_MS = 100.0
 _IDLE_TICK_MS = 1000.0
@@ -75,7 +76,7 @@ class ClockKeeper:
                 await asyncio.sleep(delay)
                 continue
             if tries:
-                self._reporter.reached(self._shop.origin.host_header)
+                self._reporter.reached(self._shop.clock_origin.host_header)
             return plan
 
     def _preheat_guess(self) -> float:
@@ -92,19 +93,20 @@ class ClockKeeper:
         self, *, fresh: bool = False, wait_until_ms: float | None = None
     ) -> FirePlan:
         """Measure on a connection of its own (shared with other tasks through the board)."""
-        platform, timeout_s = self._shop.platform, self._task.timeout_s
-        earlier = self._samples if platform.time_call() is None else None
+        source, timeout_s = self._shop.time, self._task.timeout_s
+        # Samples of a clock read in whole seconds keep their worth (they narrow one another).
+        earlier = self._samples if whole_seconds(self._samples) else None
 
         def preheat_at(est: Estimate) -> float:
             return self._plan(est).preheat_at
 
         try:
-            async with self._shop.connected(timeout_s) as conn:
+            async with self._shop.clock_connected(timeout_s) as conn:
 
                 async def measure_here() -> tuple[Estimate, list[Sample]]:
                     return await measure(
                         conn,
-                        platform,
+                        source,
                         self._clock,
                         timeout_s=timeout_s,
                         earlier=earlier,
@@ -112,7 +114,7 @@ class ClockKeeper:
                     )
 
                 est, self._samples = await self._board.get(
-                    self._shop.origin,
+                    self._shop.clock_key,
                     self._now,
                     measure_here,
                     force=fresh,
@@ -166,8 +168,9 @@ class ClockKeeper:
 
     async def warm(self, conns: Sequence[Connection], plan: FirePlan) -> FirePlan:
         """At the plan's warm instant, one small request on every connection at once: warms
-        them and gives fresh clock samples. Bounded so that it ends before the send; a
-        connection that broke or did not answer in time is opened afresh (also bounded)."""
+        them and, when the clock is read on their origin, gives fresh clock samples. Bounded so
+        that it ends before the send; a connection that broke or did not answer in time is
+        opened afresh (also bounded)."""
         remaining = plan.warm_at - self._now()
         if remaining > 0:
             await asyncio.sleep(remaining / 1000)
@@ -176,7 +179,11 @@ class ClockKeeper:
 
         async def warm_one(conn: Connection) -> Sample | None:
             try:
-                return await take_sample(conn, self._shop.platform, budget_s)
+                if self._shop.clock_apart:  # another server's answer: no sample of the clock
+                    await conn.ensure_open(budget_s)
+                    await conn.request(self._shop.platform.warm_call(), budget_s)
+                    return None
+                return await take_sample(conn, self._shop.time, budget_s)
             except (ConnectionBroken, ClockError):
                 await conn.aclose()
                 with contextlib.suppress(ConnectionBroken):

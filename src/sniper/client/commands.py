@@ -7,8 +7,10 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pydantic
+
 from sniper.client.before import BeforeResult, shown_value
-from sniper.client.config import TaskConfig, redact
+from sniper.client.config import ClockConfig, TaskConfig, redact
 from sniper.client.connection import (
     Connection,
     ConnectionBroken,
@@ -22,11 +24,14 @@ from sniper.client.engine import Sniper
 from sniper.client.notify import unresolved_secret
 from sniper.client.outcome import error_message
 from sniper.client.platforms import Platform, Probe
-from sniper.client.probe import ClockError, TimeProbe, measure, wall_offset
+from sniper.client.probe import ClockError, TimeSource, measure, wall_offset
 from sniper.client.schedule import past_target, plan
+from sniper.client.servertime import TimeEndpoint
 from sniper.client.shop import Shop
 from sniper.client.timesync import Estimate
 from sniper.clock import Clock, SystemClock
+from sniper.errors import ConfigError
+from sniper.validation import describe
 
 
 async def run(task: TaskConfig, cookie: str, console: Console) -> int:
@@ -64,12 +69,19 @@ async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock
     if not platform.probes() and not any(step.when == "before" for step in task.steps):
         print("  " + console.text("not_probed", platform=task.platform), file=console.stream)
     code = 0
+    where = origin
     try:
+        if shop.clock_apart:
+            where = shop.clock_origin
+            async with shop.clock_connected(task.timeout_s) as conn:
+                est, _ = await measure(conn, shop.time, clock, timeout_s=task.timeout_s)
+            where = origin
         async with shop.connected(task.timeout_s) as conn:
             for probe in platform.probes():
                 response = await conn.request(probe.call, task.timeout_s)
                 code = max(code, _probe_answer(platform, probe, response, console))
-            est, _ = await measure(conn, platform, clock, timeout_s=task.timeout_s)
+            if not shop.clock_apart:
+                est, _ = await measure(conn, shop.time, clock, timeout_s=task.timeout_s)
             before = await platform.before_opening(
                 conn,
                 request_id=f"snp-check-{secrets.token_hex(4)}",
@@ -77,8 +89,9 @@ async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock
                 server_now_ms=lambda: est.server_time(clock.monotonic() * 1000),
             )
     except (ConnectionBroken, ClockError) as exc:
-        print(f"  cannot reach {origin.host_header}: {console.detail(exc)}", file=console.stream)
+        print(f"  cannot reach {where.host_header}: {console.detail(exc)}", file=console.stream)
         return 1
+    print(f"  clock source: {shop.clock_source}", file=console.stream)
     if before is not None:
         code = max(code, _say_before(before, platform, console))
     _say_clock(console, est, clock)
@@ -141,6 +154,17 @@ def _say_before(before: BeforeResult, platform: Platform, console: Console) -> i
     return 0
 
 
+def time_endpoint(url: str, json_path: str, unit: str) -> TimeEndpoint:
+    """The time endpoint that ``sniper clock URL --json PATH --unit U`` names; ConfigError
+    naming what is wrong with it."""
+    try:
+        given = ClockConfig.model_validate({"url": url, "json": json_path, "unit": unit})
+    except pydantic.ValidationError as exc:
+        problem = describe(exc, ClockConfig)
+        raise ConfigError(problem if problem.startswith("url") else f"--{problem}") from None
+    return TimeEndpoint.from_url(given.url, given.json_path, given.unit)
+
+
 async def clock_report(
     url: str,
     console: Console,
@@ -148,16 +172,23 @@ async def clock_report(
     samples: int = 8,
     ca_file: str | None = None,
     clock: Clock | None = None,
+    endpoint: TimeEndpoint | None = None,
 ) -> int:
-    """``sniper clock URL``: offset, RTT and uncertainty against a server."""
+    """``sniper clock URL``: offset, RTT and uncertainty against a server: read from
+    ``endpoint`` when given, else from ``/api/time`` if the server has it, else its ``Date``."""
     clock = clock or SystemClock()
-    origin = Origin.from_url(url)
+    origin = endpoint.origin if endpoint is not None else Origin.from_url(url)
     conn = Connection(origin, clock, ssl_context(origin, Path(ca_file) if ca_file else None))
     try:
         await conn.open(5.0)
-        first = await conn.request(HttpCall("GET", "/api/time"), 5.0)
-        has_endpoint = first.status == 200 and b"now_ms" in first.body
-        est, _ = await measure(conn, TimeProbe(has_endpoint), clock, count=samples, timeout_s=5.0)
+        if endpoint is not None:
+            source, shown = TimeSource(endpoint), endpoint.name
+        else:
+            first = await conn.request(HttpCall("GET", "/api/time"), 5.0)
+            has_endpoint = first.status == 200 and b"now_ms" in first.body
+            source = TimeSource(TimeEndpoint.api_time(origin) if has_endpoint else None)
+            shown = "/api/time" if has_endpoint else "Date header"
+        est, _ = await measure(conn, source, clock, count=samples, timeout_s=5.0)
     except (ConnectionBroken, ClockError) as exc:
         print(f"sniper: cannot measure {origin.host_header}: {exc}", file=console.stream)
         return 1
@@ -173,7 +204,7 @@ async def clock_report(
                 "rtt_ms": round(est.rtt, 3),
                 "samples": est.samples,
                 "method": est.method,
-                "source": "/api/time" if has_endpoint else "Date header",
+                "source": shown,
             }
         ),
         file=console.stream,

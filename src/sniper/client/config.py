@@ -26,6 +26,7 @@ from sniper.validation import describe
 
 Positive = Annotated[float, Field(gt=0)]
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]*")  # with fullmatch: "$" would allow a final "\n"
+_URL_TEXT = re.compile(r"[\x21-\x7e]+")
 
 
 def header_safe(value: str, field: str) -> str:
@@ -209,6 +210,42 @@ class Step(_Strict):
     rules: HttpRules | None = None
 
 
+def http_url(value: str) -> str:
+    """``value`` if it is an http(s) URL with a good host and port; else ValueError."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    try:
+        parts.port  # noqa: B018  # raises for a port out of range or not a number
+        parts.hostname.encode("idna")
+    except (ValueError, UnicodeError):
+        raise ValueError("has a bad port or host name") from None
+    return value
+
+
+class ClockConfig(_Strict):
+    """A shop's own time endpoint: ``GET url`` answers JSON with the time at the dotted path
+    ``json``, in epoch ``ms`` or ``s``."""
+
+    url: str
+    json_path: str = Field(alias="json")
+    unit: Literal["ms", "s"] = "ms"
+
+    @field_validator("url")
+    @classmethod
+    def _endpoint_url(cls, value: str) -> str:
+        if not _URL_TEXT.fullmatch(value):
+            raise ValueError("must be a URL without spaces or non-ASCII (percent-encode them)")
+        return http_url(value)
+
+    @field_validator("json_path")
+    @classmethod
+    def _dotted(cls, value: str) -> str:
+        if not value or "" in value.split("."):
+            raise ValueError("must be a dotted path to the time, like data.now")
+        return value
+
+
 class TaskConfig(_Strict):
     """One task: an account, an item, an opening instant, and how hard to try."""
 
@@ -219,6 +256,7 @@ class TaskConfig(_Strict):
     cookie_file: Path | None = None
     sku_id: Annotated[str, Field(min_length=1, max_length=200)]
     target_time: datetime
+    clock: ClockConfig | None = None
     qty: Annotated[int, Field(ge=1, le=1000)] = 1
     concurrency: Annotated[int, Field(ge=1, le=64)] = 3
     preheat_ms: Annotated[int, Field(ge=0, le=60_000)] = 500
@@ -236,15 +274,7 @@ class TaskConfig(_Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        try:
-            parts.port  # noqa: B018  # raises for a port out of range or not a number
-            parts.hostname.encode("idna")
-        except (ValueError, UnicodeError):
-            raise ValueError("has a bad port or host name") from None
-        return value.rstrip("/")
+        return http_url(value).rstrip("/")
 
     @field_validator("target_time", mode="before")
     @classmethod

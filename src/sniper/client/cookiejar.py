@@ -149,6 +149,9 @@ class CookieJar:
     def __init__(self, seed: str, *, now: Callable[[], float] = time.time) -> None:
         """``seed``: the task's Cookie header value as the user gave it (``a=1; b=2``), or ""."""
         self._seed = _parse_seed(seed)
+        #: The seed as given, sent byte for byte while no Set-Cookie has replaced a pair of it
+        #: (a captured request's own separators: curl's ``-b a=1 -b b=2`` sends ``a=1;b=2``).
+        self._seed_text: str | None = seed.strip().rstrip(";").strip()
         self._policy = _Policy(now)
         self._store = _Store(self._policy)
 
@@ -158,9 +161,9 @@ class CookieJar:
     def header(self, url: str) -> str:
         """The Cookie header value for a request to the absolute ``url`` ("" when none): the seed's
         pairs, then the stored cookies that match the URL, longer paths first."""
-        pieces = [pair.text for pair in self._seed]
-        pieces += [f"{c.name}={c.value}" for c in self._sent(_request(url))]
-        return "; ".join(pieces)
+        seed = [self._seed_text] if self._seed_text else [pair.text for pair in self._seed]
+        pieces = seed + [f"{c.name}={c.value}" for c in self._sent(_request(url))]
+        return "; ".join(piece for piece in pieces if piece)
 
     def value(self, name: str, url: str) -> str | None:
         """The value of the cookie ``name`` that ``header(url)`` would send (None: none)."""
@@ -224,8 +227,9 @@ class CookieJar:
         return (cookie.domain, cookie.path, cookie.name) in self._store.created
 
     def _forget_seed(self, names: set[str]) -> None:
-        if names:
+        if any(p.name in names for p in self._seed):
             self._seed = [p for p in self._seed if p.name not in names]
+            self._seed_text = None
 
     def _sent(self, request: urllib.request.Request) -> list[cookiejar.Cookie]:
         """The stored cookies a browser would send with ``request``, in RFC 6265 order.

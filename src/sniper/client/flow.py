@@ -15,18 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sniper.client.answers import (
-    MISSING,
-    classify,
-    json_lookup,
-    matches,
-    refusal,
-    text_and_data,
-)
+from sniper.client.answers import classify, matches, refusal, text_and_data
 from sniper.client.checkout import StepFailed
 from sniper.client.config import HttpRules, Save, Step, TaskConfig, header_safe, step_url
 from sniper.client.connection import HttpCall, Origin, Response
 from sniper.client.cookiejar import CookieJar
+from sniper.client.jsonpath import MISSING, json_lookup
 from sniper.client.outcome import Kind, Verdict, by_status
 from sniper.client.placeholders import (
     BUILTINS,

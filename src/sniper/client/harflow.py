@@ -27,8 +27,8 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from sniper.client.capture import kept_header
-from sniper.client.curl import _mark_sku as mark_sku
 from sniper.client.har import Exchange
+from sniper.client.skumark import mark_form, mark_headers, mark_json, mark_url
 from sniper.errors import ConfigError
 
 #: Placeholders the flow fills itself: a saved value may not take their names.
@@ -167,8 +167,8 @@ def build_flow(exchanges: Sequence[Exchange], picked: Sequence[int], sku_id: str
     requests = [_request(ex, k, correlator) for k, ex in enumerate(chosen)]
     found = 0
     if sku_id:
-        for request in requests:
-            found += _mark_request_sku(request, sku_id)
+        for ex, request in zip(chosen, requests, strict=True):
+            found += _mark_sku(request, _body_kind(ex), sku_id)
     steps = [
         {
             "name": names[k],
@@ -350,15 +350,25 @@ def _pairs(text: str, step: int, correlator: _Correlator, where: str) -> str:
     return "&".join(out)
 
 
-def _body(ex: Exchange, step: int, correlator: _Correlator) -> str:
-    body = ex.body or ""
+def _body_kind(ex: Exchange) -> str | None:
+    """``json`` (an object or array), ``form`` (by its type), or None: a body to leave whole."""
     try:
-        data = json.loads(body)
+        data = json.loads(ex.body or "")
     except ValueError:
         data = None
     if isinstance(data, dict | list):
-        return _json_body(body, step, correlator)
+        return "json"
     if "x-www-form-urlencoded" in (ex.header("content-type") or "").lower():
+        return "form"
+    return None
+
+
+def _body(ex: Exchange, step: int, correlator: _Correlator) -> str:
+    body = ex.body or ""
+    kind = _body_kind(ex)
+    if kind == "json":
+        return _json_body(body, step, correlator)
+    if kind == "form":
         return _pairs(body, step, correlator, "form")
     return body
 
@@ -411,15 +421,23 @@ def _leaves(text: str) -> list[tuple[str, int, int, Any]]:
     return found
 
 
-def _mark_request_sku(request: dict[str, Any], sku_id: str) -> int:
-    """``{sku_id}`` for the item's id in the URL's path and query (never its host or port)
-    and in the body; how many were marked."""
-    parts = urlsplit(request["url"])
-    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
-    rest, found = mark_sku(request["url"][len(origin) :], sku_id)
-    request["url"] = origin + rest
-    if "body" in request:
-        request["body"], in_body = mark_sku(request["body"], sku_id)
+def _mark_sku(request: dict[str, Any], kind: str | None, sku_id: str) -> int:
+    """``{sku_id}`` wherever the item's id stands as a whole value (as ``import-curl`` marks
+    it): a path segment or query value, a header value, a JSON or form value of the body (read
+    by its captured kind: placeholders already in it make it no JSON any more); how many."""
+    found = 0
+    if urlsplit(request["url"]).netloc:  # not a whole-URL placeholder
+        request["url"], found = mark_url(request["url"], sku_id)
+    request["headers"], in_headers = mark_headers(request["headers"], sku_id)
+    found += in_headers
+    body = request.get("body")
+    if body is not None:
+        if kind == "json":
+            request["body"], in_body = mark_json(body, sku_id)
+        elif kind == "form":
+            request["body"], in_body = mark_form(body, sku_id)
+        else:
+            request["body"], in_body = ("{sku_id}", 1) if body == sku_id else (body, 0)
         found += in_body
     return found
 

@@ -10,6 +10,9 @@ and the same files (:func:`_checked`, :func:`_files`).
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,7 +21,8 @@ import yaml
 
 from sniper.client.capture import FILL_TARGET
 from sniper.client.config import redact
-from sniper.client.curl import parse_curl, to_task
+from sniper.client.curl import CURL_USER_AGENT, Machine, parse_curl
+from sniper.client.curltask import to_task
 from sniper.client.har import listing, pick, read_har
 from sniper.client.harflow import build_flow
 from sniper.clock import Clock
@@ -45,19 +49,42 @@ def plan_import(
     target_time: str | None,
     force: bool,
     clock: Clock,
+    user_agent: str = CURL_USER_AGENT,
 ) -> ImportPlan:
     """What ``sniper import-curl`` writes for ``command`` (the file's bytes); ConfigError for
-    anything it must refuse."""
+    anything it must refuse. Files the command names (``-d @file``, ``-b cookies.txt``) are read
+    as curl would, from the current folder; ``user_agent`` is the one curl would send."""
     try:
         text = command.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError("curl: the command is not UTF-8 text (save it as UTF-8)") from None
-    request = parse_curl(text)
+    request = parse_curl(
+        text, Machine(read_file=_read_file, now=clock.time(), user_agent=user_agent)
+    )
     cookie_path, warnings = _checked(output, request.cookie, target_time, force, clock)
     imported = to_task(request, sku_id=sku_id, target_time=target_time, cookie_file=cookie_path)
     files, cookie = _files(output, imported.task, request.cookie)
     summary = f"wrote {output} ({request.method} {request.url.split('?')[0]}), cookie {cookie}"
     return ImportPlan(files, summary, imported.notes, warnings + imported.warnings)
+
+
+def _read_file(name: str) -> bytes:
+    return Path(name).read_bytes()
+
+
+def curl_user_agent() -> str:
+    """The ``User-Agent`` this machine's curl sends (``curl/8.5.0`` when there is no curl)."""
+    curl = shutil.which("curl")
+    if curl is None:
+        return CURL_USER_AGENT
+    try:
+        shown = subprocess.run(
+            [curl, "--version"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return CURL_USER_AGENT
+    found = re.match(r"curl (\S+)", shown)
+    return f"curl/{found.group(1)}" if found else CURL_USER_AGENT
 
 
 def har_listing(data: bytes) -> list[str]:

@@ -1,15 +1,15 @@
-"""Clock samples over a real connection: ``/api/time`` where there is one, else ``Date``."""
+"""Clock samples over a real connection: a time endpoint where there is one, else ``Date``."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Protocol
 
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Response
-from sniper.client.outcome import json_body
 from sniper.client.scrub import printable
+from sniper.client.servertime import TimeEndpoint, Unreadable, read
 from sniper.client.timesync import (
     Estimate,
     Sample,
@@ -18,7 +18,7 @@ from sniper.client.timesync import (
     epoch_ms,
     estimate,
     implausible,
-    ms_tick_sample,
+    whole_seconds,
 )
 from sniper.clock import Clock
 from sniper.errors import ClockError
@@ -32,45 +32,34 @@ def wall_offset(est: Estimate, clock: Clock) -> float:
     return est.offset - (clock.time() - clock.monotonic()) * 1000
 
 
-class TimeSource(Protocol):
-    """What a measurement asks: a time request (``{"now_ms"}``), or None and a request whose
-    ``Date`` header is read instead. Every platform is one."""
-
-    def time_call(self) -> HttpCall | None:
-        """The time request, if the server has one."""
-        ...
-
-    def warm_call(self) -> HttpCall:
-        """A cheap request (its ``Date`` header is read when there is no time request)."""
-        ...
+_HEAD = HttpCall("HEAD", "/")
 
 
-class TimeProbe:
-    """A time source for a bare URL: ``GET /api/time`` if the server has it, else ``Date``."""
+@dataclass(frozen=True, slots=True)
+class TimeSource:
+    """What a measurement reads: a time ``endpoint``'s answer, or, without one, the ``Date``
+    header of the answer to ``date_call``."""
 
-    def __init__(self, has_time_endpoint: bool) -> None:
-        self.has_time_endpoint = has_time_endpoint
+    endpoint: TimeEndpoint | None
+    date_call: HttpCall = _HEAD
 
-    def time_call(self) -> HttpCall | None:
-        """``GET /api/time`` when the server has it."""
-        return HttpCall("GET", "/api/time") if self.has_time_endpoint else None
-
-    def warm_call(self) -> HttpCall:
-        """``HEAD /``."""
-        return HttpCall("HEAD", "/")
+    @property
+    def call(self) -> HttpCall:
+        """The request each sample sends."""
+        return self.endpoint.call if self.endpoint is not None else self.date_call
 
 
-def sample_from(response: Response, t0: float, from_time_endpoint: bool) -> Sample:
-    """A sample from an answer sent at ``t0``; ClockError unless it holds a time."""
+def sample_from(response: Response, t0: float, endpoint: TimeEndpoint | None) -> Sample:
+    """A sample from an answer sent at ``t0``: the time at ``endpoint``'s path, or (None) the
+    ``Date`` header; ClockError unless it holds a time."""
     t1 = response.received_at
-    if from_time_endpoint:
-        body = json_body(response)
-        value = body.get("now_ms") if isinstance(body, dict) else None
-        server_ms = epoch_ms(value)
-        if server_ms is None:
-            shown = "none" if value is None else printable(repr(value))[:40]
-            raise ClockError(f"the time endpoint gave no usable now_ms ({shown})")
-        return ms_tick_sample(t0, t1, server_ms)
+    if endpoint is not None:
+        try:
+            found = read(response.body, endpoint.path, endpoint.unit)
+        except Unreadable as exc:
+            status = "" if 200 <= response.status < 300 else f" (HTTP {response.status})"
+            raise ClockError(f"the time endpoint gave {printable(str(exc))}{status}") from None
+        return Sample(t0, t1, found.lo, found.hi)
     date = response.header("date")
     if date is None:
         raise ClockError("the server sends no Date header")
@@ -87,14 +76,13 @@ def sample_from(response: Response, t0: float, from_time_endpoint: bool) -> Samp
 async def take_sample(conn: Connection, source: TimeSource, timeout_s: float) -> Sample:
     """One timed request on ``conn``; ClockError naming the server unless its answer holds a
     time within :data:`~sniper.client.timesync.MAX_OFFSET_MS` of this machine's clock."""
-    call = source.time_call()
     await conn.ensure_open(timeout_s)
-    conn.prepare(call or source.warm_call())
+    conn.prepare(source.call)
     t0 = conn.fire()
     response = await conn.read_response(timeout_s)
     where = conn.origin.host_header
     try:
-        sample = sample_from(response, t0, call is not None)
+        sample = sample_from(response, t0, source.endpoint)
     except ClockError as exc:
         raise ClockError(f"server {where}: {exc}") from None
     wall_minus_mono = (conn.clock.time() - conn.clock.monotonic()) * 1000
@@ -117,7 +105,8 @@ async def measure(
     good_enough_ms: float = 1.0,
     must_end: Callable[[Estimate], float] | None = None,
 ) -> tuple[Estimate, list[Sample]]:
-    """Take ``count`` samples. For a ``Date``-only server, also probe the edges of its second
+    """Take ``count`` samples. For a clock read in whole seconds (a ``Date`` header, a time
+    endpoint in seconds), also probe the edges of its second
     (up to ``edge_rounds`` seconds, ``probes_per_edge`` probes each) until the offset is known to
     ``good_enough_ms``, or until ``must_end(estimate)`` (local ms) is less than a second away;
     ``earlier`` samples of the same server count too. (Known to ``good_enough_ms`` as far
@@ -126,7 +115,7 @@ async def measure(
         *(earlier or []),
         *[await take_sample(conn, source, timeout_s) for _ in range(count)],
     ]
-    if source.time_call() is None:
+    if whole_seconds(samples):
         for _ in range(edge_rounds):
             current = estimate(samples)
             now = clock.monotonic() * 1000
@@ -145,7 +134,6 @@ async def measure(
 __all__ = [
     "ClockError",
     "ConnectionBroken",
-    "TimeProbe",
     "TimeSource",
     "measure",
     "sample_from",

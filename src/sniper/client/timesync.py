@@ -97,6 +97,13 @@ def date_header_sample(t0: float, t1: float, server_second_ms: int) -> Sample:
     return Sample(t0, t1, float(server_second_ms), float(server_second_ms) + 1000.0, DATE_LAG_MS)
 
 
+def whole_seconds(samples: Sequence[Sample]) -> bool:
+    """Whether a sample reads the server's clock in whole seconds (a ``Date`` header, a time
+    endpoint in seconds): only probes at the edges of its second then narrow the offset to
+    milliseconds."""
+    return any(s.server_hi - s.server_lo >= 1000.0 for s in samples)
+
+
 @dataclass(frozen=True, slots=True)
 class Estimate:
     """Offset (server − local, ms), its half-width of uncertainty, and the best RTT seen.

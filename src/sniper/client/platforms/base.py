@@ -17,6 +17,7 @@ from sniper.client.checkout import Checkout, SingleCheckout
 from sniper.client.config import TaskConfig
 from sniper.client.connection import Connection, HttpCall, Origin, Response
 from sniper.client.outcome import Verdict
+from sniper.client.servertime import TimeEndpoint
 
 #: The label of the probe that checks the cookie: its 401/403 before the opening is a dead
 #: cookie, and the run ends there (exit 4) rather than at the opening.
@@ -83,9 +84,18 @@ class Platform(ABC):
         return True
 
     def time_call(self) -> HttpCall | None:
-        """A request answering the server's time in ms (``{"now_ms": …}``), or None: then the
-        ``Date`` header of :meth:`warm_call` is used."""
+        """A request to the order origin answering the server's time in ms
+        (``{"now_ms": …}``), or None: then the ``Date`` header of :meth:`warm_call` is used."""
         return None
+
+    def time_endpoint(self) -> TimeEndpoint | None:
+        """Where the shop's clock is read: the task's ``clock:`` if it has one, else
+        :meth:`time_call` on the order origin, else None (the ``Date`` header)."""
+        clock = self.task.clock
+        if clock is not None:
+            return TimeEndpoint.from_url(clock.url, clock.json_path, clock.unit)
+        call = self.time_call()
+        return None if call is None else TimeEndpoint(self.origin, call)
 
     def warm_call(self) -> HttpCall:
         """A cheap request that warms a connection."""
