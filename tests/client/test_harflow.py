@@ -263,6 +263,30 @@ class TestExactBytes:
             == "http://10023:10023@127.0.0.1:10023/i/{sku_id}?n=100231&s={sku_id}"
         )
 
+    @pytest.mark.parametrize(
+        ("body", "content_type", "marked"),
+        [
+            (
+                '{"sku":100234567,"n":"1002345678"}',
+                "application/json",
+                '{"sku":{sku_id},"n":"1002345678"}',
+            ),
+            ("sku=100234567&n=1", "application/x-www-form-urlencoded", "sku={sku_id}&n=1"),
+            ("100234567", "text/plain", "{sku_id}"),
+            ("a 100234567", "text/plain", "a 100234567"),
+        ],
+    )
+    def test_sku_whole_values(self, body: str, content_type: str, marked: str) -> None:
+        """The item's id as a whole value of the body (read as captured, placeholders or not)
+        and of a header becomes ``{sku_id}``; a whole-URL placeholder stays whole."""
+        first = exchange(answer={"data": {"url": SHOP + "/api/go/a9f3"}})
+        headers = (("Content-Type", content_type), ("X-Sku", "100234567"))
+        later = exchange("/api/go/a9f3", headers=headers, body=body)
+        request = flow_of(first, later, sku_id="100234567")[1]["request"]
+        assert request["url"] == "{url}"
+        assert request["headers"]["X-Sku"] == "{sku_id}"
+        assert request["body"] == marked
+
     def test_headers_dropped(self) -> None:
         """Pseudo-headers, hop-by-hop, Host, Content-Length, Cookie, Accept-Encoding leave;
         the rest stays in the browser's order and case (HTTP/2's lowercase too)."""
