@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sniper.store.process import free_port
 
@@ -26,9 +27,11 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], limit_s: float = 30.
 
 
 @contextmanager
-def running(cmd: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A server process we started; stopped by its pid with SIGTERM, then SIGKILL."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def running(
+    cmd: list[str], port: int, *, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process we started (in ``cwd``); stopped by its pid with SIGTERM, then SIGKILL."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
     try:
         wait_for_port(port, proc)
         time.sleep(0.5)  # let every worker finish starting

@@ -68,6 +68,7 @@ class Burst:
         self._clock = shop.clock
         self._stop = asyncio.Event()  # wakes every connection waiting to retry
         self._won_at: float | None = None
+        self._untold: list[Attempt] = []
 
     def _now(self) -> float:
         return self._clock.monotonic() * 1000
@@ -98,7 +99,10 @@ class Burst:
             now=self._now(),
             bucket=self._bucket,
         )
-        await self._race(conns, checkouts, sent, policy)
+        try:
+            await self._race(conns, checkouts, sent, policy)
+        finally:
+            self._tell()  # every attempt told before the outcome (or the interruption)
         return await self._finish(policy, sent)
 
     async def _race(
@@ -255,7 +259,11 @@ class Burst:
     ) -> None:
         if verdict.kind is Kind.ORDERED and response is not None and self._won_at is None:
             self._won_at = response.received_at
-        self._reporter.attempt(
+        # Told after the answers already in (a sibling's token, say) have had their next step
+        # sent: a console line or a log write costs a fraction of a millisecond.
+        if not self._untold:
+            asyncio.get_running_loop().call_soon(self._tell)
+        self._untold.append(
             Attempt(
                 seq=seq,
                 attempt=attempt,
@@ -268,6 +276,12 @@ class Burst:
                 detail=verdict.detail,
             )
         )
+
+    def _tell(self) -> None:
+        """Report the attempts recorded since the last time, in order."""
+        untold, self._untold = self._untold, []
+        for attempt in untold:
+            self._reporter.attempt(attempt)
 
     async def _finish(self, policy: RetryPolicy, sent: list[float]) -> BurstResult:
         """The policy's standing; without an order but with a hint of one (limit reached, an

@@ -27,6 +27,8 @@ MAX_SET_COOKIE_CHARS = 2 * MAX_COOKIE_BYTES
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_AGE = re.compile("-?[0-9]+")
 _Key = tuple[str, str, str]
+#: Cookie headers kept ready, by URL and second (a flow has a few URLs).
+_CACHED_HEADERS = 64
 
 
 class _TaskNow:
@@ -153,6 +155,7 @@ class CookieJar:
         #: (a captured request's own separators: curl's ``-b a=1 -b b=2`` sends ``a=1;b=2``).
         self._seed_text: str | None = seed.strip().rstrip(";").strip()
         self._policy = _Policy(now)
+        self._headers: dict[tuple[str, int], str] = {}
         self._store = _Store(self._policy)
 
     def __repr__(self) -> str:
@@ -161,9 +164,19 @@ class CookieJar:
     def header(self, url: str) -> str:
         """The Cookie header value for a request to the absolute ``url`` ("" when none): the seed's
         pairs, then the stored cookies that match the URL, longer paths first."""
+        # Kept until the jar changes or its clock reaches the next second (the library's expiry
+        # is in whole seconds): the next step's request is built without walking the jar again.
+        key = (url, int(self._policy.task_clock()))
+        cached = self._headers.get(key)
+        if cached is not None:
+            return cached
         seed = [self._seed_text] if self._seed_text else [pair.text for pair in self._seed]
         pieces = seed + [f"{c.name}={c.value}" for c in self._sent(_request(url))]
-        return "; ".join(piece for piece in pieces if piece)
+        text = "; ".join(piece for piece in pieces if piece)
+        if len(self._headers) >= _CACHED_HEADERS:
+            self._headers.clear()
+        self._headers[key] = text
+        return text
 
     def value(self, name: str, url: str) -> str | None:
         """The value of the cookie ``name`` that ``header(url)`` would send (None: none)."""
@@ -193,9 +206,13 @@ class CookieJar:
         A malformed or oversized Set-Cookie is ignored; an expired one deletes the cookie and
         the seed's pairs of that name; one of a seed pair's name replaces that pair.
         """
+        lines = [line for name, line in headers if name == "set-cookie"]
+        if not lines:  # most answers: nothing to do on the way to the next step
+            return
+        self._headers.clear()
         request = _request(url)
-        for name, line in headers:
-            if name == "set-cookie" and _well_formed(line):
+        for line in lines:
+            if _well_formed(line):
                 self._take(_without_ignored_attributes(line), request)
 
     def _take(self, line: str, request: urllib.request.Request) -> None:

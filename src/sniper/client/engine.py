@@ -25,7 +25,7 @@ from sniper.client.connection import Connection, ConnectionBroken
 from sniper.client.console import Console
 from sniper.client.gate import FireGate
 from sniper.client.policy import Result
-from sniper.client.preflight import preflight
+from sniper.client.preflight import Checked, preflight
 from sniper.client.probe import ClockError
 from sniper.client.report import Reporter
 from sniper.client.schedule import FirePlan
@@ -89,6 +89,8 @@ class Sniper:
         self.gate, self.bucket = gate or FireGate(self.clock), bucket
         #: How the run ended before the opening, when the pre-flight ended it.
         self._ended_early = RunSummary(Result.FATAL, detail="ended at the pre-flight")
+        #: The pre-flight ran and every ``before`` step answered: their values are there.
+        self._steps_ready = False
 
     def now(self) -> float:
         """Local monotonic milliseconds."""
@@ -150,6 +152,12 @@ class Sniper:
             server_now_ms=lambda: plan.clock.server_time(self.now()),
         )
         self.reporter.preflight(checked, at_server_ms=plan.clock.server_time(self.now()))
+        before = checked.before
+        self._steps_ready = checked.unreachable is None and (before is None or before.ok)
+        return self._goes_on(checked)
+
+    def _goes_on(self, checked: Checked) -> bool:
+        """Whether the run goes on after a pre-flight; if not, :attr:`_ended_early` says how."""
         if checked.session_dead:
             self.reporter.session_dead()
             detail = checked.steps_failed or "the pre-flight login probe was refused"
@@ -163,7 +171,25 @@ class Sniper:
     async def _before_again(self, conn: Connection, plan: FirePlan) -> bool:
         """The ``before`` steps again at preheat (their values may have expired), on a burst
         connection, bounded so as to end before the warming; a failure keeps the pre-flight's
-        values. False: the cookie died since."""
+        values. When the pre-flight gave none (it could not run, or the shop was unreachable),
+        they run unbounded by the warming (late beats never) and a failure ends the run as at
+        the pre-flight. False: the run ends, :attr:`_ended_early` says how."""
+
+        def server_now() -> float:
+            return plan.clock.server_time(self.now())
+
+        if not self._steps_ready:
+            result = await self.shop.platform.before_opening(
+                conn,
+                request_id=self.request_id,
+                timeout_s=lambda: self.task.timeout_s,
+                server_now_ms=server_now,
+            )
+            if result is None:
+                return True
+            checked = Checked(refused=result.refused, before=result)
+            self.reporter.preflight(checked, at_server_ms=server_now())
+            return self._goes_on(checked)
 
         def limit() -> float:
             return max(0.001, min(self.task.timeout_s, (plan.warm_at - self.now()) / 1000))
@@ -171,10 +197,7 @@ class Sniper:
         try:
             async with asyncio.timeout(max(0.001, (plan.warm_at - self.now()) / 1000)):
                 result = await self.shop.platform.before_opening(
-                    conn,
-                    request_id=self.request_id,
-                    timeout_s=limit,
-                    server_now_ms=lambda: plan.clock.server_time(self.now()),
+                    conn, request_id=self.request_id, timeout_s=limit, server_now_ms=server_now
                 )
         except TimeoutError:
             await conn.aclose()  # a request may be on its way: the connection is opened anew
@@ -184,6 +207,7 @@ class Sniper:
             return True
         if result.dead_cookie:
             self.reporter.session_dead()
+            self._ended_early = RunSummary(Result.AUTH_FAILED, detail=result.failure)
             return False
         self.reporter.steps_again(result)
         return True
@@ -193,7 +217,7 @@ class Sniper:
         self.reporter.preheat()
         async with self.shop.opened(self.task.concurrency, self.task.timeout_s) as conns:
             if not await self._before_again(conns[0], plan):
-                return RunSummary(Result.AUTH_FAILED, detail="a before step was refused")
+                return self._ended_early
             plan = await self.keeper.warm(conns, plan)
             burst = Burst(
                 self.task,

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from enum import Enum
 from urllib.parse import quote, quote_plus
 
+from sniper.errors import SniperError
+
 #: Names every flow has; a step may not save under them.
 BUILTINS = ("sku_id", "qty", "request_id", "now_ms")
 
@@ -34,7 +36,7 @@ class Where(Enum):
     FORM = "form"  # an application/x-www-form-urlencoded body
 
 
-class MissingValue(ValueError):
+class MissingValue(SniperError):
     """A known placeholder has no value yet."""
 
     def __init__(self, name: str) -> None:

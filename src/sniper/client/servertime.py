@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from sniper.client.connection import HttpCall, Origin
 from sniper.client.jsonpath import MISSING, json_lookup
 from sniper.client.timesync import EPOCH_MS_RANGE
+from sniper.errors import SniperError
 
 Unit = Literal["ms", "s"]
 
@@ -76,7 +77,7 @@ class Reading:
     tick: float
 
 
-class Unreadable(ValueError):
+class Unreadable(SniperError):
     """The answer holds no usable time; the message says what was there."""
 
 
