@@ -323,7 +323,66 @@ def import_curl(
         clock=SystemClock(),
         user_agent=curl_user_agent(),
     )
-    # Both files may carry secrets (the cookie; an Authorization header): yours alone.
+    _write_plan(plan)
+
+
+@cli.command("import-har")
+@click.argument("source", type=click.File("rb"))
+@click.option(
+    "--pick",
+    "picks",
+    multiple=True,
+    help="A request (its number, or text of its URL) as the next step; the last is the "
+    "open step. Without --pick, the requests are listed and nothing is written.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("task.yaml"),
+    show_default=True,
+    help="The task file to write.",
+)
+@click.option("--sku-id", help="The item's id: where it appears, it becomes {sku_id}.")
+@click.option("--target-time", help="The opening instant (RFC 3339 with offset).")
+@click.option("--force", is_flag=True, help="Replace the task file and its cookie file.")
+def import_har(
+    source: Any,
+    picks: tuple[str, ...],
+    *,
+    output: Path,
+    sku_id: str | None,
+    target_time: str | None,
+    force: bool,
+) -> None:
+    """Turn a browser's "Save all as HAR" (Chrome or Firefox) into an http-platform flow.
+
+    Values a picked request took from an earlier picked answer become saves and
+    placeholders. The cookie goes to OUTPUT.cookie (readable by you only)."""
+    from sniper.client.importer import har_listing, plan_har_import
+    from sniper.clock import SystemClock
+
+    data = source.read()
+    if not picks:
+        for line in _or_exit(har_listing, data):
+            click.echo(line)
+        return
+    plan = _or_exit(
+        plan_har_import,
+        data,
+        list(picks),
+        output,
+        sku_id=sku_id,
+        target_time=target_time,
+        force=force,
+        clock=SystemClock(),
+    )
+    _write_plan(plan)
+
+
+def _write_plan(plan: Any) -> None:
+    """Write an import's files (both may carry secrets: the cookie, an Authorization header:
+    yours alone), then say what was done."""
     for path, text in plan.files:
         _or_exit(_write_private, path, text)
     for warning in plan.warnings:

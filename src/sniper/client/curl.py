@@ -11,9 +11,10 @@ in its order, unless a ``-H`` names them (``Authorization`` for ``-u``, ``--oaut
 ``Content-Type`` and ``Accept`` with ``--json``); the cookie (a ``-H Cookie``, else the cookie
 file's and ``-b`` strings'); the body's bytes.
 
-Left out of the request, since the sniper makes them itself: ``Host``, ``Content-Length``,
-``Connection``, ``Expect``, and ``Accept-Encoding`` (the sniper reads answers uncompressed).
-The cookie is its own field, not a header.
+Left out of the request (:func:`~sniper.client.capture.kept_header`, the rule both importers
+share), since the sniper makes them itself: ``Host``, ``Content-Length``, ``Connection`` and
+the other hop-by-hop headers, ``Expect``, and ``Accept-Encoding`` (the sniper reads answers
+uncompressed). The cookie is its own field, not a header.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from sniper.client.capture import kept_header
 from sniper.client.cookiefile import cookie_header
 from sniper.client.curlopts import CURL_USER_AGENT, Command, Machine, read_options
 from sniper.client.shellwords import CMD_HINT, bash_words, cmd_words, is_cmd
@@ -31,7 +33,6 @@ from sniper.errors import ConfigError
 __all__ = ["CURL_USER_AGENT", "FORM_TYPE", "CurlRequest", "Machine", "parse_curl"]
 
 FORM_TYPE = "application/x-www-form-urlencoded"
-_DROP_HEADERS = frozenset({"content-length", "host", "accept-encoding", "connection", "expect"})
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 _GLOB = re.compile(r"[{}\[\]]")
 
@@ -174,7 +175,7 @@ def _headers(cmd: Command, url_user: str | None, url: str) -> tuple[str | None, 
             continue
         if given.lower() == "host":
             cmd.warnings.append("-H Host is not replayed: the sniper sends the URL's host")
-        if given.lower() not in _DROP_HEADERS:
+        if kept_header(given):
             sent.append((given, text))
     if cmd.data is not None and not cmd.get and not _given(cmd, "Content-Type"):
         sent.append(("Content-Type", FORM_TYPE))

@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from sniper.client.capture import FILL_TARGET
 from sniper.client.config import HttpRequest, TaskConfig
 from sniper.client.curl import CurlRequest
 from sniper.client.platforms.http import REQUEST_ID, carries_request_id
 from sniper.client.skumark import mark_body, mark_headers, mark_url
-from sniper.rfc3339 import TIME_EXAMPLE
 from sniper.validation import duplicate_key
 
 
@@ -64,8 +64,7 @@ def to_task(
         "base_url": f"{parts.scheme}://{parts.netloc}",
         **({"cookie_file": cookie_file} if cookie_file is not None else {}),
         "sku_id": sku_id or "FILL-ME",
-        "target_time": target_time
-        or f"FILL-ME: the opening, RFC 3339 with offset, in the future (the form: {TIME_EXAMPLE})",
+        "target_time": target_time or FILL_TARGET,
         "request": http,
     }
     replayed = HttpRequest.model_construct(
