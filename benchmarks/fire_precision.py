@@ -285,6 +285,7 @@ async def against_shop(args: argparse.Namespace, tmp: Path) -> dict[str, list[fl
         "gap": [],
         "gap_first": [],
         "plain_gap": [],
+        "own_gap": [],
         "ordered": [],
     }
     with running(cmd, port, cwd=ROOT):
@@ -305,6 +306,7 @@ async def against_shop(args: argparse.Namespace, tmp: Path) -> dict[str, list[fl
                 out["gap"] += gaps
                 out["gap_first"] += gaps[:1]
                 out["ordered"].append(float(len(log["orders"])))
+            out["own_gap"] = own_gaps(tmp / "precision-flow.log")
             sale = {"sku": "plain", "opening_ms": 0, "stock": 1_000_000}
             (await probe.post("/_sale", json=sale)).raise_for_status()
             for k in range(args.snipes):
@@ -329,6 +331,24 @@ def submit_gaps(arrivals: list[dict[str, Any]]) -> list[float]:
         ]
         if answered:
             gaps.append(float(submit["at_ms"]) - max(answered))
+    return gaps
+
+
+def own_gaps(log: Path) -> list[float]:
+    """From the sniper's own run log: on each connection, its token answer read (sent +
+    latency) to its submit written, in ms (what the sniper itself takes to go on)."""
+    gaps: list[float] = []
+    answered: dict[int, float] = {}
+    for line in log.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("event") == "summary":
+            answered = {}
+        if record.get("event") != "attempt":
+            continue
+        if record.get("step") == "token" and record["outcome"] == "next":
+            answered[record["seq"]] = record["sent_server_ms"] + record["latency_ms"]
+        elif record.get("step") == "submit" and record["seq"] in answered:
+            gaps.append(record["sent_server_ms"] - answered.pop(record["seq"]))
     return gaps
 
 
@@ -423,6 +443,8 @@ def print_flow(args: argparse.Namespace, shop: dict[str, list[float]]) -> None:
     )
     print(f"{'sniper':8}{stats(shop['first'])}   {stats(shop['gap'])}   {stats(shop['gap_first'])}")
     print(f"{'plain':8}{'':27}   {stats(shop['plain_gap'])}")
+    print(f"{'':8}{'':27}   {'answer read -> submit written':>27}   (the sniper's own log)")
+    print(f"{'sniper':8}{'':27}   {stats(shop['own_gap'])}")
 
 
 async def main() -> None:
