@@ -42,6 +42,9 @@ from typing import Any
 import h11
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.client.checkout_shop import checkout_flow
+
 from procs import free_port, running
 from sniper.client.config import TaskConfig
 from sniper.client.console import Console
@@ -213,41 +216,6 @@ async def against_recorder(args: argparse.Namespace) -> dict[str, dict[str, list
     return out
 
 
-def checkout(url: str) -> list[dict[str, Any]]:
-    """The test shop's checkout as a flow: cart before the opening, then token and submit."""
-    return [
-        {
-            "name": "cart",
-            "when": "before",
-            "request": {"method": "GET", "url": f"{url}/api/cart?sku={{sku_id}}"},
-            "expect": {"status": [200], "json": "code", "equals": 0},
-            "save": {"cart_id": {"json": "data.cartId"}, "price": {"json": "data.items.0.price"}},
-        },
-        {
-            "name": "token",
-            "when": "open",
-            "request": {
-                "method": "POST",
-                "url": f"{url}/api/seckill/token",
-                "body": '{"sku":"{sku_id}"}',
-            },
-            "save": {"token": {"json": "data.token"}},
-            "rules": {"not_started": [{"json": "code", "equals": 4002}]},
-        },
-        {
-            "name": "submit",
-            "request": {
-                "method": "POST",
-                "url": f"{url}/api/order/submit",
-                "headers": {"X-Token": "{token}", "Content-Type": "application/json"},
-                "body": '{"cartId":"{cart_id}","price":{price},"token":"{token}",'
-                '"rid":"{request_id}"}',
-            },
-            "rules": {"order_id": [{"json": "data.orderId"}], "sold_out": [{"regex": "售罄"}]},
-        },
-    ]
-
-
 async def snipe_flow(url: str, sku: str, opening_ms: int, *, concurrency: int, tmp: Path) -> None:
     """One run of the three-step flow, in this process, quiet; the shop's clock read from its
     own time endpoint (seconds)."""
@@ -261,7 +229,7 @@ async def snipe_flow(url: str, sku: str, opening_ms: int, *, concurrency: int, t
             "clock": {"url": f"{url}/api/serverTime", "json": "data.now", "unit": "s"},
             "concurrency": concurrency,
             "log_file": tmp / "precision-flow.log",
-            "flow": checkout(url),
+            "flow": checkout_flow(url),
         }
     )
     await Sniper(task, Console("en", io.StringIO())).run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from sniper.logs import setup_logging
 
 EXIT_CONFIG = 2
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
@@ -290,19 +291,32 @@ def serve(**flags: Any) -> None:
         sys.exit(EXIT_CONFIG)
 
 
+def _import_options(command: F) -> F:
+    """The options both importers take: where to write, the item's id, the opening, --force."""
+    for option in reversed(
+        (
+            click.option(
+                "-o",
+                "--output",
+                type=click.Path(path_type=Path),
+                default=Path("task.yaml"),
+                show_default=True,
+                help="The task file to write.",
+            ),
+            click.option("--sku-id", help="The item's id: where it appears, it becomes {sku_id}."),
+            click.option("--target-time", help="The opening instant (RFC 3339 with offset)."),
+            click.option(
+                "--force", is_flag=True, help="Replace the task file and its cookie file."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @cli.command("import-curl")
 @click.argument("source", type=click.File("rb"), default="-")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    default=Path("task.yaml"),
-    show_default=True,
-    help="The task file to write.",
-)
-@click.option("--sku-id", help="The item's id: where it appears, it becomes {sku_id}.")
-@click.option("--target-time", help="The opening instant (RFC 3339 with offset).")
-@click.option("--force", is_flag=True, help="Replace the task file and its cookie file.")
+@_import_options
 def import_curl(
     source: Any, output: Path, sku_id: str | None, target_time: str | None, force: bool
 ) -> None:
@@ -335,17 +349,7 @@ def import_curl(
     help="A request (its number, or text of its URL) as the next step; the last is the "
     "open step. Without --pick, the requests are listed and nothing is written.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    default=Path("task.yaml"),
-    show_default=True,
-    help="The task file to write.",
-)
-@click.option("--sku-id", help="The item's id: where it appears, it becomes {sku_id}.")
-@click.option("--target-time", help="The opening instant (RFC 3339 with offset).")
-@click.option("--force", is_flag=True, help="Replace the task file and its cookie file.")
+@_import_options
 def import_har(
     source: Any,
     picks: tuple[str, ...],

@@ -10,7 +10,7 @@ from email.utils import formatdate
 
 import h11
 
-from tests.h11io import read_request
+from tests.h11io import LoopbackServer, read_request
 
 
 @dataclass(frozen=True)
@@ -40,33 +40,13 @@ def _answer(conn: h11.Connection, head: bool) -> bytes:
     return data + (conn.send(h11.EndOfMessage()) or b"")
 
 
-class CaptureServer:
+class CaptureServer(LoopbackServer):
     """``async with CaptureServer() as s``: ``s.url``, ``s.got``. Every answer is a 200 with an
     order id and a Date header (a clock the ``http`` platform can read)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.got: list[Captured] = []
-        self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
-        self.url = ""
-
-    async def __aenter__(self) -> CaptureServer:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        await self._server.wait_closed()
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER)

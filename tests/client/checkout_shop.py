@@ -491,6 +491,52 @@ def _check_submit(
     return None
 
 
+def checkout_flow(url: str, *, cart_name: str = "cart", save_csrf: bool = False) -> list[Any]:
+    """The shop's checkout (at ``url``) as a flow, as a user writes it: the cart before the
+    opening, then the token and the submit."""
+    cart_save: dict[str, Any] = {
+        "cart_id": {"json": "data.cartId"},
+        "price": {"json": "data.items.0.price"},
+    }
+    if save_csrf:
+        cart_save["csrf"] = {"cookie": "csrf"}
+    return [
+        {
+            "name": cart_name,
+            "when": "before",
+            "request": {
+                "method": "GET",
+                "url": f"{url}/api/cart?sku={{sku_id}}",
+                "headers": {"X-Requested-With": "XMLHttpRequest"},
+            },
+            "expect": {"status": [200], "json": "code", "equals": 0},
+            "save": cart_save,
+        },
+        {
+            "name": "token",
+            "when": "open",
+            "request": {
+                "method": "POST",
+                "url": f"{url}/api/seckill/token",
+                "body": '{"sku":"{sku_id}"}',
+            },
+            "save": {"token": {"json": "data.token"}},
+            "rules": {"not_started": [{"json": "code", "equals": 4002}]},
+        },
+        {
+            "name": "submit",
+            "request": {
+                "method": "POST",
+                "url": f"{url}/api/order/submit",
+                "headers": {"X-Token": "{token}", "Content-Type": "application/json"},
+                "body": '{"cartId":"{cart_id}","price":{price},"token":"{token}",'
+                '"rid":"{request_id}"}',
+            },
+            "rules": {"order_id": [{"json": "data.orderId"}], "sold_out": [{"regex": "售罄"}]},
+        },
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGTERM or SIGINT; the port on the first line of stdout."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

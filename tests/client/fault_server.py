@@ -9,7 +9,6 @@ sent, on which connection and when.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import ssl
 import time
@@ -19,7 +18,7 @@ from typing import Any
 
 import h11
 
-from tests.h11io import read_request, response_bytes
+from tests.h11io import LoopbackServer, read_request, response_bytes
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class Step:
 
     status: int
     body: dict[str, Any] = field(default_factory=dict)
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str | bytes], ...] = ()
     delay_s: float = 0.0
     hang: bool = False
     raw: bytes | None = None
@@ -62,7 +61,7 @@ class Seen:
     body: bytes
 
 
-class FaultServer:
+class FaultServer(LoopbackServer):
     """Start with ``async with FaultServer(script) as server``; ``server.url`` is its address."""
 
     def __init__(
@@ -82,6 +81,7 @@ class FaultServer:
         dated: bool = False,
         login: Step | None = None,
     ) -> None:
+        super().__init__()
         self.script, self.skew_ms, self.tls, self.port = list(script), skew_ms, tls, port
         self.time_body = time_body  # what /api/time answers instead of the clock
         self.date = date  # a Date header on every answer (else h11 sends none)
@@ -94,40 +94,15 @@ class FaultServer:
         self.repeat_last = repeat_last
         self.requests: list[Seen] = []
         self.connections: list[float] = []  # monotonic seconds each was accepted
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.url = ""
 
     def now_ms(self) -> int:
         """The server's clock."""
         return int(time.time() * 1000 + self.skew_ms)
 
-    async def __aenter__(self) -> FaultServer:
-        self._server = await asyncio.start_server(
-            self._accept, "127.0.0.1", self.port, ssl=self.tls
-        )
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"https://localhost:{port}" if self.tls else f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._server.wait_closed(), 2)
-
     @property
     def orders(self) -> list[Seen]:
         """The order requests, in arrival order."""
         return [r for r in self.requests if r.method == "POST"]
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         index = len(self.connections)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import h11
 
-from tests.h11io import read_request, response_bytes
+from tests.h11io import LoopbackServer, read_request, response_bytes
 
 
 @dataclass
@@ -23,33 +23,13 @@ class Received:
     at: float = 0.0  # wall-clock seconds when it arrived
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     """``async with Receiver() as r``: ``r.url``, ``r.got``; ``hang=True`` never answers."""
 
     def __init__(self, *, status: int = 200, hang: bool = False) -> None:
+        super().__init__()
         self.status, self.hang = status, hang
         self.got: list[Received] = []
-        self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
-        self.url = ""
-
-    async def __aenter__(self) -> Receiver:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._handlers):  # hanging ones too: nothing outlives the test
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        await self._server.wait_closed()
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER)

@@ -15,7 +15,7 @@ from email.utils import formatdate
 
 import h11
 
-from tests.h11io import read_request, response_bytes
+from tests.h11io import LoopbackServer, read_request, response_bytes
 
 TIME_PATH = "/api/serverTime"
 
@@ -30,16 +30,14 @@ class Arrived:
     shop_ms: float  # the shop's clock when it arrived
 
 
-class ShopServer:
+class ShopServer(LoopbackServer):
     """``async with ShopServer(skew_ms=1500) as shop``: ``shop.url``, ``shop.requests``."""
 
     def __init__(self, skew_ms: float = 0.0) -> None:
+        super().__init__()
         self.skew_ms = skew_ms
         self.requests: list[Arrived] = []
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._connections = 0
-        self.url = ""
 
     def now_ms(self) -> float:
         """The shop's clock."""
@@ -48,24 +46,6 @@ class ShopServer:
     def paths(self, method: str, target: str) -> list[Arrived]:
         """The requests of one method and target."""
         return [r for r in self.requests if (r.method, r.target) == (method, target)]
-
-    async def __aenter__(self) -> ShopServer:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.wait_for(self._server.wait_closed(), 2)
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         index = self._connections

@@ -280,6 +280,12 @@ def test_a_set_cookie_replaces_the_seed_pair_of_its_name() -> None:
     assert jar.names() == ["lang", "sid"]
 
 
+def test_a_cookie_that_is_not_ascii_is_ignored() -> None:
+    """It could not go back in a Cookie header (RFC 6265's cookie octets are ASCII)."""
+    jar = jar_after(SHOP, "city=北京; Path=/", "ok=1")
+    assert jar.header(SHOP) == "ok=1"
+
+
 def test_a_cookie_of_another_name_leaves_the_seed_as_given() -> None:
     """The seed keeps its own bytes (curl's ``a=1;b=2``) until a pair of it is replaced."""
     jar = jar_after(SHOP, "csrf=c1; Path=/", seed="a=1;b=2")

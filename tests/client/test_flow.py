@@ -152,6 +152,66 @@ class TestTheFormat:
                 r"give 'request' \(one request\) or 'flow'",
             ),
             ([], {}, r"flow: List should have at least 1 item"),
+            ([{**CART, "request": None}, TOKEN, SUBMIT], {}, r"flow\.0 \(cart\)\.request: "),
+            (
+                [{k: v for k, v in CART.items() if k != "name"}, TOKEN, SUBMIT],
+                {},
+                r"flow\.0\.name: Field required",
+            ),
+            (
+                [{**CART, "expect": {"json": "a", "regex": "b"}}, TOKEN, SUBMIT],
+                {},
+                r'flow\.0 \(cart\)\.expect: give "json" or "regex", not both',
+            ),
+            (
+                [{**CART, "expect": {"regex": "("}}, TOKEN, SUBMIT],
+                {},
+                r"flow\.0 \(cart\)\.expect: regex does not compile",
+            ),
+            (
+                [{**CART, "expect": {"status": "200"}}, TOKEN, SUBMIT],
+                {},
+                r"flow\.0 \(cart\)\.expect\.status: ",
+            ),
+            (
+                [{**CART, "save": {"t": {"regex": "(("}}}, TOKEN, SUBMIT],
+                {},
+                r"flow\.0 \(cart\)\.save\.t: regex does not compile",
+            ),
+            (
+                [{**CART, "save": {"t-1": {"json": "a"}}}, TOKEN, SUBMIT],
+                {},
+                r"save: 't-1' is not a name",
+            ),
+            (
+                [{**CART, "save": {"t": {"jsn": "a"}}}, TOKEN, SUBMIT],
+                {},
+                r"flow\.0 \(cart\)\.save\.t\.jsn: unknown field",
+            ),
+            (
+                [{**CART, "retries": 3}, TOKEN, SUBMIT],
+                {},
+                r"flow\.0 \(cart\)\.retries: unknown field",
+            ),
+            (
+                [
+                    {**CART, "rules": {"not_started": [{"json": "code", "equals": 1}]}},
+                    TOKEN,
+                    SUBMIT,
+                ],
+                {},
+                r"flow\.0 \(cart\): rules: only the last step's rules",
+            ),
+            (
+                [
+                    CART,
+                    TOKEN,
+                    {**SUBMIT, "request": {"url": f"{SHOP}/x", "headers": {"X-A": "a\nb"}}},
+                ],
+                {},
+                r"flow\.2 \(submit\)\.request\.headers: header 'X-A' is not valid",
+            ),
+            ("cart", {}, r"flow: Input should be a valid list"),
         ],
     )
     def test_refused(
@@ -306,6 +366,46 @@ class TestCheckout:
         assert verdict.kind is kind
         if kind is Kind.RETRY:
             assert checkout.again(verdict).target == "/api/seckill/token"
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            {"token": "t-1", "soldOut": False},
+            {"token": "t-1", "notStarted": False},
+            {"token": "t-1", "tip": "每人限购1件"},
+            {"token": "t-1", "msg": "not started yet? no: started"},
+        ],
+    )
+    def test_an_earlier_step_is_not_read_by_the_default_regexes(self, data: Any) -> None:
+        """A token's answer that merely mentions sold out, not started or a limit goes on: an
+        earlier step says a refusal only by its own rules, or by the exact JSON codes."""
+        token = {k: v for k, v in TOKEN.items() if k != "rules"}
+        flow = Flow(flow_task(CART, token, SUBMIT), "session=abc")
+        flow.saved.update({"cart_id": "c-7", "price": 12.5})
+        checkout = FlowCheckout(flow, "snp-1", lambda: 5.0)
+        checkout.first(0.0)
+        following = checkout.next(answer(200, {"code": 0, "data": data}))
+        assert not isinstance(following, Verdict)
+        assert checkout.step == "submit"
+        refused = FlowCheckout(flow, "snp-1", lambda: 5.0)
+        refused.first(0.0)
+        assert refused.next(answer(409, {"error": "sold_out"})) == Verdict(
+            Kind.SOLD_OUT, detail="sold_out"
+        )
+
+    @pytest.mark.parametrize(
+        "url", ["http://127.0.0.1:99999/x", "http://[::1/x", "http://shop/a b", "http://shop/下单"]
+    )
+    def test_a_saved_url_that_cannot_be_sent_is_fatal(self, url: str) -> None:
+        submit = {"name": "submit", "request": {"url": "{order_url}"}}
+        token = {**TOKEN, "save": {"order_url": {"json": "data.url"}}}
+        flow = Flow(flow_task(token, submit), "")
+        checkout = FlowCheckout(flow, "snp-1", lambda: 0.0)
+        checkout.first(0.0)
+        verdict = checkout.next(answer(200, {"data": {"url": url}}))
+        assert isinstance(verdict, Verdict)
+        assert verdict.kind is Kind.FATAL
+        assert verdict.detail.startswith("step submit: its URL")
 
     def test_now_ms_is_the_planned_arrival_then_the_server_clock(self) -> None:
         token = {**TOKEN, "request": {"url": "/t?at={now_ms}"}}

@@ -15,7 +15,7 @@ from sniper.client.placeholders import (
     names_in,
 )
 
-KNOWN = (*BUILTINS, "token", "price", "cart_id", "order_url", "flag")
+KNOWN = (*BUILTINS, "token", "price", "cart_id", "order_url", "flag", "inject")
 VALUES: dict[str, object] = {
     "sku_id": "100234567",
     "qty": 2,
@@ -26,6 +26,7 @@ VALUES: dict[str, object] = {
     "cart_id": "c-9",
     "order_url": "https://shop.example/o/1?x=1",
     "flag": True,
+    "inject": '1,"admin":true',
 }
 
 
@@ -42,6 +43,9 @@ VALUES: dict[str, object] = {
         # JSON: inside a string escaped, outside a string as JSON.
         ('{"sku":"{sku_id}","qty":{qty}}', Where.JSON, '{"sku":"100234567","qty":2}'),
         ('{"price":{price},"ok":{flag}}', Where.JSON, '{"price":12.5,"ok":true}'),
+        # Text outside a string: bare when it reads as a number, else a JSON string.
+        ('{"sku":{sku_id},"c":{cart_id}}', Where.JSON, '{"sku":100234567,"c":"c-9"}'),
+        ('{"p":{inject}}', Where.JSON, '{"p":"1,\\"admin\\":true"}'),
         ('{"t":"{token}"}', Where.JSON, '{"t":"a/b+c=\\"d\\""}'),
         ('{"a":{"b":"{cart_id}"},"{x}":1}', Where.JSON, '{"a":{"b":"c-9"},"{x}":1}'),
         ('{"s":"quote \\" then {cart_id}"}', Where.JSON, '{"s":"quote \\" then c-9"}'),

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.client.checkout_shop import Arrival, CheckoutShop
+from tests.client.checkout_shop import Arrival, CheckoutShop, checkout_flow
 from tests.e2e.test_snipe import sniper
 
 SKU = "100234567"
@@ -35,51 +35,6 @@ def opening_in(shop: CheckoutShop, seconds: float) -> int:
     return (int(shop.now_ms() / 1000 + seconds) + 1) * 1000
 
 
-def flow(shop: CheckoutShop, *, cart_name: str = "cart", save_csrf: bool = False) -> list[Any]:
-    """The shop's checkout as a flow, as a user writes it."""
-    cart_save: dict[str, Any] = {
-        "cart_id": {"json": "data.cartId"},
-        "price": {"json": "data.items.0.price"},
-    }
-    if save_csrf:
-        cart_save["csrf"] = {"cookie": "csrf"}
-    return [
-        {
-            "name": cart_name,
-            "when": "before",
-            "request": {
-                "method": "GET",
-                "url": f"{shop.url}/api/cart?sku={{sku_id}}",
-                "headers": {"X-Requested-With": "XMLHttpRequest"},
-            },
-            "expect": {"status": [200], "json": "code", "equals": 0},
-            "save": cart_save,
-        },
-        {
-            "name": "token",
-            "when": "open",
-            "request": {
-                "method": "POST",
-                "url": f"{shop.url}{TOKEN}",
-                "body": '{"sku":"{sku_id}"}',
-            },
-            "save": {"token": {"json": "data.token"}},
-            "rules": {"not_started": [{"json": "code", "equals": 4002}]},
-        },
-        {
-            "name": "submit",
-            "request": {
-                "method": "POST",
-                "url": f"{shop.url}{SUBMIT}",
-                "headers": {"X-Token": "{token}", "Content-Type": "application/json"},
-                "body": '{"cartId":"{cart_id}","price":{price},"token":"{token}",'
-                '"rid":"{request_id}"}',
-            },
-            "rules": {"order_id": [{"json": "data.orderId"}], "sold_out": [{"regex": "售罄"}]},
-        },
-    ]
-
-
 def task_file(
     shop: CheckoutShop,
     tmp_path: Path,
@@ -97,7 +52,7 @@ def task_file(
         "target_time": datetime.fromtimestamp(opening_ms / 1000, tz=UTC).isoformat(),
         "clock": {"url": f"{shop.url}/api/serverTime", "json": "data.now", "unit": "s"},
         "log_file": str(tmp_path / "s.log"),
-        "flow": extra.pop("flow", None) or flow(shop),
+        "flow": extra.pop("flow", None) or checkout_flow(shop.url),
         **extra,
     }
     path = tmp_path / "task.yaml"
@@ -196,7 +151,7 @@ def test_a_failing_expect_ends_the_task_before_the_opening(
     """The cart answers code 4004 (no such item): exit 1 at pre-flight, well before the opening,
     a line naming the step, nothing of the ``open`` steps sent."""
     opening = opening_in(shop, 8)
-    path = task_file(shop, tmp_path, opening, flow=flow(shop, cart_name="basket"))
+    path = task_file(shop, tmp_path, opening, flow=checkout_flow(shop.url, cart_name="basket"))
     done = sniper("run", str(path), cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert shop.now_ms() < opening
@@ -218,7 +173,9 @@ def test_with_no_time_for_a_pre_flight_the_before_steps_run_at_preheat(
     opening = opening_in(shop, 1.5)
     if on_sale:
         shop.sale(SKU, opening, stock=5)
-    path = task_file(shop, tmp_path, opening, preheat_ms=4000, flow=flow(shop, cart_name="basket"))
+    path = task_file(
+        shop, tmp_path, opening, preheat_ms=4000, flow=checkout_flow(shop.url, cart_name="basket")
+    )
     done = sniper("run", str(path), cwd=tmp_path)
     output = done.stdout + done.stderr
     assert len(of(shop.arrivals, CART)) == 1
@@ -252,7 +209,7 @@ def test_check_runs_the_before_step_and_the_clock_and_sends_no_open_step(
     cookie's value not in full), when it would fire; no token or submit request."""
     opening = opening_in(shop, 60)
     shop.sale(SKU, opening)
-    path = task_file(shop, tmp_path, opening, flow=flow(shop, save_csrf=True))
+    path = task_file(shop, tmp_path, opening, flow=checkout_flow(shop.url, save_csrf=True))
     done = sniper("check", str(path), cwd=tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output

@@ -48,6 +48,9 @@ class BeforeResult:
     refused: str = ""
     #: The steps that ran, in order, with their HTTP status (None: no answer).
     statuses: dict[str, int | None] = field(default_factory=dict)
+    #: The failure was no answer (a timeout, a broken connection), not a wrong one: worth
+    #: trying again later.
+    unanswered: bool = False
 
     @property
     def ok(self) -> bool:
@@ -83,7 +86,8 @@ async def run_before(
                 response = await here.request(built.call, timeout_s())
             except ConnectionBroken as exc:
                 statuses[step.name] = None
-                return BeforeResult(saved, f"step {step.name}: {exc}", statuses=statuses)
+                failure = f"step {step.name}: {exc}"
+                return BeforeResult(saved, failure, statuses=statuses, unanswered=True)
             statuses[step.name] = response.status
             if response.status in (401, 403):
                 flow.jar.update(built.url, response.headers)

@@ -132,9 +132,30 @@ class Burst:
     async def _course(
         self, seq: int, conn: Connection, checkout: Checkout, sent_at: float, policy: RetryPolicy
     ) -> None:
-        """One connection's course after the burst: its answer, the checkout's next step at
-        once, or another try when the policy allows. All of it on this connection, as its own
-        answers arrive."""
+        """One connection's course after the burst (see :meth:`_go`); a surprise ends this
+        connection's course, said and logged, never unseen."""
+        try:
+            await self._go(seq, conn, checkout, sent_at, policy)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the other connections go on
+            detail = f"connection {seq} stopped: {type(exc).__name__}"
+            policy.after(failure(detail), self._now())
+            self._record(
+                seq,
+                0,
+                checkout.step,
+                self._now(),
+                verdict=failure(detail),
+                response=None,
+                outcome="error",
+            )
+
+    async def _go(
+        self, seq: int, conn: Connection, checkout: Checkout, sent_at: float, policy: RetryPolicy
+    ) -> None:
+        """Its answer, the checkout's next step at once, or another try when the policy allows.
+        All of it on this connection, as its own answers arrive."""
         attempt = 1
         while True:
             step = checkout.step
@@ -152,8 +173,9 @@ class Burst:
                     outcome="cancelled",
                 )
                 raise
-            if isinstance(answer, HttpCall):  # the next step leaves first, then is told
-                next_at = await self._next_step(conn, answer, policy)
+            pending: HttpCall | None = None
+            if isinstance(answer, HttpCall):
+                went = self._next_step(conn, answer, policy)
                 self._record(
                     seq,
                     attempt,
@@ -163,21 +185,24 @@ class Burst:
                     response=response,
                     outcome="next",
                 )
-                if next_at is None:
+                if isinstance(went, float):
+                    sent_at = went
+                    continue
+                if went is None:
                     return
-                sent_at = next_at
-                continue
-            verdict = answer
+                verdict, pending = went, answer
+            else:
+                verdict = answer
+                self._record(seq, attempt, step, sent_at, verdict=verdict, response=response)
             next_at = policy.after(verdict, self._now())
             if not policy.may_send:
                 self._stop.set()
-            self._record(seq, attempt, step, sent_at, verdict=verdict, response=response)
             if next_at is None:
                 return
             await self._sleep_until(next_at)
             if not policy.may_retry(self._now()):
                 return
-            resent = await self._resend(conn, checkout, verdict, policy)
+            resent = await self._resend(conn, checkout, verdict, policy, pending)
             if resent is None:
                 return
             sent_at, attempt = resent, attempt + 1
@@ -192,29 +217,41 @@ class Burst:
             return failure(str(exc)), None
         return checkout.next(response), response
 
-    async def _next_step(
+    def _next_step(
         self, conn: Connection, call: HttpCall, policy: RetryPolicy
-    ) -> float | None:
-        """Send a checkout's next step on ``conn`` now (opened again if the shop closed it);
-        None when nothing may be sent any more."""
+    ) -> float | Verdict | None:
+        """A checkout's next step, sent at once on ``conn``: when it left; None if nothing may
+        be sent any more; a verdict when it must go as a retry (the shop closed the connection,
+        or the write failed)."""
         if not policy.may_send:
             return None
         if not conn.is_open:
-            try:
-                await conn.open(
-                    min(self._task.timeout_s, max(0.001, policy.time_left_s(self._now())))
-                )
-            except ConnectionBroken as exc:
-                policy.after(failure(str(exc)), self._now())
-                return None
-        conn.prepare(call)
-        return conn.fire()
+            return failure("the connection closed before the next step")
+        return self._send(conn, call)
+
+    def _send(self, conn: Connection, call: HttpCall) -> float | Verdict:
+        """Write ``call`` on ``conn`` now: when it left, or why it could not (a request that
+        cannot be built is fatal: it would be the same on every try)."""
+        try:
+            conn.prepare(call)
+        except ConnectionBroken as exc:
+            return Verdict(Kind.FATAL, detail=str(exc))
+        try:
+            return conn.fire()
+        except ConnectionBroken as exc:
+            return failure(str(exc))
 
     async def _resend(
-        self, conn: Connection, checkout: Checkout, verdict: Verdict, policy: RetryPolicy
+        self,
+        conn: Connection,
+        checkout: Checkout,
+        verdict: Verdict,
+        policy: RetryPolicy,
+        pending: HttpCall | None = None,
     ) -> float | None:
-        """Send what the checkout retries after ``verdict`` on ``conn``, reconnecting if it
-        broke; None if out of time, or if that request cannot be built."""
+        """Send ``pending`` (a next step the connection could not take), or what the checkout
+        retries after ``verdict``, on ``conn``, reconnecting if it broke; None if out of time,
+        or if that request cannot be built or sent."""
         while not conn.is_open:
             try:
                 await conn.open(
@@ -228,14 +265,24 @@ class Burst:
         if not policy.may_send:  # decided while we were reconnecting
             return None
         try:
-            call = checkout.again(verdict)
+            call = pending or checkout.again(verdict)
         except StepFailed as exc:
-            policy.after(Verdict(Kind.FATAL, detail=str(exc)), self._now())
-            self._stop.set()
-            self._reporter.fatal(str(exc))
+            self._halt(policy, str(exc))
             return None
-        conn.prepare(call)
-        return conn.fire()
+        sent = self._send(conn, call)
+        if isinstance(sent, Verdict):
+            if sent.kind is Kind.FATAL:
+                self._halt(policy, sent.detail)
+            else:
+                policy.after(sent, self._now())
+            return None
+        return sent
+
+    def _halt(self, policy: RetryPolicy, detail: str) -> None:
+        """Nothing more can be sent: said once, and every connection stops."""
+        policy.after(Verdict(Kind.FATAL, detail=detail), self._now())
+        self._stop.set()
+        self._reporter.fatal(detail)
 
     async def _sleep_until(self, at: float) -> None:
         """Until ``at`` (local monotonic ms), or until the run stops sending."""

@@ -39,6 +39,13 @@ def header_safe(value: str, field: str) -> str:
     return value
 
 
+def dotted_path(value: str | None) -> str | None:
+    """A JSON path as task files write it (``data.items.0.price``): no empty step."""
+    if value is not None and "" in value.split("."):
+        raise ValueError("json: must be a dotted path like data.items.0.price (no empty step)")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -58,6 +65,11 @@ class Match(_Strict):
     equals: Any = None
     regex: str | None = None
 
+    @field_validator("json_path")
+    @classmethod
+    def _dotted(cls, value: str | None) -> str | None:
+        return dotted_path(value)
+
     @model_validator(mode="after")
     def _one_kind(self) -> Match:
         if (self.json_path is None) == (self.regex is None):
@@ -76,10 +88,17 @@ class HttpRequest(_Strict):
     ``url``, header values and ``body`` may hold ``{sku_id}``, ``{qty}`` and ``{request_id}``.
     """
 
-    method: str = "POST"
+    method: Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}$")] = "POST"
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _sendable_url(cls, value: str) -> str:
+        if not _URL_TEXT.fullmatch(value):
+            raise ValueError("must be a URL without spaces or non-ASCII (percent-encode them)")
+        return value
 
     @field_validator("headers")
     @classmethod
@@ -137,6 +156,11 @@ class Save(_Strict):
     header: str | None = Field(None, min_length=1)
     cookie: str | None = Field(None, min_length=1)
 
+    @field_validator("json_path")
+    @classmethod
+    def _dotted(cls, value: str | None) -> str | None:
+        return dotted_path(value)
+
     @model_validator(mode="after")
     def _one_kind(self) -> Save:
         given = [k for k in ("json_path", "regex", "header", "cookie") if getattr(self, k)]
@@ -169,6 +193,11 @@ class Expect(_Strict):
     json_path: str | None = Field(None, alias="json", min_length=1)
     equals: Any = None
     regex: str | None = None
+
+    @field_validator("json_path")
+    @classmethod
+    def _dotted(cls, value: str | None) -> str | None:
+        return dotted_path(value)
 
     @model_validator(mode="after")
     def _one_rule(self) -> Expect:
@@ -369,6 +398,11 @@ def check_flow(flow: list[Step], base_url: str) -> None:
         for name in (n for text in templates for n in names_in(text, known)):
             if name not in BUILTINS and name not in saved:
                 later = next(s.name for s in flow if name in s.save)
+                if later == step.name:
+                    raise ValueError(
+                        f"{where}: {{{name}}} is saved from this step's own answer: its "
+                        "request cannot send it"
+                    )
                 raise ValueError(f"{where}: {{{name}}} is saved only by a later step ({later})")
         for name in step.save:
             _check_save_name(name, saved, where)
@@ -388,6 +422,11 @@ def _check_place(flow: list[Step], index: int, where: str) -> None:
         raise ValueError(f"{where}: the name {step.name} is used twice")
     if step.when == "before" and index > 0 and flow[index - 1].when == "open":
         raise ValueError(f"{where}: a 'before' step cannot follow an 'open' step")
+    if step is flow[-1] and "expect" in step.model_fields_set:
+        raise ValueError(
+            f"{where}: expect: the last step's answer is read by its rules (order_id, "
+            "sold_out…), not by expect"
+        )
     if step.rules is not None and step is not flow[-1]:
         extra = sorted(step.rules.model_fields_set - EARLY_RULES)
         if extra or step.when == "before":
@@ -410,11 +449,11 @@ def _step_origin(url: str, where: str) -> tuple[str, str, int | None] | None:
     """The origin of a step's URL; None for a URL that is one placeholder (known when sent)."""
     if re.fullmatch(r"\{[A-Za-z_][A-Za-z0-9_]*\}", url):
         return None
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise ValueError(f"{where}: request.url has a bad port") from None
+        raise ValueError(f"{where}: request.url has a bad host or port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"{where}: request.url must be an http:// or https:// URL, or a path starting with /"

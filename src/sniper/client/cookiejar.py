@@ -301,9 +301,10 @@ def _parse_seed(seed: str) -> list[_SeedPair]:
 
 
 def _well_formed(line: str) -> bool:
-    """A name=value first (RFC 6265 5.2 ignores the line otherwise), no control character, and
-    not so long that it could not hold a cookie we would keep."""
-    if len(line) > MAX_SET_COOKIE_CHARS or _CONTROL.search(line):
+    """A name=value first (RFC 6265 5.2 ignores the line otherwise), no control character, only
+    ASCII (a cookie's octets, RFC 6265 4.1.1: another character could not go back in a Cookie
+    header), and not so long that it could not hold a cookie we would keep."""
+    if len(line) > MAX_SET_COOKIE_CHARS or _CONTROL.search(line) or not line.isascii():
         return False
     name, eq, _ = line.partition(";")[0].partition("=")
     return bool(eq and name.strip())

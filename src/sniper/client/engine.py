@@ -80,6 +80,7 @@ class Sniper:
             cookie=self.shop.platform.cookie,
             clock=self.clock,
             request_id=self.request_id,
+            more_secrets=self.shop.platform.secret_values,
         )
         self.keeper = ClockKeeper(
             task, self.shop, self.reporter, clocks or ClockBoard(fresh_ms=0.0)
@@ -171,25 +172,9 @@ class Sniper:
     async def _before_again(self, conn: Connection, plan: FirePlan) -> bool:
         """The ``before`` steps again at preheat (their values may have expired), on a burst
         connection, bounded so as to end before the warming; a failure keeps the pre-flight's
-        values. When the pre-flight gave none (it could not run, or the shop was unreachable),
-        they run unbounded by the warming (late beats never) and a failure ends the run as at
-        the pre-flight. False: the run ends, :attr:`_ended_early` says how."""
-
-        def server_now() -> float:
-            return plan.clock.server_time(self.now())
-
+        values. False: the run ends, :attr:`_ended_early` says how."""
         if not self._steps_ready:
-            result = await self.shop.platform.before_opening(
-                conn,
-                request_id=self.request_id,
-                timeout_s=lambda: self.task.timeout_s,
-                server_now_ms=server_now,
-            )
-            if result is None:
-                return True
-            checked = Checked(refused=result.refused, before=result)
-            self.reporter.preflight(checked, at_server_ms=server_now())
-            return self._goes_on(checked)
+            return await self._before_late(conn, plan)
 
         def limit() -> float:
             return max(0.001, min(self.task.timeout_s, (plan.warm_at - self.now()) / 1000))
@@ -197,7 +182,10 @@ class Sniper:
         try:
             async with asyncio.timeout(max(0.001, (plan.warm_at - self.now()) / 1000)):
                 result = await self.shop.platform.before_opening(
-                    conn, request_id=self.request_id, timeout_s=limit, server_now_ms=server_now
+                    conn,
+                    request_id=self.request_id,
+                    timeout_s=limit,
+                    server_now_ms=lambda: plan.clock.server_time(self.now()),
                 )
         except TimeoutError:
             await conn.aclose()  # a request may be on its way: the connection is opened anew
@@ -211,6 +199,26 @@ class Sniper:
             return False
         self.reporter.steps_again(result)
         return True
+
+    async def _before_late(self, conn: Connection, plan: FirePlan) -> bool:
+        """The ``before`` steps when the pre-flight gave no values (it could not run, or had no
+        answer): unbounded by the warming (late beats never), reported as a pre-flight, and any
+        failure ends the run, since the ``open`` steps cannot be built without them."""
+        at = plan.clock.server_time(self.now())
+        result = await self.shop.platform.before_opening(
+            conn,
+            request_id=self.request_id,
+            timeout_s=lambda: self.task.timeout_s,
+            server_now_ms=lambda: plan.clock.server_time(self.now()),
+        )
+        if result is None:
+            return True
+        checked = Checked(refused=result.refused, before=result)
+        self.reporter.preflight(checked, at_server_ms=at)
+        if result.unanswered:
+            self._ended_early = RunSummary(Result.FATAL, detail=result.failure)
+            return False
+        return self._goes_on(checked)
 
     async def _fire(self, plan: FirePlan) -> RunSummary:
         """Preheat, warm, the burst and its retries, the outcome."""

@@ -32,10 +32,25 @@ from sniper.client.placeholders import (
 )
 from sniper.errors import ConfigError
 
+#: What a request target may hold: printable ASCII, no space.
+_REQUEST_TARGET = re.compile(r"[\x21-\x7e]+")
 #: Never taken from the step: the connection and the jar say these.
 _OWN_HEADERS = frozenset({"cookie", "host", "content-length"})
-#: The earlier ``open`` steps' refusals: the task's defaults for the kinds they may say.
-_EARLY_DEFAULTS = HttpRules()
+
+
+def _exact_only(rules: HttpRules) -> HttpRules:
+    """The defaults an earlier ``open`` step is read by: only the exact JSON codes, never the
+    default regexes (a token's answer may well say ``"soldOut":false`` or 每人限购1件)."""
+    return rules.model_copy(
+        update={
+            kind: [m for m in getattr(rules, kind) if m.json_path is not None]
+            for kind in ("sold_out", "not_started", "limit_reached")
+        }
+    )
+
+
+#: The earlier ``open`` steps' refusals when they have no ``rules`` of their own.
+_EARLY_DEFAULTS = _exact_only(HttpRules())
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +117,8 @@ class Flow:
         self.jar = jar if jar is not None else CookieJar(cookie)
         #: What the ``before`` steps saved, the last time they ran.
         self.saved: dict[str, object] = {}
+        #: Every text any step saved: never logged or shown.
+        self.secrets: set[str] = set()
         self._forms = {s.name: _Form.of(s, task.base_url, self.known) for s in self.steps}
         first = step_url(self.steps[self.opening].request.url, task.base_url)
         self.origin = Origin.from_url(task.base_url if first.startswith("{") else first)
@@ -139,13 +156,22 @@ class Flow:
             raise StepFailed(f"step {step.name}: {exc}") from None
         except ConfigError as exc:
             raise StepFailed(str(exc)) from None
-        origin = form.origin or Origin.from_url(url)
-        if not origin.host or origin.scheme not in ("http", "https"):
+        try:
+            origin = form.origin or Origin.from_url(url)
+        except ValueError:  # a bad port or host in a URL a value made
+            origin = None
+        target = _target(url) if origin is not None else ""
+        if origin is None or not origin.host or origin.scheme not in ("http", "https"):
             raise StepFailed(f"step {step.name}: its URL is not an http(s) URL once filled")
+        if not _REQUEST_TARGET.fullmatch(target):
+            raise StepFailed(
+                f"step {step.name}: its URL holds what cannot be sent once filled (a space, a "
+                "line break, a character that is not ASCII)"
+            )
         cookie = self.jar.header(url)
         if cookie:
             headers.append(("Cookie", cookie))
-        call = HttpCall(form.method, _target(url), tuple(headers), body)
+        call = HttpCall(form.method, target, tuple(headers), body)
         return Built(step, url, origin, call)
 
     def ready_cookies(self) -> None:
@@ -178,6 +204,8 @@ class Flow:
             if value is None or value == "":
                 raise StepFailed(f"{where}: save {name}: {save.source} is not in the answer")
             found[name] = value
+            if isinstance(value, str):  # a token, an id: text; a number is no secret
+                self.secrets.add(value)
         return found
 
 

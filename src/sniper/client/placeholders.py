@@ -102,28 +102,39 @@ class Template:
             return self.pieces[0]
         out = [self.pieces[0]]
         for (name, write), piece in zip(self.slots, self.pieces[1:], strict=True):
-            out.append(write(as_text(_value(values, name))))
+            out.append(write(_value(values, name)))
             out.append(piece)
         return "".join(out)
 
 
-_Write = Callable[[str], str]
+_Write = Callable[[object], str]
+#: A JSON scalar written bare: a number, true, false, null.
+_JSON_SCALAR = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
 
 
-def _as_is(text: str) -> str:
-    return text
+def _as_is(value: object) -> str:
+    return as_text(value)
 
 
-def _url_value(text: str) -> str:
-    return quote(text, safe="")
+def _url_value(value: object) -> str:
+    return quote(as_text(value), safe="")
 
 
-def _form_value(text: str) -> str:
-    return quote_plus(text, safe="")
+def _form_value(value: object) -> str:
+    return quote_plus(as_text(value), safe="")
 
 
-def _json_string_value(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)[1:-1]
+def _json_string_value(value: object) -> str:
+    return json.dumps(as_text(value), ensure_ascii=False)[1:-1]
+
+
+def _json_value(value: object) -> str:
+    """A value outside a JSON string: itself as JSON. Text that reads as a number (or true,
+    false, null) stays bare, as a template writes ``"price":{price}``; any other text is a JSON
+    string, so that a value can never add members of its own."""
+    if isinstance(value, str) and not _JSON_SCALAR.fullmatch(value):
+        return json.dumps(value, ensure_ascii=False)
+    return as_text(value)
 
 
 def _writer(where: Where, whole_url: bool, in_json_string: bool) -> _Write:
@@ -131,8 +142,8 @@ def _writer(where: Where, whole_url: bool, in_json_string: bool) -> _Write:
         return _url_value
     if where is Where.FORM:
         return _form_value
-    if where is Where.JSON and in_json_string:
-        return _json_string_value
+    if where is Where.JSON:
+        return _json_string_value if in_json_string else _json_value
     return _as_is
 
 

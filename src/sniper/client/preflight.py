@@ -40,8 +40,10 @@ class Checked:
 
     @property
     def steps_failed(self) -> str:
-        """Why a ``before`` step failed, or ""."""
-        return self.before.failure if self.before is not None else ""
+        """Why a ``before`` step was answered wrongly, or "" (a step that got no answer is not
+        a failure here: the steps run again at preheat)."""
+        before = self.before
+        return before.failure if before is not None and not before.unanswered else ""
 
 
 async def preflight(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from sniper.client.before import BeforeResult
@@ -35,10 +36,17 @@ class Reporter:
     """One task's console, run log and notifier."""
 
     def __init__(
-        self, task: TaskConfig, console: Console, *, cookie: str, clock: Clock, request_id: str
+        self,
+        task: TaskConfig,
+        console: Console,
+        *,
+        cookie: str,
+        clock: Clock,
+        request_id: str,
+        more_secrets: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.task, self.console, self.clock, self.request_id = task, console, clock, request_id
-        hidden = Secrets.of_cookie(cookie)
+        hidden = Secrets.of_cookie(cookie, more=more_secrets)
         self.log = RunLog(task.log_file, task.name, secrets=hidden)
         console.secrets = hidden
         self._cookie = cookie
@@ -108,6 +116,8 @@ class Reporter:
             self.console.say(
                 "preflight_unreachable", detail=self.console.detail(checked.unreachable)
             )
+        elif checked.before is not None and checked.before.unanswered:
+            self.console.say("preflight_unreachable", detail=checked.before.failure)
         bad = checked.failed
         before = checked.before
         self.log.event(
@@ -124,7 +134,7 @@ class Reporter:
                 self.console.cookie_hint(self.task.platform, self._cookie, checked.refused)
             else:
                 self.tell("pre-flight failed", detail)
-        elif before is not None and not bad:
+        elif before is not None and before.ok and not bad:
             self.console.say(
                 "preflight_steps", steps=", ".join(before.statuses), saved=", ".join(before.saved)
             )

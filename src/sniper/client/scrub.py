@@ -10,7 +10,7 @@ bound for the console goes through :func:`printable`, and every logged record th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 # C0 and C1 controls, DEL, bidi overrides and isolates, line and paragraph separators.
@@ -21,6 +21,12 @@ _UNPRINTABLE = re.compile(
 #: that short guards nothing anyway.
 MIN_SECRET_CHARS = 4
 HIDDEN = "[redacted]"
+
+
+def _longest_first(values: Iterable[str]) -> list[str]:
+    """The values long enough to hide, longest first, so that a value inside another is not
+    hidden piecemeal."""
+    return sorted({v for v in values if len(v) >= MIN_SECRET_CHARS}, key=len, reverse=True)
 
 
 def printable(text: str) -> str:
@@ -35,24 +41,29 @@ def log_line(line: str) -> str:
 
 
 class Secrets:
-    """Values never to be logged: the cookie header and each of its cookies' values."""
+    """Values never to be logged: the cookie header and each of its cookies' values, and those
+    that ``more`` answers at the time (what a shop handed out during the run: saved tokens, the
+    cookies it set)."""
 
-    def __init__(self, values: Iterable[str] = ()) -> None:
-        # Longest first, so that a value inside another is not hidden piecemeal.
-        self.values = sorted(
-            {v for v in values if len(v) >= MIN_SECRET_CHARS}, key=len, reverse=True
-        )
+    def __init__(
+        self, values: Iterable[str] = (), *, more: Callable[[], Iterable[str]] | None = None
+    ) -> None:
+        self.values = _longest_first(values)
+        self._more = more
 
     @classmethod
-    def of_cookie(cls, cookie: str) -> Secrets:
+    def of_cookie(cls, cookie: str, *, more: Callable[[], Iterable[str]] | None = None) -> Secrets:
         """The cookie header ``a=1; b=2`` and every value in it."""
         parts = [p.strip() for p in cookie.split(";")]
         values = [p.partition("=")[2].strip() for p in parts]
-        return cls([cookie.strip(), *parts, *values])
+        return cls([cookie.strip(), *parts, *values], more=more)
 
     def hide(self, text: str) -> str:
         """``text`` with every secret replaced."""
-        for value in self.values:
+        values = (
+            self.values if self._more is None else _longest_first([*self.values, *self._more()])
+        )
+        for value in values:
             if value in text:
                 text = text.replace(value, HIDDEN)
         return text

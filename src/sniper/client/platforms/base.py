@@ -7,7 +7,7 @@ way to find an order the account already holds, and probes for ``sniper check``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -77,6 +77,11 @@ class Platform(ABC):
         ``conn`` (an ``http`` flow's ``before`` steps), and what came of them; None: nothing to
         do."""
         return None
+
+    def secret_values(self) -> Iterable[str]:
+        """What the shop handed out so far that must not be logged or shown (beyond the
+        task's cookie): a flow's saved values, the cookies the shop set."""
+        return ()
 
     def carries_request_id(self) -> bool:
         """Whether every request of a run carries the run's one request id, so that the shop can

@@ -10,7 +10,7 @@ configurable rules (:class:`~sniper.client.config.HttpRules`, :mod:`sniper.clien
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sniper.client.answers import classify
 from sniper.client.before import BeforeResult, run_before
@@ -52,6 +52,10 @@ class HttpPlatform(Platform):
     def origin(self) -> Origin:
         """Where the ``open`` steps go."""
         return self.flow.origin
+
+    def secret_values(self) -> Iterable[str]:
+        """Every value the flow saved and every cookie in its jar."""
+        return [*self.flow.secrets, *self.flow.jar.values()]
 
     def carries_request_id(self) -> bool:
         """Whether an ``open`` step has a ``{request_id}`` to fill."""
