@@ -3,8 +3,8 @@ free loopback port and a private Unix socket directory, trust authentication, on
 (fast shutdown) by its pid and its directory removed on exit.
 
 The binaries are found on PATH or in Debian's ``/usr/lib/postgresql/<version>/bin`` (not on PATH
-after ``apt-get install postgresql``). PostgreSQL refuses to run as root: as root, the server runs as
-the unprivileged ``postgres`` account that Debian's package creates, and owns its directory.
+after ``apt-get install postgresql``). PostgreSQL refuses to run as root: as root, the server runs
+as the unprivileged ``postgres`` account that Debian's package creates, and owns its directory.
 """
 
 from __future__ import annotations
