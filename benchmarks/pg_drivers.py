@@ -11,10 +11,10 @@ batch, each with both drivers, one connection, against a private server (tests/p
   statement's rows, so it awaits each statement in turn.
 
 Prints reservations/s and p50/p99 batch latency for each batch size, and the ratio of psycopg to
-asyncpg measured in the same run.
+asyncpg measured in the same run (interleaved rounds, the median round shown).
 
-    .venv/bin/pip install asyncpg 'psycopg[binary]'
-    .venv/bin/python benchmarks/pg_drivers.py [--seconds 3] [--sizes 1,16,128]
+    .venv/bin/pip install asyncpg 'psycopg[binary]'   # asyncpg also comes with the test extra
+    .venv/bin/python benchmarks/pg_drivers.py [--seconds 1] [--rounds 3] [--sizes 1,16,128]
 """
 
 from __future__ import annotations
@@ -156,8 +156,8 @@ async def measure(
     }
 
 
-async def bench(url: str, sizes: list[int], seconds: float) -> None:
-    """Every (mode, size) with both drivers back to back, then the table."""
+async def bench(url: str, sizes: list[int], seconds: float, rounds: int) -> None:
+    """Every (mode, size): both drivers in interleaved rounds, the median round of each shown."""
     setup = await asyncpg.connect(url)
     await setup.execute(SCHEMA)
     await setup.execute("INSERT INTO items VALUES ($1, $2)", ITEM, STOCK)
@@ -166,13 +166,16 @@ async def bench(url: str, sizes: list[int], seconds: float) -> None:
     ids = itertools.count()
     print(f"{'mode':<11}{'batch':>6}  {'driver':<8}{'resv/s':>10}{'p50 ms':>9}{'p99 ms':>9}  ratio")
     for mode, size in itertools.product(("function", "statements"), sizes):
-        found = {}
-        for name, (function, statements, _) in drivers.items():
-            run = function if mode == "function" else statements
+        runs = {name: r[0] if mode == "function" else r[1] for name, r in drivers.items()}
+        for run in runs.values():
             await measure(run, size, min(0.3, seconds), ids)  # warm-up: plans, caches
-            found[name] = await measure(run, size, seconds, ids)
-        ratio = found["psycopg"]["per_s"] / found["asyncpg"]["per_s"]
-        for name, r in found.items():
+        found: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
+        for _ in range(rounds):
+            for name, run in runs.items():
+                found[name].append(await measure(run, size, seconds, ids))
+        median = {name: _median(results) for name, results in found.items()}
+        ratio = median["psycopg"]["per_s"] / median["asyncpg"]["per_s"]
+        for name, r in median.items():
             tail = f"  psycopg/asyncpg {ratio:.2f}" if name == "psycopg" else ""
             print(
                 f"{mode:<11}{size:>6}  {name:<8}{r['per_s']:>10.0f}"
@@ -182,16 +185,26 @@ async def bench(url: str, sizes: list[int], seconds: float) -> None:
         await close()
 
 
+def _median(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median throughput."""
+    ranked = sorted(results, key=lambda r: float(r["per_s"]))
+    return ranked[len(ranked) // 2]
+
+
 def main() -> None:
     """Starts a private PostgreSQL, runs the comparison, stops it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="per driver, mode and size")
+    parser.add_argument("--seconds", type=float, default=1.0, help="per round, driver, mode, size")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median shown)")
     parser.add_argument("--sizes", default="1,16,128", help="batch sizes, comma-separated")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with pg_server() as server:
-        print(f"PostgreSQL at {server.url}, {args.seconds} s per driver, mode and batch size")
-        asyncio.run(bench(server.url, sizes, args.seconds))
+        print(
+            f"PostgreSQL at {server.url}: {args.rounds} interleaved rounds of {args.seconds} s "
+            "per driver, mode and batch size (median round)"
+        )
+        asyncio.run(bench(server.url, sizes, args.seconds, args.rounds))
 
 
 if __name__ == "__main__":
