@@ -13,6 +13,7 @@ from sniper.clock import ManualClock
 from sniper.store.app import create_app
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings
+from tests.pg_servers import pg_server
 from tests.redis_servers import flush, redis_cluster, redis_server
 from tests.store_backends import BACKENDS, Snapshot
 
@@ -96,6 +97,13 @@ def redis_cluster_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[li
     """One private 3-master Redis Cluster for the whole run."""
     with redis_cluster(tmp_path_factory.mktemp("cluster")) as ports:
         yield ports
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """``postgresql://`` of one private PostgreSQL server for the whole run, stopped at its end."""
+    with pg_server() as server:
+        yield server.url
 
 
 @pytest.fixture
