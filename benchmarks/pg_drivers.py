@@ -13,7 +13,7 @@ batch, each with both drivers, one connection, against a private server (tests/p
 Prints reservations/s and p50/p99 batch latency for each batch size, and the ratio of psycopg to
 asyncpg measured in the same run (interleaved rounds, the median round shown).
 
-    .venv/bin/pip install asyncpg 'psycopg[binary]'   # asyncpg also comes with the test extra
+    .venv/bin/pip install -e '.[dev]'   # asyncpg (the test extra) and psycopg (dev)
     .venv/bin/python benchmarks/pg_drivers.py [--seconds 1] [--rounds 3] [--sizes 1,16,128]
 """
 
