@@ -152,7 +152,11 @@ BAD: list[tuple[str, dict[str, Any] | str, str]] = [
     ("cookie-line-break", {"cookie": "session=abc\nuid=7"}, "cookie: only printable ASCII"),
     ("bad-port", {"base_url": "http://127.0.0.1:99999"}, "base_url: has a bad port"),
     ("missing-ca-file", {"ca_file": "/nonexistent/ca.pem"}, "ca_file: /nonexistent/ca.pem is not"),
-    ("bad-regex", {"rules": {"sold_out": [{"regex": "("}]}}, "rules.sold_out.0: regex does not"),
+    (
+        "bad-regex",
+        {"rules": {"sold_out": [{"regex": "("}]}},
+        "rules.sold_out.0.regex: regex does not",
+    ),
     ("cookie-non-ascii", {"cookie": "session=abcé"}, "cookie: only printable ASCII"),
     (
         "http-header-final-line-break",

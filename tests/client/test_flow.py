@@ -166,7 +166,7 @@ class TestTheFormat:
             (
                 [{**CART, "expect": {"regex": "("}}, TOKEN, SUBMIT],
                 {},
-                r"flow\.0 \(cart\)\.expect: regex does not compile",
+                r"flow\.0 \(cart\)\.expect\.regex: regex does not compile",
             ),
             (
                 [{**CART, "expect": {"status": "200"}}, TOKEN, SUBMIT],
@@ -176,7 +176,7 @@ class TestTheFormat:
             (
                 [{**CART, "save": {"t": {"regex": "(("}}}, TOKEN, SUBMIT],
                 {},
-                r"flow\.0 \(cart\)\.save\.t: regex does not compile",
+                r"flow\.0 \(cart\)\.save\.t\.regex: regex does not compile",
             ),
             (
                 [{**CART, "save": {"t-1": {"json": "a"}}}, TOKEN, SUBMIT],

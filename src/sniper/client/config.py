@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from sniper.client.notify import Channel
@@ -39,11 +47,24 @@ def header_safe(value: str, field: str) -> str:
     return value
 
 
-def dotted_path(value: str | None) -> str | None:
-    """A JSON path as task files write it (``data.items.0.price``): no empty step."""
-    if value is not None and "" in value.split("."):
-        raise ValueError("json: must be a dotted path like data.items.0.price (no empty step)")
+def _dotted(value: str) -> str:
+    if "" in value.split("."):
+        raise ValueError("must be a dotted path like data.items.0.price (no empty step)")
     return value
+
+
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:  # found now, not at the opening
+        raise ValueError(f"regex does not compile: {exc}") from None
+    return value
+
+
+#: A JSON path as task files write it (``data.items.0.price``): no empty step.
+JsonPath = Annotated[str, AfterValidator(_dotted)]
+#: A regex, compiled when the file is read.
+Pattern = Annotated[str, AfterValidator(_compiles)]
 
 
 class _Strict(BaseModel):
@@ -61,24 +82,14 @@ class RetryConfig(_Strict):
 class Match(_Strict):
     """A rule on a response body: a JSON path (dotted, list indices as numbers) or a regex."""
 
-    json_path: str | None = Field(None, alias="json")
+    json_path: JsonPath | None = Field(None, alias="json")
     equals: Any = None
-    regex: str | None = None
-
-    @field_validator("json_path")
-    @classmethod
-    def _dotted(cls, value: str | None) -> str | None:
-        return dotted_path(value)
+    regex: Pattern | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Match:
         if (self.json_path is None) == (self.regex is None):
             raise ValueError('give one of "json" or "regex"')
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:  # found now, not at the opening
-                raise ValueError(f"regex does not compile: {exc}") from None
         return self
 
 
@@ -151,15 +162,10 @@ class Save(_Strict):
     """Where a step finds a value to keep for later steps: a JSON path, a regex's one group, a
     header, or a cookie the shop set."""
 
-    json_path: str | None = Field(None, alias="json", min_length=1)
-    regex: str | None = None
+    json_path: JsonPath | None = Field(None, alias="json", min_length=1)
+    regex: Pattern | None = None
     header: str | None = Field(None, min_length=1)
     cookie: str | None = Field(None, min_length=1)
-
-    @field_validator("json_path")
-    @classmethod
-    def _dotted(cls, value: str | None) -> str | None:
-        return dotted_path(value)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Save:
@@ -167,10 +173,7 @@ class Save(_Strict):
         if len(given) != 1:
             raise ValueError('give one of "json", "regex", "header" or "cookie"')
         if self.regex is not None:
-            try:
-                groups = re.compile(self.regex).groups
-            except re.error as exc:
-                raise ValueError(f"regex does not compile: {exc}") from None
+            groups = re.compile(self.regex).groups
             if groups != 1:
                 raise ValueError(f"regex must have exactly one (group), it has {groups}")
         return self
@@ -190,14 +193,9 @@ class Expect(_Strict):
     body rule (a JSON path, with ``equals``, or a regex)."""
 
     status: list[int] | None = None
-    json_path: str | None = Field(None, alias="json", min_length=1)
+    json_path: JsonPath | None = Field(None, alias="json", min_length=1)
     equals: Any = None
-    regex: str | None = None
-
-    @field_validator("json_path")
-    @classmethod
-    def _dotted(cls, value: str | None) -> str | None:
-        return dotted_path(value)
+    regex: Pattern | None = None
 
     @model_validator(mode="after")
     def _one_rule(self) -> Expect:
@@ -205,11 +203,6 @@ class Expect(_Strict):
             raise ValueError('give "json" or "regex", not both')
         if self.equals is not None and self.json_path is None:
             raise ValueError('"equals" needs a "json" path')
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"regex does not compile: {exc}") from None
         return self
 
     @property
