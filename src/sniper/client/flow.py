@@ -69,40 +69,37 @@ class _Form:
 
     method: str
     url: Template
-    #: Where the URL goes, when no placeholder can change it.
+    #: Where the URL goes, when it holds no placeholder.
     origin: Origin | None
-    #: (name, the value as written or, for a template, where to say it is not a header's, the
-    #: template or None).
-    headers: tuple[tuple[str, str, Template | None], ...]
+    #: Each header: its value as written, or the template that fills it.
+    headers: tuple[tuple[str, str | Template], ...]
     body: Template | None
 
     @classmethod
     def of(cls, step: Step, base_url: str, known: frozenset[str]) -> _Form:
         """``step``'s request, cut."""
         request = step.request
-        url = step_url(request.url, base_url)
+        url = Template.of(step_url(request.url, base_url), known, Where.URL)
         headers = tuple(
-            (name, text, None)
-            if not names_in(text, known)
-            else (
-                name,
-                f"step {step.name}: request.headers.{name}",
-                Template.of(text, known, Where.HEADER),
-            )
+            (name, Template.of(text, known, Where.HEADER) if names_in(text, known) else text)
             for name, text in request.headers.items()
             if name.lower() not in _OWN_HEADERS
         )
         kind = body_kind(
             next((v for k, v in request.headers.items() if k.lower() == "content-type"), None)
         )
-        fixed = not names_in(url.split("/", 3)[2] if "://" in url else url, known)
         return cls(
             request.method.upper(),
-            Template.of(url, known, Where.URL),
-            Origin.from_url(url) if fixed and "://" in url else None,
+            url,
+            None if url.slots else Origin.from_url(url.pieces[0]),
             headers,
             Template.of(request.body, known, kind) if request.body else None,
         )
+
+    def slots(self) -> set[str]:
+        """The names its URL, headers and body take."""
+        templates = [self.url, self.body, *(t for _, t in self.headers if isinstance(t, Template))]
+        return {name for t in templates if t is not None for name, _ in t.slots}
 
 
 class Flow:
@@ -125,11 +122,7 @@ class Flow:
 
     def carries(self, name: str) -> bool:
         """Whether an ``open`` step sends ``{name}`` (in its URL, a header or its body)."""
-        return any(
-            name in names_in(text, self.known)
-            for step in self.steps[self.opening :]
-            for text in (step.request.url, step.request.body or "", *step.request.headers.values())
-        )
+        return any(name in self._forms[step.name].slots() for step in self.steps[self.opening :])
 
     def values(self, request_id: str) -> dict[str, object]:
         """The values every step may use: the built-ins and what the ``before`` steps saved."""
@@ -148,8 +141,15 @@ class Flow:
         try:
             url = form.url.fill(filled)
             headers = [
-                (name, text if template is None else header_safe(template.fill(filled), text))
-                for name, text, template in form.headers
+                (
+                    name,
+                    value
+                    if isinstance(value, str)
+                    else header_safe(
+                        value.fill(filled), f"step {step.name}: request.headers.{name}"
+                    ),
+                )
+                for name, value in form.headers
             ]
             body = form.body.fill(filled).encode() if form.body is not None else b""
         except MissingValue as exc:
