@@ -13,7 +13,7 @@ from sniper.clock import ManualClock
 from sniper.store.app import create_app
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings
-from tests.pg_servers import pg_server
+from tests.pg_servers import empty, pg_server
 from tests.redis_servers import flush, redis_cluster, redis_server
 from tests.store_backends import BACKENDS, Snapshot
 
@@ -104,6 +104,13 @@ def pg_url() -> Iterator[str]:
     """``postgresql://`` of one private PostgreSQL server for the whole run, stopped at its end."""
     with pg_server() as server:
         yield server.url
+
+
+@pytest.fixture
+def pg_empty_url(pg_url: str) -> str:
+    """``postgresql://`` of the private server's database, emptied for this test."""
+    empty(pg_url)
+    return pg_url
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ as the unprivileged ``postgres`` account that Debian's package creates, and owns
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
@@ -17,12 +18,17 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
+
+import asyncpg
 
 from sniper.store.process import free_port
+
+T = TypeVar("T")
 
 #: The account the server runs as when the tests run as root.
 SERVER_ACCOUNT = "postgres"
@@ -240,3 +246,28 @@ def pg_server() -> Iterator[PgServer]:
             server.stop("fast")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def run_sync(call: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end on a loop of its own, in a thread of its own: callable from
+    plain code and from inside a running event loop (an async test) alike."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, call).result()
+
+
+async def _empty(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        # A store a test left running (or killed) must not hold the tables: its sessions go.
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+
+
+def empty(url: str) -> None:
+    """Drop everything in the database's ``public`` schema (the store makes its tables again)."""
+    run_sync(_empty(url))

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 import redis
 from redis.cluster import RedisCluster
 
 from sniper.store.redisdb.keys import bucket_key
+from tests.pg_servers import run_sync
 
 #: Everything a store holds, by table (SQLite) or by key (Redis), in a comparable form.
 Snapshot = dict[str, Any]
@@ -109,6 +111,25 @@ def _stream_groups(server: redis.Redis, key: str) -> list[tuple[Any, ...]]:
     return groups
 
 
+def pg_snapshot(url: str) -> Snapshot:
+    """Every row of every table of the database's ``public`` schema."""
+    return run_sync(_pg_rows(url))
+
+
+async def _pg_rows(url: str) -> Snapshot:
+    conn = await asyncpg.connect(url)
+    try:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        )
+        return {
+            t: sorted(tuple(r.values()) for r in await conn.fetch(f"SELECT * FROM {t}"))
+            for (t,) in tables
+        }
+    finally:
+        await conn.close()
+
+
 class StoreBackend(NamedTuple):
     """How the tests meet one backend."""
 
@@ -123,6 +144,9 @@ BACKENDS: dict[str, StoreBackend] = {
     "redis": StoreBackend(lambda request, _: request.getfixturevalue("redis_url"), redis_snapshot),
     "cluster": StoreBackend(
         lambda request, _: request.getfixturevalue("cluster_url"), redis_snapshot
+    ),
+    "postgres": StoreBackend(
+        lambda request, _: request.getfixturevalue("pg_empty_url"), pg_snapshot
     ),
 }
 

@@ -26,8 +26,8 @@ from sniper.store.backends import Backend, backend_from_settings
 from sniper.store.catalog import load_catalog_file
 from sniper.store.models import Item
 from sniper.store.protocol import ConnectionLimits, StoreProtocol
-from sniper.store.redisdb.client import redact_url
 from sniper.store.settings import WORKER_ENV, StoreSettings
+from sniper.store.urls import redact_url
 
 
 def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:

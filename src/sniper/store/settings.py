@@ -74,6 +74,16 @@ class StoreSettings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
     sqlite_max_batch: int = Field(256, ge=1, le=10_000)
 
+    pg_pool_size: int = Field(
+        10, ge=2, le=1000, description="PostgreSQL store: connections per process"
+    )
+    pg_max_batch: int = Field(
+        256, ge=1, le=10_000, description="PostgreSQL store: reservations per transaction"
+    )
+    pg_timeout_s: float = Field(
+        5.0, gt=0, le=600, description="PostgreSQL: to connect, and for each statement, or 503"
+    )
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @pydantic.field_validator("forwarded_allow_ips")

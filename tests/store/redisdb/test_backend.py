@@ -13,10 +13,10 @@ from sniper.errors import OutcomeUnknown, Unavailable
 from sniper.store.models import Item, Session
 from sniper.store.process import free_port
 from sniper.store.redisdb.backend import RedisBackend, durability_warning
-from sniper.store.redisdb.client import redact_url
 from sniper.store.redisdb.keys import sku_keys, user_sessions_key
 from sniper.store.redisdb.lock import LockLost
 from sniper.store.rules import Reservation
+from sniper.store.urls import redact_url
 from tests.conftest import T0_MS
 
 pytestmark = pytest.mark.redis

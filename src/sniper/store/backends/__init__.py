@@ -1,5 +1,5 @@
 """Backends chosen by the scheme of ``--store URL``: ``sqlite://``, ``redis://``,
-``redis+cluster://``."""
+``redis+cluster://``, ``postgresql://`` (or ``postgres://``)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,25 @@ def _redis(settings: StoreSettings, clock: Clock) -> Backend:
     )
 
 
-BACKENDS: dict[str, BackendFactory] = {"sqlite": _sqlite, "redis": _redis, "redis+cluster": _redis}
+def _postgres(settings: StoreSettings, clock: Clock) -> Backend:
+    from sniper.store.pgdb.backend import PostgresBackend
+
+    return PostgresBackend(
+        settings.store,
+        clock,
+        pool_size=settings.pg_pool_size,
+        max_batch=settings.pg_max_batch,
+        timeout_s=settings.pg_timeout_s,
+    )
+
+
+BACKENDS: dict[str, BackendFactory] = {
+    "sqlite": _sqlite,
+    "redis": _redis,
+    "redis+cluster": _redis,
+    "postgresql": _postgres,
+    "postgres": _postgres,
+}
 
 
 def backend_from_settings(settings: StoreSettings, clock: Clock) -> Backend:

@@ -23,24 +23,13 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from sniper.errors import ConfigError, OutcomeUnknown, StoreError, Unavailable
 from sniper.store.backends.base import StorageErrors
+from sniper.store.urls import redact_url
 
 Client = aioredis.Redis | RedisCluster
 
-_SECRET_PARAM = re.compile(r"(?i)((?:password|pass|pwd|token)=)[^&#]*")
 #: Connections per server (per node on a cluster); more requests than this wait for one.
 MAX_CONNECTIONS = 256
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
-
-
-def redact_url(url: str) -> str:
-    """The URL with its user part and any ``password=`` replaced by ``***`` (for logs and
-    errors). Plain text work, not a URL parser: a password holding ``/``, ``#`` or ``@`` must not
-    fool it."""
-    scheme, sep, rest = url.partition("://")
-    at = rest.rfind("@")
-    if at >= 0:
-        rest = "***@" + rest[at + 1 :]
-    return scheme + sep + _SECRET_PARAM.sub(r"\1***", rest)
 
 
 def connect(url: str) -> Client:

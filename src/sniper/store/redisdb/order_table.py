@@ -19,7 +19,7 @@ from sniper.errors import ConfigError
 from sniper.store.backends import sqlfile
 from sniper.store.backends.records import ORDER_COLUMNS, order_row, placeholders
 from sniper.store.models import Order
-from sniper.store.redisdb.client import redact_url
+from sniper.store.urls import redact_url
 
 _COLUMNS = ", ".join(ORDER_COLUMNS)
 # Only a copy already there is skipped: any other refusal (the CHECK) fails the batch, loudly,

@@ -1,0 +1,124 @@
+"""Reservations that arrive together go to PostgreSQL as one call of ``sniper_reserve``.
+
+A flash sale is thousands of reservations of one row at once. One transaction per order would
+queue them on that row's lock, one commit (one WAL flush) each; here the reservations of a turn
+of the event loop (up to ``max_batch``) are one call of the server-side function (``sql/store_1
+.sql``): one round trip, one transaction, one flush, each reservation still decided on its own,
+in arrival order. Every caller hears its answer only after the commit. The queue and the answers
+are :class:`~sniper.store.backends.batcher.Batcher`'s; ``max_in_flight`` batches may be out at
+once (the next one travels while the last commits; they meet on the row lock).
+
+A batch the server refuses as a whole (one reservation's value that it cannot take) rolled back:
+its reservations are sent again one by one, so that only the bad one fails. A failure once the
+call was sent that may have committed (a dropped connection, a timeout) is ``outcome unknown``
+for every caller of the batch: only a retry with the request id can tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from sniper.store.backends.batcher import Batcher, Call
+from sniper.store.ids import OrderIdGenerator
+from sniper.store.models import Item, Order
+from sniper.store.pgdb.client import PG_ERRORS, Conn, maybe_committed
+from sniper.store.rules import Outcome, Reservation, ReservationResult
+
+_RESERVE_SQL = "SELECT * FROM sniper_reserve($1, $2, $3, $4, $5, $6)"
+
+
+class ReserveBatcher(Batcher[Reservation]):
+    """``await batcher(reservation)``: decided with the others of this moment, committed."""
+
+    def __init__(
+        self,
+        pool: Callable[[], asyncpg.Pool],
+        now_ms: Callable[[], int],
+        ids: OrderIdGenerator,
+        *,
+        max_batch: int,
+        max_in_flight: int,
+        timeout_s: float,
+    ) -> None:
+        super().__init__(PG_ERRORS, max_batch=max_batch, max_in_flight=max_in_flight)
+        self._pool, self._now_ms, self._ids, self._timeout_s = pool, now_ms, ids, timeout_s
+
+    def __call__(self, reservation: Reservation) -> asyncio.Future[ReservationResult]:
+        """Queue one reservation; the batch leaves once this turn's calls have joined."""
+        return self._submit(reservation)
+
+    async def _send(self, batch: list[Call[Reservation]]) -> None:
+        # Each item's reservations together (stable: arrival order kept within an item), so
+        # that the function writes a hot item's row once.
+        batch = sorted(batch, key=lambda call: call[0].sku_id)
+        async with self._pool().acquire(timeout=self._timeout_s) as conn:
+            try:
+                results = await self._call(conn, [r for r, _ in batch])
+            except PG_ERRORS.kinds as exc:
+                if len(batch) == 1 or maybe_committed(exc):
+                    raise PG_ERRORS.unknown(exc) from None
+                results = None
+            if results is None:  # refused as a whole, nothing done: each alone
+                for call in batch:
+                    await self._alone(conn, call)
+                return
+        for (_, future), result in zip(batch, results, strict=True):
+            self._settle(future, result=result)
+
+    async def _alone(self, conn: Conn, call: Call[Reservation]) -> None:
+        reservation, future = call
+        try:
+            [result] = await self._call(conn, [reservation])
+        except PG_ERRORS.kinds as exc:
+            self._settle(future, error=PG_ERRORS.unknown(exc))
+        else:
+            self._settle(future, result=result)
+
+    async def _call(self, conn: Conn, reservations: list[Reservation]) -> list[ReservationResult]:
+        now = self._now_ms()
+        ids = [self._ids.next_id(now) for _ in reservations]
+        rows = await conn.fetch(
+            _RESERVE_SQL,
+            [r.sku_id for r in reservations],
+            [r.user for r in reservations],
+            [r.qty for r in reservations],
+            [r.request_id for r in reservations],
+            ids,
+            now,
+            timeout=self._timeout_s,
+        )
+        return [_result(r, row) for r, row in zip(reservations, rows, strict=True)]
+
+
+def _result(req: Reservation, row: Any) -> ReservationResult:
+    """One row of ``sniper_reserve`` as the result the service reads."""
+    outcome = Outcome(row["r_outcome"])
+    if outcome in (Outcome.CREATED, Outcome.REPLAYED):
+        order = Order(
+            row["r_order_id"],
+            req.sku_id,
+            row["r_qty"],
+            req.user,
+            row["r_created_ms"],
+            req.request_id,
+        )
+        return ReservationResult(outcome, order, row["r_stock"])
+    if outcome is Outcome.NOT_FOUND:
+        return ReservationResult(outcome)
+    item = Item(
+        req.sku_id,
+        row["r_name"],
+        row["r_price_cents"],
+        row["r_stock"],
+        row["r_sale_start"],
+        row["r_sale_start_ms"],
+        row["r_limit_per_user"],
+    )
+    return ReservationResult(outcome, None, item.stock, item)
+
+
+__all__ = ["ReserveBatcher"]
