@@ -273,6 +273,17 @@ def login(
     help="FULL (default): orders survive power loss; NORMAL: faster, survive crashes.",
 )
 @click.option(
+    "--pg-pool-size",
+    type=int,
+    help="PostgreSQL store: connections per process (default 10).",
+)
+@click.option(
+    "--pg-timeout",
+    "pg_timeout_s",
+    type=float,
+    help="PostgreSQL: seconds to connect and per statement, past which 503 (default 5).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="How much the store logs (default info).",

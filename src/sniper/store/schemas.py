@@ -1,12 +1,15 @@
 """Request bodies of the store API, validated strictly.
 
 JSON booleans, strings and floats are not integers; identifiers are 1 to 64 letters, digits,
-``-`` and ``_``; ``request_id`` is 1 to 64 printable ASCII characters; unknown fields are refused,
+``-`` and ``_``; ``request_id`` is 1 to 64 printable ASCII characters; an item's name is 1 to 200
+characters with no control characters (no NUL, which PostgreSQL cannot store; no escape sequence
+for a terminal that shows it); unknown fields are refused,
 so that a misspelt field is an error rather than a silent default.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, TypeVar
 
 import pydantic
@@ -24,7 +27,18 @@ MAX_AMOUNT = 1_000_000_000
 # pydantic's patterns run on Rust's regex engine, where ``$`` is the very end of the text.
 Identifier = Annotated[str, StringConstraints(pattern=f"^{IDENTIFIER_PATTERN}$")]
 RequestId = Annotated[str, StringConstraints(pattern=r"^[\x20-\x7e]{1,64}$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters (such as NUL or ESC) are not allowed")
+    return value
+
+
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), pydantic.AfterValidator(_no_control)
+]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Qty = Annotated[int, Field(ge=1, le=MAX_QTY)]
 Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]

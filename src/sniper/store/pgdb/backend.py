@@ -25,13 +25,12 @@ from sniper.store.pgdb.client import (
     Conn,
     check_url,
     create_pool,
-    describe,
     record_args,
+    start_failure,
 )
 from sniper.store.pgdb.reserve import ReserveBatcher
 from sniper.store.pgdb.schema import STORE_PARTS, migrate
 from sniper.store.rules import Reservation, ReservationResult
-from sniper.store.urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +88,17 @@ class PostgresBackend(Backend):
                 self.url, "store", min_size=2, max_size=self._pool_size, timeout_s=self._timeout_s
             )
         except PG_ERRORS.kinds as exc:
-            # The operator's error at start-up: which server, and why (never the password).
-            raise Unavailable(f"cannot connect to {redact_url(self.url)}: {describe(exc)}") from exc
+            # The operator's error at start-up, and why (the caller names the server).
+            raise Unavailable(f"cannot connect ({start_failure(exc, self.url)})") from None
         self._pool_or_none = pool
         try:
             async with pool.acquire() as conn:
                 applied = await migrate(conn, STORE_PARTS)
         except PG_ERRORS.kinds as exc:
             await self.aclose()
-            raise Unavailable(f"cannot create the schema in {redact_url(self.url)}: {exc}") from exc
+            raise Unavailable(
+                f"cannot create the schema ({start_failure(exc, self.url)})"
+            ) from None
         if applied:
             log.info("schema: applied %s", ", ".join(applied))
 

@@ -63,7 +63,7 @@ async def create_pool(
         )
         return await pool
     except (ValueError, TypeError, asyncpg.ClientConfigurationError) as exc:
-        raise ConfigError(f"{what}: {redact_url(url)!r}: {type(exc).__name__} in the URL") from None
+        raise ConfigError(f"{what}: {redact_url(url)!r}: {start_failure(exc, url)}") from None
 
 
 def maybe_committed(exc: BaseException) -> bool:
@@ -73,6 +73,15 @@ def maybe_committed(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresError):
         return str(exc.sqlstate or "XX")[:2] in _MAYBE_COMMITTED
     return True
+
+
+def start_failure(exc: BaseException, url: str) -> str:
+    """Why a connection could not be made, for the operator starting the store: the error and
+    its text (the server's reason: a wrong password, no such database), with the URL's password
+    hidden should the text ever quote it."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    password = urlsplit(url).password if "://" in url else None
+    return text.replace(password, "***") if password else text
 
 
 def describe(exc: BaseException) -> str:
