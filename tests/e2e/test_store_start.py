@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -180,6 +181,29 @@ def test_a_redis_that_is_down_or_refuses_the_password_is_one_line(tmp_path: Path
         )
     _one_line_exit_2(wrong, "AuthenticationError")
     assert "wrong-one" not in wrong.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("store", "needle"),
+    [
+        ("postgresql://sniper:pg-secret-1@127.0.0.1:{free}/sniper", "ConnectionRefusedError"),
+        ("postgres://sniper:pg-secret-1@127.0.0.1:{port}/no_such_db", 'database "no_such_db"'),
+        ("postgresql://sniper:pg-secret-1@127.0.0.1:{port}/sniper?sslmode=nope", "sslmode"),
+        ("postgresql://sniper:pg-secret-1@127.0.0.1:{port}", "names no database"),
+    ],
+    ids=["down", "no-database", "bad-option", "no-database-named"],
+)
+def test_a_postgresql_start_that_fails_is_one_line_without_the_password(
+    tmp_path: Path, pg_url: str, store: str, needle: str
+) -> None:
+    """PostgreSQL down, a database that is not there, a bad libpq option, no database in the
+    URL: one line that says why, exit 2, no traceback, the password never printed."""
+    port = str(urlsplit(pg_url).port)
+    url = store.format(free=free_port(), port=port)
+    done = _serve(tmp_path, "--store", url, "--port", str(free_port()))
+    _one_line_exit_2(done, needle, "postgres")
+    assert "pg-secret-1" not in done.stderr + done.stdout
 
 
 def test_demo_banner_patch_example_moves_the_opening(tmp_path: Path) -> None:

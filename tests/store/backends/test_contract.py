@@ -81,6 +81,34 @@ class TestReserve:
         assert sorted(r.outcome.value for r in results) == ["created"] + ["replayed"] * 49
         assert len(await backend.list_orders(None)) == 1
 
+    async def test_a_crowd_on_three_items_at_once_keeps_every_rule(self, backend: Backend) -> None:
+        """Interleaved at once: two units at a time against a limit of three (a second pair is
+        past it), one unit at a time of another item, and an item whose sale has not opened.
+        Each item's stock is taken exactly, no user past the limit, the upcoming one untouched."""
+        await backend.put_item(_item("pairs", stock=10, limit=3))
+        await backend.put_item(_item("ones", stock=5))
+        await backend.put_item(_item("later", stock=5, start=T0_MS + 60_000))
+        crowd = [
+            Reservation(f"u{n}", sku, qty, f"{sku}-{k}")
+            for n in range(20)
+            for sku, qty, k in (("pairs", 2, 1), ("ones", 1, 1), ("pairs", 2, 2), ("later", 1, 1))
+        ]
+        results = await asyncio.gather(*(backend.reserve(r) for r in crowd))
+        by_item: dict[str, list[Outcome]] = {}
+        for req, res in zip(crowd, results, strict=True):
+            by_item.setdefault(req.sku_id, []).append(res.outcome)
+        assert by_item["pairs"].count(Outcome.CREATED) == 5
+        assert by_item["ones"].count(Outcome.CREATED) == 5
+        assert set(by_item["later"]) == {Outcome.NOT_STARTED}
+        pairs = await backend.list_orders("pairs")
+        assert sum(o.qty for o in pairs) == 10
+        assert len({o.user for o in pairs}) == 5  # a second pair is always past the limit
+        assert by_item["pairs"].count(Outcome.LIMIT_REACHED) >= 5
+        assert set(by_item["pairs"]) <= {Outcome.CREATED, Outcome.LIMIT_REACHED, Outcome.SOLD_OUT}
+        stock = {sku: getattr(await backend.get_item(sku), "stock", None) for sku in by_item}
+        assert stock == {"pairs": 0, "ones": 0, "later": 5}
+        assert await backend.list_orders("later") == []
+
     async def test_a_request_id_is_scoped_to_its_item(self, backend: Backend) -> None:
         """The same request id for another item is another order (and a replay of each stays
         with its own item)."""

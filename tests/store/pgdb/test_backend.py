@@ -1,0 +1,90 @@
+"""The PostgreSQL backend's own parts: reservations grouped into one call, a bad one failing
+alone, and the schema made and migrated once however many replicas start together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from sniper.clock import ManualClock
+from sniper.errors import StoreError
+from sniper.store.models import Item
+from sniper.store.pgdb.backend import PostgresBackend
+from sniper.store.pgdb.schema import MIGRATIONS, STORE_PARTS, migrate
+from sniper.store.rules import Outcome, Reservation
+from tests.conftest import T0_MS
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def backend(pg_empty_url: str, clock: ManualClock) -> AsyncIterator[PostgresBackend]:
+    made = PostgresBackend(pg_empty_url, clock)
+    await made.open()
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+async def test_reservations_arriving_together_are_one_call(backend: PostgresBackend) -> None:
+    """200 reservations of one item sent at once go in one or two calls, and each is decided:
+    50 created, 150 sold out, stock 0."""
+    await backend.put_item(Item("hot", "hot", 1, 50, "2023-11-14T22:13:20+00:00", T0_MS, 1))
+    results = await asyncio.gather(
+        *(backend.reserve(Reservation(f"u{n}", "hot", 1, f"r{n}")) for n in range(200))
+    )
+    outcomes = [r.outcome for r in results]
+    assert outcomes.count(Outcome.CREATED) == 50
+    assert outcomes.count(Outcome.SOLD_OUT) == 150
+    assert backend._reserve.carried == 200
+    assert backend._reserve.batches <= 2
+    item = await backend.get_item("hot")
+    assert item is not None
+    assert item.stock == 0
+
+
+async def test_a_reservation_the_server_refuses_fails_alone(backend: PostgresBackend) -> None:
+    """A value PostgreSQL cannot store (a NUL) refuses the whole call: its batch is sent again
+    one by one, the others are decided, only it fails, with a store error."""
+    await backend.put_item(Item("eggs", "eggs", 1, 10, "2023-11-14T22:13:20+00:00", T0_MS, 1))
+    good = [backend.reserve(Reservation(f"u{n}", "eggs", 1)) for n in range(5)]
+    bad = backend.reserve(Reservation("u9", "eggs\x00", 1))
+    *results, failed = await asyncio.gather(*good, bad, return_exceptions=True)
+    assert [getattr(r, "outcome", r) for r in results] == [Outcome.CREATED] * 5
+    assert isinstance(failed, StoreError)
+    assert failed.status == 503
+    assert len(await backend.list_orders("eggs")) == 5
+
+
+async def test_replicas_starting_together_make_the_schema_once(pg_empty_url: str) -> None:
+    """Four connections migrate at once: one applies every migration, the others none; a
+    database migrated by a newer release is left as it is."""
+    conns = [await asyncpg.connect(pg_empty_url) for _ in range(4)]
+    try:
+        applied = await asyncio.gather(*(migrate(c, STORE_PARTS) for c in conns))
+        expected = [name for part in STORE_PARTS for name in MIGRATIONS[part]]
+        assert sorted(applied, key=len) == [[], [], [], expected]
+        versions = dict(await conns[0].fetch("SELECT part, version FROM schema_versions"))
+        assert versions == {part: len(MIGRATIONS[part]) for part in STORE_PARTS}
+        await conns[0].execute("UPDATE schema_versions SET version = 99 WHERE part = 'store'")
+        assert await migrate(conns[1], STORE_PARTS) == []
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def test_an_order_table_alone_grows_into_a_store(pg_empty_url: str) -> None:
+    """A database that held only the order table (a Redis store's) becomes a whole store: the
+    store's part is applied, the orders kept."""
+    conn = await asyncpg.connect(pg_empty_url)
+    try:
+        assert await migrate(conn, ("orders",)) == list(MIGRATIONS["orders"])
+        await conn.execute("INSERT INTO orders VALUES ('o1', 'eggs', 1, 'ann', $1, NULL)", T0_MS)
+        assert await migrate(conn, STORE_PARTS) == list(MIGRATIONS["store"])
+        assert await conn.fetchval("SELECT count(*) FROM orders") == 1
+    finally:
+        await conn.close()
