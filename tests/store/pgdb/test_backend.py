@@ -68,7 +68,8 @@ async def test_replicas_starting_together_make_the_schema_once(pg_empty_url: str
         applied = await asyncio.gather(*(migrate(c, STORE_PARTS) for c in conns))
         expected = [name for part in STORE_PARTS for name in MIGRATIONS[part]]
         assert sorted(applied, key=len) == [[], [], [], expected]
-        versions = dict(await conns[0].fetch("SELECT part, version FROM schema_versions"))
+        rows = await conns[0].fetch("SELECT part, version FROM schema_versions")
+        versions = {r["part"]: r["version"] for r in rows}
         assert versions == {part: len(MIGRATIONS[part]) for part in STORE_PARTS}
         await conns[0].execute("UPDATE schema_versions SET version = 99 WHERE part = 'store'")
         assert await migrate(conns[1], STORE_PARTS) == []
