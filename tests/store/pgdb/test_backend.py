@@ -4,18 +4,22 @@ alone, and the schema made and migrated once however many replicas start togethe
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from sniper.clock import ManualClock
-from sniper.errors import StoreError
+from sniper.errors import OutcomeUnknown, StoreError, Unavailable
 from sniper.store.models import Item
 from sniper.store.pgdb.backend import PostgresBackend
 from sniper.store.pgdb.schema import MIGRATIONS, STORE_PARTS, migrate
 from sniper.store.rules import Outcome, Reservation
 from tests.conftest import T0_MS
+from tests.pg_servers import PgServer, pg_server
 
 pytestmark = pytest.mark.postgres
 
@@ -89,3 +93,42 @@ async def test_an_order_table_alone_grows_into_a_store(pg_empty_url: str) -> Non
         assert await conn.fetchval("SELECT count(*) FROM orders") == 1
     finally:
         await conn.close()
+
+
+def _server_processes(server: PgServer) -> list[int]:
+    """The postmaster and its children (the backends serving our connections)."""
+    assert server.proc is not None
+    pid = server.proc.pid
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(int(kid) for kid in kids)]
+
+
+async def test_a_stalled_server_is_an_answer_within_the_timeout(clock: ManualClock) -> None:
+    """PostgreSQL frozen mid-sale: a reservation sent is "outcome unknown" and a read is
+    "unavailable", each within the timeout (never a hang); once it runs again the same backend
+    takes orders without being reopened."""
+    with pg_server() as server:
+        backend = PostgresBackend(server.url, clock, timeout_s=0.5)
+        await backend.open()
+        try:
+            await backend.put_item(Item("hot", "hot", 1, 9, "2023-11-14T22:13:20+00:00", T0_MS, 9))
+            assert (await backend.reserve(Reservation("ann", "hot", 1))).outcome is Outcome.CREATED
+            frozen = _server_processes(server)
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                async with asyncio.timeout(5):  # the proof of "no hang": 0.5 s each is expected
+                    with pytest.raises(OutcomeUnknown):
+                        await backend.reserve(Reservation("ann", "hot", 1, "r1"))
+                    with pytest.raises(Unavailable):
+                        await backend.get_item("hot")
+            finally:
+                for pid in frozen:
+                    os.kill(pid, signal.SIGCONT)
+            replay = await backend.reserve(Reservation("ann", "hot", 1, "r1"))
+            assert replay.outcome in (Outcome.CREATED, Outcome.REPLAYED)
+            item = await backend.get_item("hot")
+            assert item is not None
+            assert item.stock == 7
+        finally:
+            await backend.aclose()

@@ -8,6 +8,7 @@ its own item cache and sold-out flag (with their TTL), and its own rate-limit bu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,7 @@ from sniper.store.models import Item, NewUser, Order, Session
 from sniper.store.pgdb.client import (
     PG_ERRORS,
     Conn,
+    borrow,
     check_url,
     create_pool,
     record_args,
@@ -79,6 +81,15 @@ class PostgresBackend(Backend):
             raise Unavailable("storage is not open")
         return self._pool_or_none
 
+    def _conn(self) -> contextlib.AbstractAsyncContextManager[Conn]:
+        return borrow(self._pool(), self._timeout_s)
+
+    async def _query(self, method: str, sql: str, *args: Any) -> Any:
+        """One statement on a borrowed connection; ``method`` is asyncpg's ``fetch``,
+        ``fetchrow``, ``fetchval`` or ``execute``."""
+        async with self._conn() as conn:
+            return await getattr(conn, method)(sql, *args)
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -111,15 +122,15 @@ class PostgresBackend(Backend):
 
     async def check(self) -> None:
         """One trivial query."""
-        await self._pool().fetchval("SELECT 1", timeout=self._timeout_s)
+        await self._query("fetchval", "SELECT 1")
 
     async def probe_commit(self) -> None:
         """One row rewritten and committed, as an order commits."""
-        await self._pool().execute(
+        await self._query(
+            "execute",
             "INSERT INTO readiness (id, probed_ms) VALUES (1, $1) "
             "ON CONFLICT (id) DO UPDATE SET probed_ms = excluded.probed_ms",
             now_ms(self._clock),
-            timeout=self._timeout_s,
         )
 
     # -- the atomic step -------------------------------------------------------------------
@@ -132,18 +143,16 @@ class PostgresBackend(Backend):
 
     async def get_item(self, sku_id: str) -> Item | None:
         """The item, or None."""
-        row = await self._pool().fetchrow(
-            f"SELECT {_ITEM_COLS} FROM items WHERE sku_id = $1", sku_id, timeout=self._timeout_s
+        row = await self._query(
+            "fetchrow", f"SELECT {_ITEM_COLS} FROM items WHERE sku_id = $1", sku_id
         )
         return None if row is None else Item(*record_args(row))
 
     async def put_item(self, item: Item) -> Item:
         """Create or replace; users' purchase counts and orders are kept."""
         sets = ", ".join(f"{c} = excluded.{c}" for c in ITEM_VALUES)
-        await self._pool().execute(
-            f"{_INSERT_ITEM} ON CONFLICT (sku_id) DO UPDATE SET {sets}",
-            *item_row(item),
-            timeout=self._timeout_s,
+        await self._query(
+            "execute", f"{_INSERT_ITEM} ON CONFLICT (sku_id) DO UPDATE SET {sets}", *item_row(item)
         )
         return item
 
@@ -154,11 +163,11 @@ class PostgresBackend(Backend):
         columns = list(zip(*(item_row(i) for i in items), strict=True))
         types = ("text", "text", "bigint", "bigint", "text", "bigint", "integer")
         unnest = ", ".join(f"${n}::{t}[]" for n, t in enumerate(types, 1))
-        created = await self._pool().fetchval(
+        created = await self._query(
+            "fetchval",
             f"WITH added AS (INSERT INTO items ({_ITEM_COLS}) SELECT * FROM unnest({unnest}) "
             "ON CONFLICT (sku_id) DO NOTHING RETURNING 1) SELECT count(*) FROM added",
             *(list(c) for c in columns),
-            timeout=self._timeout_s,
         )
         return int(created)
 
@@ -168,11 +177,11 @@ class PostgresBackend(Backend):
         if not cols:
             return await self.get_item(sku_id)
         assignments = ", ".join(f"{c} = ${n}" for n, c in enumerate(cols, 2))
-        row = await self._pool().fetchrow(
+        row = await self._query(
+            "fetchrow",
             f"UPDATE items SET {assignments} WHERE sku_id = $1 RETURNING {_ITEM_COLS}",
             sku_id,
             *(changes[c] for c in cols),
-            timeout=self._timeout_s,
         )
         return None if row is None else Item(*record_args(row))
 
@@ -181,21 +190,16 @@ class PostgresBackend(Backend):
     ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
         """Item, replayable orders and per-user units from one snapshot."""
         async with (
-            self._pool().acquire(timeout=self._timeout_s) as conn,
+            self._conn() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
-            row = await conn.fetchrow(
-                f"SELECT {_ITEM_COLS} FROM items WHERE sku_id = $1", sku_id, timeout=self._timeout_s
-            )
+            row = await conn.fetchrow(f"SELECT {_ITEM_COLS} FROM items WHERE sku_id = $1", sku_id)
             orders = await conn.fetch(
                 f"SELECT {_ORDER_COLS} FROM orders WHERE sku_id = $1 AND request_id IS NOT NULL",
                 sku_id,
-                timeout=self._timeout_s,
             )
             bought = await conn.fetch(
-                "SELECT username, qty FROM purchases WHERE sku_id = $1",
-                sku_id,
-                timeout=self._timeout_s,
+                "SELECT username, qty FROM purchases WHERE sku_id = $1", sku_id
             )
         item = None if row is None else Item(*record_args(row))
         replays: ReplayOrders = {}
@@ -215,7 +219,7 @@ class PostgresBackend(Backend):
         now = now_ms(self._clock)
         names = [u.user for u in users]
         async with (
-            self._pool().acquire(timeout=self._timeout_s) as conn,
+            self._conn() as conn,
             conn.transaction(),
         ):
             await conn.execute(
@@ -224,7 +228,6 @@ class PostgresBackend(Backend):
                 "ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash",
                 names,
                 [u.password_hash for u in users],
-                timeout=self._timeout_s,
             )
             revoked = await self._revoke(conn, "username = ANY ($1::text[])", names, now)
             await conn.execute(
@@ -233,25 +236,24 @@ class PostgresBackend(Backend):
                 [u.session.token_hash for u in users],
                 names,
                 [u.session.expires_ms for u in users],
-                timeout=self._timeout_s,
             )
         return revoked
 
     async def password_hash(self, user: str) -> str | None:
         """The stored hash, if any."""
-        found: str | None = await self._pool().fetchval(
-            "SELECT password_hash FROM users WHERE username = $1", user, timeout=self._timeout_s
+        found: str | None = await self._query(
+            "fetchval", "SELECT password_hash FROM users WHERE username = $1", user
         )
         return found
 
     async def replace_password_hash(self, user: str, old: str, new: str) -> bool:
         """Compare and swap."""
-        status = await self._pool().execute(
+        status = await self._query(
+            "execute",
             "UPDATE users SET password_hash = $3 WHERE username = $1 AND password_hash = $2",
             user,
             old,
             new,
-            timeout=self._timeout_s,
         )
         return bool(status == "UPDATE 1")
 
@@ -260,14 +262,12 @@ class PostgresBackend(Backend):
         locked until the commit, so that a replacement waits for it); expired ones of the same
         user are swept on the way."""
         async with (
-            self._pool().acquire(timeout=self._timeout_s) as conn,
+            self._conn() as conn,
             conn.transaction(),
         ):
             if password_hash is not None:
                 stored = await conn.fetchval(
-                    "SELECT password_hash FROM users WHERE username = $1 FOR SHARE",
-                    session.user,
-                    timeout=self._timeout_s,
+                    "SELECT password_hash FROM users WHERE username = $1 FOR SHARE", session.user
                 )
                 if stored != password_hash:
                     return False
@@ -275,23 +275,19 @@ class PostgresBackend(Backend):
                 "DELETE FROM sessions WHERE username = $1 AND expires_ms < $2",
                 session.user,
                 now_ms(self._clock),
-                timeout=self._timeout_s,
             )
             await conn.execute(
                 "INSERT INTO sessions (token_hash, username, expires_ms) VALUES ($1, $2, $3)",
                 session.token_hash,
                 session.user,
                 session.expires_ms,
-                timeout=self._timeout_s,
             )
         return True
 
     async def get_session(self, token_hash: str) -> Session | None:
         """Look a session up by the hash of its token."""
-        row = await self._pool().fetchrow(
-            f"SELECT {_SESSION_COLS} FROM sessions WHERE token_hash = $1",
-            token_hash,
-            timeout=self._timeout_s,
+        row = await self._query(
+            "fetchrow", f"SELECT {_SESSION_COLS} FROM sessions WHERE token_hash = $1", token_hash
         )
         return None if row is None else Session(*record_args(row))
 
@@ -300,13 +296,11 @@ class PostgresBackend(Backend):
         is left to the next sweep."""
         now = now_ms(self._clock)
         async with (
-            self._pool().acquire(timeout=self._timeout_s) as conn,
+            self._conn() as conn,
             conn.transaction(),
         ):
             row = await conn.fetchrow(
-                f"SELECT {_SESSION_COLS} FROM sessions WHERE token_hash = $1 FOR UPDATE",
-                token_hash,
-                timeout=self._timeout_s,
+                f"SELECT {_SESSION_COLS} FROM sessions WHERE token_hash = $1 FOR UPDATE", token_hash
             )
             if row is not None and row["expires_ms"] > now:
                 await self._revoke(conn, "token_hash = $1", token_hash, now)
@@ -316,7 +310,7 @@ class PostgresBackend(Backend):
         """Delete the user's sessions, logged in ``revoked_sessions``."""
         now = now_ms(self._clock)
         async with (
-            self._pool().acquire(timeout=self._timeout_s) as conn,
+            self._conn() as conn,
             conn.transaction(),
         ):
             return await self._revoke(conn, "username = $1", user, now)
@@ -326,9 +320,7 @@ class PostgresBackend(Backend):
         numbered under the revocation lock (and forget log rows of sessions expired by now);
         their token hashes."""
         live = await conn.fetch(
-            f"DELETE FROM sessions WHERE {where} RETURNING token_hash, expires_ms",
-            arg,
-            timeout=self._timeout_s,
+            f"DELETE FROM sessions WHERE {where} RETURNING token_hash, expires_ms", arg
         )
         live = [r for r in live if r["expires_ms"] > now]
         if live:
@@ -342,17 +334,15 @@ class PostgresBackend(Backend):
 
     async def revocation_cursor(self) -> str:
         """The last number in ``revoked_sessions``."""
-        seq = await self._pool().fetchval(
-            "SELECT coalesce(max(seq), 0) FROM revoked_sessions", timeout=self._timeout_s
-        )
+        seq = await self._query("fetchval", "SELECT coalesce(max(seq), 0) FROM revoked_sessions")
         return str(seq)
 
     async def revoked_since(self, cursor: str) -> tuple[str, list[str]]:
         """Rows of ``revoked_sessions`` after ``cursor``."""
-        rows = await self._pool().fetch(
+        rows = await self._query(
+            "fetch",
             "SELECT seq, token_hash FROM revoked_sessions WHERE seq > $1 ORDER BY seq",
             int(cursor or 0),
-            timeout=self._timeout_s,
         )
         return (str(rows[-1]["seq"]) if rows else cursor), [r["token_hash"] for r in rows]
 
@@ -360,10 +350,8 @@ class PostgresBackend(Backend):
 
     async def get_order(self, order_id: str) -> Order | None:
         """The order, or None."""
-        row = await self._pool().fetchrow(
-            f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = $1",
-            order_id,
-            timeout=self._timeout_s,
+        row = await self._query(
+            "fetchrow", f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = $1", order_id
         )
         return None if row is None else Order(*record_args(row))
 
@@ -373,7 +361,5 @@ class PostgresBackend(Backend):
         sql = f"SELECT {_ORDER_COLS} FROM orders"
         if where:
             sql += " WHERE " + " AND ".join(f"{col} = ${n}" for n, (col, _) in enumerate(where, 1))
-        rows = await self._pool().fetch(
-            sql + " ORDER BY order_id", *(v for _, v in where), timeout=self._timeout_s
-        )
+        rows = await self._query("fetch", sql + " ORDER BY order_id", *(v for _, v in where))
         return [Order(*record_args(r)) for r in rows]

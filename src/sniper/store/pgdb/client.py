@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
@@ -55,15 +57,43 @@ async def create_pool(
     try:
         pool = asyncpg.create_pool(
             url,
-            min_size=min_size,
+            # Opened warm, but with no floor kept: asyncpg would reconnect to the floor in the
+            # background during an outage and log a traceback per try; a connection is made
+            # again by the request that needs it instead.
+            init_size=min_size,
+            min_size=0,
             max_size=max_size,
             timeout=timeout_s,
             command_timeout=timeout_s,
             server_settings={"application_name": "sniper-store"},
+            reset=_keep,
         )
         return await pool
     except (ValueError, TypeError, asyncpg.ClientConfigurationError) as exc:
         raise ConfigError(f"{what}: {redact_url(url)!r}: {start_failure(exc, url)}") from None
+
+
+async def _keep(conn: Conn) -> None:
+    """A connection goes back to the pool as it is: the store leaves no session state on one
+    (no LISTEN, SET or session lock; transactions are always closed), so asyncpg's reset query,
+    a round trip per use, is not needed."""
+
+
+@contextlib.asynccontextmanager
+async def borrow(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterator[Conn]:
+    """A pooled connection for the block. A block that fails drops the connection (its state
+    unknown: a statement timed out, the server went) instead of waiting to reset it, so that a
+    failure costs no more than its own timeout; giving one back never raises over the block's
+    own error."""
+    conn = await pool.acquire(timeout=timeout_s)
+    try:
+        yield conn
+    except BaseException:
+        conn.terminate()
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            await pool.release(conn, timeout=timeout_s)
 
 
 def maybe_committed(exc: BaseException) -> bool:

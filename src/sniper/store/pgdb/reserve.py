@@ -25,7 +25,7 @@ import asyncpg
 from sniper.store.backends.batcher import Batcher, Call
 from sniper.store.ids import OrderIdGenerator
 from sniper.store.models import Item, Order
-from sniper.store.pgdb.client import PG_ERRORS, Conn, maybe_committed
+from sniper.store.pgdb.client import PG_ERRORS, Conn, borrow, maybe_committed
 from sniper.store.rules import Outcome, Reservation, ReservationResult
 
 _RESERVE_SQL = "SELECT * FROM sniper_reserve($1, $2, $3, $4, $5, $6)"
@@ -55,7 +55,7 @@ class ReserveBatcher(Batcher[Reservation]):
         # Each item's reservations together (stable: arrival order kept within an item), so
         # that the function writes a hot item's row once.
         batch = sorted(batch, key=lambda call: call[0].sku_id)
-        async with self._pool().acquire(timeout=self._timeout_s) as conn:
+        async with borrow(self._pool(), self._timeout_s) as conn:
             try:
                 results = await self._call(conn, [r for r, _ in batch])
             except PG_ERRORS.kinds as exc:
@@ -89,7 +89,6 @@ class ReserveBatcher(Batcher[Reservation]):
             [r.request_id for r in reservations],
             ids,
             now,
-            timeout=self._timeout_s,
         )
         return [_result(r, row) for r, row in zip(reservations, rows, strict=True)]
 
