@@ -263,15 +263,16 @@ async def test_a_stream_that_lost_its_group_is_picked_up_again(
 
 @pytest.mark.redis
 @pytest.mark.postgres
-async def test_postgresql_stopped_mid_copy_keeps_the_entries_until_it_is_back(
+async def test_postgresql_down_at_start_or_stopped_mid_copy_keeps_the_entries_until_it_is_back(
     backend: RedisBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """PostgreSQL stopped at once (``-m immediate``) between two floods of orders: the second
-    flood's entries are delivered to a worker and stay pending in the stream (nothing is
-    acknowledged that was not committed), the pool lives on, the log has warnings and no
-    traceback; PostgreSQL started again, the same persister copies them, every order once, with
-    no restart."""
+    """PostgreSQL down when the persister starts: it starts, the orders wait; PostgreSQL up, they
+    are copied. Then PostgreSQL stopped at once (``-m immediate``): the next orders are delivered
+    to a worker and stay pending in the stream (nothing acknowledged that was not committed), the
+    pool lives on; started again, the same persister copies them. Every order once, no restart,
+    warnings and no traceback in the log."""
     with pg_server() as server:
+        await asyncio.to_thread(server.stop, "fast")
         persister = OrderPersister(
             backend.client,
             backend._slots,
@@ -288,20 +289,13 @@ async def test_postgresql_stopped_mid_copy_keeps_the_entries_until_it_is_back(
             async def drained() -> bool:
                 return await persister.backlog() == 0
 
-            await _until(drained)
+            await _until(_delivered_not_copied(backend, "eggs"))
+            await asyncio.to_thread(server.start)
+            await _until(drained, timeout_s=30.0)
             await asyncio.to_thread(server.stop, "immediate")
             during = await _orders(backend, 80, sku="milk")
-            milk = sku_keys("milk").stream
-
-            async def delivered_not_copied() -> bool:
-                try:
-                    pending = await backend.client.xpending(milk, GROUP)
-                except ResponseError:  # the group is not made yet
-                    return False
-                return int(pending["pending"]) > 0
-
-            await _until(delivered_not_copied)
-            assert await backend.client.xlen(milk) == 80
+            await _until(_delivered_not_copied(backend, "milk"))
+            assert await backend.client.xlen(sku_keys("milk").stream) == 80
             assert persister.workers >= 1
             await asyncio.to_thread(server.start)
             await _until(drained, timeout_s=30.0)
@@ -313,6 +307,19 @@ async def test_postgresql_stopped_mid_copy_keeps_the_entries_until_it_is_back(
     )
     assert persister.persisted == 130
     assert "Traceback" not in caplog.text
+
+
+def _delivered_not_copied(backend: RedisBackend, sku: str) -> Callable[[], Awaitable[bool]]:
+    """Whether some of the item's entries were delivered to a worker and not acknowledged."""
+
+    async def check() -> bool:
+        try:
+            pending = await backend.client.xpending(sku_keys(sku).stream, GROUP)
+        except ResponseError:  # the group is not made yet
+            return False
+        return int(pending["pending"]) > 0
+
+    return check
 
 
 async def test_an_outage_backs_off_and_does_not_flood_the_log(
