@@ -66,6 +66,7 @@ class PgOrderTable:
         self._pool_size, self._timeout_s = pool_size, timeout_s
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
+        self._said_down = False
 
     async def _connect(self) -> asyncpg.Pool:
         """The pool, made (and the table migrated) if there is none yet; raises the driver's
@@ -101,6 +102,9 @@ class PgOrderTable:
             shown = f"orders_db {redact_url(self.url)}"
             if not server_down(exc):
                 raise Unavailable(f"{shown}: refused ({describe(exc)})") from None
+            if self._said_down:  # the backend opens it, then the persister as it starts
+                return
+            self._said_down = True
             log.warning(
                 "%s: not reachable (%s); orders wait in Redis and are copied once it answers",
                 shown,
