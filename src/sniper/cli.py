@@ -265,7 +265,8 @@ def login(
 )
 @click.option(
     "--orders-db",
-    help="Redis store: SQL table the orders are copied into (default sqlite:///./orders.db).",
+    help="Redis store: SQL table the orders are copied into, sqlite:///PATH or "
+    "postgresql://USER:PASSWORD@HOST:PORT/DB (default sqlite:///./orders.db).",
 )
 @click.option(
     "--sqlite-synchronous",

@@ -25,7 +25,7 @@ from sniper.store.auth import (
     verify_password,
 )
 from sniper.store.models import Order, Session
-from sniper.store.redisdb.order_table import OrderTable
+from sniper.store.redisdb.order_table import SqliteOrderTable
 from sniper.store.service import StoreService
 from sniper.store.settings import StoreSettings
 from tests.conftest import ADMIN, T0_MS, in_process
@@ -299,12 +299,12 @@ async def test_the_store_files_are_private(tmp_path: Path, clock: ManualClock) -
         assert made.status_code == 201
         modes = _modes(tmp_path, "store.db*")
     assert modes == {"store.db": 0o600, "store.db-wal": 0o600, "store.db-shm": 0o600}
-    table = OrderTable(f"sqlite:///{tmp_path / 'orders.db'}")
+    table = SqliteOrderTable(f"sqlite:///{tmp_path / 'orders.db'}")
     try:
         await table.insert([Order("20240415070000000000001", "eggs", 1, "ann", T0_MS)])
         modes = _modes(tmp_path, "orders.db*")
     finally:
-        table.close()
+        await table.close()
     assert modes == {"orders.db": 0o600, "orders.db-wal": 0o600, "orders.db-shm": 0o600}
 
 

@@ -65,7 +65,9 @@ class StoreSettings(BaseSettings):
 
     catalog: str | None = Field(None, description="items to create at start-up (YAML)")
     orders_db: str = Field(
-        "sqlite:///./orders.db", description="Redis store: the SQL table orders are copied into"
+        "sqlite:///./orders.db",
+        description="Redis store: the SQL table orders are copied into "
+        "(sqlite:///PATH or postgresql://…)",
     )
     persister_max_workers: int = Field(8, ge=1, le=64)
     persister_batch_timeout_s: float = Field(5.0, gt=0)

@@ -1,5 +1,6 @@
-"""The order persister on a real private Redis: every order in SQL exactly once, even when a
-worker dies mid-batch; the pool grows with the backlog and shrinks when idle (fake clock)."""
+"""The order persister on a real private Redis, copying into SQLite and into PostgreSQL: every
+order in SQL exactly once, even when a worker dies mid-batch or PostgreSQL stops mid-copy; the
+pool grows with the backlog and shrinks when idle (fake clock)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,21 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ResponseError
 
 from sniper.store.models import Item, Order
+from sniper.store.pgdb.order_table import PgOrderTable
 from sniper.store.process import free_port
 from sniper.store.redisdb.backend import RedisBackend
 from sniper.store.redisdb.client import CommandSlots, connect
 from sniper.store.redisdb.keys import sku_keys
-from sniper.store.redisdb.order_table import OrderTable
-from sniper.store.redisdb.persister import OrderPersister
+from sniper.store.redisdb.order_table import SqliteOrderTable
+from sniper.store.redisdb.orders_db import OrderTable, order_table
+from sniper.store.redisdb.persister import GROUP, OrderPersister
 from sniper.store.redisdb.pool import PoolPolicy
 from sniper.store.rules import Outcome, Reservation
 from tests.conftest import T0_MS
+from tests.pg_servers import pg_server
 
 
 @pytest.mark.parametrize(
@@ -63,20 +68,29 @@ class FakeClock:
         return self.now
 
 
-class DiesAfterCommit(OrderTable):
+class DiesAfterCommit:
     """A table whose writer 'dies' after committing its first batch, before the acknowledgement
     (the worst moment: the rows are in, the stream does not know)."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
+    def __init__(self, table: OrderTable) -> None:
+        self.table = table
         self.died = False
 
+    async def open(self) -> None:
+        await self.table.open()
+
     async def insert(self, orders: list[Order]) -> int:
-        added = await super().insert(orders)
+        added = await self.table.insert(orders)
         if not self.died:
             self.died = True
             raise TimeoutError("killed mid-batch")
         return added
+
+    async def all(self) -> list[Order]:
+        return await self.table.all()
+
+    async def close(self) -> None:
+        await self.table.close()
 
 
 async def _orders(backend: RedisBackend, n: int, sku: str = "eggs") -> list[Order]:
@@ -117,7 +131,7 @@ async def test_stop_ends_the_supervisor_even_when_its_cancel_is_lost(
     """stop() returns although the supervisor went on after its cancel (the store's shutdown
     hung for ever on Redis when it did)."""
     persister = LosesTheCancel(
-        backend.client, backend._slots, OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p"
+        backend.client, backend._slots, SqliteOrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p"
     )
     await persister.start()
     await asyncio.sleep(0.05)  # the supervisor is inside its tick
@@ -129,13 +143,13 @@ async def test_stop_ends_the_supervisor_even_when_its_cancel_is_lost(
 
 @pytest.mark.redis
 async def test_killed_mid_batch_then_restarted_every_order_once(
-    backend: RedisBackend, tmp_path: Path
+    backend: RedisBackend, orders_db: str
 ) -> None:
     """The first persister copies a batch and dies before acknowledging it; a new one claims the
     dead one's pending entries: every order is in SQL, each once, and the streams are empty."""
     orders = await _orders(backend, 120) + await _orders(backend, 30, sku="milk")
-    url = f"sqlite:///{tmp_path / 'orders.db'}"
-    dying = DiesAfterCommit(url)
+    url = orders_db
+    dying = DiesAfterCommit(order_table(url))
     first = OrderPersister(
         backend.client, backend._slots, dying, name="first", batch=50, batch_timeout_s=0.1
     )
@@ -149,7 +163,7 @@ async def test_killed_mid_batch_then_restarted_every_order_once(
     second = OrderPersister(
         backend.client,
         backend._slots,
-        OrderTable(url),
+        order_table(url),
         name="second",
         batch=50,
         batch_timeout_s=0.1,
@@ -163,16 +177,16 @@ async def test_killed_mid_batch_then_restarted_every_order_once(
         await _until(all_moved)
     finally:
         await second.stop()
-    table = OrderTable(url)
+    table = order_table(url)
     stored = await table.all()
-    table.close()
+    await table.close()
     assert sorted(stored, key=lambda o: o.order_id) == sorted(orders, key=lambda o: o.order_id)
     assert len({o.order_id for o in stored}) == len(stored) == 150
 
 
 @pytest.mark.redis
 async def test_the_pool_grows_with_the_backlog_and_shrinks_when_idle(
-    backend: RedisBackend, tmp_path: Path
+    backend: RedisBackend, orders_db: str
 ) -> None:
     """600 orders waiting: the supervisor's ticks add workers (backlog >= 50); once all are
     copied and 30 s pass on the fake clock, the extra workers leave, one stays."""
@@ -181,7 +195,7 @@ async def test_the_pool_grows_with_the_backlog_and_shrinks_when_idle(
     persister = OrderPersister(
         backend.client,
         backend._slots,
-        OrderTable(f"sqlite:///{tmp_path / 'orders.db'}"),
+        order_table(orders_db),
         name="p",
         batch=20,
         clock=clock,
@@ -216,14 +230,13 @@ async def test_the_pool_grows_with_the_backlog_and_shrinks_when_idle(
 
 @pytest.mark.redis
 async def test_a_stream_that_lost_its_group_is_picked_up_again(
-    backend: RedisBackend, tmp_path: Path
+    backend: RedisBackend, orders_db: str
 ) -> None:
     """The stream (and its consumer group) deleted, as by a Redis restart without its data; new
     orders make a stream with no group: the persister makes the group again and copies them, and
     the other item's orders are not held up meanwhile."""
-    url = f"sqlite:///{tmp_path / 'orders.db'}"
     persister = OrderPersister(
-        backend.client, backend._slots, OrderTable(url), name="p", poll_s=0.01
+        backend.client, backend._slots, order_table(orders_db), name="p", poll_s=0.01
     )
     await persister.start(supervise=False)
     try:
@@ -248,13 +261,78 @@ async def test_a_stream_that_lost_its_group_is_picked_up_again(
         await persister.stop()
 
 
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_postgresql_down_at_start_or_stopped_mid_copy_keeps_the_entries_until_it_is_back(
+    backend: RedisBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL down when the persister starts: it starts, the orders wait; PostgreSQL up, they
+    are copied. Then PostgreSQL stopped at once (``-m immediate``): the next orders are delivered
+    to a worker and stay pending in the stream (nothing acknowledged that was not committed), the
+    pool lives on; started again, the same persister copies them. Every order once, no restart,
+    warnings and no traceback in the log."""
+    with pg_server() as server:
+        await asyncio.to_thread(server.stop, "fast")
+        persister = OrderPersister(
+            backend.client,
+            backend._slots,
+            PgOrderTable(server.url, timeout_s=1.0),
+            name="p",
+            batch=20,
+            batch_timeout_s=0.5,
+            poll_s=0.01,
+        )
+        await persister.start()
+        try:
+            before = await _orders(backend, 50)
+
+            async def drained() -> bool:
+                return await persister.backlog() == 0
+
+            await _until(_delivered_not_copied(backend, "eggs"))
+            await asyncio.to_thread(server.start)
+            await _until(drained, timeout_s=30.0)
+            await asyncio.to_thread(server.stop, "immediate")
+            during = await _orders(backend, 80, sku="milk")
+            await _until(_delivered_not_copied(backend, "milk"))
+            assert await backend.client.xlen(sku_keys("milk").stream) == 80
+            assert persister.workers >= 1
+            await asyncio.to_thread(server.start)
+            await _until(drained, timeout_s=30.0)
+            stored = await persister.table.all()
+        finally:
+            await persister.stop()
+    assert sorted(stored, key=lambda o: o.order_id) == sorted(
+        before + during, key=lambda o: o.order_id
+    )
+    assert persister.persisted == 130
+    assert "Traceback" not in caplog.text
+
+
+def _delivered_not_copied(backend: RedisBackend, sku: str) -> Callable[[], Awaitable[bool]]:
+    """Whether some of the item's entries were delivered to a worker and not acknowledged."""
+
+    async def check() -> bool:
+        try:
+            pending = await backend.client.xpending(sku_keys(sku).stream, GROUP)
+        except ResponseError:  # the group is not made yet
+            return False
+        return int(pending["pending"]) > 0
+
+    return check
+
+
 async def test_an_outage_backs_off_and_does_not_flood_the_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Redis unreachable for a second: one warning, not dozens; and the pool lives on."""
     down = connect(f"redis://127.0.0.1:{free_port()}/0")
     persister = OrderPersister(
-        down, CommandSlots(), OrderTable(f"sqlite:///{tmp_path / 'o.db'}"), name="p", poll_s=0.01
+        down,
+        CommandSlots(),
+        SqliteOrderTable(f"sqlite:///{tmp_path / 'o.db'}"),
+        name="p",
+        poll_s=0.01,
     )
     try:
         await persister.start()

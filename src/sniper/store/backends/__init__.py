@@ -34,6 +34,7 @@ def _redis(settings: StoreSettings, clock: Clock) -> Backend:
         orders_db=settings.orders_db,
         persister_max_workers=settings.persister_max_workers,
         persister_batch_timeout_s=settings.persister_batch_timeout_s,
+        pg_timeout_s=settings.pg_timeout_s,
         session_ttl_s=settings.session_ttl_s,
     )
 

@@ -41,7 +41,7 @@ from sniper.store.redisdb.keys import (
     user_sessions_key,
 )
 from sniper.store.redisdb.lock import LockLost, RedisLock
-from sniper.store.redisdb.order_table import OrderTable
+from sniper.store.redisdb.orders_db import order_table
 from sniper.store.redisdb.persister import OrderPersister
 from sniper.store.redisdb.pool import PoolPolicy
 from sniper.store.redisdb.ratelimit import SharedBucket
@@ -118,6 +118,7 @@ class RedisBackend(Backend):
         orders_db: str | None = None,
         persister_max_workers: int = 8,
         persister_batch_timeout_s: float = 5.0,
+        pg_timeout_s: float = 5.0,
         session_ttl_s: float = 86_400.0,
     ) -> None:
         super().__init__()
@@ -152,7 +153,7 @@ class RedisBackend(Backend):
             else OrderPersister(
                 self.client,
                 self._slots,
-                OrderTable(orders_db),
+                order_table(orders_db, pg_timeout_s=pg_timeout_s),
                 name=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}",
                 policy=PoolPolicy(max_workers=persister_max_workers),
                 batch_timeout_s=persister_batch_timeout_s,
@@ -164,12 +165,15 @@ class RedisBackend(Backend):
         return SharedBucket(self.client, self._slots, kind, rate_per_s, burst)
 
     async def open(self) -> None:
-        """Check that Redis answers, load the hot scripts (there is no schema to create) and
-        move what older releases stored where this one looks for it."""
+        """Check that Redis answers, load the hot scripts (there is no schema to create), move
+        what older releases stored where this one looks for it, and open the order table (a
+        table that refuses stops the start; a PostgreSQL that is down does not)."""
         await self.check()
         async with self._slots:
             await self.client.script_load(self._reserve.script.script)
         await self.migrate()
+        if self.persister is not None:
+            await self.persister.table.open()
 
     async def migrate(self) -> None:
         """Once per Redis, under a lock (replicas starting together do it once): users kept

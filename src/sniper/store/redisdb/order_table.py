@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from sniper.errors import ConfigError
+from sniper.errors import ConfigError, Unavailable
 from sniper.store.backends import sqlfile
 from sniper.store.backends.records import ORDER_COLUMNS, order_row, placeholders
 from sniper.store.models import Order
@@ -30,7 +30,7 @@ _INSERT = (
 )
 
 
-class OrderTable:
+class SqliteOrderTable:
     """One SQLite file; every call runs on a worker thread (the event loop never waits on it)."""
 
     def __init__(self, url: str, busy_timeout_ms: int = 10_000) -> None:
@@ -80,12 +80,21 @@ class OrderTable:
         return await asyncio.to_thread(self._all)
 
     async def open(self) -> None:
-        """Create the file and table if needed."""
-        await asyncio.to_thread(self._open)
+        """Create the file and table if needed; one that cannot be made or opened raises
+        ``Unavailable`` naming ``orders_db`` (a start stops on it)."""
+        try:
+            await asyncio.to_thread(self._open)
+        except (OSError, sqlite3.Error) as exc:
+            raise Unavailable(
+                f"orders_db {self.path}: cannot open ({type(exc).__name__})"
+            ) from None
 
-    def close(self) -> None:
-        """Close the connection."""
+    def _close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+    async def close(self) -> None:
+        """Close the connection (once a batch on its thread is done)."""
+        await asyncio.to_thread(self._close)

@@ -22,10 +22,11 @@ from redis.exceptions import ResponseError
 
 from sniper.logs import ThrottledLog
 from sniper.store.models import Order
+from sniper.store.pgdb.client import PG_ERRORS
 from sniper.store.redisdb.client import REDIS_ERRORS, Client, CommandSlots
 from sniper.store.redisdb.codec import order_from_json
 from sniper.store.redisdb.keys import known_skus, sku_keys
-from sniper.store.redisdb.order_table import OrderTable
+from sniper.store.redisdb.orders_db import OrderTable
 from sniper.store.redisdb.pool import PoolPolicy
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ GROUP = "persisters"
 _MAX_BACKOFF_S = 5.0
 _WARN_EVERY_S = 10.0
 Entries = list[tuple[str, dict[str, str]]]
-#: One item's copy failing: Redis or the table unreachable, or the batch timed out.
-_TROUBLE = (*REDIS_ERRORS.kinds, sqlite3.Error)
+#: One item's copy failing: Redis or the table (SQLite, PostgreSQL) unreachable or refusing,
+#: or the batch timed out.
+_TROUBLE: tuple[type[BaseException], ...] = (*REDIS_ERRORS.kinds, sqlite3.Error, *PG_ERRORS.kinds)
 
 
 class OrderPersister:
@@ -93,7 +95,7 @@ class OrderPersister:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
-        self.table.close()
+        await self.table.close()
 
     # -- the pool --------------------------------------------------------------------------
 
