@@ -194,6 +194,7 @@ async def _flood_through(store: StoreProcess, fault: Fault) -> Flood:
     then ``fault`` runs (it returns once PostgreSQL can be reached again) while they go on;
     they stop half a second after the first order placed since, or ``BACK_WITHIN_S`` after
     ``fault`` returned if none is."""
+    # Each user sends at most 1,000 requests (max_each below): its limit is never what stops it.
     open_item(store, "eggs", stock=PLENTY, limit=1000)
     crowd = users(store, 10)
     stop, ordered = asyncio.Event(), asyncio.Event()
