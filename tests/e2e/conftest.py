@@ -14,7 +14,8 @@ StartStore = Callable[..., StoreProcess]
 
 @pytest.fixture
 def start_store(tmp_path: Path) -> Iterator[StartStore]:
-    """Start real stores (``start_store(workers=2, args=(...))``, ``store=`` a backend URL);
+    """Start real stores (``start_store(workers=2, args=(...))``, ``store=`` a backend URL;
+    ``ready=False`` returns at once, for several to start together: ``wait_ready()`` each);
     all are stopped afterwards."""
     started: list[StoreProcess] = []
 
@@ -24,11 +25,15 @@ def start_store(tmp_path: Path) -> Iterator[StartStore]:
         workers: int = 1,
         args: tuple[str, ...] = (),
         store: str | None = None,
+        ready: bool = True,
     ) -> StoreProcess:
         store_process = StoreProcess(
             db or tmp_path / "store.db", workers=workers, args=args, store=store
         )
         started.append(store_process)
+        if not ready:
+            store_process.start_async()
+            return store_process
         return store_process.start()
 
     yield start

@@ -11,62 +11,19 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import redis
 
 from tests.e2e.conftest import StartStore
-from tests.e2e.crowd import open_item, users
+from tests.e2e.crowd import NO_ANSWER, flood, open_item, users
 from tests.e2e.store_process import StoreProcess
 from tests.redis_servers import redis_server
 
 #: Longer than the store's Redis socket timeout (5 s): calls sent before the stall time out.
 STALL_S = 6.5
-#: A shot whose connection ended with no answer (the client cannot know what became of it).
-NO_ANSWER = 0
-
-
-@dataclass
-class Shot:
-    """One order request without a request id, and what came back."""
-
-    token: str
-    status: int
-    body: dict[str, Any]
-
-
-async def _flood(url: str, crowd: list[tuple[str, str]], until: float) -> list[Shot]:
-    """Every user orders back to back (no request id, as a naive client) until ``until``
-    (monotonic), each on its own connection; at most 500 requests each."""
-    limits = httpx.Limits(max_connections=len(crowd), max_keepalive_connections=len(crowd))
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-
-        async def one(token: str) -> list[Shot]:
-            shots: list[Shot] = []
-            for _ in range(500):
-                if time.monotonic() >= until:
-                    break
-                try:
-                    response = await client.post(
-                        "/api/orders",
-                        json={"sku_id": "eggs"},
-                        headers={"Cookie": f"session={token}"},
-                    )
-                except httpx.TransportError:  # the connection ended with no answer
-                    shots.append(Shot(token, NO_ANSWER, {}))
-                    continue
-                shots.append(Shot(token, response.status_code, response.json()))
-            return shots
-
-        # A task group, not gather: if one client fails, the others are cancelled before the
-        # client closes, so that no socket outlives this test (and fails the next one).
-        async with asyncio.TaskGroup() as group:
-            results = [group.create_task(one(token)) for _, token in crowd]
-    return [shot for shots in results for shot in shots.result()]
 
 
 @contextlib.contextmanager
@@ -106,7 +63,10 @@ async def test_a_redis_stall_under_a_flood_answers_no_order_unavailable(
         open_item(store, "eggs", stock=1_000_000, limit=1000)
         crowd = users(store, 300)
         started = time.monotonic()
-        flood = asyncio.create_task(_flood(store.url, crowd, until=started + STALL_S + 6))
+        # No request id, as a naive client: the store gives each reservation one of its own.
+        flooding = asyncio.create_task(
+            flood(store.url, crowd, {"sku_id": "eggs"}, until=started + STALL_S + 6)
+        )
         await asyncio.sleep(1.0)
         # Redis holds writes first (the reservations sent now wait in it), then stops: the stall
         # meets calls in flight whatever the machine's speed, as a flood at an opening would.
@@ -115,7 +75,7 @@ async def test_a_redis_stall_under_a_flood_answers_no_order_unavailable(
         await asyncio.sleep(0.5)
         with _stopped(proc.pid):
             await asyncio.sleep(STALL_S)
-        shots = await flood
+        shots = await flooding
 
         acked = {s.body["order_id"] for s in shots if s.status in (200, 201)}
         lost = Counter(s.token for s in shots if s.status == NO_ANSWER)
