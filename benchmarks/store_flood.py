@@ -21,10 +21,10 @@ the store, on the same PostgreSQL and in the same rounds, the **naive step**: on
 order (``UPDATE items … WHERE stock >= 1``, row count checked, then ``INSERT INTO orders``,
 ``COMMIT``; benchmarks/pg_naive.py), driven by the same ``wrk`` with the same connections against
 one hot item of its own. The naive step runs *inside the same store*: the same uvicorn,
-protocol, sessions, service and pool size, only the backend's ``reserve`` replaced. That is the
-like-for-like comparison: the store's figure comes through HTTP, so the naive one does too, and
-whatever both pay for HTTP cancels out of neither; the ratio is the grouping's gain as a user of
-the store would see it. Then both steps are driven directly from Python with the same number of
+protocol, sessions, service and pool size (``--pg-pool-size``), only the backend's ``reserve``
+replaced. That is the like-for-like comparison: the store's figure comes through HTTP, so the
+naive one does too, and both pay the same for it; the ratio is the grouping's gain as a client of
+the store sees it. Then both steps are driven directly from Python with the same number of
 concurrent clients and the same pool, no HTTP (benchmarks/pg_ceiling.py), which shows what the
 grouping gains where only the database and driver are in the way, and where the store's time
 goes. For the HTTP runs on PostgreSQL the script also reads the server's next transaction id
