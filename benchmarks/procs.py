@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -28,10 +29,17 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], limit_s: float = 30.
 
 @contextmanager
 def running(
-    cmd: list[str], port: int, *, cwd: Path | None = None
+    cmd: list[str], port: int, *, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A server process we started (in ``cwd``); stopped by its pid with SIGTERM, then SIGKILL."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    """A server process we started (in ``cwd``, with ``env`` added to ours); stopped by its pid
+    with SIGTERM, then SIGKILL."""
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
+    )
     try:
         wait_for_port(port, proc)
         time.sleep(0.5)  # let every worker finish starting

@@ -14,13 +14,33 @@ leaves its items and orders there), its persister copying into a temporary SQLit
 same Redis's own ceiling is measured too: the reserve script's EVALSHA rate without HTTP
 (benchmarks/redis_ceiling.py).
 
+With ``--store postgresql://USER@HOST:PORT/DB`` the store runs on that PostgreSQL (the run leaves
+its items, users and orders there); ``--store postgresql`` alone starts a private server for the
+run (tests/pg_servers.py: a temporary cluster, ``fsync`` and ``synchronous_commit`` on). Beside
+the store, on the same PostgreSQL and in the same rounds, the **naive step**: one transaction per
+order (``UPDATE items … WHERE stock >= 1``, row count checked, then ``INSERT INTO orders``,
+``COMMIT``; benchmarks/pg_naive.py), driven by the same ``wrk`` with the same connections against
+one hot item of its own. The naive step runs *inside the same store*: the same uvicorn,
+protocol, sessions, service and pool size (``--pg-pool-size``), only the backend's ``reserve``
+replaced. That is the like-for-like comparison: the store's figure comes through HTTP, so the
+naive one does too, and both pay the same for it; the ratio is the grouping's gain as a client of
+the store sees it. Then both steps are driven directly from Python with the same number of
+concurrent clients and the same pool, no HTTP (benchmarks/pg_ceiling.py), which shows what the
+grouping gains where only the database and driver are in the way, and where the store's time
+goes. For the HTTP runs on PostgreSQL the script also reads the server's next transaction id
+before and after each measured run (each writing transaction takes one): orders per writing
+transaction is the batch size the store achieved under HTTP load; and the CPU time of the store
+process and (private server) of PostgreSQL's processes over the run.
+
     python benchmarks/store_flood.py [--workers 1] [--connections 64] [--duration 5]
-                                     [--store redis://127.0.0.1:6379/0]
+                                     [--store redis://127.0.0.1:6379/0 | postgresql[://…]]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import re
@@ -29,17 +49,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.pg_servers import PgServer, pg_server
+
+from pg_ceiling import ceiling as pg_ceiling
 from procs import free_port, running
 from redis_ceiling import ceiling
 
 HERE = Path(__file__).resolve().parent
 ADMIN_TOKEN = "bench-admin-token"  # noqa: S105  # a throwaway store on loopback
+PG_SCHEMES = ("postgresql", "postgres")
+#: What a probe counts at one moment (CPU seconds, transaction ids); a run reports the differences.
+Probe = Callable[[], dict[str, float]]
 
 
 def wrk(
@@ -69,10 +98,17 @@ def wrk(
     return {"rps": rps, "status": status, **latency}
 
 
-def measure(port: int, tokens: Path, sku: str, args: argparse.Namespace) -> dict[str, Any]:
-    """A short warm-up, then the measured run."""
+def measure(
+    port: int, tokens: Path, sku: str, args: argparse.Namespace, probe: Probe | None = None
+) -> dict[str, Any]:
+    """A short warm-up, then the measured run, with what ``probe`` counted over it."""
     wrk(port, tokens, sku, args, 1)
-    return wrk(port, tokens, sku, args, args.duration)
+    before = probe() if probe is not None else {}
+    found = wrk(port, tokens, sku, args, args.duration)
+    if probe is not None:
+        after = probe()
+        found["during"] = {key: after[key] - before[key] for key in after}
+    return found
 
 
 def put_item(base: str, sku: str, stock: int) -> None:
@@ -96,8 +132,45 @@ def _admin() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its living children."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # After the command name in parentheses: state, ppid, …, utime (14th), stime (15th).
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # a process that ended while we looked
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def _next_xid(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        found = await conn.fetchval("SELECT txid_snapshot_xmax(txid_current_snapshot())")
+    finally:
+        await conn.close()
+    return int(found)
+
+
+def pg_probe(url: str, server: int, postgres: int | None) -> Probe:
+    """CPU seconds of the store process ``server`` (and of the private PostgreSQL's processes,
+    when ``postgres`` is its pid), and the server's next transaction id: every transaction that
+    writes takes one (a batch of the store, an order of the naive step), reads take none."""
+
+    def probe() -> dict[str, float]:
+        found = {"server_cpu_s": cpu_s(server), "writes": float(asyncio.run(_next_xid(url)))}
+        if postgres is not None:
+            found["postgres_cpu_s"] = cpu_s(postgres)
+        return found
+
+    return probe
+
+
 def main() -> None:
-    """Run the three floods and print the figures."""
+    """Run the floods and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--connections", type=int, default=64)
@@ -105,58 +178,52 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians shown")
     parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--store", help="store URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--store",
+        help="store URL (default: a fresh SQLite file); 'postgresql' alone: a private PostgreSQL",
+    )
     parser.add_argument("--synchronous", choices=["FULL", "NORMAL"], default="FULL")
+    parser.add_argument(
+        "--pg-pool-size",
+        type=int,
+        default=10,
+        help="PostgreSQL: connections per store process, for the store and the naive step alike",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
 
-    with tempfile.TemporaryDirectory(prefix="sniper-flood-") as tmp:
-        results = run_all(Path(tmp), args)
+    with (
+        tempfile.TemporaryDirectory(prefix="sniper-flood-") as tmp,
+        private_postgres(args.store) as private,
+    ):
+        results = run_all(Path(tmp), args, private)
     if args.json:
         print(json.dumps(results))
     else:
         report(results)
 
 
-def run_all(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Both servers up at once; the three floods interleaved, ``--rounds`` times."""
-    dummy = tmp / "dummy-tokens.txt"
-    dummy.write_text("not-a-session\n")
-    tokens = tmp / "tokens.txt"
-    raw_port, store_port = free_port(), free_port()
-    raw = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "raw_asgi:app",
-        "--app-dir",
-        str(HERE),
-        "--port",
-        str(raw_port),
-        "--workers",
-        str(args.workers),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--lifespan",
-        "off",
-        "--log-level",
-        "warning",
-        "--backlog",
-        "4096",
-    ]
-    store_url = args.store or f"sqlite:///{tmp / 'store.db'}"
-    store = [
-        sys.executable,
-        "-m",
-        "sniper",
+@contextlib.contextmanager
+def private_postgres(store: str | None) -> Iterator[PgServer | None]:
+    """A private PostgreSQL for the run when ``--store`` names the scheme alone, else None."""
+    if store not in PG_SCHEMES:
+        yield None
+        return
+    with pg_server() as server:
+        yield server
+
+
+def serve_cmd(
+    program: list[str], port: int, store_url: str, tmp: Path, args: argparse.Namespace
+) -> list[str]:
+    """``sniper serve`` (or the naive step's launcher) as this run starts it."""
+    return [
+        *program,
         "serve",
         "--port",
-        str(store_port),
+        str(port),
         "--workers",
         str(args.workers),
         "--store",
@@ -172,31 +239,93 @@ def run_all(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
         "--orders-db",
         f"sqlite:///{tmp / 'orders.db'}",
     ]
-    on_redis = store_url.startswith("redis")
-    run_id = f"{os.getpid()}-{int(time.time())}"  # fresh items on a Redis that is kept
+
+
+def raw_cmd(port: int, args: argparse.Namespace) -> list[str]:
+    """The ceiling's server: the raw ASGI app on the same uvicorn, same workers."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "raw_asgi:app",
+        "--app-dir",
+        str(HERE),
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--lifespan",
+        "off",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "4096",
+    ]
+
+
+def make_users(base: str, tokens: Path, count: int) -> None:
+    """``count`` users, their sessions one a line in ``tokens``."""
+    made = httpx.post(f"{base}/admin/users", headers=_admin(), json={"count": count}, timeout=60)
+    made.raise_for_status()
+    tokens.write_text("".join(u["session"] + "\n" for u in made.json()["users"]))
+
+
+def run_all(tmp: Path, args: argparse.Namespace, private: PgServer | None) -> dict[str, Any]:
+    """The servers up at once; the floods interleaved, ``--rounds`` times; then the ceilings of
+    the storage alone."""
+    dummy = tmp / "dummy-tokens.txt"
+    dummy.write_text("not-a-session\n")
+    tokens = tmp / "tokens.txt"
+    raw_port, store_port, naive_port = free_port(), free_port(), free_port()
+    store_url = (
+        private.url if private is not None else args.store or f"sqlite:///{tmp / 'store.db'}"
+    )
+    scheme = store_url.split(":")[0]
+    on_pg = scheme in PG_SCHEMES
+    env = {"SNIPER_PG_POOL_SIZE": str(args.pg_pool_size)}
+    run_id = f"{os.getpid()}-{int(time.time())}"  # fresh items on a database that is kept
     stock_sku, gone_sku = f"flood-stock-{run_id}", f"flood-gone-{run_id}"
+    naive_sku = f"flood-naive-{run_id}"
     runs: dict[str, list[dict[str, Any]]] = {"ceiling": [], "orders": [], "sold_out": []}
-    with running(raw, raw_port), running(store, store_port):
-        base = f"http://127.0.0.1:{store_port}"
-        made = httpx.post(
-            f"{base}/admin/users", headers=_admin(), json={"count": args.users}, timeout=60
+    if on_pg:
+        runs["naive"] = []
+    sniper = [sys.executable, "-m", "sniper"]
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(running(raw_cmd(raw_port, args), raw_port))
+        store = stack.enter_context(
+            running(serve_cmd(sniper, store_port, store_url, tmp, args), store_port, env=env)
         )
-        made.raise_for_status()
-        tokens.write_text("".join(u["session"] + "\n" for u in made.json()["users"]))
+        base = f"http://127.0.0.1:{store_port}"
+        make_users(base, tokens, args.users)
         put_item(base, stock_sku, 10_000_000)
         put_item(base, gone_sku, 0)
+        probe = naive_probe = None
+        if on_pg:
+            naive_cmd = serve_cmd(
+                [sys.executable, str(HERE / "pg_naive.py")], naive_port, store_url, tmp, args
+            )
+            naive = stack.enter_context(running(naive_cmd, naive_port, env=env))
+            put_item(f"http://127.0.0.1:{naive_port}", naive_sku, 10_000_000)
+            postgres = private.proc.pid if private is not None and private.proc else None
+            probe = pg_probe(store_url, store.pid, postgres)
+            naive_probe = pg_probe(store_url, naive.pid, postgres)
         for _ in range(args.rounds):
             runs["ceiling"].append(measure(raw_port, dummy, "x", args))
-            runs["orders"].append(measure(store_port, tokens, stock_sku, args))
-            runs["sold_out"].append(measure(store_port, tokens, gone_sku, args))
-        redis = ceiling(store_url, args.duration) if on_redis else None
+            runs["orders"].append(measure(store_port, tokens, stock_sku, args, probe))
+            runs["sold_out"].append(measure(store_port, tokens, gone_sku, args, probe))
+            if on_pg:
+                runs["naive"].append(measure(naive_port, tokens, naive_sku, args, naive_probe))
+        extra = storage_ceiling(store_url, args, run_id)
     best = {name: median_run(rs) for name, rs in runs.items()}
-    extra: dict[str, Any] = {}
-    if redis is not None:
-        extra = {
-            "redis_ceiling": redis,
-            "orders_to_redis": best["orders"]["rps"] / redis["created"],
-        }
+    if on_pg:
+        extra["orders_to_naive"] = best["orders"]["rps"] / best["naive"]["rps"]
+    elif "redis_ceiling" in extra:
+        extra["orders_to_redis"] = best["orders"]["rps"] / extra["redis_ceiling"]["created"]
     return {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "settings": {
@@ -205,8 +334,13 @@ def run_all(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
             "wrk_threads": args.threads,
             "duration_s": args.duration,
             "rounds": args.rounds,
-            "store": store_url.split(":")[0],
+            "store": scheme,
             "synchronous": args.synchronous,
+            **(
+                {"pg_pool_size": args.pg_pool_size, "private_postgres": private is not None}
+                if on_pg
+                else {}
+            ),
         },
         **best,
         "rounds_rps": {name: [round(r["rps"]) for r in rs] for name, rs in runs.items()},
@@ -214,6 +348,25 @@ def run_all(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
         "sold_out_ratio": best["sold_out"]["rps"] / best["ceiling"]["rps"],
         **extra,
     }
+
+
+def storage_ceiling(store_url: str, args: argparse.Namespace, run_id: str) -> dict[str, Any]:
+    """The storage's own rate without HTTP: the reserve script on Redis; on PostgreSQL, the
+    store's grouped step and the naive one driven directly (benchmarks/pg_ceiling.py)."""
+    scheme = store_url.split(":", maxsplit=1)[0]
+    if scheme.startswith("redis"):
+        return {"redis_ceiling": ceiling(store_url, args.duration)}
+    if scheme in PG_SCHEMES:
+        direct = pg_ceiling(
+            store_url,
+            clients=args.connections,
+            pool_size=args.pg_pool_size,
+            seconds=args.duration,
+            rounds=args.rounds,
+            tag=run_id,
+        )
+        return {"pg_direct": direct}
+    return {}
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -230,13 +383,16 @@ def report(r: dict[str, Any]) -> None:
         f"store={s['store']} synchronous={s['synchronous']}, "
         f"{r['machine']['cpus']} CPUs, Python {r['machine']['python']}"
     )
-    print(f"{'':<12}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}  statuses")
-    for name, key in (("ceiling", "ceiling"), ("orders", "orders"), ("sold out", "sold_out")):
+    print(f"{'':<14}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}  statuses")
+    rows = [("ceiling", "ceiling"), ("orders", "orders"), ("sold out", "sold_out")]
+    if "naive" in r:
+        rows.append(("naive orders", "naive"))
+    for name, key in rows:
         row = r[key]
         ratio = row["rps"] / r["ceiling"]["rps"]
         status = {k: v for k, v in row["status"].items() if v}
         print(
-            f"{name:<12}{row['rps']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.2f}"
+            f"{name:<14}{row['rps']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.2f}"
             f"{row['p99_ms']:>9.2f}  {status}  rounds: {r['rounds_rps'][key]}"
         )
     redis = r.get("redis_ceiling")
@@ -246,6 +402,43 @@ def report(r: dict[str, Any]) -> None:
             f"created {redis['created']:.0f}/s, sold out {redis['sold_out']:.0f}/s; "
             f"store orders / script created = {r['orders_to_redis']:.2f}"
         )
+    if "pg_direct" in r:
+        report_pg(r)
+
+
+def report_pg(r: dict[str, Any]) -> None:
+    """The PostgreSQL lines: the gain over the naive step, through HTTP and directly, and where
+    the time went in the median rounds."""
+    s, direct = r["settings"], r["pg_direct"]
+    print(
+        f"orders / naive orders (through HTTP, same stack, same PostgreSQL, pool "
+        f"{s['pg_pool_size']}): {r['orders_to_naive']:.2f}x"
+    )
+    for name, key in (("orders", "orders"), ("sold out", "sold_out"), ("naive orders", "naive")):
+        during, seconds = r[key]["during"], s["duration_s"]
+        created = r[key]["status"].get("201", 0)
+        per_write = created / during["writes"] if during["writes"] else 0.0
+        cpu = f"store process {100 * during['server_cpu_s'] / seconds:.0f} %"
+        if "postgres_cpu_s" in during:
+            cpu += f", PostgreSQL {100 * during['postgres_cpu_s'] / seconds:.0f} %"
+        print(
+            f"  {name}: {during['writes']:.0f} writing transactions, "
+            f"{per_write:.1f} orders each; "
+            f"CPU of one core: {cpu}"
+        )
+    grouped, naive = direct["grouped"], direct["naive"]
+    print(
+        f"direct, no HTTP ({direct['clients']} clients, pool {direct['pool_size']}): "
+        f"grouped {grouped['created_per_s']:.0f}/s (p50 {grouped['p50_ms']:.2f} ms, "
+        f"p99 {grouped['p99_ms']:.2f} ms, mean batch {direct['mean_batch']:.1f}), "
+        f"naive {naive['created_per_s']:.0f}/s (p50 {naive['p50_ms']:.2f} ms, "
+        f"p99 {naive['p99_ms']:.2f} ms): {direct['grouped_to_naive']:.2f}x; "
+        f"rounds {direct['rounds']}"
+    )
+    print(
+        f"store orders / direct grouped = {r['orders']['rps'] / grouped['created_per_s']:.2f}; "
+        f"naive orders / direct naive = {r['naive']['rps'] / naive['created_per_s']:.2f}"
+    )
 
 
 if __name__ == "__main__":
