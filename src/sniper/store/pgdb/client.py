@@ -127,6 +127,8 @@ class PostgresErrors(StorageErrors):
     kinds: tuple[type[BaseException], ...] = (
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
+        # The driver's own state gone wrong, seen when the server ends sessions under a flood.
+        asyncpg.InternalClientError,
         OSError,
         TimeoutError,
     )

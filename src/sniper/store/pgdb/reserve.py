@@ -66,8 +66,10 @@ class ReserveBatcher(Batcher[Reservation]):
                 for call in batch:
                     await self._alone(conn, call)
                 return
-        for (_, future), result in zip(batch, results, strict=True):
-            self._settle(future, result=result)
+            # Answered before the connection goes back: nothing that happens to it then (the
+            # server ending the session) may turn a committed batch into an error.
+            for (_, future), result in zip(batch, results, strict=True):
+                self._settle(future, result=result)
 
     async def _alone(self, conn: Conn, call: Call[Reservation]) -> None:
         reservation, future = call
