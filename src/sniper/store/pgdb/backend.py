@@ -59,7 +59,6 @@ class PostgresBackend(Backend):
         *,
         pool_size: int = 10,
         max_batch: int = 256,
-        max_in_flight: int = 2,
         timeout_s: float = 5.0,
     ) -> None:
         super().__init__()
@@ -72,7 +71,6 @@ class PostgresBackend(Backend):
             lambda: now_ms(clock),
             ids or OrderIdGenerator(),
             max_batch=max_batch,
-            max_in_flight=max_in_flight,
             timeout_s=timeout_s,
         )
 
