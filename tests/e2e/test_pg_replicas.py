@@ -35,9 +35,6 @@ PG_TIMEOUT_S = 2.0
 SLOWEST_S = PG_TIMEOUT_S + 1.5
 #: How soon after PostgreSQL is back (or its sessions were ended) orders succeed again.
 BACK_WITHIN_S = 3.0
-#: What asyncpg's pool logs, with a traceback, each time it fails to bring its idle connections
-#: back up to its floor while PostgreSQL is gone: the one traceback that the flood lets pass
-#: (test_a_stopped_postgresql_costs_no_traceback holds that it should not be there either).
 #: Stock of the flooded item: more than the flood can buy.
 PLENTY = 1_000_000
 
