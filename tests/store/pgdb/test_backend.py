@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -130,5 +131,75 @@ async def test_a_stalled_server_is_an_answer_within_the_timeout(clock: ManualClo
             item = await backend.get_item("hot")
             assert item is not None
             assert item.stock == 7
+        finally:
+            await backend.aclose()
+
+
+async def test_a_batch_refused_for_a_lock_is_one_answer_not_one_call_each(
+    backend: PostgresBackend, pg_empty_url: str
+) -> None:
+    """A refusal no single reservation caused (the item's row locked past ``lock_timeout``)
+    answers the whole batch "unavailable" after one call, instead of trying each again alone
+    (each waiting for the same lock), and orders are taken again once the lock is gone."""
+    await backend.put_item(Item("hot", "hot", 1, 50, "2023-11-14T22:13:20+00:00", T0_MS, 1))
+    calls = 0
+    call = backend._reserve._call
+
+    async def counted(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await call(*args)
+
+    backend._reserve._call = counted  # type: ignore[method-assign,assignment]
+    holder = await asyncpg.connect(pg_empty_url)
+    try:
+        await holder.execute("ALTER DATABASE sniper SET lock_timeout = '200ms'")
+        await backend._pool().expire_connections()  # new connections read the setting
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM items WHERE sku_id = 'hot' FOR UPDATE")
+            results = await asyncio.gather(
+                *(backend.reserve(Reservation(f"u{n}", "hot", 1)) for n in range(20)),
+                return_exceptions=True,
+            )
+        assert all(isinstance(r, Unavailable) for r in results), results
+        assert "55P03" in str(results[0])
+        assert calls == 1
+        after = await backend.reserve(Reservation("ann", "hot", 1))
+        assert after.outcome is Outcome.CREATED
+    finally:
+        await holder.execute("ALTER DATABASE sniper RESET lock_timeout")
+        await holder.close()
+
+
+async def test_orders_arriving_while_the_server_is_frozen_are_each_answered(
+    clock: ManualClock,
+) -> None:
+    """Orders keep arriving at a frozen PostgreSQL, one batch out at a time: each is answered
+    (sent: "outcome unknown"; still queued when its batch's deadline ran out: "unavailable"),
+    none left waiting (each within two timeouts: the batch ahead, then its own)."""
+    with pg_server() as server:
+        backend = PostgresBackend(server.url, clock, timeout_s=0.3)
+        await backend.open()
+        try:
+            await backend.put_item(Item("hot", "hot", 1, 9, "2023-11-14T22:13:20+00:00", T0_MS, 9))
+            frozen = _server_processes(server)
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+
+                async def order(n: int) -> StoreError:
+                    await asyncio.sleep(n * 0.1)
+                    with pytest.raises((OutcomeUnknown, Unavailable)) as caught:
+                        await backend.reserve(Reservation("ann", "hot", 1, f"r{n}"))
+                    return caught.value
+
+                # The hang guard: 8 orders over 0.7 s, each answered within 0.6 s, end by ~1.3 s.
+                async with asyncio.timeout(10):
+                    answers = await asyncio.gather(*(order(n) for n in range(8)))
+            finally:
+                for pid in frozen:
+                    os.kill(pid, signal.SIGCONT)
+            assert len(answers) == 8
+            assert OutcomeUnknown in {type(a) for a in answers}  # a batch was out when frozen
         finally:
             await backend.aclose()

@@ -223,6 +223,7 @@ def test_any_other_orders_db_is_one_line_naming_it(url: str, said: str) -> None:
         (asyncpg.InvalidPasswordError("no"), False),
         (asyncpg.InvalidCatalogNameError("no db"), False),
         (asyncpg.DuplicateTableError("a foreign orders table"), False),
+        (asyncpg.ClientConfigurationError("`sslmode` parameter must be one of"), False),
         (ValueError("not ours"), False),
     ],
 )

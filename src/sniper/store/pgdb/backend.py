@@ -8,6 +8,7 @@ its own item cache and sold-out flag (with their TTL), and its own rate-limit bu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -116,7 +117,11 @@ class PostgresBackend(Backend):
         await self._reserve.close()
         if self._pool_or_none is not None:
             pool, self._pool_or_none = self._pool_or_none, None
-            await pool.close()
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    await pool.close()
+            except PG_ERRORS.kinds:  # a server stalled or gone (a timeout too): cut the wires
+                pool.terminate()
 
     async def check(self) -> None:
         """One trivial query."""

@@ -48,6 +48,8 @@ def server_down(exc: BaseException) -> bool:
     timeout, shutting down or starting up), not that it refused us for good."""
     if isinstance(exc, asyncpg.PostgresError):
         return str(exc.sqlstate or "")[:2] in _DOWN_CLASSES
+    if isinstance(exc, asyncpg.ClientConfigurationError):  # the URL's options: no wait fixes it
+        return False
     return isinstance(exc, PG_ERRORS.kinds)
 
 

@@ -10,10 +10,12 @@ a second would only wait on the hot row's lock, holding a connection, and split 
 smaller batches, one commit each (measured: 62 orders per transaction and 5.9k orders/s with
 one, 40 and 5.1k with two; benchmarks/README.md).
 
-A batch the server refuses as a whole (one reservation's value that it cannot take) rolled back:
-its reservations are sent again one by one, so that only the bad one fails. A failure once the
-call was sent that may have committed (a dropped connection, a timeout) is ``outcome unknown``
-for every caller of the batch: only a retry with the request id can tell.
+A batch the server refuses for a value it cannot take (a data or integrity error) rolled back: its
+reservations are sent again one by one, so that only the bad one fails; any other refusal fails
+the batch ``unavailable``. A failure once the call was sent that may have committed (a dropped
+connection, a timeout) is ``outcome unknown`` for every caller of the batch: only a retry with
+the request id can tell. A batch has one deadline, the PostgreSQL timeout, for all of it: a
+request waits at most for the batch ahead of it and for its own.
 """
 
 from __future__ import annotations
@@ -27,10 +29,18 @@ import asyncpg
 from sniper.store.backends.batcher import Batcher, Call
 from sniper.store.ids import OrderIdGenerator
 from sniper.store.models import Item, Order
-from sniper.store.pgdb.client import PG_ERRORS, Conn, borrow, maybe_committed
+from sniper.store.pgdb.client import PG_ERRORS, Conn, borrow
 from sniper.store.rules import Outcome, Reservation, ReservationResult
 
 _RESERVE_SQL = "SELECT * FROM sniper_reserve($1, $2, $3, $4, $5, $6)"
+#: SQLSTATE classes of a refusal that one reservation's values can cause: data (22) and
+#: integrity (23). Any other refusal (a lock timeout, a deadlock, no resources) is the batch's.
+_ONE_AT_FAULT = frozenset({"22", "23"})
+
+
+def _one_may_be_at_fault(exc: BaseException) -> bool:
+    """Whether a refused batch may owe it to one of its reservations (worth sending each alone)."""
+    return isinstance(exc, asyncpg.PostgresError) and str(exc.sqlstate)[:2] in _ONE_AT_FAULT
 
 
 class ReserveBatcher(Batcher[Reservation]):
@@ -56,21 +66,35 @@ class ReserveBatcher(Batcher[Reservation]):
         # Each item's reservations together (stable: arrival order kept within an item), so
         # that the function writes a hot item's row once.
         batch = sorted(batch, key=lambda call: call[0].sku_id)
-        async with borrow(self._pool(), self._timeout_s) as conn:
-            try:
-                results = await self._call(conn, [r for r, _ in batch])
-            except PG_ERRORS.kinds as exc:
-                if len(batch) == 1 or maybe_committed(exc):
-                    raise PG_ERRORS.unknown(exc) from None
-                results = None
-            if results is None:  # refused as a whole, nothing done: each alone
-                for call in batch:
-                    await self._alone(conn, call)
-                return
-            # Answered before the connection goes back: nothing that happens to it then (the
-            # server ending the session) may turn a committed batch into an error.
-            for (_, future), result in zip(batch, results, strict=True):
-                self._settle(future, result=result)
+        waiting, out = batch, []  # not sent yet; sent and not answered
+        try:
+            # One deadline for the whole batch, one by one included: a request waits at most
+            # for the batch ahead of it and its own.
+            async with asyncio.timeout(self._timeout_s):
+                async with borrow(self._pool(), self._timeout_s) as conn:
+                    waiting, out = [], batch
+                    try:
+                        results = await self._call(conn, [r for r, _ in batch])
+                    except PG_ERRORS.kinds as exc:
+                        if len(batch) == 1 or not _one_may_be_at_fault(exc):
+                            raise PG_ERRORS.unknown(exc) from None
+                        results = None
+                    if results is None:  # one value refused, nothing done: each alone
+                        waiting, out = list(batch), []
+                        while waiting:
+                            out = [waiting.pop(0)]
+                            await self._alone(conn, out[0])
+                        return
+                    # Answered before the connection goes back: nothing that happens to it
+                    # then (the server ending the session) may turn a committed batch into
+                    # an error.
+                    for (_, future), result in zip(batch, results, strict=True):
+                        self._settle(future, result=result)
+        except TimeoutError as exc:
+            for _, future in out:
+                self._settle(future, error=PG_ERRORS.unknown(exc))
+            for _, future in waiting:
+                self._settle(future, error=PG_ERRORS.unavailable(exc))
 
     async def _alone(self, conn: Conn, call: Call[Reservation]) -> None:
         reservation, future = call
