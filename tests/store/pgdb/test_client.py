@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from sniper.errors import ConfigError, OutcomeUnknown, Unavailable
-from sniper.store.pgdb.client import PG_ERRORS, check_url, maybe_committed, start_failure
+from sniper.store.pgdb.client import PG_ERRORS, borrow, check_url, maybe_committed, start_failure
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,34 @@ def test_a_start_failure_never_quotes_the_password() -> None:
     said = start_failure(OSError("cannot reach u:s3cr3t@h"), "postgresql://u:s3cr3t@h:1/db")
     assert said == "OSError: cannot reach u:***@h"
     assert start_failure(TimeoutError(), "postgresql://h/db") == "TimeoutError"
+
+
+class _DetachedConn:
+    """A pooled connection whose server went: asyncpg has taken it back, so that every call on
+    it raises."""
+
+    def terminate(self) -> None:
+        raise asyncpg.InterfaceError("connection has been released back to the pool")
+
+
+class _Pool:
+    def __init__(self) -> None:
+        self.released: list[object] = []
+
+    async def acquire(self, **_: float) -> _DetachedConn:
+        return _DetachedConn()
+
+    async def release(self, conn: object, **_: float) -> None:
+        self.released.append(conn)
+        raise asyncpg.InterfaceError("released already")
+
+
+async def test_a_borrowed_connection_never_replaces_the_blocks_error() -> None:
+    """The block failed "outcome unknown" (its call was sent) on a connection the server
+    dropped: dropping and giving it back fail too, and the caller still hears the block's error
+    (were it the driver's, the order would be answered "unavailable", certainly not placed)."""
+    pool = _Pool()
+    with pytest.raises(OutcomeUnknown):
+        async with borrow(pool, 1.0):  # type: ignore[arg-type]
+            raise OutcomeUnknown("sent, then the connection went")
+    assert len(pool.released) == 1

@@ -89,7 +89,10 @@ async def borrow(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterator[Conn]:
     try:
         yield conn
     except BaseException:
-        conn.terminate()
+        # A connection the server dropped may already be back in the pool, its proxy detached:
+        # terminating it then raises, and must not replace the block's own error.
+        with contextlib.suppress(Exception):
+            conn.terminate()
         raise
     finally:
         with contextlib.suppress(Exception):
