@@ -8,7 +8,6 @@ its own item cache and sold-out flag (with their TTL), and its own rate-limit bu
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -27,8 +26,8 @@ from sniper.store.pgdb.client import (
     Conn,
     borrow,
     check_url,
+    close_pool,
     create_pool,
-    record_args,
     start_failure,
 )
 from sniper.store.pgdb.reserve import ReserveBatcher
@@ -95,7 +94,7 @@ class PostgresBackend(Backend):
         """Connect, and create or migrate the schema (replicas starting together do it once)."""
         try:
             pool = await create_pool(
-                self.url, "store", min_size=2, max_size=self._pool_size, timeout_s=self._timeout_s
+                self.url, "store", warm=2, max_size=self._pool_size, timeout_s=self._timeout_s
             )
         except PG_ERRORS.kinds as exc:
             # The operator's error at start-up, and why (the caller names the server).
@@ -117,11 +116,7 @@ class PostgresBackend(Backend):
         await self._reserve.close()
         if self._pool_or_none is not None:
             pool, self._pool_or_none = self._pool_or_none, None
-            try:
-                async with asyncio.timeout(self._timeout_s):
-                    await pool.close()
-            except PG_ERRORS.kinds:  # a server stalled or gone (a timeout too): cut the wires
-                pool.terminate()
+            await close_pool(pool, self._timeout_s)
 
     async def check(self) -> None:
         """One trivial query."""
@@ -149,7 +144,7 @@ class PostgresBackend(Backend):
         row = await self._query(
             "fetchrow", f"SELECT {_ITEM_COLS} FROM items WHERE sku_id = $1", sku_id
         )
-        return None if row is None else Item(*record_args(row))
+        return None if row is None else Item(*row)
 
     async def put_item(self, item: Item) -> Item:
         """Create or replace; users' purchase counts and orders are kept."""
@@ -186,7 +181,7 @@ class PostgresBackend(Backend):
             sku_id,
             *(changes[c] for c in cols),
         )
-        return None if row is None else Item(*record_args(row))
+        return None if row is None else Item(*row)
 
     async def sold_out_snapshot(
         self, sku_id: str
@@ -204,10 +199,10 @@ class PostgresBackend(Backend):
             bought = await conn.fetch(
                 "SELECT username, qty FROM purchases WHERE sku_id = $1", sku_id
             )
-        item = None if row is None else Item(*record_args(row))
+        item = None if row is None else Item(*row)
         replays: ReplayOrders = {}
         for record in orders:
-            order = Order(*record_args(record))
+            order = Order(*record)
             if order.request_id is not None:
                 replays[order.user, order.request_id] = order
         return item, replays, {r["username"]: r["qty"] for r in bought}
@@ -292,7 +287,7 @@ class PostgresBackend(Backend):
         row = await self._query(
             "fetchrow", f"SELECT {_SESSION_COLS} FROM sessions WHERE token_hash = $1", token_hash
         )
-        return None if row is None else Session(*record_args(row))
+        return None if row is None else Session(*row)
 
     async def revoke_session(self, token_hash: str) -> Session | None:
         """Delete the session, logged in ``revoked_sessions`` (one transaction); an expired one
@@ -307,7 +302,7 @@ class PostgresBackend(Backend):
             )
             if row is not None and row["expires_ms"] > now:
                 await self._revoke(conn, "token_hash = $1", token_hash, now)
-        return None if row is None else Session(*record_args(row))
+        return None if row is None else Session(*row)
 
     async def revoke_sessions(self, user: str) -> list[str]:
         """Delete the user's sessions, logged in ``revoked_sessions``."""
@@ -356,7 +351,7 @@ class PostgresBackend(Backend):
         row = await self._query(
             "fetchrow", f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = $1", order_id
         )
-        return None if row is None else Order(*record_args(row))
+        return None if row is None else Order(*row)
 
     async def list_orders(self, sku_id: str | None, *, user: str | None = None) -> list[Order]:
         """Orders sorted by id (which sorts by time)."""
@@ -365,4 +360,4 @@ class PostgresBackend(Backend):
         if where:
             sql += " WHERE " + " AND ".join(f"{col} = ${n}" for n, (col, _) in enumerate(where, 1))
         rows = await self._query("fetch", sql + " ORDER BY order_id", *(v for _, v in where))
-        return [Order(*record_args(r)) for r in rows]
+        return [Order(*r) for r in rows]

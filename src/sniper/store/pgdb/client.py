@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -49,7 +50,7 @@ def check_url(url: str, what: str) -> str:
 
 
 async def create_pool(
-    url: str, what: str, *, min_size: int, max_size: int, timeout_s: float
+    url: str, what: str, *, warm: int, max_size: int, timeout_s: float
 ) -> asyncpg.Pool:
     """A pool of connections to ``url``: each connection made within ``timeout_s``, each
     statement bounded by it too (a stalled server is an error, never a hang). Connections that
@@ -60,7 +61,7 @@ async def create_pool(
             # Opened warm, but with no floor kept: asyncpg would reconnect to the floor in the
             # background during an outage and log a traceback per try; a connection is made
             # again by the request that needs it instead.
-            init_size=min_size,
+            init_size=warm,
             min_size=0,
             max_size=max_size,
             timeout=timeout_s,
@@ -97,6 +98,16 @@ async def borrow(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterator[Conn]:
     finally:
         with contextlib.suppress(Exception):
             await pool.release(conn, timeout=timeout_s)
+
+
+async def close_pool(pool: asyncpg.Pool, timeout_s: float) -> None:
+    """Close every connection of ``pool`` within ``timeout_s``; past it, or should the server be
+    gone, cut them (never raises: closing is the end of the store's work)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await pool.close()
+    except PG_ERRORS.kinds:
+        pool.terminate()
 
 
 def maybe_committed(exc: BaseException) -> bool:
@@ -149,8 +160,3 @@ class PostgresErrors(StorageErrors):
 
 
 PG_ERRORS = PostgresErrors()
-
-
-def record_args(record: Any) -> tuple[Any, ...]:
-    """An asyncpg record as a tuple (``Item(*…)``, ``Order(*…)``)."""
-    return tuple(record.values())

@@ -24,7 +24,14 @@ import asyncpg
 from sniper.errors import Unavailable
 from sniper.store.backends.records import ORDER_COLUMNS, order_row
 from sniper.store.models import Order
-from sniper.store.pgdb.client import PG_ERRORS, check_url, create_pool, describe, record_args
+from sniper.store.pgdb.client import (
+    PG_ERRORS,
+    borrow,
+    check_url,
+    close_pool,
+    create_pool,
+    describe,
+)
 from sniper.store.pgdb.schema import migrate
 from sniper.store.urls import redact_url
 
@@ -75,17 +82,16 @@ class PgOrderTable:
         error when the server does not answer."""
         async with self._opening:
             if self._pool is None:
-                # No floor of idle connections: asyncpg would keep restoring one while the
-                # server is down, logging a traceback each time.
+                # Opened cold: the server may be down while the store starts.
                 pool = await create_pool(
                     self.url,
                     "orders_db",
-                    min_size=0,
+                    warm=0,
                     max_size=self._pool_size,
                     timeout_s=self._timeout_s,
                 )
                 try:
-                    async with pool.acquire(timeout=self._timeout_s) as conn:
+                    async with borrow(pool, self._timeout_s) as conn:
                         applied = await migrate(conn, ("orders",))
                 except BaseException:
                     await pool.close()
@@ -119,26 +125,19 @@ class PgOrderTable:
         the batch pending and tries again)."""
         if not orders:
             return 0
-        pool = await self._connect()
-        added = await pool.fetchval(_INSERT, *columns(orders), timeout=self._timeout_s)
+        async with borrow(await self._connect(), self._timeout_s) as conn:
+            added = await conn.fetchval(_INSERT, *columns(orders))
         return int(added)
 
     async def all(self) -> list[Order]:
         """Every order in the table, by id."""
-        pool = await self._connect()
-        rows = await pool.fetch(
-            f"SELECT {_COLUMNS} FROM orders ORDER BY order_id", timeout=self._timeout_s
-        )
-        return [Order(*record_args(r)) for r in rows]
+        async with borrow(await self._connect(), self._timeout_s) as conn:
+            rows = await conn.fetch(f"SELECT {_COLUMNS} FROM orders ORDER BY order_id")
+        return [Order(*r) for r in rows]
 
     async def close(self) -> None:
         """Close every connection (a later batch would open them again)."""
         async with self._opening:
             pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                await pool.close()
-        except TimeoutError:  # a connection still busy with a server that went away
-            pool.terminate()
+        if pool is not None:
+            await close_pool(pool, self._timeout_s)
