@@ -38,8 +38,18 @@ Preflight = Callable[[FirePlan], Awaitable[bool]]
 class ClockKeeper:
     """Measures one task's server clock and answers the plan; keeps the samples between."""
 
-    def __init__(self, task: TaskConfig, shop: Shop, reporter: Reporter, board: ClockBoard) -> None:
+    def __init__(
+        self,
+        task: TaskConfig,
+        shop: Shop,
+        reporter: Reporter,
+        board: ClockBoard,
+        *,
+        aim_ms: float = 0.0,
+    ) -> None:
         self._task, self._shop, self._reporter, self._board = task, shop, reporter, board
+        #: The burst is planned to arrive this long after the opening (``aim: learned``).
+        self._arrive_ms = task.target_ms + aim_ms
         self._clock = shop.clock
         # Date-header samples keep their worth (seconds, not ms, of resolution): pooled.
         self._samples: list[Sample] = []
@@ -53,7 +63,7 @@ class ClockKeeper:
     def _plan(self, est: Estimate) -> FirePlan:
         # The estimate maps our monotonic clock to the server's wall clock, so a local wall
         # clock step while waiting cannot move the plan.
-        return schedule.plan(self._task.target_ms, est, self._task.preheat_ms)
+        return schedule.plan(self._arrive_ms, est, self._task.preheat_ms)
 
     async def first_plan(self) -> FirePlan:
         """The first measurement's plan. A server that cannot be reached yet (refused, no
@@ -83,7 +93,7 @@ class ClockKeeper:
         """Preheat on our monotonic clock before the server's clock is known (taken as ours),
         less a margin for the difference."""
         return (
-            self._task.target_ms
+            self._arrive_ms
             - self._task.preheat_ms
             - _UNMEASURED_MARGIN_MS
             - self._wall_minus_mono()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pydantic
 
+from sniper.client import aim, history
 from sniper.client.before import BeforeResult, shown_value
 from sniper.client.config import ClockConfig, TaskConfig, redact
 from sniper.client.connection import (
@@ -20,11 +21,12 @@ from sniper.client.connection import (
     ssl_context,
 )
 from sniper.client.console import Console
-from sniper.client.engine import Sniper
+from sniper.client.engine import RunSummary, Sniper
 from sniper.client.notify import unresolved_secret
 from sniper.client.outcome import error_message
 from sniper.client.platforms import Platform, Probe
 from sniper.client.probe import ClockError, TimeSource, measure, wall_offset
+from sniper.client.repeating import Repeater
 from sniper.client.schedule import past_target, plan
 from sniper.client.servertime import TimeEndpoint
 from sniper.client.shop import Shop
@@ -35,9 +37,18 @@ from sniper.validation import describe
 
 
 async def run(task: TaskConfig, cookie: str, console: Console) -> int:
-    """``sniper run``: the whole timeline; the exit code."""
-    summary = await Sniper(task, console, cookie=cookie).run()
-    return summary.exit_code
+    """``sniper run``: the whole timeline (every opening, for a task that repeats); the exit
+    code."""
+    if not task.openings.repeats:
+        summary = await Sniper(task, console, cookie=cookie).run()
+        return summary.exit_code
+    clock = SystemClock()
+
+    async def one_opening(at: TaskConfig, fresh_cookie: str, aim_ms: float) -> RunSummary:
+        return await Sniper(at, console, clock=clock, cookie=fresh_cookie, aim_ms=aim_ms).run()
+
+    result = await Repeater(task, cookie, console, one_opening, clock=clock).run()
+    return result.value
 
 
 async def check(task: TaskConfig, cookie: str, console: Console, clock: Clock | None = None) -> int:
@@ -95,21 +106,83 @@ async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock
     if before is not None:
         code = max(code, _say_before(before, platform, console))
     _say_clock(console, est, clock)
-    late = past_target(
-        task.target_time, est.server_time(clock.monotonic() * 1000), task.retry.window_s
-    )
+    return max(code, _say_when(task, est, clock, console, origin.host_header))
+
+
+def _say_when(task: TaskConfig, est: Estimate, clock: Clock, console: Console, shop: str) -> int:
+    """When the task would fire (at its next opening, with its aim); 2 if it never would."""
+    code = 0
+    server_now_ms = est.server_time(clock.monotonic() * 1000)
+    aim_ms = 0.0
+    if task.openings.repeats:
+        after = datetime.fromtimestamp(server_now_ms / 1000, UTC)
+        opening = task.openings.next_opening(after)
+        if opening is None:
+            print("  ✗ no openings left: every date is past", file=console.stream)
+            return max(code, 2)
+        print(f"  next openings: {_upcoming(task, after)}", file=console.stream)
+        aim_ms = _say_aim(task, shop, console)
+        task = task.at(opening)
+    late = past_target(task.opening, server_now_ms, task.retry.window_s)
     if late is not None:
         print(f"  ✗ {late}", file=console.stream)
         return max(code, 2)
-    fire = plan(task.target_ms, est, task.preheat_ms)
+    fire = plan(task.target_ms + aim_ms, est, task.preheat_ms)
     in_s = (fire.send_at - clock.monotonic() * 1000) / 1000
+    arrive = datetime.fromtimestamp((task.target_ms + aim_ms) / 1000, task.opening.tzinfo)
     print(
         f"  would fire at local {_local_iso(clock, fire.send_at)} "
         f"(in {console.duration(in_s)}), {task.concurrency} request(s), arriving at "
-        f"{task.target_time.isoformat()} on the server's clock",
+        f"{arrive.isoformat(timespec='milliseconds')} on the server's clock",
         file=console.stream,
     )
     return code
+
+
+def _upcoming(task: TaskConfig, after: datetime, count: int = 3) -> str:
+    """The next ``count`` openings, as written in their zone."""
+    shown: list[str] = []
+    at: datetime | None = after
+    while len(shown) < count and at is not None:
+        at = task.openings.next_opening(at)
+        if at is not None:
+            shown.append(at.isoformat(timespec="seconds"))
+    return ", ".join(shown)
+
+
+def _say_aim(task: TaskConfig, shop: str, console: Console) -> float:
+    """With ``aim: learned``, the aim and the openings it was learned from; the aim (ms after
+    the opening)."""
+    if task.aim != "learned":
+        return 0.0
+    try:
+        records = history.read(task.history_file)
+    except OSError:
+        records = []
+    learned = aim.learned(
+        records, shop=shop, sku_id=task.sku_id, window_ms=task.retry.window_s * 1000
+    )
+    out = console.stream
+    if not learned.openings:
+        print(
+            f"  aim: learned: nothing to learn from yet in {task.history_file} (no opening of "
+            f"{task.sku_id} at {shop} answered not_started after its time): the published time",
+            file=out,
+        )
+        return 0.0
+    print(
+        f"  aim: learned: {learned.offset_ms:+.1f} ms after the opening (median "
+        f"{learned.center_ms:+.1f} ms less {learned.margin_ms:.1f} ms), from:",
+        file=out,
+    )
+    for record, at in zip(learned.openings, learned.points, strict=True):
+        closed = record.last_not_started_ms
+        print(
+            f"    {record.opening}: open by {at:+.1f} ms"
+            + (f", not started at {closed:+.1f} ms" if closed is not None else ""),
+            file=out,
+        )
+    return learned.offset_ms
 
 
 def _probe_answer(platform: Platform, probe: Probe, response: Response, console: Console) -> int:
@@ -127,8 +200,8 @@ def _probe_answer(platform: Platform, probe: Probe, response: Response, console:
     if not ok:
         return 1
     opens = platform.sale_start(probe, response)
-    target = platform.task.target_time
-    if opens is not None and opens != target:
+    target = platform.task.target_time  # None for a task that repeats: no one instant
+    if opens is not None and target is not None and opens != target:
         print(
             f"  ! target_time {target.isoformat()} differs from the item's sale_start "
             f"{opens.isoformat()}: the sale opens at sale_start",

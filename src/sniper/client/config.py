@@ -8,7 +8,7 @@ whose one-line message names the field. The cookie may come from the file, ``SNI
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -20,16 +20,19 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    InstanceOf,
     SecretStr,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from sniper.client import openings
 from sniper.client.notify import Channel
+from sniper.client.openings import Schedule
 from sniper.client.placeholders import BUILTINS, names_in
 from sniper.errors import ConfigError
-from sniper.rfc3339 import TIME_EXAMPLE, parse_rfc3339
+from sniper.rfc3339 import TIME_EXAMPLE
 from sniper.validation import describe
 
 Positive = Annotated[float, Field(gt=0)]
@@ -277,7 +280,17 @@ class TaskConfig(_Strict):
     cookie: SecretStr | None = None
     cookie_file: Path | None = None
     sku_id: Annotated[str, Field(min_length=1, max_length=200)]
-    target_time: datetime
+    #: The opening this run is for; None for a repeating task between its openings (each of
+    #: them runs as :meth:`at` that opening). What the file said is :attr:`openings`.
+    target_time: datetime | None
+    tz: str | None = None
+    repeat: Literal["daily", "weekdays"] | None = None
+    dates: list[date] = Field(default_factory=list)
+    repeat_until: Literal["ordered"] | None = None
+    #: Built from the five fields above when the file is read; never given.
+    openings: InstanceOf[Schedule] = Field(Schedule(), exclude=True)
+    history_file: Path = Path("sniper-history.jsonl")
+    aim: Literal["published", "learned"] = "published"
     clock: ClockConfig | None = None
     qty: Annotated[int, Field(ge=1, le=1000)] = 1
     concurrency: Annotated[int, Field(ge=1, le=64)] = 3
@@ -298,16 +311,30 @@ class TaskConfig(_Strict):
     def _http_url(cls, value: str) -> str:
         return http_url(value).rstrip("/")
 
-    @field_validator("target_time", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _with_offset(cls, value: Any) -> Any:
-        if isinstance(value, datetime):  # YAML parses unquoted times itself
-            if value.tzinfo is None:
-                raise ValueError(f"needs an offset, e.g. {TIME_EXAMPLE}")
-            return value
-        if not isinstance(value, str):  # epoch seconds or milliseconds, say
-            raise ValueError(f"must be RFC 3339 with an offset, e.g. {TIME_EXAMPLE}, not a number")
-        return parse_rfc3339(value)
+    def _read_openings(cls, data: Any) -> Any:
+        """The schedule from ``target_time`` and the fields that make it repeat; the
+        ``target_time`` of a one-off task is its instant, of a repeating one None."""
+        if not isinstance(data, dict) or "target_time" not in data:
+            return data  # not a mapping, or no target_time: the field's own error says so
+        if "openings" in data:
+            raise ValueError("openings: unknown field")
+        texts = _target_texts(data["target_time"])
+        dates = data.get("dates") or []
+        if not isinstance(dates, list):
+            raise ValueError("dates: must be a list of days such as 2024-04-15")
+        for name in ("tz", "repeat", "repeat_until"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise ValueError(f"{name}: must be text")
+        built = openings.schedule(
+            texts,
+            tz=data.get("tz"),
+            repeat=data.get("repeat"),
+            dates=[d.isoformat() if isinstance(d, date) else str(d) for d in dates],
+            repeat_until=data.get("repeat_until"),
+        )
+        return {**data, "target_time": built.once, "openings": built}
 
     @model_validator(mode="after")
     def _platform_needs(self) -> TaskConfig:
@@ -344,9 +371,20 @@ class TaskConfig(_Strict):
         return [Step(name="order", when="open", request=self.request, rules=self.rules)]
 
     @property
+    def opening(self) -> datetime:
+        """The opening this run is for (server clock)."""
+        if self.target_time is None:
+            raise ValueError("a repeating task runs one opening at a time: task.at(opening)")
+        return self.target_time
+
+    @property
     def target_ms(self) -> int:
         """The opening instant in epoch milliseconds (server clock)."""
-        return int(self.target_time.timestamp() * 1000)
+        return int(self.opening.timestamp() * 1000)
+
+    def at(self, opening: datetime) -> TaskConfig:
+        """This task for one of its openings."""
+        return self.model_copy(update={"target_time": opening})
 
     def cookie_value(self) -> str:
         """The cookie header value: from ``cookie``, else read from ``cookie_file``."""
@@ -364,6 +402,27 @@ class TaskConfig(_Strict):
                 return header_safe(text, "cookie_file")
             raise ConfigError(f"cookie_file: {self.cookie_file} is empty")
         raise ConfigError("cookie: missing (set it in the file, SNIPER_COOKIE or cookie_file)")
+
+
+def _target_texts(value: Any) -> str | list[str]:
+    """``target_time`` as written: an instant, a time of day, or a list of times of day;
+    ValueError for a value YAML read as something else (a number, a time with no offset)."""
+    if isinstance(value, datetime):  # YAML parses unquoted instants itself
+        if value.tzinfo is None:
+            raise ValueError(f"target_time: needs an offset, e.g. {TIME_EXAMPLE}")
+        return value.isoformat()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):  # 17:00:00 unquoted, too
+        raise ValueError(
+            f"target_time: must be RFC 3339 with an offset, e.g. {TIME_EXAMPLE}, or a time of "
+            'day in quotes ("07:00:00+08:00"), not a number'
+        )
+    raise ValueError(
+        f"target_time: must be RFC 3339 with an offset, e.g. {TIME_EXAMPLE}, or times of day"
+    )
 
 
 def step_url(url: str, base_url: str) -> str:

@@ -66,6 +66,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_request_id": "! the request carries no {{request_id}}: each of the {n} requests "
         "of the burst may become an order of its own (set concurrency: 1, or "
         "put {{request_id}} where the shop takes an idempotency key)",
+        "next_opening": "next opening {at} (in {wait}){aim}",
+        "aim_learned": ", aiming to arrive {offset:+.1f} ms after it (learned from {n} opening(s))",
+        "between": "next opening {at} in {wait} · last: {last}",
+        "opening_done": "opening {at}: {result}{order}",
+        "cookie_wait": "✗ {detail}: waiting for {file} to change (the openings until then are "
+        "skipped)",
+        "cookie_again": "✗ {detail}: trying again at the next opening (the cookie is in the task, "
+        "not in a cookie_file to wait for)",
+        "cookie_changed": "✓ {file} changed: going on",
+        "schedule_over": "no openings left ({why})",
+        "history_failed": "! history_file: cannot write {path}: {detail}",
     },
     "zh": {
         "clock": "时钟:服务器时钟比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
@@ -117,6 +128,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "请取消不需要的订单",
         "no_request_id": "! 请求中没有 {{request_id}}:同一批的 {n} 个请求可能各成一单"
         "(设 concurrency: 1,或把 {{request_id}} 放在商家接受幂等键的位置)",
+        "next_opening": "下一场 {at}({wait}后){aim}",
+        "aim_learned": ",计划在其后 {offset:+.1f} ms 到达(从 {n} 场中学到)",
+        "between": "下一场 {at},还有 {wait} · 上一场:{last}",
+        "opening_done": "{at} 这一场:{result}{order}",
+        "cookie_wait": "✗ {detail}:等待 {file} 更新(在此之前的场次跳过)",
+        "cookie_again": "✗ {detail}:下一场再试(Cookie 写在任务里,没有可等待的 cookie_file)",
+        "cookie_changed": "✓ {file} 已更新:继续",
+        "schedule_over": "没有后续场次了({why})",
+        "history_failed": "! history_file:无法写入 {path}:{detail}",
     },
 }
 
@@ -223,9 +243,9 @@ class Console:
         """An outcome, result, method or label in the console's language."""
         return WORDS[self.lang].get(name, name)
 
-    def duration(self, seconds: float) -> str:
-        """``seconds`` in words (``1 h 28 min``)."""
-        return duration(seconds, self.lang)
+    def duration(self, seconds: float, units_shown: int = 2) -> str:
+        """``seconds`` in words (``1 h 28 min``; ``1 h 28 min 5 s`` with three units)."""
+        return duration(seconds, self.lang, units_shown)
 
     def say(self, key: str, **values: object) -> None:
         """Print one line."""
@@ -285,6 +305,14 @@ class Console:
         elif self._quiet_line_at - seconds >= QUIET_LINE_EVERY_S:
             self._quiet_line_at = seconds
             self.say("still_waiting", wait=wait, offset=offset)
+
+    def status(self, key: str, **values: object) -> None:
+        """Redraw the live line with a message on a terminal; elsewhere nothing (a log gets
+        the plain lines said around it)."""
+        if self.live:
+            line = "\r\x1b[2K" + self.prefix + self.text(key, **values)
+            print(line, end="", file=self.stream, flush=True)
+            self._line.drawn = True
 
     def _clear(self) -> None:
         if self._line.drawn:

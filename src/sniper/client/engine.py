@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sniper.client import schedule
 from sniper.client.burst import Burst
@@ -30,6 +30,7 @@ from sniper.client.probe import ClockError
 from sniper.client.report import Reporter
 from sniper.client.schedule import FirePlan
 from sniper.client.shop import Shop
+from sniper.client.sighting import Sighting
 from sniper.client.timesync import Estimate
 from sniper.clock import Clock, SystemClock
 from sniper.ratelimit import TokenBucket
@@ -49,6 +50,10 @@ class RunSummary:
     #: Every order the run was answered with (more than one: the shop took several requests of
     #: the burst as orders of their own).
     order_ids: tuple[str, ...] = ()
+    #: What the answers showed of the shop's opening.
+    seen: Sighting = field(default_factory=Sighting)
+    #: Local monotonic ms our order's answer came.
+    won_at: float | None = None
 
     @property
     def exit_code(self) -> int:
@@ -69,6 +74,7 @@ class Sniper:
         clocks: ClockBoard | None = None,
         bucket: TokenBucket | None = None,
         gate: FireGate | None = None,
+        aim_ms: float = 0.0,
     ) -> None:
         self.task = task
         self.clock = clock or SystemClock()
@@ -83,13 +89,15 @@ class Sniper:
             more_secrets=self.shop.platform.secret_values,
         )
         self.keeper = ClockKeeper(
-            task, self.shop, self.reporter, clocks or ClockBoard(fresh_ms=0.0)
+            task, self.shop, self.reporter, clocks or ClockBoard(fresh_ms=0.0), aim_ms=aim_ms
         )
         #: Shared with the run's other tasks: their bursts leave together, their retries keep
         #: to one rate per host.
         self.gate, self.bucket = gate or FireGate(self.clock), bucket
         #: How the run ended before the opening, when the pre-flight ended it.
-        self._ended_early = RunSummary(Result.FATAL, detail="ended at the pre-flight")
+        self._ended_early = RunSummary(
+            Result.FATAL, detail="ended at the pre-flight", seen=self.reporter.seen
+        )
         #: The pre-flight ran and every ``before`` step answered: their values are there.
         self._steps_ready = False
 
@@ -99,17 +107,18 @@ class Sniper:
 
     async def run(self) -> RunSummary:
         """The whole timeline. Cancelling it (a signal) still closes everything and logs."""
-        summary = RunSummary(Result.FATAL, detail="interrupted")
+        seen = self.reporter.seen
+        summary = RunSummary(Result.FATAL, detail="interrupted", seen=seen)
         interrupted = False
         try:
             summary = await self._run()
             return summary
         except (ClockError, ConnectionBroken, StepFailed) as exc:
-            summary = RunSummary(Result.FATAL, detail=str(exc))
+            summary = RunSummary(Result.FATAL, detail=str(exc), seen=seen)
             self.reporter.stopped(exc)
             return summary
         except Exception as exc:  # one task's surprise must not end the others
-            summary = RunSummary(Result.FATAL, detail=type(exc).__name__)
+            summary = RunSummary(Result.FATAL, detail=type(exc).__name__, seen=seen)
             self.reporter.fatal(summary.detail)
             return summary
         except asyncio.CancelledError:
@@ -131,11 +140,11 @@ class Sniper:
             self.reporter.no_request_id()
         plan = await self.keeper.first_plan()
         late = schedule.past_target(
-            task.target_time, plan.clock.server_time(self.now()), task.retry.window_s
+            task.opening, plan.clock.server_time(self.now()), task.retry.window_s
         )
         if late is not None:
             self.reporter.bad_task(late)
-            return RunSummary(Result.BAD_TASK, detail=late)
+            return RunSummary(Result.BAD_TASK, detail=late, seen=self.reporter.seen)
         self.reporter.waiting((plan.send_at - self.now()) / 1000)
         waited = await self.keeper.wait_for_preheat(plan, self._preflight)
         if waited is None:
@@ -162,10 +171,14 @@ class Sniper:
         if checked.session_dead:
             self.reporter.session_dead()
             detail = checked.steps_failed or "the pre-flight login probe was refused"
-            self._ended_early = RunSummary(Result.AUTH_FAILED, detail=detail)
+            self._ended_early = RunSummary(
+                Result.AUTH_FAILED, detail=detail, seen=self.reporter.seen
+            )
             return False
         if checked.steps_failed:
-            self._ended_early = RunSummary(Result.FATAL, detail=checked.steps_failed)
+            self._ended_early = RunSummary(
+                Result.FATAL, detail=checked.steps_failed, seen=self.reporter.seen
+            )
             return False
         return True
 
@@ -195,7 +208,9 @@ class Sniper:
             return True
         if result.dead_cookie:
             self.reporter.session_dead()
-            self._ended_early = RunSummary(Result.AUTH_FAILED, detail=result.failure)
+            self._ended_early = RunSummary(
+                Result.AUTH_FAILED, detail=result.failure, seen=self.reporter.seen
+            )
             return False
         self.reporter.steps_again(result)
         return True
@@ -216,7 +231,9 @@ class Sniper:
         checked = Checked(refused=result.refused, before=result)
         self.reporter.preflight(checked, at_server_ms=at)
         if result.unanswered:
-            self._ended_early = RunSummary(Result.FATAL, detail=result.failure)
+            self._ended_early = RunSummary(
+                Result.FATAL, detail=result.failure, seen=self.reporter.seen
+            )
             return False
         return self._goes_on(checked)
 
@@ -227,6 +244,7 @@ class Sniper:
             if not await self._before_again(conns[0], plan):
                 return self._ended_early
             plan = await self.keeper.warm(conns, plan)
+            self.reporter.seen.one_way_ms = plan.clock.rtt / 2
             burst = Burst(
                 self.task,
                 self.shop,
@@ -247,4 +265,6 @@ class Sniper:
             plan.clock,
             result.detail,
             order_ids=result.order_ids,
+            seen=self.reporter.seen,
+            won_at=result.won_at,
         )

@@ -15,6 +15,7 @@ from sniper.client.engine import RunSummary, Sniper
 from sniper.client.gate import FireGate
 from sniper.client.platforms import platform_for
 from sniper.client.policy import Result
+from sniper.client.repeating import Repeater
 from sniper.clock import Clock, SystemClock
 from sniper.ratelimit import TokenBucket
 
@@ -81,6 +82,25 @@ async def run_many(
     for p in planned:
         if p.duplicate_of is not None:
             console.say("duplicate", name=p.task.name, other=p.duplicate_of)
+    if any(p.task.openings.repeats for p in runnable):
+        repeaters = [
+            _repeater(
+                p,
+                Console(p.task.lang, stream, prefix=f"[{p.task.name}] "),
+                clock,
+                (board, buckets[p.host], gate),
+            )
+            for p in runnable
+        ]
+        results = await asyncio.gather(*(r.run() for r in repeaters))
+        for repeater, result in zip(repeaters, results, strict=True):
+            console.say(
+                "task_result",
+                name=repeater.task.name,
+                result=console.word(result.name.lower()),
+                order_id="-",
+            )
+        return combined_exit(results)
     snipers = [
         Sniper(
             p.task,
@@ -103,3 +123,28 @@ async def run_many(
             order_id=", ".join(summary.order_ids) or "-",
         )
     return combined_exit([s.result for s in summaries])
+
+
+def _repeater(
+    planned: Planned,
+    console: Console,
+    clock: Clock,
+    shared: tuple[ClockBoard, TokenBucket, FireGate],
+) -> Repeater:
+    """A repeating task of the file, its openings run with what the run's tasks share."""
+    board, bucket, gate = shared
+
+    async def one_opening(task: TaskConfig, cookie: str, aim_ms: float) -> RunSummary:
+        sniper = Sniper(
+            task,
+            console,
+            clock=clock,
+            cookie=cookie,
+            clocks=board,
+            bucket=bucket,
+            gate=gate,
+            aim_ms=aim_ms,
+        )
+        return await sniper.run()
+
+    return Repeater(planned.task, planned.cookie, console, one_opening, clock=clock)

@@ -145,8 +145,14 @@ def schedule(
         raise ValueError(
             "target_time: a time of day needs repeat: daily or weekdays, or dates: [YYYY-MM-DD]"
         )
-    zone = zone_named(tz) if tz is not None else None
-    times = tuple(parse_time_of_day(text, zone) for text in texts)
+    try:
+        zone = zone_named(tz) if tz is not None else None
+    except ValueError as exc:
+        raise ValueError(f"tz: {exc}") from None
+    try:
+        times = tuple(parse_time_of_day(text, zone) for text in texts)
+    except ValueError as exc:
+        raise ValueError(f"target_time: {exc}") from None
     try:
         days = tuple(sorted({date.fromisoformat(d) for d in dates}))
     except ValueError:

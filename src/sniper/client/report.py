@@ -22,6 +22,7 @@ from sniper.client.probe import wall_offset
 from sniper.client.runlog import Attempt, RunLog
 from sniper.client.schedule import FirePlan
 from sniper.client.scrub import Secrets, printable
+from sniper.client.sighting import Sighting
 from sniper.client.timesync import Estimate
 from sniper.clock import Clock
 
@@ -52,6 +53,8 @@ class Reporter:
         self._cookie = cookie
         self.notifier = Notifier(task.notify, lambda m: console.say("notify_failed", detail=m))
         self._fire_late_ms = 0.0
+        #: What the answers show of the shop's opening (for a repeating task's history).
+        self.seen = Sighting()
 
     @property
     def live(self) -> bool:
@@ -91,7 +94,7 @@ class Reporter:
 
     def waiting(self, wait_s: float) -> None:
         """The wait for the opening begins."""
-        target = self.task.target_time.isoformat()
+        target = self.task.opening.isoformat()
         self.console.say("waiting", target=target, wait=self.console.duration(wait_s))
 
     def countdown(self, plan: FirePlan, now: float) -> None:
@@ -190,6 +193,7 @@ class Reporter:
     def attempt(self, record: Attempt) -> None:
         """One request and what came of it (a cancelled one is logged, not shown)."""
         self.log.attempt(record)
+        self.seen.add(record)
         if record.outcome != "cancelled":
             response = record.response
             self.console.say(
