@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +311,78 @@ class TestRelativePaths:
         task = load_task(folder / "task.yaml", {"log_file": Path("flag.log")})
         assert task.cookie_value() == "session=from-the-environment"
         assert task.log_file == Path("flag.log")
+
+
+BASE = """\
+platform: store
+base_url: "http://127.0.0.1:8000"
+cookie: "session=abcdefghijklmnop"
+sku_id: "100234567"
+"""
+
+
+def test_an_instant_is_one_opening_as_ever(tmp_path: Path) -> None:
+    task = load_task(write(tmp_path, GOOD))
+    assert not task.openings.repeats
+    assert task.opening == task.openings.once
+    assert task.history_file == tmp_path / "sniper-history.jsonl"  # beside the file
+    assert task.aim == "published"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        'target_time: "07:00:00+08:00"\nrepeat: daily\n',
+        'target_time: ["05:59:00", "08:29:00"]\ntz: Asia/Shanghai\nrepeat: weekdays\n',
+        'target_time: "07:00:00Z"\ndates: [2024-04-15, "2024-04-16"]\n',
+        'target_time: "07:00:00+08:00"\nrepeat: daily\nrepeat_until: ordered\naim: learned\n',
+    ],
+)
+def test_times_of_day_repeat(tmp_path: Path, fields: str) -> None:
+    """A time of day (or a list) with repeat or dates: a schedule, and no one instant until
+    the task is run at an opening."""
+    task = load_task(write(tmp_path, BASE + fields))
+    assert task.openings.repeats
+    assert task.target_time is None
+    with pytest.raises(ValueError, match="one opening at a time"):
+        task.opening  # noqa: B018
+    after = datetime(2024, 4, 14, tzinfo=UTC)
+    opening = task.openings.next_opening(after)
+    assert opening is not None
+    assert task.at(opening).target_ms == int(opening.timestamp() * 1000)
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ('target_time: "07:00:00+08:00"\n', "target_time: a time of day needs repeat"),
+        ('target_time: "07:00:00"\nrepeat: daily\n', "target_time: '07:00:00' needs an offset"),
+        ('target_time: "07:00:00"\ntz: Mars/Base\nrepeat: daily\n', "tz: 'Mars/Base' is not"),
+        ('target_time: "07:00:00Z"\nrepeat: hourly\n', "repeat: 'hourly' is not one of"),
+        ('target_time: "07:00:00Z"\nrepeat: 1\n', "repeat: must be text"),
+        ('target_time: "07:00:00Z"\ndates: 2024-04-15\n', "dates: must be a list"),
+        ('target_time: "07:00:00Z"\ndates: ["15 April"]\n', "dates: each is a day"),
+        ("target_time: 17:00:00\nrepeat: daily\n", "a time of day in quotes"),
+        ("target_time: [1, 2]\nrepeat: daily\n", "target_time: must be RFC 3339"),
+        ('target_time: "07:00:00Z"\nrepeat: daily\naim: guessed\n', "aim:"),
+        ('target_time: "07:00:00Z"\nrepeat: daily\nopenings: 3\n', "openings: unknown field"),
+        (
+            'target_time: "2024-04-15T07:00:00+08:00"\nrepeat_until: ordered\n',
+            "repeat_until: a single instant opens once",
+        ),
+    ],
+)
+def test_a_wrong_schedule_is_one_line(tmp_path: Path, fields: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_task(write(tmp_path, BASE + fields))
+    assert says in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_target_time_flag_makes_a_file_repeat(tmp_path: Path) -> None:
+    """--target-time (and SNIPER_TARGET_TIME) may give a time of day too."""
+    path = write(tmp_path, GOOD + "repeat: daily\n")
+    with pytest.raises(ConfigError, match="is one instant: openings that repeat are times"):
+        load_task(path)
+    task = load_task(path, {"target_time": "06:00:00+08:00"})
+    assert task.openings.repeats

@@ -675,13 +675,12 @@ def load_tasks(path: Path | None, flags: dict[str, Any] | None = None) -> list[T
     fields are every task's defaults and each entry overrides what it names. Layering, lowest
     first: defaults < top level < the entry < environment < flags."""
     base = path.parent if path is not None else Path()
-    # The default log, too, goes beside the task file rather than wherever the command ran.
-    default_log = TaskConfig.model_fields["log_file"].default
-    data = (
-        _anchored({"log_file": str(default_log), **read_yaml(path)}, base)
-        if path is not None
-        else {}
-    )
+    # The default log and history, too, go beside the task file rather than wherever the
+    # command ran.
+    defaults = {
+        name: str(TaskConfig.model_fields[name].default) for name in ("log_file", "history_file")
+    }
+    data = _anchored({**defaults, **read_yaml(path)}, base) if path is not None else {}
     env = _env_values()
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     entries = data.pop("tasks", None)

@@ -149,6 +149,12 @@ def schedule(
         zone = zone_named(tz) if tz is not None else None
     except ValueError as exc:
         raise ValueError(f"tz: {exc}") from None
+    for text in texts:
+        if _is_instant(text):
+            raise ValueError(
+                f"target_time: {text!r} is one instant: openings that repeat are times of day "
+                "such as 07:00:00+08:00"
+            )
     try:
         times = tuple(parse_time_of_day(text, zone) for text in texts)
     except ValueError as exc:
@@ -158,6 +164,14 @@ def schedule(
     except ValueError:
         raise ValueError("dates: each is a day such as 2024-04-15") from None
     return Schedule(times=times, repeat=kind, dates=days, until_ordered=repeat_until == "ordered")
+
+
+def _is_instant(text: str) -> bool:
+    try:
+        parse_rfc3339(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_fields(
