@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -95,25 +96,52 @@ def draw(records: Sequence[Opening], path: Path) -> None:
     lateness, in ms after the published opening. ConfigError if it cannot be written."""
     require_matplotlib()
     import matplotlib.pyplot as plt
+    from matplotlib import font_manager
 
+    have = {font.name for font in font_manager.fontManager.ttflist}
     groups = view.groups(records)
-    with plt.rc_context({"date.converter": "concise"}):
+    style = plt.rc_context({"date.converter": "concise", "font.sans-serif": fonts(have)})
+    with style, warnings.catch_warnings():
+        # Without a CJK font, a task named in Chinese is drawn as boxes: say it once, not
+        # once per glyph.
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
         fig, axes = plt.subplots(
             len(groups), 1, figsize=(10, 4 * len(groups)), sharex=True, squeeze=False
         )
         for ax, ((task, shop, sku), group) in zip(axes[:, 0], groups.items(), strict=True):
             _draw_group(ax, group)
-            ax.set(title=f"{task}, {shop}, {sku}", ylabel="ms after the published opening")
+            title = f"{task}, {shop}, {sku}".replace("$", r"\$")  # $ would start math text
+            ax.set(title=title, ylabel="ms after the published opening")
         first, last = min(_x(records)), max(_x(records))
         if first == last:  # one instant: half a day each side, not matplotlib's two years
             axes[-1, 0].set_xlim(first - _HALF_DAY, last + _HALF_DAY)
         fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as exc:
-        raise ConfigError(f"plot: cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+        try:
+            fig.savefig(path, dpi=110)
+        except OSError as exc:
+            raise ConfigError(f"plot: cannot write {path}: {exc.strerror or exc}") from None
+        finally:
+            plt.close(fig)
+
+
+#: Fonts with Chinese glyphs, on Linux, macOS and Windows: matplotlib falls back to the first
+#: one present for the glyphs its own font lacks (task names in Chinese).
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Microsoft YaHei",
+    "SimHei",
+)
+
+
+def fonts(have: set[str]) -> list[str]:
+    """The figure's sans-serif fonts: matplotlib's own, then the CJK fonts among ``have`` (one
+    not present would be logged as missing)."""
+    return ["DejaVu Sans", *(name for name in CJK_FONTS if name in have)]
 
 
 def _draw_group(ax: Axes, group: Sequence[Opening]) -> None:
