@@ -508,8 +508,8 @@ def bench(**given: Any) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a PNG: the shop's opening as seen and our lateness, over the openings.",
 )
-@click.option("--task", help="Only this task's openings.")
-@click.option("--last", type=click.IntRange(min=1), help="Only the last N openings.")
+@click.option("--task", metavar="NAME", help="Only this task's openings.")
+@click.option("--last", type=click.IntRange(min=1), metavar="N", help="Only the last N openings.")
 def history(
     file: Path,
     *,
