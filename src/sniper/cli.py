@@ -489,6 +489,56 @@ def bench(**given: Any) -> None:
 
 
 @cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="The table's language.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document: the records and a summary per task, shop and item.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a PNG: the shop's opening as seen and our lateness, over the openings.",
+)
+@click.option("--task", metavar="NAME", help="Only this task's openings.")
+@click.option("--last", type=click.IntRange(min=1), metavar="N", help="Only the last N openings.")
+def history(
+    file: Path,
+    *,
+    lang: str,
+    as_json: bool,
+    plot: Path | None,
+    task: str | None,
+    last: int | None,
+) -> None:
+    """Show a history file: one row per opening, when the shop opened and how we did."""
+    from sniper.bench.plot import require_matplotlib
+    from sniper.client.historyshow import show_history
+
+    if plot is not None:
+        _or_exit(require_matplotlib)
+    _or_exit(
+        show_history,
+        file,
+        lang=lang,
+        as_json=as_json,
+        plot=plot,
+        task=task,
+        last=last,
+        out=sys.stdout,
+        err=sys.stderr,
+    )
+
+
+@cli.command()
 @click.option(
     "--lang",
     type=click.Choice(["en", "zh"]),

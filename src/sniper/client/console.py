@@ -77,6 +77,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cookie_changed": "✓ {file} changed: going on",
         "schedule_over": "no openings left ({why})",
         "history_failed": "! history_file: cannot write {path}: {detail}",
+        "history_opening": "opening",
+        "history_opening_in": "opening (UTC{offset})",
+        "history_task": "task",
+        "history_result": "result",
+        "history_aim": "aim",
+        "history_opened": "shop opened",
+        "history_sold_out": "sold out",
+        "history_arrival": "first arrival",
+        "history_lateness": "lateness",
+        "history_order_id": "order id",
+        "history_summary": "{openings} opening(s), {ordered} ordered",
+        "history_skipped": "; {skipped} line(s) skipped (torn, or not a record)",
+        "history_empty": "no openings recorded yet in {path}",
+        "history_no_task": "no openings of task {task} recorded in {path}",
     },
     "zh": {
         "clock": "时钟:服务器时钟比本机 {offset:+.2f} ms(±{uncertainty:.2f} ms),"
@@ -137,6 +151,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cookie_changed": "✓ {file} 已更新:继续",
         "schedule_over": "没有后续场次了({why})",
         "history_failed": "! history_file:无法写入 {path}:{detail}",
+        "history_opening": "开抢时间",
+        "history_opening_in": "开抢时间(UTC{offset})",
+        "history_task": "任务",
+        "history_result": "结果",
+        "history_aim": "瞄准",
+        "history_opened": "商家实际开抢",
+        "history_sold_out": "售罄",
+        "history_arrival": "首个请求到达",
+        "history_lateness": "迟到",
+        "history_order_id": "订单号",
+        "history_summary": "共 {openings} 次开抢,{ordered} 次下单成功",
+        "history_skipped": ";跳过 {skipped} 行(写了一半,或不是记录)",
+        "history_empty": "{path} 中还没有开抢记录",
+        "history_no_task": "{path} 中没有任务 {task} 的开抢记录",
     },
 }
 
@@ -184,6 +212,17 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 
+def message(lang: str, key: str, **values: object) -> str:
+    """A message in ``lang`` (English for a language not known), ``values`` put in as they
+    are."""
+    return MESSAGES[lang if lang in MESSAGES else "en"][key].format(**values)
+
+
+def word(lang: str, name: str) -> str:
+    """An outcome, result, method or label in ``lang``; a word not known as it is."""
+    return WORDS.get(lang, WORDS["en"]).get(name, name)
+
+
 @dataclass
 class _LiveLine:
     """Whether a countdown line is drawn (and unfinished) on a stream."""
@@ -225,7 +264,7 @@ class Console:
             k: self.secrets.hide(printable(v)) if isinstance(v, str) else v
             for k, v in values.items()
         }
-        return MESSAGES[self.lang][key].format(**safe)
+        return message(self.lang, key, **safe)
 
     def detail(self, exc: BaseException) -> str:
         """An error's line in the console's language: a connect-time failure (itself, or what
@@ -241,7 +280,7 @@ class Console:
 
     def word(self, name: str) -> str:
         """An outcome, result, method or label in the console's language."""
-        return WORDS[self.lang].get(name, name)
+        return word(self.lang, name)
 
     def duration(self, seconds: float, units_shown: int = 2) -> str:
         """``seconds`` in words (``1 h 28 min``; ``1 h 28 min 5 s`` with three units)."""

@@ -14,6 +14,7 @@ after it.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -72,7 +73,7 @@ class Opening:
         format's required field missing)."""
         try:
             data = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting raises the latter
             return None
         if not isinstance(data, dict) or data.get("v") != VERSION:
             return None
@@ -87,10 +88,22 @@ class Opening:
 def _well_typed(record: Opening) -> bool:
     """Whether a record read back has the types it was written with (a hand-edited line may
     not)."""
-    texts = (record.task, record.shop, record.sku_id, record.opening, record.result)
-    if not all(isinstance(t, str) for t in texts) or isinstance(record.opening_ms, bool):
+    texts = (
+        record.task,
+        record.shop,
+        record.sku_id,
+        record.opening,
+        record.result,
+        record.detail,
+        record.written,
+    )
+    if not all(isinstance(t, str) for t in texts):
         return False
-    if not isinstance(record.opening_ms, int) or not _number(record.aim_ms):
+    if record.order_id is not None and not isinstance(record.order_id, str):
+        return False
+    if not _integer(record.opening_ms) or not _integer(record.requests):
+        return False
+    if not _number(record.aim_ms):
         return False
     instants = (
         record.first_arrival_ms,
@@ -104,8 +117,13 @@ def _well_typed(record: Opening) -> bool:
     return all(t is None or _number(t) for t in instants)
 
 
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite number: ``NaN`` and ``Infinity``, which Python's JSON reads, are no instants."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def append(path: Path, record: Opening) -> None:
@@ -129,15 +147,34 @@ def _ends_with_newline(path: Path) -> bool:
         return handle.read(1) == b"\n"
 
 
+@dataclass(frozen=True, slots=True)
+class History:
+    """A history file as read: its records in the order written, and how many lines were not
+    records (a torn last line, a foreign or hand-broken one; blank lines are not counted)."""
+
+    records: tuple[Opening, ...]
+    skipped: int
+
+
 def read(path: Path) -> list[Opening]:
     """Every record in the file, oldest first; lines that are not records are skipped.
     OSError if the file cannot be read."""
-    return list(_records(path))
+    return list(read_history(path).records)
 
 
-def _records(path: Path) -> Iterator[Opening]:
+def read_history(path: Path) -> History:
+    """The file's records and the count of lines skipped. OSError if it cannot be read."""
+    records: list[Opening] = []
+    skipped = 0
+    for line in _lines(path):
+        record = Opening.from_json(line)
+        if record is not None:
+            records.append(record)
+        elif line.strip():
+            skipped += 1
+    return History(tuple(records), skipped)
+
+
+def _lines(path: Path) -> Iterator[str]:
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            record = Opening.from_json(line)
-            if record is not None:
-                yield record
+        yield from handle

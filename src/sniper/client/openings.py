@@ -149,6 +149,16 @@ def schedule(
         zone = zone_named(tz) if tz is not None else None
     except ValueError as exc:
         raise ValueError(f"tz: {exc}") from None
+    times = _times_of_day(texts, zone)
+    try:
+        days = tuple(sorted({date.fromisoformat(d) for d in dates}))
+    except ValueError:
+        raise ValueError("dates: each is a day such as 2024-04-15") from None
+    return Schedule(times=times, repeat=kind, dates=days, until_ordered=repeat_until == "ordered")
+
+
+def _times_of_day(texts: list[str], zone: tzinfo | None) -> tuple[DailyTime, ...]:
+    """The times of a schedule that repeats; ValueError naming ``target_time`` otherwise."""
     for text in texts:
         if _is_instant(text):
             raise ValueError(
@@ -156,14 +166,9 @@ def schedule(
                 "such as 07:00:00+08:00"
             )
     try:
-        times = tuple(parse_time_of_day(text, zone) for text in texts)
+        return tuple(parse_time_of_day(text, zone) for text in texts)
     except ValueError as exc:
         raise ValueError(f"target_time: {exc}") from None
-    try:
-        days = tuple(sorted({date.fromisoformat(d) for d in dates}))
-    except ValueError:
-        raise ValueError("dates: each is a day such as 2024-04-15") from None
-    return Schedule(times=times, repeat=kind, dates=days, until_ordered=repeat_until == "ordered")
 
 
 def _is_instant(text: str) -> bool:
