@@ -111,7 +111,6 @@ async def _check_platform(task: TaskConfig, cookie: str, console: Console, clock
 
 def _say_when(task: TaskConfig, est: Estimate, clock: Clock, console: Console, shop: str) -> int:
     """When the task would fire (at its next opening, with its aim); 2 if it never would."""
-    code = 0
     server_now_ms = est.server_time(clock.monotonic() * 1000)
     aim_ms = 0.0
     if task.openings.repeats:
@@ -119,24 +118,24 @@ def _say_when(task: TaskConfig, est: Estimate, clock: Clock, console: Console, s
         opening = task.openings.next_opening(after)
         if opening is None:
             print("  ✗ no openings left: every date is past", file=console.stream)
-            return max(code, 2)
+            return 2
         print(f"  next openings: {_upcoming(task, after)}", file=console.stream)
         aim_ms = _say_aim(task, shop, console)
         task = task.at(opening)
     late = past_target(task.opening, server_now_ms, task.retry.window_s)
     if late is not None:
         print(f"  ✗ {late}", file=console.stream)
-        return max(code, 2)
+        return 2
     fire = plan(task.target_ms + aim_ms, est, task.preheat_ms)
     in_s = (fire.send_at - clock.monotonic() * 1000) / 1000
     arrive = datetime.fromtimestamp((task.target_ms + aim_ms) / 1000, task.opening.tzinfo)
     print(
         f"  would fire at local {_local_iso(clock, fire.send_at)} "
         f"(in {console.duration(in_s)}), {task.concurrency} request(s), arriving at "
-        f"{arrive.isoformat(timespec='milliseconds')} on the server's clock",
+        f"{arrive.isoformat(timespec='milliseconds' if aim_ms else 'auto')} on the server's clock",
         file=console.stream,
     )
-    return code
+    return 0
 
 
 def _upcoming(task: TaskConfig, after: datetime, count: int = 3) -> str:

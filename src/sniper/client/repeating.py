@@ -62,10 +62,19 @@ class Repeater:
         self.shop = platform_for(task, cookie).origin.host_header
         self._last = "-"
         self._history_failed = False
+        self._running = False
 
     async def run(self) -> Result:
         """Every opening of the schedule; the result: ordered if any opening ordered, else
         the last opening's (a bad task when there was none left to run)."""
+        try:
+            return await self._openings()
+        except asyncio.CancelledError:
+            if not self._running:  # a run says so itself
+                self.console.say("interrupted")
+            raise
+
+    async def _openings(self) -> Result:
         window = timedelta(seconds=self.task.retry.window_s)
         done: datetime | None = None
         ordered, last = False, Result.BAD_TASK
@@ -143,6 +152,7 @@ class Repeater:
         never the schedule's end."""
         task = self.task.at(opening)
         summary = RunSummary(Result.FATAL, detail="interrupted")
+        self._running = True
         try:
             summary = await self._run_opening(task, self._cookie, aim_ms)
         except asyncio.CancelledError:
@@ -150,6 +160,8 @@ class Repeater:
             raise
         except Exception as exc:
             summary = RunSummary(Result.FATAL, detail=type(exc).__name__)
+        finally:
+            self._running = False
         result = summary.result.name.lower()
         self._record(task, aim_ms, summary, result)
         order = f", {summary.order_id}" if summary.order_id else ""
