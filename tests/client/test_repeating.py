@@ -303,3 +303,20 @@ async def test_a_history_file_that_cannot_be_written_is_said_once(tmp_path: Path
     await h.run(runs=3)
     assert len(h.shop.runs) == 3
     assert h.out.getvalue().count("history_file: cannot write") == 1
+
+
+async def test_a_run_starts_ahead_across_a_daylight_saving_change(tmp_path: Path) -> None:
+    """03:00 in Berlin on the night clocks go forward (02:00 → 03:00) is 01:00 UTC: its run
+    starts the lead before that, not by the wall clock of a zone that skipped an hour."""
+    h = Harness(tmp_path, target_time="03:00:00", tz="Europe/Berlin")
+    h.clock = ManualClock(wall=datetime(2024, 3, 30, 0, 0, tzinfo=UTC).timestamp())
+    h.shop.clock = h.clock
+    h.repeater.clock = h.clock
+    await h.run(runs=2)
+    lead = h.task.preflight_s + LEAD_S + h.task.preheat_ms / 1000
+    for opening, _, _, started in h.shop.runs:
+        assert 0 <= (opening - started).total_seconds() - lead < 1.0
+    assert [run[0].astimezone(UTC) for run in h.shop.runs] == [
+        datetime(2024, 3, 30, 2, 0, tzinfo=UTC),  # CET
+        datetime(2024, 3, 31, 1, 0, tzinfo=UTC),  # CEST, the night of the change
+    ]

@@ -121,7 +121,10 @@ class Repeater:
         """Sleep until the run for ``opening`` is due; False if the clock is already past
         its retry window."""
         lead = self.task.preflight_s + LEAD_S + self.task.preheat_ms / 1000
-        start = opening - timedelta(seconds=lead)
+        # In UTC: an aware datetime plus a timedelta is wall-clock arithmetic in its own zone,
+        # which a daylight-saving change would bend by an hour.
+        at = opening.astimezone(UTC)
+        start = at - timedelta(seconds=lead)
         shown = opening.isoformat(timespec="milliseconds")
         aimed = ""
         if planned.openings:
@@ -134,7 +137,7 @@ class Repeater:
             until = self.console.duration((opening - self._now()).total_seconds(), units_shown=3)
             self.console.status("between", at=shown, wait=until, last=self._last)
             await self._sleep(min(left, LIVE_WAKE_S if self.console.live else QUIET_WAKE_S))
-        return self._now() <= opening + timedelta(seconds=self.task.retry.window_s)
+        return self._now() <= at + timedelta(seconds=self.task.retry.window_s)
 
     async def _fresh_cookie(self) -> bool:
         """The cookie read again (a cookie_file may have been replaced); False if it cannot
