@@ -51,7 +51,10 @@ def task_options(fn: Any) -> Any:
     options = [
         click.option("--base-url", help="Where the platform lives."),
         click.option("--sku-id", help="Item to buy."),
-        click.option("--target-time", help="Opening instant, RFC 3339 with offset."),
+        click.option(
+            "--target-time",
+            help="Opening instant, RFC 3339 with offset; or a time of day (with repeat:).",
+        ),
         click.option("--qty", type=int, help="Quantity."),
         click.option("--concurrency", type=int, help="Requests fired at the opening instant."),
         click.option("--preheat-ms", type=int, help="Connections are opened this long before."),

@@ -98,7 +98,7 @@ async def run_many(
                 "task_result",
                 name=repeater.task.name,
                 result=console.word(result.name.lower()),
-                order_id="-",
+                order_id=repeater.order_id or "-",
             )
         return combined_exit(results)
     snipers = [

@@ -63,6 +63,8 @@ class Repeater:
         self._last = "-"
         self._history_failed = False
         self._running = False
+        #: The order of the latest opening that ordered.
+        self.order_id: str | None = None
 
     async def run(self) -> Result:
         """Every opening of the schedule; the result: ordered if any opening ordered, else
@@ -95,7 +97,8 @@ class Repeater:
                 continue
             summary = await self._one(opening, planned.offset_ms)
             done, last = opening, summary.result
-            ordered = ordered or summary.result is Result.ORDERED
+            if summary.result is Result.ORDERED:
+                ordered, self.order_id = True, summary.order_id
             if summary.result is Result.AUTH_FAILED:
                 await self._cookie_refused(summary.detail or "the cookie was refused")
         return Result.ORDERED if ordered else last
