@@ -14,7 +14,7 @@ import click
 from sniper import __version__
 from sniper.bench.admin import AdminError
 from sniper.client import commands
-from sniper.client.config import TaskConfig, check_log_file, load_tasks, redact
+from sniper.client.config import TaskConfig, check_files, load_tasks, redact
 from sniper.client.console import Console
 from sniper.client.many import run_many
 from sniper.client.platforms import platform_class
@@ -96,7 +96,7 @@ def run(config: Path, **flags: Any) -> None:
     """Run a task: order at the opening instant."""
     tasks = _load(config, flags)
     for task, _ in tasks:
-        _or_exit(check_log_file, task)
+        _or_exit(check_files, task)
     if len(tasks) == 1:
         task, cookie = tasks[0]
         sys.exit(_run_async(commands.run(task, cookie, Console(task.lang))))

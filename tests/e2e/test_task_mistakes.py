@@ -115,3 +115,20 @@ def test_check_from_another_directory_reads_the_cookie_beside_the_task(
     done = sniper("check", str(path), cwd=Path("/"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "login: HTTP 200 ok" in done.stdout
+
+
+def test_a_history_file_that_cannot_be_written_is_refused_at_start(tmp_path: Path) -> None:
+    """A repeating task whose history_file is a folder: one line naming it, exit 2."""
+    (tmp_path / "hist").mkdir()
+    path = tmp_path / "task.yaml"
+    path.write_text(
+        'platform: store\nbase_url: "http://127.0.0.1:9"\ncookie: "session=abcdefghijkl"\n'
+        'sku_id: eggs\ntarget_time: "07:00:00+08:00"\nrepeat: daily\nhistory_file: hist\n'
+    )
+    done = sniper("run", str(path), cwd=tmp_path, timeout=30)
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == f"sniper: history_file: cannot write {tmp_path / 'hist'}: Is a directory"
+    )
+    assert done.stdout == ""

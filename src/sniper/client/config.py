@@ -7,6 +7,7 @@ whose one-line message names the field. The cookie may come from the file, ``SNI
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from sniper.client.notify import Channel
 from sniper.client.openings import Schedule
 from sniper.client.placeholders import BUILTINS, names_in
 from sniper.errors import ConfigError
+from sniper.files import open_private
 from sniper.rfc3339 import TIME_EXAMPLE
 from sniper.validation import describe
 
@@ -703,14 +705,18 @@ def load_tasks(path: Path | None, flags: dict[str, Any] | None = None) -> list[T
     return tasks
 
 
-def check_log_file(task: TaskConfig) -> None:
-    """The log file can be appended to (created if need be); else ConfigError naming it."""
-    try:
-        task.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with task.log_file.open("a", encoding="utf-8"):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"log_file: cannot write {task.log_file}: {exc.strerror}") from None
+def check_files(task: TaskConfig) -> None:
+    """The files a run appends to can be appended to (created if need be): the log, and a
+    repeating task's history; else ConfigError naming the field."""
+    files = [("log_file", task.log_file)]
+    if task.openings.repeats:
+        files.append(("history_file", task.history_file))
+    for field, path in files:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(open_private(path, os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            raise ConfigError(f"{field}: cannot write {path}: {exc.strerror}") from None
 
 
 def redact(secret: str) -> str:
