@@ -37,6 +37,8 @@ def _aim(records: list[Opening], window_ms: float = 10_000.0) -> float:
         (_late(148.0, 151.0), 151.0),  # closed at +148, open at +151: open by +151
         (_opening(first_open_ms=0.6), 0.0),  # open at our first arrival: by the aim (0)
         (_opening(first_open_ms=150.4, aim_ms=150.0), 150.0),
+        # Open at our first arrival, aimed late, and no order: we may have come too late.
+        (_opening(first_open_ms=150.4, aim_ms=150.0, result="not_ordered"), 0.0),
         (_opening(first_not_started_ms=1.0, last_not_started_ms=9000.0), None),  # never open
         (_opening(), None),
     ],
@@ -48,8 +50,8 @@ def test_where_one_opening_puts_the_shop(record: Opening, expected: float | None
 def test_nothing_to_learn_from_is_the_published_time() -> None:
     assert _aim([]) == 0.0
     assert _aim([_opening(first_open_ms=0.8) for _ in range(5)]) == 0.0  # a punctual shop
-    # Closed only before the published time (our clock was off): no evidence of lateness.
-    assert _aim([_late(-2.0, 0.5)]) == 0.0
+    # Closed only before the published time (our clock was off), open just after it.
+    assert _aim([_late(-2.0, 0.5)]) == 0.5
 
 
 def test_a_shop_that_opens_150_ms_late_is_aimed_at_then() -> None:
@@ -82,14 +84,24 @@ def test_only_the_last_openings_of_this_shop_and_item_count() -> None:
     assert _aim(old + others + recent) == 150.0
 
 
-def test_a_shop_that_became_punctual_is_found_out() -> None:
-    """Openings aimed late and open at once say nothing new; once no recent opening saw the
-    shop closed after its time, the published time is tried again."""
+def test_a_shop_that_stays_late_keeps_its_aim() -> None:
+    """Openings aimed late that order at once confirm the aim, long after the opening that
+    first saw the shop closed has left the last seven."""
     records = [_late(145.0, 150.0)] + [
-        _opening(first_open_ms=150.2, aim_ms=150.0) for _ in range(LEARN_FROM - 1)
+        _opening(first_open_ms=150.2, aim_ms=150.0) for _ in range(3 * LEARN_FROM)
     ]
     assert _aim(records) == 150.0
-    records.append(_opening(first_open_ms=150.2, aim_ms=150.0))
+
+
+def test_a_shop_that_became_punctual_and_sells_out_is_found_out() -> None:
+    """Aimed late, the shop already sold out at our first arrival: those openings pull the
+    aim back to the published time once they are most of the last seven."""
+    records = [_opening(first_open_ms=150.2, aim_ms=150.0) for _ in range(LEARN_FROM)]
+    sold_out = _opening(first_open_ms=150.3, aim_ms=150.0, result="not_ordered")
+    for _ in range(3):
+        records.append(sold_out)
+        assert _aim(records) == 150.0
+    records.append(sold_out)
     assert _aim(records) == 0.0
 
 

@@ -1,14 +1,16 @@
 """``aim: learned``: when to arrive, from what the last openings of a shop and item showed (pure).
 
-An opening whose answers saw the shop still closed after its published time (``not_started``
-past +0) is evidence that the shop opens late; each opening that saw it open gives a point,
-the first arrival it was open (when it was open at our first arrival, no later than we aimed
-that day: we learn only that it had opened by then). The aim is the median of those points
-less twice their median absolute deviation (a shop whose opening wanders is aimed at earlier),
-never before the published opening and never past the retry window.
-
-Without such evidence in the last openings the aim is the published time again: a shop that
-has become punctual is then found out, since arriving late says nothing of when it opened.
+Each of the last openings that saw the shop open gives a point, ms after the published opening:
+- it answered ``not_started`` and then was open: the first arrival it was open (the real opening
+  lies before it, after the last ``not_started``);
+- it was open at our first arrival and we ordered: no later than we aimed that day (the aim
+  held: we learn only that it had opened by then);
+- it was open at our first arrival but we did not order (sold out, say): the published time,
+  since we may have come too late.
+The aim is the median of the points less twice their median absolute deviation (a shop whose
+opening wanders is aimed at earlier), never before the published opening and never past the
+retry window. A shop that stays late keeps its aim; one that has become punctual and sells out
+before we arrive pulls it back to the published time.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ def point(record: Opening) -> float | None:
         return None
     if record.last_not_started_ms is not None and record.last_not_started_ms < record.first_open_ms:
         return record.first_open_ms
-    return min(record.first_open_ms, record.aim_ms)
+    if record.result == "ordered":
+        return min(record.first_open_ms, record.aim_ms)
+    return 0.0
 
 
 def learned(
@@ -52,9 +56,9 @@ def learned(
     """The aim from ``records`` (oldest first) of ``shop`` and ``sku_id``."""
     seen = [r for r in records if r.shop == shop and r.sku_id == sku_id and point(r) is not None]
     recent = tuple(seen[-last:])
-    if not any((r.last_not_started_ms or 0.0) > 0.0 for r in recent):
-        return Aim(0.0)
     points = tuple(p for p in map(point, recent) if p is not None)
+    if not any(p > 0.0 for p in points):
+        return Aim(0.0)  # nothing seen of a late opening: the published time
     center = statistics.median(points)
     margin = 2 * statistics.median(abs(p - center) for p in points)
     offset = min(max(0.0, center - margin), window_ms)
