@@ -14,7 +14,6 @@ after it.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -118,12 +117,19 @@ def _well_typed(record: Opening) -> bool:
 
 
 def _integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int) and _number(value)
+
+
+#: Past this a number is no instant in ms (about 285,000 years).
+_LARGEST = 2.0**53
 
 
 def _number(value: object) -> bool:
-    """A finite number: ``NaN`` and ``Infinity``, which Python's JSON reads, are no instants."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A number an instant can be: ``NaN``, ``Infinity`` (which Python's JSON reads) and
+    integers too large for a float are not."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    return abs(value) < _LARGEST  # False for NaN; compared exactly for a huge integer
 
 
 def append(path: Path, record: Opening) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TypeGuard
 from datetime import datetime
 from urllib.parse import quote
 
@@ -21,6 +22,11 @@ _BY_CODE = {
     # The store may have placed it: the next try (same request id) gets it back as a 200.
     "outcome_unknown": Kind.UNKNOWN,
 }
+
+
+#: An order of this opening is created no earlier than this before it on the store's clock (our
+#: requests arrive at the opening, give or take the clock's uncertainty).
+_EARLY_MS = 1000
 
 
 class StorePlatform(Platform):
@@ -91,7 +97,9 @@ class StorePlatform(Platform):
             return None
 
     async def existing_order(self, conn: Connection, timeout_s: float) -> str | None:
-        """``GET /api/orders?sku_id=``: this account's orders of the item."""
+        """``GET /api/orders?sku_id=``: this account's orders of the item; for a task whose
+        openings repeat, only one placed at this opening (an earlier opening's order is not
+        this one's)."""
         sku = quote(self.task.sku_id, safe="")
         try:
             response = await conn.request(
@@ -100,8 +108,21 @@ class StorePlatform(Platform):
         except ConnectionBroken:
             return None
         orders = _field(response, "orders") if response.status == 200 else None
-        first = orders[0] if isinstance(orders, list) and orders else None
-        return order_id(first.get("order_id")) if isinstance(first, dict) else None
+        if not isinstance(orders, list):
+            return None
+        since = self.task.target_ms - _EARLY_MS if self.task.openings.repeats else None
+        for order in orders:
+            if not isinstance(order, dict):
+                continue
+            created = order.get("created_ms")
+            if since is not None and not (_is_number(created) and created >= since):
+                continue
+            return order_id(order.get("order_id"))
+        return None
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _field(response: Response, name: str) -> object:
