@@ -229,12 +229,13 @@ def rates(sizes: list[int], openings: int) -> None:
 def main() -> None:
     """Measure and print."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--openings", type=int, default=1000)
+    parser.add_argument("--openings", type=int, default=1000, help="0: the rates alone")
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--lines", default="10,1000,10000", help="history lengths for the rates")
     parser.add_argument("--rate-openings", type=int, default=200)
     args = parser.parse_args()
-    series(args.openings, args.every)
+    if args.openings >= 2 * args.every:
+        series(args.openings, args.every)
     rates([int(n) for n in args.lines.split(",") if n], args.rate_openings)
 
 
