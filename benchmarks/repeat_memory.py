@@ -1,10 +1,10 @@
 """Memory and time of a repeating task over many openings, in process on a fake clock.
 
-    python benchmarks/repeat_memory.py [--openings 1000] [--every 100] [--lines 10,1000,10000]
-                                       [--rate-openings 200]
+    python benchmarks/repeat_memory.py [--openings 1000] [--every 100] [--aim learned]
+                                       [--lines 10,1000,10000] [--rate-openings 200]
 
 A :class:`~sniper.client.repeating.Repeater` for ``repeat: daily`` at two times of day
-(05:59 and 08:29 in Asia/Shanghai) with ``aim: learned`` runs on a
+(05:59 and 08:29 in Asia/Shanghai) with ``aim: learned`` (or ``--aim``) runs on a
 :class:`~sniper.clock.ManualClock`: its sleep moves the clock (each wake-up of the wait, every
 30 s, runs as it would), and each opening's run is a fake that answers at once with what a shop
 opening 150 ms late shows (a filled :class:`~sniper.client.sighting.Sighting`), so that a real
@@ -169,7 +169,7 @@ def prefill(path: Path, lines: int, task: TaskConfig, clock: ManualClock) -> Non
             out.write(record.to_json() + "\n")
 
 
-def series(openings: int, every: int) -> None:
+def series(openings: int, every: int, aim: str) -> None:
     """Part 1: memory every ``every`` openings from an empty history."""
     with tempfile.TemporaryDirectory(prefix="sniper-repeat-") as tmp:
         path = Path(tmp, "history.jsonl")
@@ -177,13 +177,13 @@ def series(openings: int, every: int) -> None:
         shop.every = every
         tracemalloc.start()
         started = time.perf_counter()
-        repeat(make_task(path, "learned"), shop, openings)
+        repeat(make_task(path, aim), shop, openings)
         elapsed = time.perf_counter() - started
         tracemalloc.stop()
         records = history.read(path)
         size = path.stat().st_size
     print(
-        f"repeat_memory: {openings} openings (daily 05:59 and 08:29 Asia/Shanghai, aim: learned, "
+        f"repeat_memory: {openings} openings (daily 05:59 and 08:29 Asia/Shanghai, aim: {aim}, "
         f"a wake-up every 30 s between) in {elapsed:.1f} s; history {len(records)} lines, "
         f"{size / 1024:.0f} KiB; last aim {records[-1].aim_ms:.1f} ms"
     )
@@ -231,11 +231,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--openings", type=int, default=1000, help="0: the rates alone")
     parser.add_argument("--every", type=int, default=100)
+    parser.add_argument("--aim", choices=("learned", "published"), default="learned")
     parser.add_argument("--lines", default="10,1000,10000", help="history lengths for the rates")
     parser.add_argument("--rate-openings", type=int, default=200)
     args = parser.parse_args()
     if args.openings >= 2 * args.every:
-        series(args.openings, args.every)
+        series(args.openings, args.every, args.aim)
     rates([int(n) for n in args.lines.split(",") if n], args.rate_openings)
 
 
