@@ -151,9 +151,7 @@ def measure(cases: list[Case], settle_s: float, seconds: float) -> float:
     finally:
         for case in cases:
             if case.proc is not None:
-                code = stop(case.proc)
-                if case.alive:
-                    case.lines.append(f"(exit {code})")
+                case.lines.append(f"(exit {stop(case.proc)})")
         for reader in readers:
             reader.join(10)
 

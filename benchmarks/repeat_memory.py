@@ -163,8 +163,9 @@ def prefill(path: Path, lines: int, task: TaskConfig, clock: ManualClock) -> Non
             at = found
             one = task.at(at)
             summary = asyncio.run(shop.run_opening(one, "", LATE_MS - 4))
+            result = summary.result.name.lower()
             record = opening_record(
-                one, summary, shop=SHOP, aim_ms=LATE_MS - 4, result="ordered", now=at
+                one, summary, shop=SHOP, aim_ms=LATE_MS - 4, result=result, now=at
             )
             out.write(record.to_json() + "\n")
 

@@ -42,11 +42,13 @@ class Schedule:
         self.traced: dict[int, int] = {}
 
     async def sleep(self, seconds: float) -> None:
+        """The wait: the clock moves on; after the last opening the schedule is cancelled."""
         if self.runs >= OPENINGS:
             raise asyncio.CancelledError
         self.clock.advance(seconds)
 
     async def run_opening(self, task: TaskConfig, cookie: str, aim_ms: float) -> RunSummary:
+        """One opening: closed until +150 ms, sold out; the history file cut short."""
         self.runs += 1
         self.last_aim = aim_ms
         opening = float(task.target_ms)
