@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TypeGuard
 from datetime import datetime
+from typing import TypeGuard
 from urllib.parse import quote
 
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Response
