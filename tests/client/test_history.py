@@ -192,6 +192,8 @@ class TestTornAndForeign:
             ("requests", 6.0),
             ("detail", None),
             ("written", 0),
+            ("first_open_ms", 10**400),  # float() of it overflows
+            ("opening_ms", 10**20),  # no instant a clock can show
         ],
     )
     def test_ill_typed_lines_skipped(self, tmp_path: Path, field: str, value: object) -> None:
@@ -237,3 +239,15 @@ class TestTornAndForeign:
         history = read_history(path)
         assert history.records == (opening(),)
         assert history.skipped == 1
+
+
+def test_the_last_bytes_only(tmp_path: Path) -> None:
+    """Read from the file's end: the line cut at the start is not read as one."""
+    path = tmp_path / "h.jsonl"
+    for n in range(50):
+        append(path, opening(task=f"t{n}"))
+    size = len(opening(task="t49").to_json()) + 1
+    tail = read_history(path, last_bytes=3 * size + size // 2)
+    assert [r.task for r in tail.records] == ["t47", "t48", "t49"]
+    assert tail.skipped == 0
+    assert len(read_history(path, last_bytes=10**9).records) == 50

@@ -150,3 +150,27 @@ def test_no_day_is_missed_at_any_hour() -> None:
             nxt = plan.next_opening(after)
             assert nxt is not None
             assert after < nxt <= after + timedelta(days=3 if kind == "weekdays" else 1, hours=1)
+
+
+def test_the_night_clocks_go_forward_orders_its_openings_by_the_instant() -> None:
+    """In Berlin on 2024-03-31 02:30 does not exist (read as 03:30, 01:30 UTC) and 03:00 is
+    01:00 UTC: 03:00 opens first, then 02:30, each once; the next day as written."""
+    plan = schedule(["02:30:00", "03:00:00"], tz="Europe/Berlin", repeat="daily")
+    at = plan.next_opening(_at("2024-03-31T00:00:00+00:00"))
+    seen = []
+    for _ in range(4):
+        assert at is not None
+        seen.append(at.astimezone(UTC).isoformat())
+        at = plan.next_opening(at)  # after an opening given in its own zone
+    assert seen == [
+        "2024-03-31T01:00:00+00:00",
+        "2024-03-31T01:30:00+00:00",
+        "2024-04-01T00:30:00+00:00",
+        "2024-04-01T01:00:00+00:00",
+    ]
+
+
+@pytest.mark.parametrize("zone", ["Asia", "Europe/" + "x" * 300, "../etc/passwd"])
+def test_a_zone_that_is_no_zone_file_is_one_line(zone: str) -> None:
+    with pytest.raises(ValueError, match=r"tz: .* is not an IANA time zone"):
+        schedule("07:00:00", tz=zone, repeat="daily")

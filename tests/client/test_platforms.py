@@ -296,3 +296,36 @@ class TestOrderIds:
 
         got = await StorePlatform(task(), "c").existing_order(Canned(), 1.0)  # type: ignore[arg-type]
         assert got == found
+
+
+@pytest.mark.parametrize(
+    ("orders", "found"),
+    [
+        ([{"order_id": "YESTERDAY", "created_ms": 1_000_000}], None),
+        (
+            [{"order_id": "OLD", "created_ms": 1_000_000}, {"order_id": "NOW", "created_ms": 0}],
+            None,
+        ),
+        ([{"order_id": "OLD", "created_ms": 1}, {"order_id": "NOW", "created_ms": "AT"}], "NOW"),
+        ([{"order_id": "NO_TIME"}], None),
+        ([{"order_id": "NOW", "created_ms": True}], None),
+    ],
+)
+async def test_a_repeating_task_finds_only_this_openings_order(
+    orders: list[dict[str, Any]], found: str | None
+) -> None:
+    """Under the item's limit, an earlier opening's order is no order of this one."""
+    daily = task(target_time="07:00:00Z", repeat="daily")
+    at = daily.at(datetime(2024, 4, 16, 7, tzinfo=UTC))
+    for order in orders:
+        if order.get("created_ms") == "AT":
+            order["created_ms"] = at.target_ms + 3
+        elif order.get("created_ms") == 0:
+            order["created_ms"] = at.target_ms - 86_400_000
+
+    class Canned:
+        async def request(self, call: Any, timeout_s: float) -> Response:
+            return answer(200, {"orders": orders})
+
+    got = await StorePlatform(at, "c").existing_order(Canned(), 1.0)  # type: ignore[arg-type]
+    assert got == found

@@ -320,3 +320,66 @@ async def test_a_run_starts_ahead_across_a_daylight_saving_change(tmp_path: Path
         datetime(2024, 3, 30, 2, 0, tzinfo=UTC),  # CET
         datetime(2024, 3, 31, 1, 0, tzinfo=UTC),  # CEST, the night of the change
     ]
+
+
+async def test_an_empty_given_cookie_reads_the_file_and_waits_for_it(tmp_path: Path) -> None:
+    """``SNIPER_COOKIE=`` (empty) leaves the cookie to cookie_file: a file emptied after the
+    first opening is waited for, with no loop spinning on the next opening meanwhile."""
+    h = Harness(tmp_path, cookie="")
+    cookie_file = tmp_path / "me.cookie"
+
+    def empty_after_first(n: int) -> None:
+        if n == 1:
+            cookie_file.write_text("")
+
+    h.shop.on_run = empty_after_first
+    waits: list[int] = []
+
+    def write_late(n: int) -> None:
+        if "is empty: waiting for" in h.out.getvalue():
+            waits.append(n)
+            if len(waits) == 100:
+                cookie_file.write_text("session=written-at-last\n")
+
+    h.on_sleep = write_late
+    await h.run(runs=2)
+    assert [run[1] for run in h.shop.runs] == [
+        "session=first-cookie-value",
+        "session=written-at-last",
+    ]
+    assert h.out.getvalue().count("is empty: waiting for") == 1
+
+
+async def test_a_hostile_history_does_not_end_a_learned_schedule(tmp_path: Path) -> None:
+    (tmp_path / "history.jsonl").write_text(
+        '{"v":1,"task":"t","shop":"127.0.0.1:9","sku_id":"eggs","opening":"x",'
+        '"opening_ms":1,"aim_ms":0.0,"result":"ordered","first_open_ms":' + "9" * 400 + "}\n"
+    )
+    h = Harness(tmp_path, aim="learned")
+    await h.run(runs=2)
+    assert [run[2] for run in h.shop.runs] == [0.0, 151.0]
+
+
+async def test_repeat_until_ordered_remembers_an_order_across_a_restart(tmp_path: Path) -> None:
+    first = Harness(tmp_path, [Result.ORDERED], repeat_until="ordered")
+    assert await first.run(runs=5) is Result.ORDERED
+    again = Harness(tmp_path, repeat_until="ordered")
+    assert await again.run(runs=5) is Result.ORDERED
+    assert again.shop.runs == []
+    assert again.repeater.order_id == "o-1"
+    assert "✓ already ordered at the opening 2024-04-15T07:00:00.000+00:00 (order o-1" in (
+        again.out.getvalue()
+    )
+    other_item = Harness(tmp_path, repeat_until="ordered", sku_id="milk")
+    assert await other_item.run(runs=1) is None  # another item: its schedule runs
+
+
+async def test_a_signal_during_the_wait_is_said_once(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    loop = asyncio.create_task(h.repeater.run())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    loop.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop
+    assert h.out.getvalue().count("✗ interrupted") == 1

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pydantic
 
-from sniper.client import aim, history
 from sniper.client.before import BeforeResult, shown_value
 from sniper.client.config import ClockConfig, TaskConfig, redact
 from sniper.client.connection import (
@@ -21,13 +20,14 @@ from sniper.client.connection import (
     ssl_context,
 )
 from sniper.client.console import Console
-from sniper.client.engine import RunSummary, Sniper
+from sniper.client.engine import Sniper
 from sniper.client.notify import unresolved_secret
 from sniper.client.outcome import error_message
 from sniper.client.platforms import Platform, Probe
 from sniper.client.probe import ClockError, TimeSource, measure, wall_offset
-from sniper.client.repeating import Repeater
+from sniper.client.repeating import Repeater, learned_aim, sniper_runs
 from sniper.client.schedule import past_target, plan
+from sniper.client.scrub import printable
 from sniper.client.servertime import TimeEndpoint
 from sniper.client.shop import Shop
 from sniper.client.timesync import Estimate
@@ -43,11 +43,7 @@ async def run(task: TaskConfig, cookie: str, console: Console) -> int:
         summary = await Sniper(task, console, cookie=cookie).run()
         return summary.exit_code
     clock = SystemClock()
-
-    async def one_opening(at: TaskConfig, fresh_cookie: str, aim_ms: float) -> RunSummary:
-        return await Sniper(at, console, clock=clock, cookie=fresh_cookie, aim_ms=aim_ms).run()
-
-    result = await Repeater(task, cookie, console, one_opening, clock=clock).run()
+    result = await Repeater(task, cookie, console, sniper_runs(console, clock), clock=clock).run()
     return result.value
 
 
@@ -114,7 +110,9 @@ def _say_when(task: TaskConfig, est: Estimate, clock: Clock, console: Console, s
     server_now_ms = est.server_time(clock.monotonic() * 1000)
     aim_ms = 0.0
     if task.openings.repeats:
-        after = datetime.fromtimestamp(server_now_ms / 1000, UTC)
+        # As the run picks it: an opening whose retry window is still open is run.
+        window_s = task.retry.window_s
+        after = datetime.fromtimestamp(server_now_ms / 1000 - window_s, UTC)
         opening = task.openings.next_opening(after)
         if opening is None:
             print("  ✗ no openings left: every date is past", file=console.stream)
@@ -154,18 +152,12 @@ def _say_aim(task: TaskConfig, shop: str, console: Console) -> float:
     the opening)."""
     if task.aim != "learned":
         return 0.0
-    try:
-        records = history.read(task.history_file)
-    except OSError:
-        records = []
-    learned = aim.learned(
-        records, shop=shop, sku_id=task.sku_id, window_ms=task.retry.window_s * 1000
-    )
+    learned = learned_aim(task, shop)
     out = console.stream
     if not learned.openings:
         print(
             f"  aim: learned: nothing to learn from yet in {task.history_file} (no opening of "
-            f"{task.sku_id} at {shop} answered not_started after its time): the published time",
+            f"{task.sku_id} at {shop} seen late): the published time",
             file=out,
         )
         return 0.0
@@ -177,7 +169,7 @@ def _say_aim(task: TaskConfig, shop: str, console: Console) -> float:
     for record, at in zip(learned.openings, learned.points, strict=True):
         closed = record.last_not_started_ms
         print(
-            f"    {record.opening}: open by {at:+.1f} ms"
+            f"    {printable(record.opening)}: open by {at:+.1f} ms"
             + (f", not started at {closed:+.1f} ms" if closed is not None else ""),
             file=out,
         )

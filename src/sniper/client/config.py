@@ -388,10 +388,21 @@ class TaskConfig(_Strict):
         """This task for one of its openings."""
         return self.model_copy(update={"target_time": opening})
 
+    @property
+    def _given_cookie(self) -> str | None:
+        """The cookie the task gives itself (an empty one is none: ``SNIPER_COOKIE=``)."""
+        return (self.cookie.get_secret_value() or None) if self.cookie is not None else None
+
+    @property
+    def cookie_path(self) -> Path | None:
+        """The file the cookie is read from; None when the task gives the cookie itself."""
+        return None if self._given_cookie is not None else self.cookie_file
+
     def cookie_value(self) -> str:
         """The cookie header value: from ``cookie``, else read from ``cookie_file``."""
-        if self.cookie is not None and self.cookie.get_secret_value():
-            return header_safe(self.cookie.get_secret_value().strip(), "cookie")
+        given = self._given_cookie
+        if given is not None:
+            return header_safe(given.strip(), "cookie")
         if self.cookie_file is not None:
             try:
                 text = self.cookie_file.read_text().strip()
@@ -561,6 +572,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML{yaml_where(exc)}") from None
+    except ValueError as exc:  # a date YAML reads itself and cannot make: 2024-13-01
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -76,6 +76,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not in a cookie_file to wait for)",
         "cookie_changed": "✓ {file} changed: going on",
         "schedule_over": "no openings left ({why})",
+        "ordered_before": "✓ already ordered at the opening {at} (order {order_id}, in {path}): "
+        "repeat_until: ordered, nothing left to do",
         "history_failed": "! history_file: cannot write {path}: {detail}",
         "history_opening": "opening",
         "history_opening_in": "opening (UTC{offset})",
@@ -150,6 +152,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cookie_again": "✗ {detail}:下一场再试(Cookie 写在任务里,没有可等待的 cookie_file)",
         "cookie_changed": "✓ {file} 已更新:继续",
         "schedule_over": "没有后续场次了({why})",
+        "ordered_before": "✓ {at} 这一场已下单(订单 {order_id},见 {path}):"
+        "repeat_until: ordered,无需再抢",
         "history_failed": "! history_file:无法写入 {path}:{detail}",
         "history_opening": "开抢时间",
         "history_opening_in": "开抢时间(UTC{offset})",
@@ -202,6 +206,7 @@ WORDS: dict[str, dict[str, str]] = {
         "limit_reached": "已达限购",
         "fatal": "意外错误",
         "cancelled": "已取消",
+        "the schedule is over": "排期已结束",
         "not_ordered": "未下单",
         "interrupted": "已中断",
         "login": "登录",

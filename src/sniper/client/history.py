@@ -162,17 +162,18 @@ class History:
     skipped: int
 
 
-def read(path: Path) -> list[Opening]:
-    """Every record in the file, oldest first; lines that are not records are skipped.
-    OSError if the file cannot be read."""
-    return list(read_history(path).records)
+def read(path: Path, *, last_bytes: int | None = None) -> list[Opening]:
+    """Every record in the file (in its last ``last_bytes``, if given), oldest first; lines
+    that are not records are skipped. OSError if the file cannot be read."""
+    return list(read_history(path, last_bytes=last_bytes).records)
 
 
-def read_history(path: Path) -> History:
-    """The file's records and the count of lines skipped. OSError if it cannot be read."""
+def read_history(path: Path, *, last_bytes: int | None = None) -> History:
+    """The file's records (in its last ``last_bytes``, if given) and the count of lines
+    skipped. OSError if it cannot be read."""
     records: list[Opening] = []
     skipped = 0
-    for line in _lines(path):
+    for line in _lines(path, last_bytes):
         record = Opening.from_json(line)
         if record is not None:
             records.append(record)
@@ -181,6 +182,12 @@ def read_history(path: Path) -> History:
     return History(tuple(records), skipped)
 
 
-def _lines(path: Path) -> Iterator[str]:
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        yield from handle
+def _lines(path: Path, last_bytes: int | None) -> Iterator[str]:
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        start = 0 if last_bytes is None else max(0, size - last_bytes)
+        handle.seek(start)
+        if start:
+            handle.readline()  # the rest of a line cut at the start: not a line
+        for raw in handle:
+            yield raw.decode("utf-8", errors="replace")

@@ -55,7 +55,11 @@ def show_history(
         raise ConfigError(f"history: cannot read {path}: {exc.strerror or exc}") from None
     records = view.select(history.records, task=task, last=last)
     if plot is not None and records:
-        draw(records, plot)  # first: a figure that cannot be written is the one line said
+        try:
+            draw(records, plot)  # first: a figure that cannot be written is the one line said
+        except (ValueError, OverflowError) as exc:  # a hand-edited instant no axis can hold
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"plot: cannot draw these openings: {first}") from None
     if as_json:
         document = view.document(records, history.skipped)
         print(log_line(json.dumps(document, ensure_ascii=False)), file=out)

@@ -11,11 +11,10 @@ from typing import TextIO
 from sniper.client.clockboard import ClockBoard
 from sniper.client.config import TaskConfig
 from sniper.client.console import Console
-from sniper.client.engine import RunSummary, Sniper
 from sniper.client.gate import FireGate
 from sniper.client.platforms import platform_for
 from sniper.client.policy import Result
-from sniper.client.repeating import Repeater
+from sniper.client.repeating import Repeater, Shared, sniper_runs
 from sniper.clock import Clock, SystemClock
 from sniper.ratelimit import TokenBucket
 
@@ -82,69 +81,37 @@ async def run_many(
     for p in planned:
         if p.duplicate_of is not None:
             console.say("duplicate", name=p.task.name, other=p.duplicate_of)
-    if any(p.task.openings.repeats for p in runnable):
-        repeaters = [
-            _repeater(
+    outcomes = await asyncio.gather(
+        *(
+            _run_task(
                 p,
                 Console(p.task.lang, stream, prefix=f"[{p.task.name}] "),
                 clock,
-                (board, buckets[p.host], gate),
+                Shared(board, buckets[p.host], gate),
             )
             for p in runnable
-        ]
-        results = await asyncio.gather(*(r.run() for r in repeaters))
-        for repeater, result in zip(repeaters, results, strict=True):
-            console.say(
-                "task_result",
-                name=repeater.task.name,
-                result=console.word(result.name.lower()),
-                order_id=repeater.order_id or "-",
-            )
-        return combined_exit(results)
-    snipers = [
-        Sniper(
-            p.task,
-            Console(p.task.lang, stream, prefix=f"[{p.task.name}] "),
-            clock=clock,
-            cookie=p.cookie,
-            clocks=board,
-            bucket=buckets[p.host],
-            gate=gate,
         )
-        for p in runnable
-    ]
-    summaries: list[RunSummary] = list(await asyncio.gather(*(s.run() for s in snipers)))
-    # (run() turns every failure into a result, so one task cannot end the others.)
-    for sniper, summary in zip(snipers, summaries, strict=True):
+    )
+    # (Each run turns every failure into a result, so one task cannot end the others.)
+    for p, (result, order_ids) in zip(runnable, outcomes, strict=True):
         console.say(
             "task_result",
-            name=sniper.task.name,
-            result=console.word(summary.result.name.lower()),
-            order_id=", ".join(summary.order_ids) or "-",
+            name=p.task.name,
+            result=console.word(result.name.lower()),
+            order_id=", ".join(order_ids) or "-",
         )
-    return combined_exit([s.result for s in summaries])
+    return combined_exit([result for result, _ in outcomes])
 
 
-def _repeater(
-    planned: Planned,
-    console: Console,
-    clock: Clock,
-    shared: tuple[ClockBoard, TokenBucket, FireGate],
-) -> Repeater:
-    """A repeating task of the file, its openings run with what the run's tasks share."""
-    board, bucket, gate = shared
-
-    async def one_opening(task: TaskConfig, cookie: str, aim_ms: float) -> RunSummary:
-        sniper = Sniper(
-            task,
-            console,
-            clock=clock,
-            cookie=cookie,
-            clocks=board,
-            bucket=bucket,
-            gate=gate,
-            aim_ms=aim_ms,
-        )
-        return await sniper.run()
-
-    return Repeater(planned.task, planned.cookie, console, one_opening, clock=clock)
+async def _run_task(
+    planned: Planned, console: Console, clock: Clock, shared: Shared
+) -> tuple[Result, tuple[str, ...]]:
+    """One task of the file: its one opening, or every opening of its schedule; the result
+    and the orders it says."""
+    runs = sniper_runs(console, clock, shared)
+    if not planned.task.openings.repeats:
+        summary = await runs(planned.task, planned.cookie, 0.0)
+        return summary.result, summary.order_ids
+    repeater = Repeater(planned.task, planned.cookie, console, runs, clock=clock)
+    result = await repeater.run()
+    return result, (repeater.order_id,) if repeater.order_id else ()

@@ -27,6 +27,8 @@ _TIME_OF_DAY = re.compile(
     r"(?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?"
     r"(?P<off>[Zz]|(?P<sign>[+-])(?P<oh>\d{2}):(?P<om>\d{2}))?"
 )
+#: Bounds on a schedule's lists (each opening is a full run: far more is a mistake).
+MAX_TIMES, MAX_DATES = 100, 1000
 #: Days looked at for the next opening of a repeating time: a week holds a weekday whatever
 #: the date, and a zone's changes move a day by an hour at most.
 _HORIZON_DAYS = 8
@@ -65,10 +67,13 @@ class Schedule:
         (the one instant has passed, the dates are over, or ``until_ordered`` and ``ordered``)."""
         if ordered and self.until_ordered:
             return None
+        # Compared in UTC: two instants of one zone compare by their wall-clock times, which
+        # the night clocks go forward orders wrongly (02:30 skipped is 03:30, after 03:00).
+        after = after.astimezone(UTC)
         if self.once is not None:
             return self.once if self.once > after else None
         found = [t for t in (self._next_of(daily, after) for daily in self.times) if t]
-        return min(found, default=None)
+        return min(found, key=lambda t: t.astimezone(UTC), default=None)
 
     def _next_of(self, daily: DailyTime, after: datetime) -> datetime | None:
         start = after.astimezone(daily.zone).date() - timedelta(days=1)
@@ -114,7 +119,7 @@ def zone_named(name: str) -> ZoneInfo:
     """The IANA zone ``name`` (``Asia/Shanghai``); :class:`ValueError` when there is none."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a long name
         raise ValueError(f"{name!r} is not an IANA time zone such as Asia/Shanghai") from None
 
 
@@ -185,6 +190,10 @@ def _check_fields(
     """The fields that need no parsing, checked; the kind of repeat (None: none given)."""
     if not texts:
         raise ValueError("target_time: give at least one time")
+    if len(texts) > MAX_TIMES:
+        raise ValueError(f"target_time: at most {MAX_TIMES} times of day")
+    if len(dates) > MAX_DATES:
+        raise ValueError(f"dates: at most {MAX_DATES} days")
     kind = next((r for r in REPEATS if r == repeat), None)
     if repeat is not None and kind is None:
         raise ValueError(f"repeat: {repeat!r} is not one of {', '.join(REPEATS)}")

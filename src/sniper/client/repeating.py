@@ -15,18 +15,23 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sniper.client import aim, history
+from sniper.client.clockboard import ClockBoard
 from sniper.client.config import TaskConfig
 from sniper.client.console import Console
-from sniper.client.engine import RunSummary
+from sniper.client.engine import RunSummary, Sniper
+from sniper.client.gate import FireGate
 from sniper.client.notify import Notifier
 from sniper.client.platforms import platform_for
 from sniper.client.policy import Result
+from sniper.client.scrub import printable
 from sniper.clock import Clock
 from sniper.errors import ConfigError
+from sniper.ratelimit import TokenBucket
 
 #: A run starts this long before its pre-flight (and the local clock may be off by as much).
 LEAD_S = 60.0
@@ -36,10 +41,54 @@ QUIET_WAKE_S = 30.0
 LIVE_WAKE_S = 1.0
 #: How often a cookie file that is waited for is looked at (one ``stat``).
 COOKIE_POLL_S = 2.0
+#: The learned aim reads this much of the history file's end: thousands of openings, at a cost
+#: that does not grow with the file.
+HISTORY_READ_BYTES = 1 << 20
 
 #: Runs one opening: the task at that opening, its cookie, the aim (ms after the opening).
 RunOpening = Callable[[TaskConfig, str, float], Awaitable[RunSummary]]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the tasks of one run share (see :mod:`sniper.client.many`)."""
+
+    clocks: ClockBoard | None = None
+    bucket: TokenBucket | None = None
+    gate: FireGate | None = None
+
+
+def sniper_runs(console: Console, clock: Clock, shared: Shared | None = None) -> RunOpening:
+    """Each opening run as one :class:`~sniper.client.engine.Sniper`, with what is shared."""
+    given = shared or Shared()
+
+    async def run_opening(task: TaskConfig, cookie: str, aim_ms: float) -> RunSummary:
+        sniper = Sniper(
+            task,
+            console,
+            clock=clock,
+            cookie=cookie,
+            clocks=given.clocks,
+            bucket=given.bucket,
+            gate=given.gate,
+            aim_ms=aim_ms,
+        )
+        return await sniper.run()
+
+    return run_opening
+
+
+def learned_aim(task: TaskConfig, shop: str) -> aim.Aim:
+    """The task's aim: with ``aim: learned``, from the latest openings in its history file
+    (one that cannot be read is no history)."""
+    if task.aim != "learned":
+        return aim.Aim(0.0)
+    try:
+        records = history.read(task.history_file, last_bytes=HISTORY_READ_BYTES)
+    except OSError:
+        records = []
+    return aim.learned(records, shop=shop, sku_id=task.sku_id, window_ms=task.retry.window_s * 1000)
 
 
 class Repeater:
@@ -58,7 +107,7 @@ class Repeater:
         self.task, self.console, self.clock = task, console, clock
         self._run_opening, self._sleep = run_opening, sleep
         self._cookie = cookie
-        self._cookie_seen = _signature(task.cookie_file)
+        self._cookie_seen = _signature(task.cookie_path)
         self.shop = platform_for(task, cookie).origin.host_header
         self._last = "-"
         self._history_failed = False
@@ -80,6 +129,17 @@ class Repeater:
         window = timedelta(seconds=self.task.retry.window_s)
         done: datetime | None = None
         ordered, last = False, Result.BAD_TASK
+        if self.task.openings.until_ordered:
+            earlier = self._ordered_before()
+            if earlier is not None:  # a restart after the order: nothing is left to do
+                self.order_id = earlier.order_id
+                self.console.say(
+                    "ordered_before",
+                    at=printable(earlier.opening),
+                    order_id=printable(earlier.order_id or "-"),
+                    path=str(self.task.history_file),
+                )
+                return Result.ORDERED
         while True:
             # An opening whose retry window is still open is run: late beats never.
             after = self._now() - window
@@ -90,10 +150,12 @@ class Repeater:
                 why = "ordered" if ordered else "the schedule is over"
                 self.console.say("schedule_over", why=self.console.word(why))
                 break
-            planned = self._aim()
+            planned = learned_aim(self.task, self.shop)
             if not await self._wait_for(opening, planned):
                 continue  # woke past it (a suspend, a clock step): the next one
             if not await self._fresh_cookie():
+                if self.task.cookie_path is None:
+                    done = opening  # nothing to wait for: on to the next opening
                 continue
             summary = await self._one(opening, planned.offset_ms)
             done, last = opening, summary.result
@@ -103,22 +165,22 @@ class Repeater:
                 await self._cookie_refused(summary.detail or "the cookie was refused")
         return Result.ORDERED if ordered else last
 
+    def _ordered_before(self) -> history.Opening | None:
+        """This task's latest order of this item at this shop in its history, if any."""
+        try:
+            records = history.read(self.task.history_file, last_bytes=HISTORY_READ_BYTES)
+        except OSError:
+            return None
+        mine = [
+            r
+            for r in records
+            if r.result == "ordered"
+            and (r.task, r.shop, r.sku_id) == (self.task.name, self.shop, self.task.sku_id)
+        ]
+        return mine[-1] if mine else None
+
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.time(), UTC)
-
-    def _aim(self) -> aim.Aim:
-        if self.task.aim != "learned":
-            return aim.Aim(0.0)
-        try:
-            records = history.read(self.task.history_file)
-        except OSError:
-            records = []
-        return aim.learned(
-            records,
-            shop=self.shop,
-            sku_id=self.task.sku_id,
-            window_ms=self.task.retry.window_s * 1000,
-        )
 
     async def _wait_for(self, opening: datetime, planned: aim.Aim) -> bool:
         """Sleep until the run for ``opening`` is due; False if the clock is already past
@@ -145,7 +207,7 @@ class Repeater:
     async def _fresh_cookie(self) -> bool:
         """The cookie read again (a cookie_file may have been replaced); False if it cannot
         be used (told, and waited for)."""
-        self._cookie_seen = _signature(self.task.cookie_file)
+        self._cookie_seen = _signature(self.task.cookie_path)
         try:
             self._cookie = self.task.cookie_value()
         except ConfigError as exc:
@@ -158,7 +220,7 @@ class Repeater:
         never the schedule's end."""
         task = self.task.at(opening)
         summary = RunSummary(Result.FATAL, detail="interrupted")
-        self._running = True
+        self._running = True  # still so while a cancellation leaves: the run said it
         try:
             summary = await self._run_opening(task, self._cookie, aim_ms)
         except asyncio.CancelledError:
@@ -166,8 +228,7 @@ class Repeater:
             raise
         except Exception as exc:
             summary = RunSummary(Result.FATAL, detail=type(exc).__name__)
-        finally:
-            self._running = False
+        self._running = False
         result = summary.result.name.lower()
         self._record(task, aim_ms, summary, result)
         order = f", {summary.order_id}" if summary.order_id else ""
@@ -195,8 +256,8 @@ class Repeater:
 
     async def _cookie_refused(self, detail: str) -> None:
         """Tell it; with a cookie_file, wait until that file changes."""
-        file = self.task.cookie_file
-        waits = file is not None and self.task.cookie is None
+        file = self.task.cookie_path
+        waits = file is not None
         notifier = Notifier(self.task.notify, lambda m: self.console.say("notify_failed", detail=m))
         if waits:
             self.console.say("cookie_wait", detail=detail, file=str(file))
@@ -257,12 +318,13 @@ def opening_record(
     )
 
 
-def _signature(path: Path | None) -> tuple[int, int, int] | None:
-    """What tells a replaced or rewritten file: its inode, size and modification time."""
+def _signature(path: Path | None) -> tuple[int, int, int, int] | None:
+    """What tells a replaced, rewritten or re-permitted file: its inode, size, modification
+    and change times (a ``chmod`` changes only the last)."""
     if path is None:
         return None
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
