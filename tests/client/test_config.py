@@ -370,6 +370,10 @@ def test_times_of_day_repeat(tmp_path: Path, fields: str) -> None:
             'target_time: "2024-04-15T07:00:00+08:00"\nrepeat_until: ordered\n',
             "repeat_until: a single instant opens once",
         ),
+        (
+            'target_time: "2024-04-15T07:00:00+08:00"\ntz: Asia/Shanghai\n',
+            "target_time: an instant opens once, alone and without tz",
+        ),
     ],
 )
 def test_a_wrong_schedule_is_one_line(tmp_path: Path, fields: str, says: str) -> None:

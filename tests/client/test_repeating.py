@@ -180,6 +180,7 @@ async def test_dates_all_past_is_a_bad_task(tmp_path: Path) -> None:
     h = Harness(tmp_path, target_time="07:00:00Z", repeat=None, dates=["2024-04-01"])
     assert await h.run(runs=1) is Result.BAD_TASK
     assert h.shop.runs == []
+    assert "no openings left (every day in dates is past)" in h.out.getvalue()
 
 
 async def test_the_cookie_file_is_read_again_at_every_opening(tmp_path: Path) -> None:

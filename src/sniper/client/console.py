@@ -207,6 +207,7 @@ WORDS: dict[str, dict[str, str]] = {
         "fatal": "意外错误",
         "cancelled": "已取消",
         "the schedule is over": "排期已结束",
+        "every day in dates is past": "dates 中的日期都已过去",
         "not_ordered": "未下单",
         "interrupted": "已中断",
         "login": "登录",

@@ -147,6 +147,11 @@ def schedule(
                 raise ValueError("repeat_until: a single instant opens once; give repeat:")
             return Schedule(once=instant)
     if not repeating:
+        if all(_is_instant(text) for text in texts):
+            raise ValueError(
+                "target_time: an instant opens once, alone and without tz; openings that repeat "
+                "are times of day with repeat: or dates:"
+            )
         raise ValueError(
             "target_time: a time of day needs repeat: daily or weekdays, or dates: [YYYY-MM-DD]"
         )

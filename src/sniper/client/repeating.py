@@ -129,17 +129,8 @@ class Repeater:
         window = timedelta(seconds=self.task.retry.window_s)
         done: datetime | None = None
         ordered, last = False, Result.BAD_TASK
-        if self.task.openings.until_ordered:
-            earlier = self._ordered_before()
-            if earlier is not None:  # a restart after the order: nothing is left to do
-                self.order_id = earlier.order_id
-                self.console.say(
-                    "ordered_before",
-                    at=printable(earlier.opening),
-                    order_id=printable(earlier.order_id or "-"),
-                    path=str(self.task.history_file),
-                )
-                return Result.ORDERED
+        if self.task.openings.until_ordered and self._ordered_before():
+            return Result.ORDERED  # a restart after the order: nothing is left to do
         while True:
             # An opening whose retry window is still open is run: late beats never.
             after = self._now() - window
@@ -148,6 +139,8 @@ class Repeater:
             )
             if opening is None:
                 why = "ordered" if ordered else "the schedule is over"
+                if done is None:
+                    why = "every day in dates is past"
                 self.console.say("schedule_over", why=self.console.word(why))
                 break
             planned = learned_aim(self.task, self.shop)
@@ -165,19 +158,28 @@ class Repeater:
                 await self._cookie_refused(summary.detail or "the cookie was refused")
         return Result.ORDERED if ordered else last
 
-    def _ordered_before(self) -> history.Opening | None:
-        """This task's latest order of this item at this shop in its history, if any."""
+    def _ordered_before(self) -> bool:
+        """Whether the history holds an order of this task, item and shop (said if so)."""
         try:
             records = history.read(self.task.history_file, last_bytes=HISTORY_READ_BYTES)
         except OSError:
-            return None
+            return False
         mine = [
             r
             for r in records
             if r.result == "ordered"
             and (r.task, r.shop, r.sku_id) == (self.task.name, self.shop, self.task.sku_id)
         ]
-        return mine[-1] if mine else None
+        if not mine:
+            return False
+        self.order_id = mine[-1].order_id
+        self.console.say(
+            "ordered_before",
+            at=printable(mine[-1].opening),
+            order_id=printable(self.order_id or "-"),
+            path=str(self.task.history_file),
+        )
+        return True
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.time(), UTC)
