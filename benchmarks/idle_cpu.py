@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from typing import IO, Any
 import httpx
 import yaml
 
-from procs import free_port, running
+from procs import free_port, running, stop
 
 ADMIN = "idle-cpu-admin-token"
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
@@ -109,18 +108,6 @@ def task_file(path: Path, url: str, sessions: list[dict[str, Any]], **fields: An
         )
     )
     return path
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    """SIGTERM to a process we started (by its pid), SIGKILL if it lingers; its exit code."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    return proc.returncode
 
 
 def measure(cases: list[Case], settle_s: float, seconds: float) -> float:

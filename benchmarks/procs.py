@@ -45,12 +45,19 @@ def running(
         time.sleep(0.5)  # let every worker finish starting
         yield proc
     finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    """SIGTERM to a process we started (by its pid), SIGKILL if it lingers; its exit code."""
+    if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+    return proc.returncode
 
 
-__all__ = ["free_port", "running", "wait_for_port"]
+__all__ = ["free_port", "running", "stop", "wait_for_port"]

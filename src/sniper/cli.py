@@ -46,6 +46,13 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
         ctx.invoke(run, config=config_path)
 
 
+def lang_option(help_text: str) -> Callable[[F], F]:
+    """``--lang en|zh``, English by default."""
+    return click.option(
+        "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help=help_text
+    )
+
+
 def task_options(fn: Any) -> Any:
     """The flags that override a task file's fields (the highest layer)."""
     options = [
@@ -493,13 +500,7 @@ def bench(**given: Any) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
-    "--lang",
-    type=click.Choice(["en", "zh"]),
-    default="en",
-    show_default=True,
-    help="The table's language.",
-)
+@lang_option("The table's language.")
 @click.option(
     "--json",
     "as_json",
@@ -542,13 +543,7 @@ def history(
 
 
 @cli.command()
-@click.option(
-    "--lang",
-    type=click.Choice(["en", "zh"]),
-    default="en",
-    show_default=True,
-    help="Console language.",
-)
+@lang_option("Console language.")
 def demo(lang: str) -> None:
     """Start a store, open a sale a few seconds ahead, snipe it beside a crowd, show who won."""
     from sniper.demo import run_demo
