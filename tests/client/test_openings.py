@@ -174,3 +174,15 @@ def test_the_night_clocks_go_forward_orders_its_openings_by_the_instant() -> Non
 def test_a_zone_that_is_no_zone_file_is_one_line(zone: str) -> None:
     with pytest.raises(ValueError, match=r"tz: .* is not an IANA time zone"):
         schedule("07:00:00", tz=zone, repeat="daily")
+
+
+@pytest.mark.parametrize(
+    ("text", "same_as"),
+    [("07:00", "07:00:00"), ("05:59+08:00", "05:59:00+08:00"), ("23:30Z", "23:30:00Z")],
+)
+def test_a_time_of_day_may_leave_out_its_seconds(text: str, same_as: str) -> None:
+    """Shops publish 05:59; it is 05:59:00."""
+    tz = None if "+" in text or "Z" in text else "Asia/Shanghai"
+    after = _at("2024-04-15T00:00:00+00:00")
+    short = schedule(text, tz=tz, repeat="daily").next_opening(after)
+    assert short == schedule(same_as, tz=tz, repeat="daily").next_opening(after)

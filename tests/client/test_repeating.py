@@ -373,6 +373,8 @@ async def test_repeat_until_ordered_remembers_an_order_across_a_restart(tmp_path
     )
     other_item = Harness(tmp_path, repeat_until="ordered", sku_id="milk")
     assert await other_item.run(runs=1) is None  # another item: its schedule runs
+    other_times = Harness(tmp_path, repeat_until="ordered", target_time="09:00:00Z")
+    assert await other_times.run(runs=1) is None  # another schedule: the order was not its
 
 
 async def test_a_signal_during_the_wait_is_said_once(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from sniper.client.notify import unresolved_secret
 from sniper.client.outcome import error_message
 from sniper.client.platforms import Platform, Probe
 from sniper.client.probe import ClockError, TimeSource, measure, wall_offset
-from sniper.client.repeating import Repeater, learned_aim, sniper_runs
+from sniper.client.repeating import Repeater, earlier_order, learned_aim, sniper_runs
 from sniper.client.schedule import past_target, plan
 from sniper.client.scrub import printable
 from sniper.client.servertime import TimeEndpoint
@@ -118,6 +118,18 @@ def _say_when(task: TaskConfig, est: Estimate, clock: Clock, console: Console, s
             print("  ✗ no openings left: every date is past", file=console.stream)
             return 2
         print(f"  next openings: {_upcoming(task, after)}", file=console.stream)
+        if task.history_file.is_dir():
+            print(f"  ✗ history_file: {task.history_file} is a folder", file=console.stream)
+            return 2
+        earlier = earlier_order(task, shop)
+        if earlier is not None:
+            print(
+                f"  ✓ already ordered at the opening {printable(earlier.opening)} (order "
+                f"{printable(earlier.order_id or '-')}, in {task.history_file}): with "
+                "repeat_until: ordered, sniper run ends at once",
+                file=console.stream,
+            )
+            return 0
         aim_ms = _say_aim(task, shop, console)
         task = task.at(opening)
     late = past_target(task.opening, server_now_ms, task.retry.window_s)

@@ -24,7 +24,7 @@ Repeat = Literal["daily", "weekdays"]
 REPEATS: tuple[Repeat, ...] = ("daily", "weekdays")
 
 _TIME_OF_DAY = re.compile(
-    r"(?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?"
+    r"(?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?"
     r"(?P<off>[Zz]|(?P<sign>[+-])(?P<oh>\d{2}):(?P<om>\d{2}))?"
 )
 #: Bounds on a schedule's lists (each opening is a full run: far more is a mistake).
@@ -75,6 +75,11 @@ class Schedule:
         found = [t for t in (self._next_of(daily, after) for daily in self.times) if t]
         return min(found, key=lambda t: t.astimezone(UTC), default=None)
 
+    def opens_at(self, instant: datetime) -> bool:
+        """Whether ``instant`` (aware) is one of the schedule's openings."""
+        found = self.next_opening(instant - timedelta(microseconds=1))
+        return found is not None and found == instant
+
     def _next_of(self, daily: DailyTime, after: datetime) -> datetime | None:
         start = after.astimezone(daily.zone).date() - timedelta(days=1)
         if self.dates:
@@ -91,12 +96,12 @@ class Schedule:
 
 
 def parse_time_of_day(text: str, zone: tzinfo | None) -> DailyTime:
-    """``HH:MM:SS[.ffffff]`` with an offset (``+08:00``, ``Z``), or without one in ``zone``;
+    """``HH:MM[:SS[.ffffff]]`` with an offset (``+08:00``, ``Z``), or without one in ``zone``;
     :class:`ValueError` saying which form is expected otherwise."""
     found = _TIME_OF_DAY.fullmatch(text)
     if found is None:
         raise ValueError(f"{text!r} is not a time of day such as 07:00:00+08:00")
-    hour, minute, second = int(found["h"]), int(found["m"]), int(found["s"])
+    hour, minute, second = int(found["h"]), int(found["m"]), int(found["s"] or 0)
     if hour > 23 or minute > 59 or second > 59:
         raise ValueError(f"{text!r} is not a time of day such as 07:00:00+08:00")
     micro = int((found["f"] or "0").ljust(6, "0"))

@@ -79,6 +79,25 @@ def sniper_runs(console: Console, clock: Clock, shared: Shared | None = None) ->
     return run_opening
 
 
+def earlier_order(task: TaskConfig, shop: str) -> history.Opening | None:
+    """With ``repeat_until: ordered``, the order this task's schedule already has in its history
+    file (its task, shop and item, at one of its openings), if any: a restarted task stops."""
+    if not task.openings.until_ordered:
+        return None
+    try:
+        records = history.read(task.history_file, last_bytes=HISTORY_READ_BYTES)
+    except OSError:
+        return None
+    mine = [
+        r
+        for r in records
+        if r.result == "ordered"
+        and (r.task, r.shop, r.sku_id) == (task.name, shop, task.sku_id)
+        and task.openings.opens_at(datetime.fromtimestamp(r.opening_ms / 1000, UTC))
+    ]
+    return mine[-1] if mine else None
+
+
 def learned_aim(task: TaskConfig, shop: str) -> aim.Aim:
     """The task's aim: with ``aim: learned``, from the latest openings in its history file
     (one that cannot be read is no history)."""
@@ -109,11 +128,24 @@ class Repeater:
         self._cookie = cookie
         self._cookie_seen = _signature(task.cookie_path)
         self.shop = platform_for(task, cookie).origin.host_header
-        self._last = "-"
+        self._last = self._last_said()
         self._history_failed = False
         self._running = False
         #: The order of the latest opening that ordered.
         self.order_id: str | None = None
+
+    def _last_said(self) -> str:
+        """The status line's "last": this task's latest opening in its history (a restart
+        remembers it), or ``-``."""
+        try:
+            records = history.read(self.task.history_file, last_bytes=HISTORY_READ_BYTES)
+        except OSError:
+            return "-"
+        mine = [r for r in records if r.task == self.task.name and r.sku_id == self.task.sku_id]
+        if not mine:
+            return "-"
+        order = f", {printable(mine[-1].order_id)}" if mine[-1].order_id else ""
+        return self.console.word(mine[-1].result) + order
 
     async def run(self) -> Result:
         """Every opening of the schedule; the result: ordered if any opening ordered, else
@@ -129,7 +161,7 @@ class Repeater:
         window = timedelta(seconds=self.task.retry.window_s)
         done: datetime | None = None
         ordered, last = False, Result.BAD_TASK
-        if self.task.openings.until_ordered and self._ordered_before():
+        if self._ordered_before():
             return Result.ORDERED  # a restart after the order: nothing is left to do
         while True:
             # An opening whose retry window is still open is run: late beats never.
@@ -159,23 +191,14 @@ class Repeater:
         return Result.ORDERED if ordered else last
 
     def _ordered_before(self) -> bool:
-        """Whether the history holds an order of this task, item and shop (said if so)."""
-        try:
-            records = history.read(self.task.history_file, last_bytes=HISTORY_READ_BYTES)
-        except OSError:
+        """Whether ``repeat_until: ordered`` already has its order (said if so)."""
+        earlier = earlier_order(self.task, self.shop)
+        if earlier is None:
             return False
-        mine = [
-            r
-            for r in records
-            if r.result == "ordered"
-            and (r.task, r.shop, r.sku_id) == (self.task.name, self.shop, self.task.sku_id)
-        ]
-        if not mine:
-            return False
-        self.order_id = mine[-1].order_id
+        self.order_id = earlier.order_id
         self.console.say(
             "ordered_before",
-            at=printable(mine[-1].opening),
+            at=printable(earlier.opening),
             order_id=printable(self.order_id or "-"),
             path=str(self.task.history_file),
         )
@@ -274,7 +297,6 @@ class Repeater:
         if not waits:
             return
         while _signature(file) == self._cookie_seen:
-            self.console.status("cookie_wait", detail=detail, file=str(file))
             await self._sleep(COOKIE_POLL_S)
         self.console.say("cookie_changed", file=str(file))
 
