@@ -1,12 +1,12 @@
 """The reserve script's own rate on a Redis server: EVALSHA driven by ``redis-benchmark``
 (Debian package ``redis-tools``) when it is installed, else by pipelined redis-py clients.
 
-The store's ``POST /api/orders`` on Redis costs at least one call of ``lua/reserve.lua``; this
-measures how many calls per second the same Redis takes when nothing else is in the way (no
-HTTP, no sessions, requests pipelined). Two cases: ``created`` (stock plenty: the script takes
-stock and records the order) and ``sold_out`` (stock 0: the script reads and refuses). The keys
-used are private to this run and deleted afterwards; the SKU is not registered, so a running
-store's persister never sees them.
+The store's ``POST /api/orders`` on Redis is decided by ``lua/reserve_many.lua`` (one call per
+SKU and batch); this measures how many calls of it, one reservation each, the same Redis takes
+per second when nothing else is in the way (no HTTP, no sessions, requests pipelined). Two
+cases: ``created`` (stock plenty: the script takes stock and records the order) and
+``sold_out`` (stock 0: the script reads and refuses). The keys used are private to this run and
+deleted afterwards; the SKU is not registered, so a running store's persister never sees them.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ async def evalsha_rate(
     client = connect(url)
     keys = sku_keys(f"ceiling-{time.monotonic_ns()}")
     try:
-        sha = str(await client.script_load(load_script(client, "reserve").script))
+        sha = str(await client.script_load(load_script(client, "reserve_many").script))
         await client.hset(keys.item, mapping=cast(Any, {**_ITEM, "stock": stock}))
         end = time.monotonic() + seconds
         calls = 0
@@ -55,6 +55,7 @@ async def evalsha_rate(
                             sha,
                             6,
                             *keys.reserve(),
+                            1,
                             f"user-{call}",
                             1,
                             "",
@@ -78,7 +79,7 @@ async def _prepare(url: str, stock: int) -> tuple[str, SkuKeys]:
     try:
         keys = sku_keys(f"ceiling-{time.monotonic_ns()}")
         await client.hset(keys.item, mapping=cast(Any, {**_ITEM, "stock": stock}))
-        sha = str(await client.script_load(load_script(client, "reserve").script))
+        sha = str(await client.script_load(load_script(client, "reserve_many").script))
         return sha, keys
     finally:
         await client.aclose()
@@ -119,6 +120,7 @@ def benchmark_rate(tool: str, url: str, *, requests: int, stock: int) -> float:
                 sha,
                 "6",
                 *keys.reserve(),
+                "1",
                 "user-__rand_int__",
                 "1",
                 "",

@@ -84,9 +84,9 @@ async def test_a_resent_call_finds_its_own_order(backend: RedisBackend) -> None:
     await backend.put_item(_item("eggs", stock=5))
     keys = sku_keys("eggs")
     args = ["ann", 1, "", T0_MS, "order-1", '{"order_id": "order-1"}']
-    first = await backend._reserve(keys.reserve(), args)
-    again = await backend._reserve(keys.reserve(), args)
-    assert first == again == ["created", 4]
+    first = await backend._reserve("eggs", args)
+    again = await backend._reserve("eggs", args)
+    assert first == again == (["created", 4, None], None)
     assert await backend.client.hlen(keys.orders) == 1
     assert await backend.client.xlen(keys.stream) == 1
 
@@ -194,7 +194,7 @@ async def test_a_caller_gone_during_a_reload_costs_the_others_nothing(
 ) -> None:
     """One call of a batch must be sent again (its node forgot the script) and its caller hangs
     up meanwhile: the two calls already decided get their answers, at once."""
-    batcher = backend._reserve
+    batcher = backend._take_sessions
     reloading = asyncio.Event()
 
     async def pipeline(batch: object) -> list[object]:

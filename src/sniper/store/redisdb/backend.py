@@ -1,6 +1,6 @@
 """The store on Redis or Redis Cluster, for several replicas sharing one stock.
 
-One Lua script (``lua/reserve.lua``) is the whole reservation step: it mirrors
+One Lua script (``lua/reserve_many.lua``) is the whole reservation step: it mirrors
 :func:`sniper.store.rules.decide` check for check (the backend contract suite runs on both
 backends to hold them together), takes the stock, counts the purchase, and records the order in the
 SKU's order hash and stream before answering, so an order is in Redis before its ``201``. Items,
@@ -45,6 +45,7 @@ from sniper.store.redisdb.orders_db import order_table
 from sniper.store.redisdb.persister import OrderPersister
 from sniper.store.redisdb.pool import PoolPolicy
 from sniper.store.redisdb.ratelimit import SharedBucket
+from sniper.store.redisdb.reserve import ReserveBatcher
 from sniper.store.rules import Outcome, Reservation, ReservationResult
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,9 @@ class RedisBackend(Backend):
         self.client: Client = connect(url)
         self._slots = CommandSlots()
         self._ready_keys: list[str] = []
-        self._reserve = ScriptBatcher(self.client, self._slots, load_script(self.client, "reserve"))
+        self._reserve = ReserveBatcher(
+            self.client, self._slots, load_script(self.client, "reserve_many")
+        )
         self._snapshot = load_script(self.client, "snapshot")
         self._put = load_script(self.client, "put_item")
         self._patch = load_script(self.client, "patch_item")
@@ -291,9 +294,8 @@ class RedisBackend(Backend):
             now,
             request.request_id,
         )
-        keys = sku_keys(request.sku_id)
-        reply = await self._reserve(
-            keys.reserve(),
+        reply, item = await self._reserve(
+            request.sku_id,
             [
                 request.user,
                 request.qty,
@@ -310,7 +312,8 @@ class RedisBackend(Backend):
             return ReservationResult(outcome, order_from_json(reply[2]))
         if outcome is Outcome.NOT_FOUND:
             return ReservationResult(outcome)
-        return ReservationResult(outcome, None, int(reply[1]), _item_from(request.sku_id, reply[2]))
+        refused_item = _item_from(request.sku_id, item) if item else None
+        return ReservationResult(outcome, None, int(reply[1]), refused_item)
 
     # -- items -----------------------------------------------------------------------------
 

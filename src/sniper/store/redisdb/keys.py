@@ -31,7 +31,7 @@ class SkuKeys(NamedTuple):
     fence: str
 
     def reserve(self) -> list[str]:
-        """The keys of ``lua/reserve.lua``, in its order."""
+        """The keys of ``lua/reserve_many.lua``, in its order."""
         return [self.item, self.bought, self.replays, self.orders, self.stream, self.by_user]
 
 
