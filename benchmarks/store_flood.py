@@ -385,6 +385,20 @@ def peer_store(
                 client.unlink(*left[start : start + 10_000])
 
 
+def store_url_of(
+    tmp: Path,
+    args: argparse.Namespace,
+    private: PgServer | None,
+    own_redis: tuple[str, int] | None,
+) -> str:
+    """The store's URL: a private server's, else ``--store``, else a fresh SQLite file."""
+    if private is not None:
+        return private.url
+    if own_redis is not None:
+        return own_redis[0]
+    return str(args.store or f"sqlite:///{tmp / 'store.db'}")
+
+
 def run_all(
     tmp: Path,
     args: argparse.Namespace,
@@ -397,16 +411,7 @@ def run_all(
     dummy.write_text("not-a-session\n")
     tokens = tmp / "tokens.txt"
     raw_port, store_port, naive_port = free_port(), free_port(), free_port()
-    store_url = next(
-        url
-        for url in (
-            private and private.url,
-            own_redis and own_redis[0],
-            args.store,
-            f"sqlite:///{tmp / 'store.db'}",
-        )
-        if url
-    )
+    store_url = store_url_of(tmp, args, private, own_redis)
     scheme = store_url.split(":")[0]
     on_pg = scheme in PG_SCHEMES
     env = {"SNIPER_PG_POOL_SIZE": str(args.pg_pool_size)}
