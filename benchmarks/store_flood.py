@@ -12,7 +12,15 @@ second process, with the same request bytes for all three (POST, JSON body, sess
 With ``--store redis://HOST:PORT/DB`` the store runs on that Redis (use an empty database: the run
 leaves its items and orders there), its persister copying into a temporary SQLite file, and the
 same Redis's own ceiling is measured too: the reserve script's EVALSHA rate without HTTP
-(benchmarks/redis_ceiling.py).
+(benchmarks/redis_ceiling.py). ``--store redis`` alone starts a private Redis for the run
+(tests/redis_servers.py: ``appendonly yes``, ``appendfsync always``: each write on disk before the
+answer). With ``--peer`` (standalone Redis only), the **textbook store** (benchmarks/peer_store.py:
+FastAPI, redis-py, one Lua script that checks a buyer set, decrements and adds the buyer) runs
+beside it on the same uvicorn, one Redis and its own keys, driven in the same rounds by the same
+``wrk`` with the same request bytes and connections: its orders while stock lasts and its sold-out
+flood, and the store's ratio to it beside the ratio to the ceiling. The peer's sessions are plain
+Redis keys seeded by the run, one fresh buyer per order (its script refuses a second order of a
+buyer), and a fresh item per measured run.
 
 With ``--store postgresql://USER@HOST:PORT/DB`` the store runs on that PostgreSQL (the run leaves
 its items, users and orders there); ``--store postgresql`` alone starts a private server for the
@@ -33,7 +41,7 @@ transaction is the batch size the store achieved under HTTP load; and the CPU ti
 process and (private server) of PostgreSQL's processes over the run.
 
     python benchmarks/store_flood.py [--workers 1] [--connections 64] [--duration 5]
-                                     [--store redis://127.0.0.1:6379/0 | postgresql[://…]]
+                                     [--store redis[://127.0.0.1:6379/0] [--peer] | postgresql[://…]]
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -56,9 +65,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.pg_servers import PgServer, pg_server
+from tests.redis_servers import redis_server
 
 from pg_ceiling import ceiling as pg_ceiling
 from procs import free_port, running
@@ -67,6 +78,9 @@ from redis_ceiling import ceiling
 HERE = Path(__file__).resolve().parent
 ADMIN_TOKEN = "bench-admin-token"  # noqa: S105  # a throwaway store on loopback
 PG_SCHEMES = ("postgresql", "postgres")
+#: The peer's buyers per second the run provides for (one fresh buyer per order): far above what
+#: one textbook worker reaches; a run that used them all would show 409s in the peer's orders.
+PEER_MAX_RPS = 20_000
 #: What a probe counts at one moment (CPU seconds, transaction ids); a run reports the differences.
 Probe = Callable[[], dict[str, float]]
 
@@ -99,10 +113,17 @@ def wrk(
 
 
 def measure(
-    port: int, tokens: Path, sku: str, args: argparse.Namespace, probe: Probe | None = None
+    port: int,
+    tokens: Path,
+    sku: str,
+    args: argparse.Namespace,
+    probe: Probe | None = None,
+    *,
+    warm_sku: str | None = None,
 ) -> dict[str, Any]:
-    """A short warm-up, then the measured run, with what ``probe`` counted over it."""
-    wrk(port, tokens, sku, args, 1)
+    """A short warm-up (on ``warm_sku`` if given), then the measured run, with what ``probe``
+    counted over it."""
+    wrk(port, tokens, warm_sku or sku, args, 1)
     before = probe() if probe is not None else {}
     found = wrk(port, tokens, sku, args, args.duration)
     if probe is not None:
@@ -180,7 +201,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument(
         "--store",
-        help="store URL (default: a fresh SQLite file); 'postgresql' alone: a private PostgreSQL",
+        help="store URL (default: a fresh SQLite file); 'postgresql' or 'redis' alone: a private "
+        "server for the run",
+    )
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="Redis: the textbook FastAPI + redis-py store beside it (benchmarks/peer_store.py)",
     )
     parser.add_argument("--synchronous", choices=["FULL", "NORMAL"], default="FULL")
     parser.add_argument(
@@ -191,14 +218,17 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    if args.peer and (args.store or "").split(":")[0] != "redis":
+        parser.error("--peer: needs --store redis or --store redis://HOST:PORT/DB")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
 
     with (
         tempfile.TemporaryDirectory(prefix="sniper-flood-") as tmp,
         private_postgres(args.store) as private,
+        private_redis(args.store, Path(tmp) / "redis") as own_redis,
     ):
-        results = run_all(Path(tmp), args, private)
+        results = run_all(Path(tmp), args, private, own_redis)
     if args.json:
         print(json.dumps(results))
     else:
@@ -213,6 +243,28 @@ def private_postgres(store: str | None) -> Iterator[PgServer | None]:
         return
     with pg_server() as server:
         yield server
+
+
+@contextlib.contextmanager
+def private_redis(store: str | None, directory: Path) -> Iterator[tuple[str, int] | None]:
+    """A private Redis for the run when ``--store`` is ``redis`` alone (its URL and pid), else
+    None: AOF on, every write fsynced before Redis answers (``appendfsync always``)."""
+    if store != "redis":
+        yield None
+        return
+    with redis_server(directory, "--appendonly", "yes", "--appendfsync", "always") as (port, p):
+        yield f"redis://127.0.0.1:{port}/0", p.pid
+
+
+def redis_aof(url: str) -> str:
+    """The server's ``appendfsync`` when AOF is on, ``off`` when it is not; ``unknown`` when it
+    does not say (CONFIG refused)."""
+    with redis.Redis.from_url(url, decode_responses=True) as client:
+        try:
+            config = client.config_get("append*")
+        except redis.RedisError:
+            return "unknown"
+    return str(config.get("appendfsync")) if config.get("appendonly") == "yes" else "off"
 
 
 def serve_cmd(
@@ -241,13 +293,16 @@ def serve_cmd(
     ]
 
 
-def raw_cmd(port: int, args: argparse.Namespace) -> list[str]:
-    """The ceiling's server: the raw ASGI app on the same uvicorn, same workers."""
+def raw_cmd(
+    port: int, args: argparse.Namespace, app: str = "raw_asgi:app", lifespan: str = "off"
+) -> list[str]:
+    """The ceiling's server: the raw ASGI app on the same uvicorn, same workers (or another app
+    of this folder served the same way: the peer)."""
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "raw_asgi:app",
+        app,
         "--app-dir",
         str(HERE),
         "--port",
@@ -260,7 +315,7 @@ def raw_cmd(port: int, args: argparse.Namespace) -> list[str]:
         "httptools",
         "--no-access-log",
         "--lifespan",
-        "off",
+        lifespan,
         "--log-level",
         "warning",
         "--backlog",
@@ -275,16 +330,88 @@ def make_users(base: str, tokens: Path, count: int) -> None:
     tokens.write_text("".join(u["session"] + "\n" for u in made.json()["users"]))
 
 
-def run_all(tmp: Path, args: argparse.Namespace, private: PgServer | None) -> dict[str, Any]:
+def cpu_probe(server: int, redis_pid: int | None) -> Probe:
+    """CPU seconds of the process ``server`` and (when known: a private server) of Redis."""
+
+    def probe() -> dict[str, float]:
+        found = {"server_cpu_s": cpu_s(server)}
+        if redis_pid is not None:
+            found["redis_cpu_s"] = cpu_s(redis_pid)
+        return found
+
+    return probe
+
+
+@contextlib.contextmanager
+def peer_store(
+    url: str, tmp: Path, args: argparse.Namespace, redis_pid: int | None
+) -> Iterator[Callable[[int], dict[str, dict[str, Any]]]]:
+    """The textbook store (benchmarks/peer_store.py) served beside the store, its keys under a
+    prefix of this run on the same Redis (deleted afterwards); yields what measures one round:
+    orders on a fresh item, then the sold-out flood."""
+    prefix = f"peer-{os.getpid()}-{int(time.time())}:"
+    tokens = tmp / "peer-tokens.txt"
+    port = free_port()
+    # One fresh buyer per order: the script refuses a buyer's second order, as a shop would.
+    users = int(PEER_MAX_RPS * (args.duration + 1))
+    sessions = {f"{prefix}session:{secrets.token_urlsafe(32)}": f"buyer-{i}" for i in range(users)}
+    tokens.write_text("".join(key.rsplit(":", 1)[1] + "\n" for key in sessions))
+    with redis.Redis.from_url(url) as client:
+        try:
+            keys = list(sessions)
+            for start in range(0, users, 10_000):
+                client.mset({key: sessions[key] for key in keys[start : start + 10_000]})
+            client.set(f"{prefix}stock:gone", 0)
+            for n in range(args.rounds):
+                client.mset(
+                    {f"{prefix}stock:warm-{n}": 10_000_000, f"{prefix}stock:on-{n}": 10_000_000}
+                )
+            env = {"PEER_REDIS_URL": url, "PEER_PREFIX": prefix}
+            cmd = raw_cmd(port, args, app="peer_store:app", lifespan="on")
+            with running(cmd, port, env=env) as peer:
+                probe = cpu_probe(peer.pid, redis_pid)
+
+                def one_round(n: int) -> dict[str, dict[str, Any]]:
+                    orders = measure(port, tokens, f"on-{n}", args, probe, warm_sku=f"warm-{n}")
+                    return {
+                        "peer_orders": orders,
+                        "peer_sold_out": measure(port, tokens, "gone", args, probe),
+                    }
+
+                yield one_round
+        finally:
+            left = list(client.scan_iter(match=f"{prefix}*", count=10_000))
+            for start in range(0, len(left), 10_000):
+                client.unlink(*left[start : start + 10_000])
+
+
+def store_url_of(
+    tmp: Path,
+    args: argparse.Namespace,
+    private: PgServer | None,
+    own_redis: tuple[str, int] | None,
+) -> str:
+    """The store's URL: a private server's, else ``--store``, else a fresh SQLite file."""
+    if private is not None:
+        return private.url
+    if own_redis is not None:
+        return own_redis[0]
+    return str(args.store or f"sqlite:///{tmp / 'store.db'}")
+
+
+def run_all(
+    tmp: Path,
+    args: argparse.Namespace,
+    private: PgServer | None,
+    own_redis: tuple[str, int] | None = None,
+) -> dict[str, Any]:
     """The servers up at once; the floods interleaved, ``--rounds`` times; then the ceilings of
     the storage alone."""
     dummy = tmp / "dummy-tokens.txt"
     dummy.write_text("not-a-session\n")
     tokens = tmp / "tokens.txt"
     raw_port, store_port, naive_port = free_port(), free_port(), free_port()
-    store_url = (
-        private.url if private is not None else args.store or f"sqlite:///{tmp / 'store.db'}"
-    )
+    store_url = store_url_of(tmp, args, private, own_redis)
     scheme = store_url.split(":")[0]
     on_pg = scheme in PG_SCHEMES
     env = {"SNIPER_PG_POOL_SIZE": str(args.pg_pool_size)}
@@ -314,40 +441,78 @@ def run_all(tmp: Path, args: argparse.Namespace, private: PgServer | None) -> di
             postgres = private.proc.pid if private is not None and private.proc else None
             probe = pg_probe(store_url, store.pid, postgres)
             naive_probe = pg_probe(store_url, naive.pid, postgres)
-        for _ in range(args.rounds):
+        peer_round = None
+        if scheme == "redis":
+            redis_pid = own_redis[1] if own_redis is not None else None
+            probe = cpu_probe(store.pid, redis_pid)
+            if args.peer:
+                peer_round = stack.enter_context(peer_store(store_url, tmp, args, redis_pid))
+                runs.update(peer_orders=[], peer_sold_out=[])
+        for n in range(args.rounds):
             runs["ceiling"].append(measure(raw_port, dummy, "x", args))
             runs["orders"].append(measure(store_port, tokens, stock_sku, args, probe))
             runs["sold_out"].append(measure(store_port, tokens, gone_sku, args, probe))
             if on_pg:
                 runs["naive"].append(measure(naive_port, tokens, naive_sku, args, naive_probe))
+            if peer_round is not None:
+                for name, found in peer_round(n).items():
+                    runs[name].append(found)
         extra = storage_ceiling(store_url, args, run_id)
     best = {name: median_run(rs) for name, rs in runs.items()}
-    if on_pg:
-        extra["orders_to_naive"] = best["orders"]["rps"] / best["naive"]["rps"]
-    elif "redis_ceiling" in extra:
-        extra["orders_to_redis"] = best["orders"]["rps"] / extra["redis_ceiling"]["created"]
     return {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "settings": {
-            "workers": args.workers,
-            "connections": args.connections,
-            "wrk_threads": args.threads,
-            "duration_s": args.duration,
-            "rounds": args.rounds,
-            "store": scheme,
-            "synchronous": args.synchronous,
-            **(
-                {"pg_pool_size": args.pg_pool_size, "private_postgres": private is not None}
-                if on_pg
-                else {}
-            ),
-        },
+        "settings": settings_of(args, store_url, private, own_redis),
         **best,
         "rounds_rps": {name: [round(r["rps"]) for r in rs] for name, rs in runs.items()},
         "orders_ratio": best["orders"]["rps"] / best["ceiling"]["rps"],
         "sold_out_ratio": best["sold_out"]["rps"] / best["ceiling"]["rps"],
         **extra,
+        **comparisons(best, extra),
     }
+
+
+def settings_of(
+    args: argparse.Namespace,
+    store_url: str,
+    private: PgServer | None,
+    own_redis: tuple[str, int] | None,
+) -> dict[str, Any]:
+    """The run's settings as reported."""
+    scheme = store_url.split(":", maxsplit=1)[0]
+    return {
+        "workers": args.workers,
+        "connections": args.connections,
+        "wrk_threads": args.threads,
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "store": scheme,
+        "synchronous": args.synchronous,
+        **(
+            {"pg_pool_size": args.pg_pool_size, "private_postgres": private is not None}
+            if scheme in PG_SCHEMES
+            else {}
+        ),
+        **(
+            {"private_redis": own_redis is not None, "appendfsync": redis_aof(store_url)}
+            if scheme == "redis"
+            else {}
+        ),
+        **({"peer": "benchmarks/peer_store.py"} if args.peer else {}),
+    }
+
+
+def comparisons(best: dict[str, Any], extra: dict[str, Any]) -> dict[str, float]:
+    """The store's rates over the other steps measured in the run: the naive step, the Redis
+    script, the textbook peer."""
+    found = {}
+    if "naive" in best:
+        found["orders_to_naive"] = best["orders"]["rps"] / best["naive"]["rps"]
+    elif "redis_ceiling" in extra:
+        found["orders_to_redis"] = best["orders"]["rps"] / extra["redis_ceiling"]["created"]
+    if "peer_orders" in best:
+        found["orders_to_peer"] = best["orders"]["rps"] / best["peer_orders"]["rps"]
+        found["sold_out_to_peer"] = best["sold_out"]["rps"] / best["peer_sold_out"]["rps"]
+    return found
 
 
 def storage_ceiling(store_url: str, args: argparse.Namespace, run_id: str) -> dict[str, Any]:
@@ -387,6 +552,8 @@ def report(r: dict[str, Any]) -> None:
     rows = [("ceiling", "ceiling"), ("orders", "orders"), ("sold out", "sold_out")]
     if "naive" in r:
         rows.append(("naive orders", "naive"))
+    if "peer_orders" in r:
+        rows += [("peer orders", "peer_orders"), ("peer sold out", "peer_sold_out")]
     for name, key in rows:
         row = r[key]
         ratio = row["rps"] / r["ceiling"]["rps"]
@@ -404,6 +571,38 @@ def report(r: dict[str, Any]) -> None:
         )
     if "pg_direct" in r:
         report_pg(r)
+    if "peer_orders" in r:
+        report_peer(r)
+
+
+def report_peer(r: dict[str, Any]) -> None:
+    """The store beside the textbook store, per phase: its ratio to the peer and to the ceiling;
+    where the CPU went in the median rounds."""
+    s, ceiling_rps = r["settings"], r["ceiling"]["rps"]
+    print(
+        f"store vs textbook peer (FastAPI + redis-py Lua, {s['peer']}), same Redis "
+        f"(appendfsync {s['appendfsync']}), same rounds:"
+    )
+    for name, key, to_peer in (
+        ("orders", "orders", r["orders_to_peer"]),
+        ("sold out", "sold_out", r["sold_out_to_peer"]),
+    ):
+        store, peer = r[key]["rps"], r[f"peer_{key}"]["rps"]
+        print(
+            f"  {name}: store {store:.0f}/s, peer {peer:.0f}/s: {to_peer:.2f}x the peer, "
+            f"{store / ceiling_rps:.2f}x the ceiling (peer {peer / ceiling_rps:.2f}x)"
+        )
+    for name, key in (
+        ("orders", "orders"),
+        ("sold out", "sold_out"),
+        ("peer orders", "peer_orders"),
+        ("peer sold out", "peer_sold_out"),
+    ):
+        during = r[key]["during"]
+        cpu = f"server process {100 * during['server_cpu_s'] / s['duration_s']:.0f} %"
+        if "redis_cpu_s" in during:
+            cpu += f", Redis {100 * during['redis_cpu_s'] / s['duration_s']:.0f} %"
+        print(f"  CPU of one core, {name}: {cpu}")
 
 
 def report_pg(r: dict[str, Any]) -> None:
