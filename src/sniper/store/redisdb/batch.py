@@ -20,15 +20,15 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from sniper.errors import StoreError, Unavailable
-from sniper.store.backends.batcher import Batcher, Call
+from sniper.store.backends.batcher import Batcher, Call, P
 from sniper.store.redisdb.client import REDIS_ERRORS, Client, CommandSlots, check_out
 
 #: A script call: its keys and its arguments.
 ScriptCall = tuple[list[str], list[Any]]
 
 
-class ScriptBatcher(Batcher[ScriptCall]):
-    """``await batcher(keys, args)``: one script call, sent with the others of this moment."""
+class RedisBatcher(Batcher[P]):
+    """What a batcher of one Redis script has: the client, its command slots, the script."""
 
     def __init__(
         self, client: Client, slots: CommandSlots, script: AsyncScript, max_batch: int = 256
@@ -36,6 +36,10 @@ class ScriptBatcher(Batcher[ScriptCall]):
         super().__init__(REDIS_ERRORS, max_batch=max_batch)
         self.client, self.script = client, script
         self._slots = slots
+
+
+class ScriptBatcher(RedisBatcher[ScriptCall]):
+    """``await batcher(keys, args)``: one script call, sent with the others of this moment."""
 
     def __call__(self, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
         """Queue one call; the batch leaves once the calls ready in this turn have joined."""

@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from sniper.store.backends.batcher import Batcher, Call
-from sniper.store.redisdb.client import REDIS_ERRORS, Client, CommandSlots, check_out
+from sniper.store.backends.batcher import Call
+from sniper.store.redisdb.batch import RedisBatcher
+from sniper.store.redisdb.client import check_out
 from sniper.store.redisdb.keys import sku_keys
 
 #: One reservation: its SKU, and its arguments (user, qty, request id, now, order id, order).
@@ -33,16 +33,9 @@ Reserve = tuple[str, list[Any]]
 Answer = tuple[list[Any], list[str] | None]
 
 
-class ReserveBatcher(Batcher[Reserve]):
+class ReserveBatcher(RedisBatcher[Reserve]):
     """``await batcher(sku_id, args)``: one reservation, decided with the others of its SKU that
     arrived with it."""
-
-    def __init__(
-        self, client: Client, slots: CommandSlots, script: AsyncScript, max_batch: int = 256
-    ) -> None:
-        super().__init__(REDIS_ERRORS, max_batch=max_batch)
-        self.client, self.script = client, script
-        self._slots = slots
 
     def __call__(self, sku_id: str, args: list[Any]) -> asyncio.Future[Answer]:
         """Queue one reservation; the batch leaves once those ready in this turn have joined."""
