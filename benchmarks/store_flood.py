@@ -2,7 +2,8 @@
 
 Prints, from one run on this machine:
 
-* ceiling:  a five-line raw ASGI app (benchmarks/raw_asgi.py) on the same uvicorn, same workers;
+* ceiling:  a five-line raw ASGI app (benchmarks/raw_asgi.py) on the same uvicorn, same workers,
+            and on granian; the better of the two is the ceiling of every ratio;
 * orders:   the store's ``POST /api/orders`` answered 201 per second while stock lasts;
 * sold out: the same requests once the item is gone (the flood that is most of a real opening);
 
@@ -293,6 +294,39 @@ def serve_cmd(
     ]
 
 
+#: The servers the ceiling is measured on (``benchmarks/server_choice.py`` says why both).
+CEILING_SERVERS = ("uvicorn", "granian")
+
+
+def granian_cmd(port: int, app: str, *, workers: int = 1, factory: bool = False) -> list[str]:
+    """granian serving ``app`` as uvicorn serves it here: uvloop, HTTP/1 only, no websockets,
+    no access log, the same backlog."""
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "1",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "4096",
+        *(["--factory"] if factory else []),
+        app,
+    ]
+
+
 def raw_cmd(
     port: int, args: argparse.Namespace, app: str = "raw_asgi:app", lifespan: str = "off"
 ) -> list[str]:
@@ -399,6 +433,15 @@ def store_url_of(
     return str(args.store or f"sqlite:///{tmp / 'store.db'}")
 
 
+def start_ceilings(stack: contextlib.ExitStack, args: argparse.Namespace) -> dict[str, int]:
+    """The raw ASGI app on each of :data:`CEILING_SERVERS`, started; their ports."""
+    ports = {server: free_port() for server in CEILING_SERVERS}
+    stack.enter_context(running(raw_cmd(ports["uvicorn"], args), ports["uvicorn"]))
+    granian = granian_cmd(ports["granian"], "raw_asgi:app", workers=args.workers)
+    stack.enter_context(running(granian, ports["granian"], env={"PYTHONPATH": str(HERE)}))
+    return ports
+
+
 def run_all(
     tmp: Path,
     args: argparse.Namespace,
@@ -410,7 +453,7 @@ def run_all(
     dummy = tmp / "dummy-tokens.txt"
     dummy.write_text("not-a-session\n")
     tokens = tmp / "tokens.txt"
-    raw_port, store_port, naive_port = free_port(), free_port(), free_port()
+    store_port, naive_port = free_port(), free_port()
     store_url = store_url_of(tmp, args, private, own_redis)
     scheme = store_url.split(":")[0]
     on_pg = scheme in PG_SCHEMES
@@ -418,12 +461,16 @@ def run_all(
     run_id = f"{os.getpid()}-{int(time.time())}"  # fresh items on a database that is kept
     stock_sku, gone_sku = f"flood-stock-{run_id}", f"flood-gone-{run_id}"
     naive_sku = f"flood-naive-{run_id}"
-    runs: dict[str, list[dict[str, Any]]] = {"ceiling": [], "orders": [], "sold_out": []}
+    runs: dict[str, list[dict[str, Any]]] = {
+        **{f"ceiling_{server}": [] for server in CEILING_SERVERS},
+        "orders": [],
+        "sold_out": [],
+    }
     if on_pg:
         runs["naive"] = []
     sniper = [sys.executable, "-m", "sniper"]
     with contextlib.ExitStack() as stack:
-        stack.enter_context(running(raw_cmd(raw_port, args), raw_port))
+        ceiling_ports = start_ceilings(stack, args)
         store = stack.enter_context(
             running(serve_cmd(sniper, store_port, store_url, tmp, args), store_port, env=env)
         )
@@ -449,7 +496,8 @@ def run_all(
                 peer_round = stack.enter_context(peer_store(store_url, tmp, args, redis_pid))
                 runs.update(peer_orders=[], peer_sold_out=[])
         for n in range(args.rounds):
-            runs["ceiling"].append(measure(raw_port, dummy, "x", args))
+            for server, port in ceiling_ports.items():
+                runs[f"ceiling_{server}"].append(measure(port, dummy, "x", args))
             runs["orders"].append(measure(store_port, tokens, stock_sku, args, probe))
             runs["sold_out"].append(measure(store_port, tokens, gone_sku, args, probe))
             if on_pg:
@@ -459,6 +507,10 @@ def run_all(
                     runs[name].append(found)
         extra = storage_ceiling(store_url, args, run_id)
     best = {name: median_run(rs) for name, rs in runs.items()}
+    # The ceiling of every ratio: the best raw ASGI figure, whichever server gave it.
+    top = max(CEILING_SERVERS, key=lambda server: best[f"ceiling_{server}"]["rps"])
+    best["ceiling"] = {**best[f"ceiling_{top}"], "server": top}
+    runs["ceiling"] = runs[f"ceiling_{top}"]
     return {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "settings": settings_of(args, store_url, private, own_redis),
@@ -548,8 +600,9 @@ def report(r: dict[str, Any]) -> None:
         f"store={s['store']} synchronous={s['synchronous']}, "
         f"{r['machine']['cpus']} CPUs, Python {r['machine']['python']}"
     )
-    print(f"{'':<14}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}  statuses")
-    rows = [("ceiling", "ceiling"), ("orders", "orders"), ("sold out", "sold_out")]
+    print(f"{'':<18}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}  statuses")
+    rows = [(f"ceiling ({s})", f"ceiling_{s}") for s in CEILING_SERVERS]
+    rows += [("orders", "orders"), ("sold out", "sold_out")]
     if "naive" in r:
         rows.append(("naive orders", "naive"))
     if "peer_orders" in r:
@@ -559,7 +612,7 @@ def report(r: dict[str, Any]) -> None:
         ratio = row["rps"] / r["ceiling"]["rps"]
         status = {k: v for k, v in row["status"].items() if v}
         print(
-            f"{name:<14}{row['rps']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.2f}"
+            f"{name:<18}{row['rps']:>10.0f}{ratio:>8.2f}{row['p50_ms']:>9.2f}"
             f"{row['p99_ms']:>9.2f}  {status}  rounds: {r['rounds_rps'][key]}"
         )
     redis = r.get("redis_ceiling")
