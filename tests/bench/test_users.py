@@ -90,7 +90,7 @@ class TestCsv:
         (b"user,token\nalice\n", "line 2: 1 values, the header has 2 columns"),
         (b"user,token\n,t\n", "line 2: user is empty"),
         (b"user,token\n   ,t\n", "line 2: user is empty"),
-        (b'user,token\nbob,"x\r\nInjected: 1"\n', "line 3: token holds a line break"),
+        (b'user,token\nbob,"x\r\nInjected: 1"\n', "line 2: token holds a line break"),
         (b'user,token\nbob,"x\ny"\n', "token holds a line break or a control character"),
         (b"user,token\nbob,a\tb\n", "line 2: token holds a line break or a control character"),
         (b"user,cookie\nbob,a\x7fb\n", "line 2: cookie holds a line break"),

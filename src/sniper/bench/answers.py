@@ -34,9 +34,7 @@ class CountError(SniperError):
     """The count endpoint's answer holds no count."""
 
 
-def classify(
-    rules: HttpRules, status: int, headers: Sequence[tuple[str, str]], body: bytes
-) -> str:
+def classify(rules: HttpRules, status: int, headers: Sequence[tuple[str, str]], body: bytes) -> str:
     """The code of one order answer (``headers``: names in lower case, as a
     :class:`~sniper.client.connection.Response` holds them)."""
     verdict = answers.classify(rules, Response(status, tuple(headers), body, 0.0))
@@ -59,19 +57,20 @@ def count_from(body: bytes, json_path: str) -> int:
     if value is MISSING:
         raise CountError(f"count: the answer has no {json_path}")
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        said = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-        got = f"{said}" if said is not None else f"JSON {_json_kind(value)}"
-        raise CountError(f"count: {json_path} is not an integer ≥ 0 (it is {got})")
+        raise CountError(f"count: {json_path} is not an integer ≥ 0 (it is {_said(value)})")
     return value
 
 
-def _json_kind(value: object) -> str:
+def _said(value: object) -> str:
+    """A JSON value as a message says it: a number as itself, anything else by its kind."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "true or false"
+        return "a boolean"
+    if isinstance(value, int | float):
+        return str(value)
     if isinstance(value, str):
-        return "text"
+        return "a string"
     if isinstance(value, list):
         return "a list"
     return "an object"

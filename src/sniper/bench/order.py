@@ -37,9 +37,9 @@ def new_run_id() -> str:
 
 def request_id(run_id: str, index: int) -> str:
     """The request id of the user on row ``index`` in run ``run_id``: ``RUN-INDEX``;
-    ValueError unless it is 1–64 printable ASCII characters."""
+    ValueError for an empty run id, or unless it is 1–64 printable ASCII characters."""
     value = f"{run_id}-{index}"
-    if not _REQUEST_ID.fullmatch(value):
+    if not run_id or not _REQUEST_ID.fullmatch(value):
         raise ValueError("a request id is 1-64 printable ASCII characters, no space")
     return value
 

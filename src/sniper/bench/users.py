@@ -121,20 +121,21 @@ def _csv_rows(text: str, name: str) -> tuple[list[str], _Rows]:
 
     def rows() -> _Rows:
         while True:
+            line = reader.line_num + 1  # where the row begins (a quoted cell may go on)
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise ConfigError(f"{name} line {reader.line_num}: not valid CSV: {exc}") from None
+                raise ConfigError(f"{name} line {line}: not valid CSV: {exc}") from None
             if not cells:
                 continue  # a blank line
             if len(cells) != len(columns):
                 raise ConfigError(
-                    f"{name} line {reader.line_num}: {len(cells)} values, the header has "
+                    f"{name} line {line}: {len(cells)} values, the header has "
                     f"{len(columns)} columns"
                 )
-            yield reader.line_num, dict(zip(columns, cells, strict=True))
+            yield line, dict(zip(columns, cells, strict=True))
 
     return columns, rows()
 
