@@ -163,6 +163,7 @@ class TestJsonLines:
         (b'{"user":"a","token":["t"]}\n', "line 1: token must be text"),
         (b'{"user":"a","token":"x\\r\\nSet: 1"}\n', "line 1: token holds a line break"),
         (b'{"user":"a\\u0000"}\n', "line 1: user holds a line break or a control character"),
+        (b'{"user":"a"}\n{"user":"b\xe2\x80\xa8c"}\n', "line 2: user holds a line break"),
     ],
 )
 def test_json_lines_mistakes(data: bytes, said: str) -> None:

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -72,14 +73,13 @@ class BenchRequest(HttpRequest):
     @field_validator("url")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        parts = http_url(value)
-        netloc = value.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+        netloc = urlsplit(http_url(value)).netloc
         if "{" in netloc or "}" in netloc:
             raise ValueError("the host and port cannot hold a placeholder (one origin for all)")
         if "@" in netloc:
             raise ValueError("must not hold a user or password (send an Authorization header)")
         _no_foreign(value, "")
-        return parts
+        return value
 
     @field_validator("headers")
     @classmethod

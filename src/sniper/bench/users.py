@@ -172,7 +172,8 @@ def _jsonl_rows(text: str, name: str) -> tuple[set[str], _Rows]:
     columns must be known before the rows are judged."""
     columns: set[str] = {"user"}
     rows: list[tuple[int, dict[str, Any]]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # "\n" alone ends a line: splitlines() would also cut at characters a JSON string may hold.
+    for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         where = f"{name} line {number}"
