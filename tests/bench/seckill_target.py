@@ -19,9 +19,9 @@ session (a second row, after all the others). Then it serves on 127.0.0.1:
 
 Modes: ``ok`` is correct and atomic; ``oversell`` reads the stock, awaits the database, then
 writes what it read minus one (check-then-act: a burst oversells); ``undersell`` says sold out
-once half the stock is sold; ``double`` has no per-buyer check (a buyer with two sessions gets
-two units). Every order waits one database round trip (``DB_S``), so that the requests of a
-burst really overlap.
+once half the stock is sold (a stock of 2 or more); ``double`` has no per-buyer check (a
+buyer with two sessions gets two units). Every order waits one database round trip
+(``DB_S``), so that the requests of a burst really overlap.
 
 HTTP/1.1 keep-alive over plain asyncio, one request at a time per connection, bodies with a
 ``Content-Length``. Order requests are taken up one per event-loop turn, so that reading a
@@ -75,19 +75,29 @@ class Sale:
 
     async def seckill(self, token: str, body: Any) -> Answer:
         """One order request: who asks (the bearer token) and what (the JSON body)."""
-        if not isinstance(body, dict) or not isinstance(body.get("rid"), str) or not body["rid"]:
-            return 400, {"err": "bad_request"}
-        user = self.sessions.get(token)
-        if user is None or body.get("user") != user:
-            return 401, {"err": "unauthorized"}
-        if body.get("sku") != self.sku:
-            return 404, {"err": "no_such_sku"}
-        key = (token, body["rid"])
+        refused = self._refusal(token, body)
+        if refused is not None:
+            return refused
+        user, key = self.sessions[token], (token, body["rid"])
         if key in self.done:
             return 200, {"order": self.done[key]}
         if self.mode == "oversell":
             return await self._check_then_act(user, key)
         return await self._reserve(user, key)
+
+    def _refusal(self, token: str, body: Any) -> Answer | None:
+        # Before the sale looks at it: no such session, not the JSON asked for, another
+        # user's session, another item.
+        user = self.sessions.get(token)
+        if user is None:
+            return 401, {"err": "unauthorized"}
+        if not isinstance(body, dict) or not isinstance(body.get("rid"), str) or not body["rid"]:
+            return 400, {"err": "bad_request"}
+        if body.get("user") != user:
+            return 401, {"err": "unauthorized"}
+        if body.get("sku") != self.sku:
+            return 404, {"err": "no_such_sku"}
+        return None
 
     async def _reserve(self, user: str, key: tuple[str, str]) -> Answer:
         # Checked and taken with no await in between: atomic on the event loop.
