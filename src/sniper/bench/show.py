@@ -91,8 +91,8 @@ def _fairness(fair: dict[str, Any]) -> list[tuple[str, str]]:
     if tau is None:
         said = "n/a (no winner or no loser)"
     else:
-        said = f"{tau:+.3f}" + (
-            f" (first come first served: {best:+.3f})" if best is not None else ""
+        said = f"{tau:+.4f}" + (
+            f" (first come first served: {best:+.4f})" if best is not None else ""
         )
     return [
         ("fairness: Kendall tau, send order vs winning", said),
