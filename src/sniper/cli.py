@@ -485,11 +485,11 @@ def bench(**given: Any) -> None:
         given["timeout_s"],
     )
     say = (lambda _: None) if as_json else click.echo
-    report, shots = _run_async(run_bench(opts, say))
+    report = _run_async(run_bench(opts, say))
     if plot is not None:
         from sniper.bench.plot import plot as draw
 
-        _or_exit(draw, shots, report, plot)
+        _or_exit(draw, report, plot)
         click.echo(f"wrote {plot}", err=as_json)
     if as_json:
         click.echo(to_json(report))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sniper.bench.report import Shot
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall
 from sniper.client.schedule import coarse_sleep_ms
+from sniper.client.timesync import Estimate
 from sniper.clock import Clock
 
 
@@ -30,10 +31,12 @@ async def fire(
     *,
     send_at: float,
     clock: Clock,
+    est: Estimate,
     timeout_s: float,
 ) -> list[Shot]:
     """Prepare every request, wait for ``send_at`` (local monotonic ms), write them all, and
-    read every answer (bounded by ``timeout_s``)."""
+    read every answer (bounded by ``timeout_s``). The shots' times are on the store's clock
+    by ``est``; an answer's less half the round trip (about when the store answered)."""
     for conn, (_, token) in zip(conns, users, strict=True):
         conn.prepare(order_call(sku, token))
     now = clock.monotonic() * 1000
@@ -42,30 +45,22 @@ async def fire(
         pass
     sent = [conn.fire() for conn in conns]
 
-    async def answer(conn: Connection, user: str, sent_at: float) -> Shot:
+    def shot(index: int, done_at: float, status: int | None, code: str) -> Shot:
+        sent_ms = est.server_time(sent[index])
+        done_ms = est.server_time(done_at) - est.rtt / 2
+        return Shot(users[index][0], sent_ms, done_ms, status, code, index)
+
+    async def answer(index: int, conn: Connection) -> Shot:
         try:
             response = await conn.read_response(timeout_s)
         except ConnectionBroken as exc:
-            return Shot(
-                user,
-                sent_at,
-                clock.monotonic() * 1000,
-                None,
-                "timeout" if "no answer" in str(exc) else "connection_error",
-            )
-        return Shot(
-            user,
-            sent_at,
-            response.received_at,
-            response.status,
-            _code(response.status, response.body),
+            kind = "timeout" if "no answer" in str(exc) else "connection_error"
+            return shot(index, clock.monotonic() * 1000, None, kind)
+        return shot(
+            index, response.received_at, response.status, _code(response.status, response.body)
         )
 
-    return list(
-        await asyncio.gather(
-            *(answer(c, u, s) for c, (u, _), s in zip(conns, users, sent, strict=True))
-        )
-    )
+    return list(await asyncio.gather(*(answer(i, c) for i, c in enumerate(conns))))
 
 
 def _code(status: int, body: bytes) -> str:

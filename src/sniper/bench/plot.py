@@ -1,13 +1,17 @@
-"""``--plot``: a latency histogram and a timeline of answers by result, as a PNG."""
+"""``--plot``: a latency histogram with its p50 and p99, and a timeline of answers by result,
+as a PNG."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sniper.bench.report import Shot
+from sniper.bench.latency import answered_latencies
 from sniper.errors import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def require_matplotlib() -> None:
@@ -22,30 +26,65 @@ def require_matplotlib() -> None:
         raise ConfigError("plot: needs matplotlib: pip install 'vegetable-sniper[plot]'") from None
 
 
-def plot(shots: Sequence[Shot], report: dict[str, Any], path: Path) -> None:
-    """Write the figure to ``path``."""
+def plot(report: dict[str, Any], path: Path) -> None:
+    """Write the figure of ``report`` to ``path`` as a PNG."""
     require_matplotlib()
     import matplotlib.pyplot as plt
 
-    start = min(s.sent_at for s in shots)
-    fig, (hist, line) = plt.subplots(1, 2, figsize=(12, 4.5))
-    latencies = [s.done_at - s.sent_at for s in shots if s.status is not None]
-    hist.hist(latencies, bins=40, color="#4477aa")
+    fig = figure(report)
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as exc:
+        raise ConfigError(f"plot: cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def figure(report: dict[str, Any]) -> Figure:
+    """The latency histogram with its p50 and p99, and the answers over time by result."""
+    require_matplotlib()
+    import matplotlib.pyplot as plt
+
+    rows = report["shots"]
+    start = min((row[2] for row in rows), default=report["opening_ms"])
+    fig, (hist, line) = plt.subplots(1, 2, figsize=(12, 4.8))
+    hist.hist(answered_latencies(rows), bins=40, color="#4477aa")
     hist.set(title="latency", xlabel="ms from send to answer", ylabel="requests")
-    for code in sorted({s.code for s in shots}):
-        mine = sorted(s.done_at - start for s in shots if s.code == code)
+    latency = report["latency_ms"]
+    for name, color in (("p50", "#228833"), ("p99", "#ee6677")):
+        if latency[name] is not None:
+            hist.axvline(
+                latency[name], color=color, linestyle="--", label=f"{name} {latency[name]:.3f} ms"
+            )
+    if latency["p50"] is not None:
+        hist.legend(loc="upper right")
+    for code in sorted({row[5] for row in rows}):
+        mine = sorted(row[3] - start for row in rows if row[5] == code)
         line.scatter(mine, range(len(mine)), s=6, label=f"{code} ({len(mine)})")
     line.set(
         title="answers over time",
         xlabel="ms since the first send",
         ylabel="answers so far, per result",
     )
-    line.legend(loc="lower right")
-    fig.suptitle(
-        f"{report['requests']} requests: ok {report['ok']}, sold out "
-        f"{report['sold_out']}, oversold {report['oversold']}, "
-        f"p99 {report['latency_ms']['p99']} ms"
-    )
+    if rows:
+        line.legend(loc="lower right")
+    fig.suptitle(title(report))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def title(report: dict[str, Any]) -> str:
+    """The figure's title: the target, users, stock and the opening's date (UTC), then the
+    figures that judge it."""
+    when = datetime.fromtimestamp(report["opening_ms"] / 1000, tz=UTC)
+    users = report.get("users", report["requests"])
+    head = [report["target"]] if report.get("target") else []
+    head += [f"{users} users", f"stock {report['stock']}", f"{when:%Y-%m-%d %H:%M:%S} UTC"]
+    checks = [name for name in ("oversold", "undersold") if report[name]]
+    if report["duplicates"]:
+        checks.append(f"{report['duplicates']} duplicates")
+    return (
+        ", ".join(head) + "\n"
+        f"{report['requests']} requests: ok {report['ok']}, sold out {report['sold_out']}; "
+        + (" ".join(f"FAILED {c}" for c in checks) or "checks OK")
+    )

@@ -16,7 +16,7 @@ from sniper.bench.admin import StoreAdmin
 from sniper.bench.at import At
 from sniper.bench.at import opening_ms as at_ms
 from sniper.bench.burst import fire
-from sniper.bench.report import Shot, summarize
+from sniper.bench.report import summarize
 from sniper.client.connection import Connection, Origin, ssl_context
 from sniper.client.pool import opened
 from sniper.client.probe import TimeSource, measure, wall_offset
@@ -59,8 +59,8 @@ class BenchOptions:
 
 async def run_bench(
     opts: BenchOptions, say: Callable[[str], None], clock: Clock | None = None
-) -> tuple[dict[str, Any], list[Shot]]:
-    """Run one opening; the report and every shot. An opening that is not 0 to 1 h ahead on
+) -> dict[str, Any]:
+    """Run one opening; its report (every shot in it). An opening that is not 0 to 1 h ahead on
     the store's clock is a ConfigError before anything is created."""
     clock = clock or SystemClock()
     origin = Origin.from_url(opts.url)
@@ -92,7 +92,15 @@ async def run_bench(
                 f"from here)"
             )
             shots = await fire(
-                conns, users, sku, send_at=send_at, clock=clock, timeout_s=opts.timeout_s
+                conns, users, sku, send_at=send_at, clock=clock, est=est, timeout_s=opts.timeout_s
             )
         orders = await admin.orders(sku)
-    return summarize(shots, orders, stock=opts.stock, limit=opts.limit), shots
+    report = summarize(
+        shots,
+        stock=opts.stock,
+        opening_ms=opening_ms,
+        server_count=sum(int(o["qty"]) for o in orders),
+        orders=orders,
+        limit=opts.limit,
+    )
+    return {**report, "target": opts.url, "users": len(users)}

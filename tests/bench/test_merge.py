@@ -1,0 +1,222 @@
+"""Merging the shards of one opening: exactly the unsharded report; every bad file one line."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sniper.bench import merge as merge_module
+from sniper.bench.merge import load_reports, merge
+from sniper.bench.report import Shot, summarize, to_json
+from sniper.errors import ConfigError
+
+OPENING = 1_800_000_000_000
+CODES = ["ok", "sold_out", "sold_out", "timeout", "http_503", "ok"]
+
+
+def random_shots(rng: random.Random, n: int) -> list[Shot]:
+    """Shots of ``n`` users (some users twice: two sessions of one buyer), tied sends."""
+    shots = []
+    for index in range(n):
+        code = rng.choice(CODES)
+        sent = OPENING + rng.randrange(40) * 0.25 + rng.random() * 1e-4
+        status = None if code == "timeout" else {"ok": 201, "sold_out": 409}.get(code, 503)
+        user = f"u{rng.randrange(max(1, n - 3))}"
+        shots.append(Shot(user, sent, sent + rng.uniform(0.1, 80.0), status, code, index))
+    return shots
+
+
+def sharded(shots: list[Shot], n: int, **kwargs: Any) -> list[dict[str, Any]]:
+    """Each shard's report as a file would hold it (through JSON)."""
+    return [
+        json.loads(
+            to_json(
+                summarize(
+                    [s for s in shots if s.index % n == k - 1],
+                    opening_ms=OPENING,
+                    shard=f"{k}/{n}",
+                    **kwargs,
+                )
+            )
+        )
+        for k in range(1, n + 1)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_merged_shards_are_the_unsharded_report(seed: int) -> None:
+    rng = random.Random(seed)
+    shots = random_shots(rng, rng.randint(0, 300))
+    n = rng.randint(1, 5)
+    stock = rng.randint(0, 60)
+    server_count = rng.choice([None, stock, stock + 1, max(0, stock - 1)])
+    shards = sharded(shots, n, stock=stock, server_count=server_count)
+    rng.shuffle(shards)  # the order they are given in does not matter
+    whole = summarize(shots, stock=stock, opening_ms=OPENING, server_count=server_count)
+    assert merge(shards) == whole
+
+
+def test_the_highest_server_count_and_first_n() -> None:
+    shots = random_shots(random.Random(1), 50)
+    one, two = sharded(shots, 2, stock=10, first_n=20)
+    one["server_count"], two["server_count"] = None, 9
+    merged = merge([one, two])
+    assert merged["server_count"] == 9
+    assert merged == summarize(shots, stock=10, opening_ms=OPENING, server_count=9, first_n=20)
+
+
+def test_the_target_stays_when_all_agree() -> None:
+    shots = random_shots(random.Random(2), 20)
+    one, two = sharded(shots, 2, stock=5)
+    assert "target" not in merge([one, two])
+    one["target"] = two["target"] = "http://127.0.0.1:9000/seckill"
+    assert merge([one, two])["target"] == "http://127.0.0.1:9000/seckill"
+    two["target"] = "http://127.0.0.1:9001/seckill"
+    assert "target" not in merge([one, two])
+
+
+def test_one_unsharded_report_merges_to_itself() -> None:
+    shots = random_shots(random.Random(3), 30)
+    report = json.loads(to_json(summarize(shots, stock=4, opening_ms=OPENING)))
+    assert merge([report]) == report
+
+
+def _pair() -> list[dict[str, Any]]:
+    return sharded(random_shots(random.Random(4), 40), 2, stock=5)
+
+
+def _edit(change: Any) -> list[dict[str, Any]]:
+    reports = _pair()
+    change(reports)
+    return reports
+
+
+@pytest.mark.parametrize(
+    ("reports", "message"),
+    [
+        (_edit(lambda r: r[1].update(stock=6)), "B.json: stock is 6, A.json has 5"),
+        (
+            _edit(lambda r: r[1].update(opening_ms=OPENING + 1)),
+            f"B.json: opening_ms is {OPENING + 1}, A.json has {OPENING}",
+        ),
+        (
+            _edit(lambda r: r[1]["fairness"].update(first_n=9)),
+            "B.json: fairness.first_n is 9, A.json has 5",
+        ),
+        (_edit(lambda r: r[1].update(shard="1/2")), "B.json: shard 1/2 again (also A.json)"),
+        (_edit(lambda r: r[1].update(shard="2/3")), "B.json: shard 2/3, but A.json is one of 2"),
+        (_edit(lambda r: r[1].update(shard="3/2")), "B.json: shard 3/2: K is past N"),
+        (_edit(lambda r: r[1].update(shard=None)), "B.json: not a shard (shard is null)"),
+        (_edit(lambda r: r[1].update(shard="0/2")), "B.json: shard must be K/N"),
+        (_edit(lambda r: r[1].update(shard="two")), "B.json: shard must be K/N"),
+        (_edit(lambda r: r.pop()), "merge: shard 2/2 missing"),
+        (
+            _edit(lambda r: r[1]["shots"].append([6, "x", OPENING, OPENING, 201, "ok"])),
+            "B.json: user index 6 is not in shard 2/2",
+        ),
+        (_edit(lambda r: r[0].pop("shots")), "A.json: missing keys: shots"),
+        (_edit(lambda r: r.clear()), "merge: no reports given"),
+    ],
+)
+def test_reports_that_do_not_merge(reports: list[dict[str, Any]], message: str) -> None:
+    names = ["A.json", "B.json"][: len(reports)]
+    with pytest.raises(ConfigError) as caught:
+        merge(reports, names)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_names_default_to_the_reports_place() -> None:
+    reports = _edit(lambda r: r[1].update(stock=6))
+    with pytest.raises(ConfigError, match=r"^report 2: stock is 6, report 1 has 5$"):
+        merge(reports)
+
+
+def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def test_load_reports_reads_what_bench_wrote(tmp_path: Path) -> None:
+    reports = _pair()
+    paths = [_write(tmp_path, f"{i}.json", to_json(r)) for i, r in enumerate(reports)]
+    assert load_reports(paths) == reports
+
+
+def _valid() -> dict[str, Any]:
+    return _pair()[0]
+
+
+def _with(**changes: Any) -> str:
+    report = _valid()
+    report.update(changes)
+    return json.dumps(report)
+
+
+def _shot_row(row: Any) -> str:
+    report = _valid()
+    report["shots"].append(row)
+    return json.dumps(report)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "not JSON: Expecting property name enclosed in double quotes: line 1 column 2"),
+        ("", "not JSON: Expecting value: line 1 column 1"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"ok": 1}', "missing keys: duplicates, errors, fairness,"),
+        (b"\xff\xfe{}", "not UTF-8 text"),
+        (_with(stock="30"), "stock must be an integer"),
+        (_with(stock=True), "stock must be an integer"),
+        (_with(ok=1.5), "ok must be an integer"),
+        (_with(oversold=1), "oversold must be true or false"),
+        (_with(server_count="9"), "server_count must be an integer or null"),
+        (_with(opening_ms=None), "opening_ms must be a number"),
+        (_with(shots={}), "shots must be a list"),
+        (_with(fairness={}), "fairness.first_n must be an integer"),
+        (_with(shard=2), "shard must be a string or null"),
+        ('{"stock": NaN}', "not JSON: NaN is not a number JSON allows"),
+        (_shot_row([1, "a"]), "shots[20]: must be [index, user, sent_ms, done_ms, status, code]"),
+        (_shot_row([-1, "a", 1.0, 2.0, 201, "ok"]), "shots[20]: index must be an integer from 0"),
+        (_shot_row([1, 7, 1.0, 2.0, 201, "ok"]), "shots[20]: user must be a string"),
+        (_shot_row([1, "a", "1", 2.0, 201, "ok"]), "shots[20]: sent_ms must be a number"),
+        (_shot_row([1, "a", 1.0, None, 201, "ok"]), "shots[20]: done_ms must be a number"),
+        (_shot_row([1, "a", 1.0, 2.0, "201", "ok"]), "shots[20]: status must be an integer or"),
+        (_shot_row([1, "a", 1.0, 2.0, 201, ""]), "shots[20]: code must be a non-empty string"),
+    ],
+)
+def test_a_bad_file_is_one_line_naming_it(
+    tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    good = _write(tmp_path, "good.json", json.dumps(_valid()))
+    bad = _write(tmp_path, "bad.json", content)
+    with pytest.raises(ConfigError) as caught:
+        load_reports([good, bad])
+    assert str(caught.value).startswith(f"{bad}: {message}")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^.*nope\.json: no such file$"):
+        load_reports([tmp_path / "nope.json"])
+
+
+def test_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^.*: cannot read: "):
+        load_reports([tmp_path])
+
+
+def test_a_file_too_large_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(merge_module, "MAX_REPORT_BYTES", 100)
+    path = _write(tmp_path, "big.json", json.dumps(_valid()))
+    with pytest.raises(ConfigError, match=r"big\.json: \d+ bytes, more than a report's 100$"):
+        load_reports([path])
