@@ -418,40 +418,50 @@ def _write_plan(plan: Any) -> None:
         click.echo(f"note: {note}")
 
 
-@cli.command()
-@click.option("--url", required=True, help="The store, e.g. http://127.0.0.1:8000.")
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--url", help="Our own store, e.g. http://127.0.0.1:8000 (item and users made for the run)."
+)
+@click.option(
+    "--file",
+    "bench_file",
+    type=click.Path(path_type=Path),
+    help="A bench file: anyone's seckill endpoint, its users file and its stock.",
+)
 @click.option(
     "--admin-token",
     envvar="SNIPER_ADMIN_TOKEN",
-    required=True,
-    help="The store's admin token (or SNIPER_ADMIN_TOKEN).",
+    help="With --url: the store's admin token (or SNIPER_ADMIN_TOKEN).",
 )
 @click.option(
     "--users",
     type=click.IntRange(1, 20_000),
-    required=True,
-    help="Buyers made through the admin API, each ordering once at the opening.",
+    help="With --url: buyers made through the admin API, each ordering once at the opening.",
 )
 @click.option(
     "--stock",
     type=click.IntRange(0, 1_000_000),
-    required=True,
-    help="Units of the item: more orders than this is oversold.",
+    help="With --url: units of the item (a bench file says its own).",
 )
 @click.option(
     "--at",
     "at",
     default="+2s",
     show_default=True,
-    help="The opening on the store's clock: +2s / +1500ms from now, or an RFC 3339 "
+    help="The opening on the target's clock: +2s / +1500ms from now, or an RFC 3339 "
     "time or HH:MM:SS (at most 1 h ahead).",
+)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="With --file: only users K, K+N, K+2N… (one of N machines firing the same --at).",
 )
 @click.option(
     "--limit",
     type=click.IntRange(1, 1000),
     default=1,
     show_default=True,
-    help="Units one user may buy.",
+    help="With --url: units one user may buy.",
 )
 @click.option(
     "--timeout-s",
@@ -462,40 +472,115 @@ def _write_plan(plan: Any) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.option("--plot", type=click.Path(path_type=Path), help="Write a PNG of the run.")
-def bench(**given: Any) -> None:
-    """Burst load test: N users order at one instant; checked for oversell."""
+@click.option(
+    "--hdr",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the latency histogram's percentile distribution (HdrHistogram .hgrm).",
+)
+@click.pass_context
+def bench(ctx: click.Context, /, **given: Any) -> None:
+    """Burst load test: every user orders at one instant; the opening's checks (oversold,
+    undersold, duplicates, fairness, latency). `sniper bench merge` joins shards."""
+    if ctx.invoked_subcommand is not None:
+        return
     from sniper.bench.at import parse_at
     from sniper.bench.plot import require_matplotlib
-    from sniper.bench.report import exit_code, to_json
-    from sniper.bench.run import BenchOptions, run_bench
-    from sniper.bench.show import show
     from sniper.fdlimit import raise_fd_limit
 
     raise_fd_limit()
-    as_json, plot = given["as_json"], given["plot"]
-    if plot is not None:
+    if given["plot"] is not None:
         _or_exit(require_matplotlib)
+    at = _or_exit(parse_at, given["at"])
+    say = (lambda _: None) if given["as_json"] else click.echo
+    if given["bench_file"] is not None:
+        report = _run_async(_bench_target(given, at, say))
+    else:
+        report = _run_async(_bench_store(given, at, say))
+    _bench_out(report, given)
+
+
+async def _bench_target(given: dict[str, Any], at: Any, say: Callable[[str], None]) -> Any:
+    from sniper.bench.target import TargetOptions, run_target
+    from sniper.bench.users import parse_shard
+
+    for name in ("url", "users", "stock"):
+        if given[name] is not None:
+            raise ConfigError(f"--{name}: not with --file (the bench file says it)")
+    which = None if given["shard"] is None else parse_shard(given["shard"])
+    opts = TargetOptions(given["bench_file"], at, which, given["timeout_s"])
+    return await run_target(opts, say)
+
+
+async def _bench_store(given: dict[str, Any], at: Any, say: Callable[[str], None]) -> Any:
+    from sniper.bench.run import BenchOptions, run_bench
+
+    if given["url"] is None:
+        raise ConfigError("give --file BENCH.yaml (any target) or --url of our store")
+    for name in ("admin_token", "users", "stock"):
+        if given[name] is None:
+            raise ConfigError(f"--{name.replace('_', '-')}: needed with --url")
+    if given["shard"] is not None:
+        raise ConfigError("--shard: only with --file (a bench file's users file is what is split)")
     opts = BenchOptions(
         given["url"].rstrip("/"),
         given["admin_token"],
         given["users"],
         given["stock"],
-        _or_exit(parse_at, given["at"]),
+        at,
         given["limit"],
         given["timeout_s"],
     )
-    say = (lambda _: None) if as_json else click.echo
-    report = _run_async(run_bench(opts, say))
+    return await run_bench(opts, say)
+
+
+def _bench_out(report: dict[str, Any], given: dict[str, Any]) -> None:
+    """A bench report to where it was asked: the plot, the histogram, the table or the JSON;
+    then the exit code of its checks."""
+    from sniper.bench.latency import write_hgrm
+    from sniper.bench.report import exit_code, to_json
+    from sniper.bench.show import show
+
+    as_json, plot, hdr = given["as_json"], given["plot"], given.get("hdr")
+    if "count_error" in report:
+        click.echo(
+            f"sniper: {report['count_error']} (the checks go by the answers alone)", err=True
+        )
     if plot is not None:
         from sniper.bench.plot import plot as draw
 
         _or_exit(draw, report, plot)
         click.echo(f"wrote {plot}", err=as_json)
+    if hdr is not None:
+        _or_exit(write_hgrm, report, hdr)
+        click.echo(f"wrote {hdr}", err=as_json)
     if as_json:
         click.echo(to_json(report))
     else:
         show(report)
     sys.exit(exit_code(report))
+
+
+@bench.command("merge")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+@click.option("--plot", type=click.Path(path_type=Path), help="Write a PNG of the merged run.")
+@click.option(
+    "--hdr",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the merged latency histogram's percentile distribution (.hgrm).",
+)
+def bench_merge(
+    files: tuple[Path, ...], as_json: bool, plot: Path | None, hdr: Path | None
+) -> None:
+    """Merge the --json reports of the shards of one opening into one report."""
+    from sniper.bench.merge import load_reports, merge
+    from sniper.bench.plot import require_matplotlib
+
+    if plot is not None:
+        _or_exit(require_matplotlib)
+    reports = _or_exit(load_reports, list(files))
+    merged = _or_exit(merge, reports, [str(f) for f in files])
+    _bench_out(merged, {"as_json": as_json, "plot": plot, "hdr": hdr})
 
 
 @cli.command()

@@ -24,6 +24,18 @@ class At:
     time_of_day: time | None = None
 
 
+#: ``--at``'s default.
+IN_TWO_SECONDS = At(delay_s=2.0)
+
+
+def local_zone() -> tzinfo:
+    """This machine's time zone (for a time of day without an offset): the one reading of the
+    machine here, kept out of :func:`opening_ms`."""
+    zone = datetime.now().astimezone().tzinfo
+    assert zone is not None
+    return zone
+
+
 def parse_at(text: str) -> At:
     """``+2s``, ``2``, ``+1500ms``, ``2024-04-15T07:00:00+08:00`` or ``07:00:00[+08:00]``."""
     text = text.strip()

@@ -3,44 +3,22 @@ order at the opening instant, then the store's own order list checked for overse
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from sniper.bench.admin import StoreAdmin
-from sniper.bench.at import At
+from sniper.bench.at import IN_TWO_SECONDS, At, local_zone
 from sniper.bench.at import opening_ms as at_ms
-from sniper.bench.burst import fire
 from sniper.bench.report import summarize
-from sniper.client.connection import Connection, Origin, ssl_context
-from sniper.client.pool import opened
-from sniper.client.probe import TimeSource, measure, wall_offset
+from sniper.bench.storecall import answer_code, order_call
+from sniper.bench.volley import fire_at, target_clock
+from sniper.client.connection import Origin, ssl_context
+from sniper.client.probe import TimeSource
 from sniper.client.servertime import TimeEndpoint
 from sniper.clock import Clock, SystemClock
-
-
-def local_zone() -> tzinfo:
-    """This machine's time zone (for a time of day without an offset)."""
-    zone = datetime.now().astimezone().tzinfo
-    assert zone is not None
-    return zone
-
-
-_IN_TWO_SECONDS = At(delay_s=2.0)
-
-#: Connections are opened this long before the send (plus a little per connection, so that
-#: thousands are open in time), well inside a store's header timeout.
-OPEN_LEAD_MS, OPEN_LEAD_PER_CONN_MS, OPEN_LEAD_MAX_MS = 1000.0, 0.2, 5000.0
-
-
-def open_lead_ms(connections: int) -> float:
-    """How long before the send ``connections`` connections start opening."""
-    return min(OPEN_LEAD_MAX_MS, OPEN_LEAD_MS + OPEN_LEAD_PER_CONN_MS * connections)
 
 
 @dataclass(frozen=True)
@@ -51,7 +29,7 @@ class BenchOptions:
     admin_token: str
     users: int
     stock: int
-    at: At = _IN_TWO_SECONDS
+    at: At = IN_TWO_SECONDS
     limit: int = 1
     timeout_s: float = 30.0
     ca_file: Path | None = None
@@ -71,29 +49,28 @@ async def run_bench(
         await admin.put_item(sku, stock=opts.stock, opening_ms=opening_ms, limit=opts.limit)
         users = await admin.make_users(opts.users)
         say(f"item {sku}: stock {opts.stock}, limit {opts.limit}; {len(users)} users")
-        probe = Connection(origin, clock, tls)
-        await probe.open(opts.timeout_s)
-        try:
-            source = TimeSource(TimeEndpoint.api_time(origin))
-            est, _ = await measure(probe, source, clock, timeout_s=opts.timeout_s)
-        finally:
-            await probe.aclose()
-        send_at = est.local_time(opening_ms) - est.rtt / 2
-        # A store closes a connection that stays silent past its header timeout (10 s by
-        # default): the connections are opened only shortly before the opening.
-        await asyncio.sleep(
-            max(0.0, send_at - open_lead_ms(len(users)) - clock.monotonic() * 1000) / 1000
+        est = await target_clock(
+            origin,
+            TimeSource(TimeEndpoint.api_time(origin)),
+            clock,
+            tls=tls,
+            timeout_s=opts.timeout_s,
         )
-        new = functools.partial(Connection, origin, clock, tls)
-        async with opened(new, len(users), opts.timeout_s) as conns:
-            say(
-                f"{len(conns)} connections open; firing at the opening "
-                f"(server clock {wall_offset(est, clock):+.1f} ms "
-                f"from here)"
-            )
-            shots = await fire(
-                conns, users, sku, send_at=send_at, clock=clock, est=est, timeout_s=opts.timeout_s
-            )
+        calls = [order_call(sku, token) for _, token in users]
+        answers = await fire_at(
+            origin,
+            tls,
+            calls,
+            opening_ms=opening_ms,
+            est=est,
+            clock=clock,
+            timeout_s=opts.timeout_s,
+            say=say,
+        )
+        shots = [
+            a.shot(user, i, est, answer_code)
+            for i, (a, (user, _)) in enumerate(zip(answers, users, strict=True))
+        ]
         orders = await admin.orders(sku)
     report = summarize(
         shots,

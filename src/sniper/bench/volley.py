@@ -1,0 +1,122 @@
+"""Every user's request written at one instant on the target's clock, each on its own open
+keep-alive connection, and every answer read: the part of ``sniper bench`` that sends, for our
+store and for any target alike."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from ssl import SSLContext
+
+from sniper.bench.report import Shot
+from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Origin, Response
+from sniper.client.pool import opened
+from sniper.client.probe import TimeSource, measure, wall_offset
+from sniper.client.schedule import coarse_sleep_ms
+from sniper.client.timesync import Estimate
+from sniper.clock import Clock
+
+#: Connections are opened this long before the send (plus a little per connection, so that
+#: thousands are open in time), well inside a server's header timeout.
+OPEN_LEAD_MS, OPEN_LEAD_PER_CONN_MS, OPEN_LEAD_MAX_MS = 1000.0, 0.2, 5000.0
+
+
+def open_lead_ms(connections: int) -> float:
+    """How long before the send ``connections`` connections start opening."""
+    return min(OPEN_LEAD_MAX_MS, OPEN_LEAD_MS + OPEN_LEAD_PER_CONN_MS * connections)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One request's fate: when it was written and when its answer (or failure) came, in local
+    monotonic ms; the answer, or the transport failure's kind (``timeout``,
+    ``connection_error``)."""
+
+    sent_at: float
+    done_at: float
+    response: Response | None
+    failure: str = "connection_error"
+
+    def shot(self, user: str, index: int, est: Estimate, code: Callable[[Response], str]) -> Shot:
+        """This answer as a shot: times on the target's clock by ``est`` (sent when the write
+        began, done when the answer was in), the answer's ``code``."""
+        response = self.response
+        status = None if response is None else response.status
+        result = self.failure if response is None else code(response)
+        sent, done = est.server_time(self.sent_at), est.server_time(self.done_at)
+        return Shot(user, sent, done, status, result, index)
+
+
+async def target_clock(
+    origin: Origin,
+    source: TimeSource,
+    clock: Clock,
+    *,
+    tls: SSLContext | None,
+    timeout_s: float,
+) -> Estimate:
+    """The target's clock against ours, measured as the sniper measures a shop's, on a
+    connection of its own to ``origin``."""
+    probe = Connection(origin, clock, tls)
+    await probe.open(timeout_s)
+    try:
+        est, _ = await measure(probe, source, clock, timeout_s=timeout_s)
+    finally:
+        await probe.aclose()
+    return est
+
+
+async def fire_at(
+    origin: Origin,
+    tls: SSLContext | None,
+    calls: Sequence[HttpCall],
+    *,
+    opening_ms: float,
+    est: Estimate,
+    clock: Clock,
+    timeout_s: float,
+    say: Callable[[str], None],
+) -> list[Answer]:
+    """One connection per call, opened shortly before the opening (a server closes one that is
+    silent past its header timeout); every call sent to arrive at ``opening_ms`` on the
+    target's clock by ``est``; one answer per call, in order."""
+    send_at = est.local_time(opening_ms) - est.rtt / 2
+    lead = open_lead_ms(len(calls))
+    await asyncio.sleep(max(0.0, send_at - lead - clock.monotonic() * 1000) / 1000)
+    new = functools.partial(Connection, origin, clock, tls)
+    async with opened(new, len(calls), timeout_s) as conns:
+        say(
+            f"{len(conns)} connections open; firing at the opening "
+            f"(the target's clock {wall_offset(est, clock):+.1f} ms from here)"
+        )
+        return await volley(conns, calls, send_at=send_at, clock=clock, timeout_s=timeout_s)
+
+
+async def volley(
+    conns: Sequence[Connection],
+    calls: Sequence[HttpCall],
+    *,
+    send_at: float,
+    clock: Clock,
+    timeout_s: float,
+) -> list[Answer]:
+    """Prepare every request, wait for ``send_at`` (local monotonic ms), write them all in one
+    go, and read every answer (each bounded by ``timeout_s``). One answer per call, in order."""
+    for conn, call in zip(conns, calls, strict=True):
+        conn.prepare(call)
+    await asyncio.sleep(coarse_sleep_ms(clock.monotonic() * 1000, send_at) / 1000)
+    while clock.monotonic() * 1000 < send_at:
+        pass  # the last stretch spun: a sleep's wake-up is late by up to a millisecond
+    sent = [conn.fire() for conn in conns]
+
+    async def answer(conn: Connection, sent_at: float) -> Answer:
+        try:
+            response = await conn.read_response(timeout_s)
+        except ConnectionBroken as exc:
+            failure = "timeout" if "no answer" in str(exc) else "connection_error"
+            return Answer(sent_at, clock.monotonic() * 1000, None, failure)
+        return Answer(sent_at, response.received_at, response)
+
+    return list(await asyncio.gather(*(answer(c, s) for c, s in zip(conns, sent, strict=True))))
