@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sniper.errors import NotFound, SoldOut, Unauthorized
+from sniper.store.rules import Reservation, ReservationResult
 from sniper.store.schemas import OrderBody
 from sniper.store.service import Placed, StoreService
 from tests.conftest import ADMIN, T0_MS
@@ -47,6 +48,31 @@ class TestPlaceOrder:
         assert 'store_orders_total{path="cache",result="replayed"} 1.0' in (
             service.metrics.render().decode()
         )
+
+    async def test_a_request_id_made_here_is_marked_fresh(
+        self, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An order without a request id gets one made by the store, marked fresh (no earlier
+        order can hold it: a backend may skip the replay lookup); the client's own id is not
+        fresh. Retried with the id the store made (as after ``outcome_unknown``), it replays."""
+        client, service = store
+        await put_item(client, "s1", stock=5, start_ms=T0_MS)
+        [(_, token)] = await make_users(client, 1)
+        seen: list[Reservation] = []
+        reserve = service.backend.reserve
+
+        async def recording(request: Reservation) -> ReservationResult:
+            seen.append(request)
+            return await reserve(request)
+
+        monkeypatch.setattr(service.backend, "reserve", recording)
+        placed = await service.place_order(token, OrderBody(sku_id="s1"))
+        made = seen[0].request_id
+        assert made
+        assert seen[0].fresh_id
+        again = await service.place_order(token, OrderBody(sku_id="s1", request_id=made))
+        assert not seen[1].fresh_id
+        assert again == Placed(placed.order, replayed=True)
 
 
 class TestWhatTheRoutesAsk:

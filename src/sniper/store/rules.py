@@ -26,12 +26,15 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """One order request: who, what, how many, and its idempotency key if any."""
+    """One order request: who, what, how many, and its idempotency key if any; ``fresh_id``
+    when the store made that key for this request just now, so that no earlier order can hold
+    it and a backend may skip looking for one."""
 
     user: str
     sku_id: str
     qty: int
     request_id: str | None = None
+    fresh_id: bool = False
 
 
 def decide(item: Item | None, replay: Order | None, bought: int, qty: int, now_ms: int) -> Outcome:

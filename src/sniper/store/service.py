@@ -207,10 +207,11 @@ class StoreService:
         generation = self.cache.generation(body.sku_id)
         # Every reservation carries a request id, the client's or one given here: when the
         # storage fails after the reservation was sent, a retry with it finds the order.
-        request_id = body.request_id or self._request_ids.next()
+        fresh = body.request_id is None
+        request_id = self._request_ids.next() if fresh else body.request_id
         try:
             result = await self.backend.reserve(
-                Reservation(user, body.sku_id, body.qty, request_id)
+                Reservation(user, body.sku_id, body.qty, request_id, fresh_id=fresh)
             )
         except OutcomeUnknown as exc:
             self.metrics.order("outcome_unknown", "backend").inc()

@@ -150,7 +150,7 @@ class SqliteBackend(Backend):
 
     def _reserve(self, conn: sqlite3.Connection, req: Reservation) -> ReservationResult:
         now = now_ms(self._clock)
-        if req.request_id is not None:
+        if req.request_id is not None and not req.fresh_id:
             row = conn.execute(_REPLAY_SQL, (req.user, req.sku_id, req.request_id)).fetchone()
             if row is not None:
                 return ReservationResult(Outcome.REPLAYED, Order(*row))
