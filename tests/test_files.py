@@ -1,13 +1,18 @@
-"""Private files: created 0600, and an existing file narrowed, by every writer of one."""
+"""Private files: created 0600, and an existing file narrowed, by every writer of one; an
+output checked writable before the work it reports."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
+import pytest
+
 from sniper.clock import ManualClock
-from sniper.files import create_private, open_private, write_private
+from sniper.errors import ConfigError
+from sniper.files import check_writable, create_private, open_private, write_private
 from sniper.store.backends.sqlite import SqliteBackend
 
 
@@ -62,3 +67,23 @@ async def test_an_existing_store_file_is_narrowed(tmp_path: Path) -> None:
         assert _mode(db) == 0o600
     finally:
         await backend.aclose()
+
+
+def test_check_writable(tmp_path: Path) -> None:
+    """A new file in a folder we may write, or an existing file we may write: fine, and nothing
+    is created; a folder, a missing folder, a read-only file: one line naming the option."""
+    check_writable("plot", tmp_path / "new.png")
+    assert not (tmp_path / "new.png").exists()
+    existing = tmp_path / "old.png"
+    existing.write_bytes(b"x")
+    check_writable("plot", existing)
+    existing.chmod(0o400)
+    cases = {
+        tmp_path: "plot: " + str(tmp_path) + " is a folder",
+        tmp_path / "none" / "x.png": "no such folder",
+    }
+    if os.geteuid() != 0:  # root may write anything
+        cases[existing] = "not writable"
+    for path, said in cases.items():
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            check_writable("plot", path)

@@ -484,15 +484,18 @@ def bench(ctx: click.Context, /, **given: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from sniper.bench.at import parse_at
-    from sniper.bench.plot import require_matplotlib
     from sniper.fdlimit import raise_fd_limit
 
     raise_fd_limit()
-    if given["plot"] is not None:
-        _or_exit(require_matplotlib)
+    _check_outputs(given)
     at = _or_exit(parse_at, given["at"])
     say = (lambda _: None) if given["as_json"] else click.echo
     if given["bench_file"] is not None:
+        for name in ("url", "users", "stock", "limit", "admin_token"):
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                flag = "--" + name.replace("_", "-")
+                click.echo(f"sniper: {flag}: not with --file (the bench file says it)", err=True)
+                sys.exit(EXIT_CONFIG)
         report = _run_async(_bench_target(given, at, say))
     else:
         report = _run_async(_bench_store(given, at, say))
@@ -503,9 +506,6 @@ async def _bench_target(given: dict[str, Any], at: Any, say: Callable[[str], Non
     from sniper.bench.target import TargetOptions, run_target
     from sniper.bench.users import parse_shard
 
-    for name in ("url", "users", "stock"):
-        if given[name] is not None:
-            raise ConfigError(f"--{name}: not with --file (the bench file says it)")
     which = None if given["shard"] is None else parse_shard(given["shard"])
     opts = TargetOptions(given["bench_file"], at, which, given["timeout_s"])
     return await run_target(opts, say)
@@ -545,6 +545,11 @@ def _bench_out(report: dict[str, Any], given: dict[str, Any]) -> None:
         click.echo(
             f"sniper: {report['count_error']} (the checks go by the answers alone)", err=True
         )
+    # The report first: a file that cannot be written after all must not cost the run's figures.
+    if as_json:
+        click.echo(to_json(report))
+    else:
+        show(report)
     if plot is not None:
         from sniper.bench.plot import plot as draw
 
@@ -553,11 +558,20 @@ def _bench_out(report: dict[str, Any], given: dict[str, Any]) -> None:
     if hdr is not None:
         _or_exit(write_hgrm, report, hdr)
         click.echo(f"wrote {hdr}", err=as_json)
-    if as_json:
-        click.echo(to_json(report))
-    else:
-        show(report)
     sys.exit(exit_code(report))
+
+
+def _check_outputs(given: dict[str, Any]) -> None:
+    """The files asked for (``--plot``, ``--hdr``) can be written, and matplotlib is there for a
+    plot: found before the run, not after it."""
+    from sniper.bench.plot import require_matplotlib
+    from sniper.files import check_writable
+
+    if given["plot"] is not None:
+        _or_exit(require_matplotlib)
+        _or_exit(check_writable, "plot", given["plot"])
+    if given.get("hdr") is not None:
+        _or_exit(check_writable, "hdr", given["hdr"])
 
 
 @bench.command("merge")
@@ -574,10 +588,8 @@ def bench_merge(
 ) -> None:
     """Merge the --json reports of the shards of one opening into one report."""
     from sniper.bench.merge import load_reports, merge
-    from sniper.bench.plot import require_matplotlib
 
-    if plot is not None:
-        _or_exit(require_matplotlib)
+    _check_outputs({"plot": plot, "hdr": hdr})
     reports = _or_exit(load_reports, list(files))
     merged = _or_exit(merge, reports, [str(f) for f in files])
     _bench_out(merged, {"as_json": as_json, "plot": plot, "hdr": hdr})

@@ -8,6 +8,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from sniper.errors import ConfigError
+
 #: Read and write for the owner, nothing for anyone else.
 PRIVATE = 0o600
 
@@ -39,3 +41,19 @@ def create_private(path: Path) -> None:
     created is left for whoever opens it next to report, in its own words."""
     with contextlib.suppress(OSError):
         os.close(open_private(path, os.O_RDWR))
+
+
+def check_writable(name: str, path: Path) -> None:
+    """``path`` can be written (an existing file we may write, or a new one in a folder we may
+    write to), checked without creating it: so that an output asked for is refused before the
+    work it would report. ConfigError naming ``name`` otherwise."""
+    if path.is_dir():
+        raise ConfigError(f"{name}: {path} is a folder")
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.exists():
+        ok, reason = os.access(path, os.W_OK), "not writable"
+    else:
+        ok = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+        reason = "no such folder" if not folder.is_dir() else "folder not writable"
+    if not ok:
+        raise ConfigError(f"{name}: cannot write {path}: {reason}")

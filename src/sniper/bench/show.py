@@ -44,6 +44,7 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             "latency p50 / p90 / p99 / max (ms)",
             " / ".join(_ms(latency[k]) for k in ("p50", "p90", "p99", "max")),
         ),
+        ("first write, from the opening", _first_write(report)),
         ("send spread, first to last (ms)", _ms(report["spread_ms"])),
         ("throughput (req/s)", str(report.get("throughput_rps", "n/a"))),
     ]
@@ -98,6 +99,15 @@ def _fairness(fair: dict[str, Any]) -> list[tuple[str, str]]:
         ("fairness: Kendall tau, send order vs winning", said),
         (f"winners among the first {fair['first_n']} sent", str(fair["winners_in_first_n"])),
     ]
+
+
+def _first_write(report: dict[str, Any]) -> str:
+    """When the first request was written, on the target's clock, against the opening: a
+    sender that fired late (a busy machine, a clock measured wrong) shows here."""
+    first, opening = report.get("first_send_server_ms"), report.get("opening_ms")
+    if first is None or opening is None:
+        return "n/a"
+    return f"{round(first - opening, 3) + 0.0:+.3f} ms"
 
 
 def _ms(value: float | None) -> str:

@@ -89,7 +89,7 @@ async def fire_at(
     async with opened(new, len(calls), timeout_s) as conns:
         say(
             f"{len(conns)} connections open; firing at the opening "
-            f"(the target's clock {wall_offset(est, clock):+.1f} ms from here)"
+            f"(the target's clock {round(wall_offset(est, clock), 1) + 0.0:+.1f} ms from here)"
         )
         return await volley(conns, calls, send_at=send_at, clock=clock, timeout_s=timeout_s)
 
