@@ -9,6 +9,7 @@ survive power loss; ``NORMAL`` survives a crash of the process but not of the ma
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -210,6 +211,17 @@ class SqliteBackend(Backend):
 
         return await self._writer.submit(patch)
 
+    async def delete_item(self, sku_id: str) -> Item | None:
+        """Delete the item's row; its orders and purchase counts stay."""
+
+        def delete(conn: sqlite3.Connection) -> Item | None:
+            row = conn.execute(
+                f"DELETE FROM items WHERE sku_id = ? RETURNING {_ITEM_COLS}", (sku_id,)
+            ).fetchone()
+            return None if row is None else Item(*row)
+
+        return await self._writer.submit(delete)
+
     async def sold_out_snapshot(
         self, sku_id: str
     ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
@@ -257,6 +269,21 @@ class SqliteBackend(Backend):
             return revoked
 
         return await self._writer.submit(create)
+
+    async def delete_users(self, users: list[str]) -> tuple[list[str], list[str]]:
+        """Delete the users' rows and sessions (the live ones logged in ``revoked_sessions``),
+        in one transaction; the names as one JSON parameter, whatever their number."""
+        names = (json.dumps(users),)
+        matched = "username IN (SELECT value FROM json_each(?))"
+
+        def delete(conn: sqlite3.Connection) -> tuple[list[str], list[str]]:
+            revoked = _revoke(conn, matched, names, now_ms(self._clock))
+            removed = conn.execute(
+                f"DELETE FROM users WHERE {matched} RETURNING username", names
+            ).fetchall()
+            return [name for (name,) in removed], revoked
+
+        return await self._writer.submit(delete)
 
     async def password_hash(self, user: str) -> str | None:
         """The stored hash, if any."""
