@@ -1,6 +1,6 @@
 """A revocation cut short by a Redis error is finished by the next one: a logout asked again,
-the admin revoke, the user's replacement or removal done again; meanwhile and after, no process serves
-the session past --cache-ttl."""
+the admin revoke, the user's replacement or removal done again; meanwhile and after, no process
+serves the session past --cache-ttl."""
 
 from __future__ import annotations
 
