@@ -9,7 +9,6 @@ survive power loss; ``NORMAL`` survives a crash of the process but not of the ma
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -53,6 +52,8 @@ _COUNT_SQL = (
 )
 _INSERT_ORDER_SQL = f"INSERT INTO orders ({_ORDER_COLS}) VALUES ({placeholders(ORDER_COLUMNS)})"
 _ITEM_VALUES_SQL = f"({_ITEM_COLS}) VALUES ({placeholders(ITEM_FIELDS)})"
+#: Names bound in one statement of a bulk removal (far below SQLite's limit on parameters).
+_NAMES_PER_STATEMENT = 500
 
 
 class SqliteBackend(Backend):
@@ -215,10 +216,9 @@ class SqliteBackend(Backend):
         """Delete the item's row; its orders and purchase counts stay."""
 
         def delete(conn: sqlite3.Connection) -> Item | None:
-            row = conn.execute(
-                f"DELETE FROM items WHERE sku_id = ? RETURNING {_ITEM_COLS}", (sku_id,)
-            ).fetchone()
-            return None if row is None else Item(*row)
+            item = _item(conn, sku_id)
+            conn.execute("DELETE FROM items WHERE sku_id = ?", (sku_id,))
+            return item
 
         return await self._writer.submit(delete)
 
@@ -272,16 +272,20 @@ class SqliteBackend(Backend):
 
     async def delete_users(self, users: list[str]) -> tuple[list[str], list[str]]:
         """Delete the users' rows and sessions (the live ones logged in ``revoked_sessions``),
-        in one transaction; the names as one JSON parameter, whatever their number."""
-        names = (json.dumps(users),)
-        matched = "username IN (SELECT value FROM json_each(?))"
+        in one transaction, a few hundred names per statement."""
 
         def delete(conn: sqlite3.Connection) -> tuple[list[str], list[str]]:
-            revoked = _revoke(conn, matched, names, now_ms(self._clock))
-            removed = conn.execute(
-                f"DELETE FROM users WHERE {matched} RETURNING username", names
-            ).fetchall()
-            return [name for (name,) in removed], revoked
+            now = now_ms(self._clock)
+            removed: list[str] = []
+            revoked: list[str] = []
+            for start in range(0, len(users), _NAMES_PER_STATEMENT):
+                names = tuple(users[start : start + _NAMES_PER_STATEMENT])
+                matched = f"username IN ({placeholders(names)})"
+                found = conn.execute(f"SELECT username FROM users WHERE {matched}", names)
+                removed += [name for (name,) in found.fetchall()]
+                revoked += _revoke(conn, matched, names, now)
+                conn.execute(f"DELETE FROM users WHERE {matched}", names)
+            return removed, revoked
 
         return await self._writer.submit(delete)
 
