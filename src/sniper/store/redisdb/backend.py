@@ -429,6 +429,11 @@ class RedisBackend(Backend):
         """Any hash still kept where older releases kept it goes first; then, per user, one
         script drops the password hash and reads the sessions (no login adds one after it),
         which are revoked as a replaced user's are."""
+        async with self._slots:
+            # Loaded first: calls batched together, finding their script missing, would each
+            # be sent again alone (thousands of trips for a bulk removal).
+            for batcher in (self._drop_user, self._end_session):
+                await self.client.script_load(batcher.script.script)
         async with self._slots, self.client.pipeline(transaction=False) as pipe:
             for u in users:
                 pipe.delete(legacy_user_key(u))
