@@ -143,14 +143,15 @@ class RedisBackend(Backend):
             self.client, self._slots, load_script(self.client, "add_session")
         )
         self._delete_item = load_script(self.client, "delete_item")
-        self._drop_user = ScriptBatcher(
-            self.client, self._slots, load_script(self.client, "drop_user")
-        )
+        drop_user = load_script(self.client, "drop_user")
+        self._drop_user = ScriptBatcher(self.client, self._slots, drop_user)
         self._swap_hash = load_script(self.client, "swap_hash")
         self._log_revoked = load_script(self.client, "log_revoked")
-        self._end_session = ScriptBatcher(
-            self.client, self._slots, load_script(self.client, "end_session")
-        )
+        end_session = load_script(self.client, "end_session")
+        self._end_session = ScriptBatcher(self.client, self._slots, end_session)
+        #: Loaded before a bulk removal: calls batched together, finding their script missing,
+        #: would each be sent again alone (thousands of trips).
+        self._removal_scripts = (drop_user.script, end_session.script)
         #: Revocation log entries are needed as long as the sessions they name could live.
         self._session_keep_ms = int(session_ttl_s * 1000) + _SESSION_GRACE_MS
         #: Copies orders into ``orders_db`` while the store runs (None: no copying).
@@ -430,10 +431,8 @@ class RedisBackend(Backend):
         script drops the password hash and reads the sessions (no login adds one after it),
         which are revoked as a replaced user's are."""
         async with self._slots:
-            # Loaded first: calls batched together, finding their script missing, would each
-            # be sent again alone (thousands of trips for a bulk removal).
-            for batcher in (self._drop_user, self._end_session):
-                await self.client.script_load(batcher.script.script)
+            for script in self._removal_scripts:
+                await self.client.script_load(script)
         async with self._slots, self.client.pipeline(transaction=False) as pipe:
             for u in users:
                 pipe.delete(legacy_user_key(u))
