@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -139,6 +140,47 @@ async def test_bench_failing_midway_still_removes_what_it_made(
         await run_bench(opts, said.append, warn=said.append)
     assert said[-1].startswith("removed from the store: item bench-")
     assert said[-1].endswith(" and 20 users (their orders stay)")
+    assert _held(store) == {"items": 0, "users": 0, "sessions": 0, "orders": 0}
+
+
+def test_bench_interrupted_still_removes_what_it_made(start_store: StartStore) -> None:
+    """Ctrl-C while the run waits for its opening: exit 130, and the item and users it made
+    are removed on the way out."""
+    store = start_store()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sniper",
+            "bench",
+            "--url",
+            store.url,
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--users",
+            "50",
+            "--stock",
+            "5",
+            "--at",
+            "+60s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the item and users are made
+        assert first.startswith("item bench-"), first
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 130, err
+    assert "removed from the store: item bench-" in out
     assert _held(store) == {"items": 0, "users": 0, "sessions": 0, "orders": 0}
 
 
