@@ -470,6 +470,11 @@ def _write_plan(plan: Any) -> None:
     show_default=True,
     help="Limit of each request and admin call.",
 )
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="With --url: leave the item and users made on the store (else removed after the run).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.option("--plot", type=click.Path(path_type=Path), help="Write a PNG of the run.")
 @click.option(
@@ -506,6 +511,8 @@ async def _bench_target(given: dict[str, Any], at: Any, say: Callable[[str], Non
     from sniper.bench.target import TargetOptions, run_target
     from sniper.bench.users import parse_shard
 
+    if given["keep"]:
+        raise ConfigError("--keep: only with --url (a bench file's target makes nothing)")
     which = None if given["shard"] is None else parse_shard(given["shard"])
     opts = TargetOptions(given["bench_file"], at, which, given["timeout_s"])
     return await run_target(opts, say)
@@ -529,6 +536,7 @@ async def _bench_store(given: dict[str, Any], at: Any, say: Callable[[str], None
         at,
         given["limit"],
         given["timeout_s"],
+        keep=given["keep"],
     )
     return await run_bench(opts, say)
 

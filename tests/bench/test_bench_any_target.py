@@ -142,8 +142,9 @@ def test_shards_fire_together_and_merge_into_one_run(
 def test_bench_file_mistakes_are_one_line_and_send_nothing(
     start_target: StartTarget, tmp_path: Path
 ) -> None:
-    """A bench file with a wrong field, a shard past N, an option of --url beside --file, an
-    output that cannot be written: exit 2, one line on stderr, no request reached the target."""
+    """A bench file with a wrong field, a shard past N, an option of --url (or --keep) beside
+    --file, an output that cannot be written: exit 2, one line on stderr, no request reached the
+    target."""
     target: SeckillTarget = start_target(mode="ok", stock=5, users=10)
     good = target.write_bench(tmp_path)
     bad = tmp_path / "bad.yaml"
@@ -155,6 +156,7 @@ def test_bench_file_mistakes_are_one_line_and_send_nothing(
         ["--file", str(good), "--limit", "2"],
         ["--file", str(good), "--hdr", str(tmp_path / "no-such-folder" / "x.hgrm")],
         ["--file", str(good), "--plot", str(tmp_path)],
+        ["--file", str(good), "--keep"],
         ["--file", str(tmp_path / "missing.yaml")],
     ):
         done = _sniper("bench", *args, "--at", "+1s")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -12,9 +15,22 @@ from pathlib import Path
 
 import pytest
 
+import sniper.bench.run
+from sniper.bench.at import At
+from sniper.bench.run import BenchOptions, run_bench
 from tests.conftest import ADMIN_TOKEN
 from tests.e2e.conftest import StartStore
 from tests.e2e.oversell_store import OversellingStore
+from tests.e2e.store_process import StoreProcess
+
+
+def _held(store: StoreProcess) -> dict[str, int]:
+    """How many items, users, live sessions and orders the store's SQLite file holds."""
+    with contextlib.closing(sqlite3.connect(store.db)) as conn:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("items", "users", "sessions", "orders")
+        }
 
 
 def _bench(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -66,6 +82,137 @@ def test_bench_against_the_store(start_store: StartStore, tmp_path: Path) -> Non
     assert set(report["latency_ms"]) == {"p50", "p90", "p99", "max"}
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
     assert f"wrote {tmp_path / 'bench.png'}" in done.stderr.splitlines()
+    # The item and users made for the run are gone; the orders stay.
+    assert _held(store) == {"items": 0, "users": 0, "sessions": 0, "orders": 30}
+    [sku] = {o["sku_id"] for o in store.admin("GET", "/admin/orders").json()["orders"]}
+    assert store.admin("GET", f"/api/items/{sku}").status_code == 404
+    assert "warning" not in done.stderr
+
+
+def test_bench_keep_leaves_the_item_and_users(start_store: StartStore) -> None:
+    """--keep: the item and the 300 users stay on the store, and one line says so."""
+    store = start_store()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sniper",
+            "bench",
+            "--url",
+            store.url,
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--users",
+            "300",
+            "--stock",
+            "30",
+            "--at",
+            "+1s",
+            "--keep",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    [kept] = [line for line in done.stdout.splitlines() if line.startswith("kept")]
+    [sku] = {o["sku_id"] for o in store.admin("GET", "/admin/orders").json()["orders"]}
+    assert kept == f"kept on the store (--keep): item {sku} and 300 users"
+    assert _held(store) == {"items": 1, "users": 300, "sessions": 300, "orders": 30}
+    assert store.admin("GET", f"/api/items/{sku}").json()["stock"] == 0
+
+
+async def test_bench_failing_midway_still_removes_what_it_made(
+    start_store: StartStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run fails after the item and users were made (here: the volley): they are removed
+    all the same, and the failure is what the caller gets."""
+    store = start_store()
+
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("the volley broke")
+
+    monkeypatch.setattr(sniper.bench.run, "fire_at", broken)
+    said: list[str] = []
+    opts = BenchOptions(store.url, ADMIN_TOKEN, 20, 5, At(delay_s=1.0))
+    with pytest.raises(RuntimeError, match="the volley broke"):
+        await run_bench(opts, said.append, warn=said.append)
+    assert said[-1].startswith("removed from the store: item bench-")
+    assert said[-1].endswith(" and 20 users (their orders stay)")
+    assert _held(store) == {"items": 0, "users": 0, "sessions": 0, "orders": 0}
+
+
+def test_bench_interrupted_still_removes_what_it_made(start_store: StartStore) -> None:
+    """Ctrl-C while the run waits for its opening: exit 130, and the item and users it made
+    are removed on the way out."""
+    store = start_store()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sniper",
+            "bench",
+            "--url",
+            store.url,
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--users",
+            "50",
+            "--stock",
+            "5",
+            "--at",
+            "+60s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the item and users are made
+        assert first.startswith("item bench-"), first
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 130, err
+    assert "removed from the store: item bench-" in out
+    assert _held(store) == {"items": 0, "users": 0, "sessions": 0, "orders": 0}
+
+
+async def test_bench_cleanup_that_fails_is_a_warning() -> None:
+    """A store that cannot remove users: one warning line on stderr, and the run's own result
+    (here: a good one, exit 0) stands."""
+    async with OversellingStore() as store:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "sniper",
+            "bench",
+            "--url",
+            store.url,
+            "--admin-token",
+            "x",
+            "--users",
+            "50",
+            "--stock",
+            "50",
+            "--at",
+            "+1s",
+            "--json",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["ok"] == 50
+    [warning] = err.decode().splitlines()
+    assert warning.startswith("warning: could not remove the run's 50 users: ")
+    assert "HTTP 404" in warning
 
 
 def test_bench_plot_without_matplotlib_stops_before_the_run(

@@ -39,7 +39,13 @@ def item(**fields: Any) -> bytes:
     return orjson.dumps({k: v for k, v in body.items() if v is not ...})
 
 
+def users(names: list[object]) -> bytes:
+    """A bulk removal's body."""
+    return orjson.dumps({"users": names})
+
+
 ORD, PUT, PATCH = "/api/orders", "/admin/items/eggs", "/admin/items/eggs"
+BULK = "/admin/users/delete"
 USER, NOBODY, FORGED, EXPIRED, ADMIN_OK, ADMIN_BAD = (
     "user",
     "nobody",
@@ -313,6 +319,69 @@ CASES = [
         "bad_request",
         "revoke-path-newline",
     ),
+    # -- removals --------------------------------------------------------------------------
+    ("DELETE", PUT, NOBODY, b"", 401, "unauthorized", "delete-item-no-admin"),
+    ("DELETE", PUT, ADMIN_BAD, b"", 401, "unauthorized", "delete-item-wrong-admin"),
+    ("DELETE", "/admin/items/bad!", ADMIN_OK, b"", 400, "bad_request", "delete-item-bad-chars"),
+    ("DELETE", "/admin/items/eggs%0A", ADMIN_OK, b"", 400, "bad_request", "delete-item-newline"),
+    ("DELETE", "/admin/items/milk", ADMIN_OK, b"", 404, "not_found", "delete-item-unknown"),
+    ("DELETE", "/admin/users/ghost", NOBODY, b"", 401, "unauthorized", "delete-user-no-admin"),
+    ("DELETE", "/admin/users/ghost", USER, b"", 401, "unauthorized", "delete-user-as-a-user"),
+    ("DELETE", "/admin/users/a%20b", ADMIN_OK, b"", 400, "bad_request", "delete-user-bad-chars"),
+    ("DELETE", "/admin/users/a%0A", ADMIN_OK, b"", 400, "bad_request", "delete-user-newline"),
+    ("DELETE", "/admin/users/ghost", ADMIN_OK, b"", 404, "not_found", "delete-user-unknown"),
+    ("POST", BULK, NOBODY, users(["ghost"]), 401, "unauthorized", "bulk-no-admin"),
+    ("POST", BULK, ADMIN_BAD, users(["ghost"]), 401, "unauthorized", "bulk-wrong-admin"),
+    ("POST", BULK, ADMIN_OK, b'{"users": [', 400, "bad_request", "bulk-malformed"),
+    ("POST", BULK, ADMIN_OK, b"", 400, "bad_request", "bulk-empty-body"),
+    ("POST", BULK, ADMIN_OK, b'["ghost"]', 400, "bad_request", "bulk-not-an-object"),
+    ("POST", BULK, ADMIN_OK, b"{}", 400, "bad_request", "bulk-no-users"),
+    ("POST", BULK, ADMIN_OK, b'{"users": "ghost"}', 400, "bad_request", "bulk-not-a-list"),
+    ("POST", BULK, ADMIN_OK, b'{"users": null}', 400, "bad_request", "bulk-null"),
+    ("POST", BULK, ADMIN_OK, users([7]), 400, "bad_request", "bulk-number"),
+    ("POST", BULK, ADMIN_OK, users([None]), 400, "bad_request", "bulk-null-name"),
+    ("POST", BULK, ADMIN_OK, users([["ghost"]]), 400, "bad_request", "bulk-nested-list"),
+    ("POST", BULK, ADMIN_OK, users(["ghost", "a b"]), 400, "bad_request", "bulk-bad-chars"),
+    ("POST", BULK, ADMIN_OK, users(["ghost", ""]), 400, "bad_request", "bulk-empty-name"),
+    ("POST", BULK, ADMIN_OK, users(["g" * 65]), 400, "bad_request", "bulk-name-too-long"),
+    ("POST", BULK, ADMIN_OK, users(["ghost\n"]), 400, "bad_request", "bulk-name-newline"),
+    (
+        "POST",
+        BULK,
+        ADMIN_OK,
+        users([f"u{i}" for i in range(10_001)]),
+        400,
+        "bad_request",
+        "bulk-over-10000",
+    ),
+    (
+        "POST",
+        BULK,
+        ADMIN_OK,
+        b'{"users": ["ghost"], "all": true}',
+        400,
+        "bad_request",
+        "bulk-unknown-field",
+    ),
+    (
+        "POST",
+        BULK,
+        ADMIN_OK,
+        b'{"users": ["ghost"], "users": []}',
+        400,
+        "bad_request",
+        "bulk-users-twice",
+    ),
+    (
+        "POST",
+        BULK,
+        ADMIN_OK,
+        users(["g" * 64] * 16_000),
+        413,
+        "too_large",
+        "bulk-body-over-1mib",
+    ),
+    ("GET", BULK, ADMIN_OK, b"", 405, "method_not_allowed", "bulk-wrong-method"),
 ]
 
 
@@ -368,6 +437,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
         pytest.param("POST", "/admin/users", ADMIN_OK, b'{"count": 1}', id="user-and-session"),
         pytest.param("POST", ORD, USER, order(), id="order"),
         pytest.param("POST", "/api/logout", USER, b"", id="revocation"),
+        pytest.param("DELETE", PUT, ADMIN_OK, b"", id="item-removed"),
     ],
 )
 async def test_the_snapshot_sees_what_a_request_changes(

@@ -9,9 +9,16 @@ import httpx
 
 from sniper.errors import SniperError
 
+#: Names one bulk removal may carry (the store's cap).
+MAX_NAMES = 10_000
+
 
 class AdminError(SniperError):
-    """The store refused an admin call."""
+    """The store refused an admin call (``status``: its HTTP status; None when no answer came)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StoreAdmin:
@@ -34,7 +41,10 @@ class StoreAdmin:
         except httpx.HTTPError as exc:
             raise AdminError(f"{method} {path}: {exc}") from exc
         if response.status_code >= 400:
-            raise AdminError(f"{method} {path}: HTTP {response.status_code} {response.text[:200]}")
+            raise AdminError(
+                f"{method} {path}: HTTP {response.status_code} {response.text[:200]}",
+                response.status_code,
+            )
         return response.json()
 
     async def now_ms(self) -> int:
@@ -65,15 +75,39 @@ class StoreAdmin:
             },
         )
 
-    async def make_users(self, count: int) -> list[tuple[str, str]]:
-        """``count`` users with sessions: ``(user, token)``."""
-        made: list[tuple[str, str]] = []
-        while len(made) < count:
+    async def make_users(
+        self, count: int, into: list[tuple[str, str]] | None = None
+    ) -> list[tuple[str, str]]:
+        """``count`` users with sessions: ``(user, token)``, appended to ``into`` batch by batch
+        (so that a failure partway still leaves the users made known)."""
+        made: list[tuple[str, str]] = [] if into is None else into
+        wanted = len(made) + count
+        while len(made) < wanted:
             batch = await self._call(
-                "POST", "/admin/users", json={"count": min(10_000, count - len(made))}
+                "POST", "/admin/users", json={"count": min(MAX_NAMES, wanted - len(made))}
             )
             made += [(u["user"], u["session"]) for u in batch["users"]]
         return made
+
+    async def delete_item(self, sku: str) -> bool:
+        """Remove an item (its orders stay); False when there is no such item."""
+        try:
+            await self._call("DELETE", f"/admin/items/{sku}")
+        except AdminError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def delete_users(self, users: list[str]) -> int:
+        """Remove users (their sessions revoked, their orders kept); how many there were."""
+        removed = 0
+        for start in range(0, len(users), MAX_NAMES):
+            answer = await self._call(
+                "POST", "/admin/users/delete", json={"users": users[start : start + MAX_NAMES]}
+            )
+            removed += int(answer["removed"])
+        return removed
 
     async def orders(self, sku: str) -> list[dict[str, Any]]:
         """Every order of the item."""

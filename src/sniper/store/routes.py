@@ -19,13 +19,16 @@ from starlette.routing import Route
 from sniper.errors import BadRequest, StoreError
 from sniper.store.http import JSON, ORDER_PATH, error_response, read_body
 from sniper.store.schemas import (
+    MAX_USERS_DELETE_BYTES,
     ItemBody,
     ItemPatchBody,
     LoginBody,
     UsersBody,
+    UsersDeleteBody,
     parse_body,
 )
 from sniper.store.service import StoreService
+from sniper.store.settings import MAX_BODY_BYTES
 from sniper.validation import is_identifier
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -51,10 +54,10 @@ def answers_errors(endpoint: Endpoint) -> Endpoint:
     return wrapped
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     declared = request.headers.get("content-length")
     return await read_body(
-        request.receive, None if declared is None else declared.encode("latin-1")
+        request.receive, None if declared is None else declared.encode("latin-1"), limit
     )
 
 
@@ -150,6 +153,14 @@ async def patch_item(request: Request) -> Response:
 
 
 @answers_errors
+async def delete_item(request: Request) -> Response:
+    """``DELETE /admin/items/{sku_id}``: the item goes (its orders stay)."""
+    service = _admin(request)
+    item = await service.delete_item(_path_id(request, "sku_id"))
+    return json_response(item.to_json(service.now_ms()))
+
+
+@answers_errors
 async def create_users(request: Request) -> Response:
     """``POST /admin/users``: users with fresh sessions."""
     service = _admin(request)
@@ -206,6 +217,24 @@ async def revoke_sessions(request: Request) -> Response:
     return json_response({"user": user, "revoked": await service.revoke_sessions(user)})
 
 
+@answers_errors
+async def delete_user(request: Request) -> Response:
+    """``DELETE /admin/users/{user}``: the user goes, every session of it revoked."""
+    service = _admin(request)
+    user = _path_id(request, "user")
+    return json_response({"user": user, "revoked": await service.delete_user(user)})
+
+
+@answers_errors
+async def delete_users(request: Request) -> Response:
+    """``POST /admin/users/delete``: many users go at once (the admin is checked before the
+    body, which may be larger than others, is read)."""
+    service = _admin(request)
+    body = parse_body(UsersDeleteBody, await _body(request, MAX_USERS_DELETE_BYTES))
+    removed, revoked = await service.delete_users(body)
+    return json_response({"removed": removed, "revoked": revoked})
+
+
 def routes(order_route: Route) -> list[Route]:
     """Every route of the API; the order route (the hot path of an opening) first."""
     return [order_route, *_ROUTES, *_SESSION_ROUTES]
@@ -214,6 +243,8 @@ def routes(order_route: Route) -> list[Route]:
 _SESSION_ROUTES = [
     Route("/api/logout", logout, methods=["POST"]),
     Route("/admin/users/{user}/sessions", revoke_sessions, methods=["DELETE"]),
+    Route("/admin/users/delete", delete_users, methods=["POST"]),
+    Route("/admin/users/{user}", delete_user, methods=["DELETE"]),
 ]
 
 
@@ -225,6 +256,7 @@ _ROUTES = [
     Route("/api/orders/{order_id}", get_order, methods=["GET"]),
     Route("/admin/items/{sku_id}", put_item, methods=["PUT"]),
     Route("/admin/items/{sku_id}", patch_item, methods=["PATCH"]),
+    Route("/admin/items/{sku_id}", delete_item, methods=["DELETE"]),
     Route("/admin/users", create_users, methods=["POST"]),
     Route("/admin/orders", list_orders, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),

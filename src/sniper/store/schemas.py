@@ -23,6 +23,9 @@ from sniper.validation import IDENTIFIER_PATTERN, describe, duplicate_key
 MAX_QTY = 1000
 MAX_COUNT = 10_000
 MAX_AMOUNT = 1_000_000_000
+#: The largest body of ``POST /admin/users/delete``: :data:`MAX_COUNT` names of 64 characters,
+#: quoted and separated, with room to spare (every other body fits in 4 KiB).
+MAX_USERS_DELETE_BYTES = 1 << 20
 
 # pydantic's patterns run on Rust's regex engine, where ``$`` is the very end of the text.
 Identifier = Annotated[str, StringConstraints(pattern=f"^{IDENTIFIER_PATTERN}$")]
@@ -135,6 +138,12 @@ class UsersBody(_Body):
         if named and (self.user is None or self.password is None):
             raise ValueError('"user" and "password" go together')
         return self
+
+
+class UsersDeleteBody(_Body):
+    """``POST /admin/users/delete``: up to :data:`MAX_COUNT` users to remove, by name."""
+
+    users: Annotated[list[Identifier], Field(max_length=MAX_COUNT)]
 
 
 B = TypeVar("B", bound=_Body)

@@ -35,7 +35,14 @@ from sniper.store.metrics import StoreMetrics
 from sniper.store.models import Item, NewUser, Order
 from sniper.store.readiness import Readiness
 from sniper.store.rules import Outcome, Reservation, ReservationResult
-from sniper.store.schemas import ItemBody, ItemPatchBody, OrderBody, UsersBody, epoch_ms
+from sniper.store.schemas import (
+    ItemBody,
+    ItemPatchBody,
+    OrderBody,
+    UsersBody,
+    UsersDeleteBody,
+    epoch_ms,
+)
 from sniper.store.settings import StoreSettings
 
 log = logging.getLogger(__name__)
@@ -355,6 +362,16 @@ class StoreService:
             raise NotFound("no such item")
         return item
 
+    async def delete_item(self, sku_id: str) -> Item:
+        """Remove an item (its orders stay); the item as it was. Other processes stop serving
+        their cached copy within the cache TTL, as after a change."""
+        self.cache.invalidate(sku_id)
+        item = await self.backend.delete_item(sku_id)
+        self.cache.invalidate(sku_id)
+        if item is None:
+            raise NotFound("no such item")
+        return item
+
     # -- users -----------------------------------------------------------------------------
 
     async def create_users(self, body: UsersBody) -> list[tuple[str, str]]:
@@ -376,6 +393,27 @@ class StoreService:
         for _, _, session in issued:
             self.sessions.remember(session, mark)
         return [(name, token) for name, token, _ in issued]
+
+    async def delete_user(self, user: str) -> int:
+        """Remove a user: it can no longer log in, and every session of it is revoked (its
+        orders stay); how many sessions were live. :class:`NotFound` if there is no such user."""
+        removed, revoked = await self._delete_users([user])
+        if not removed:
+            raise NotFound("no such user")
+        return revoked
+
+    async def delete_users(self, body: UsersDeleteBody) -> tuple[int, int]:
+        """Remove the named users as :meth:`delete_user` does (names that are not users are
+        skipped); how many users were removed, and how many live sessions revoked."""
+        removed, revoked = await self._delete_users(list(dict.fromkeys(body.users)))
+        return len(removed), revoked
+
+    async def _delete_users(self, users: list[str]) -> tuple[list[str], int]:
+        if not users:
+            return [], 0
+        removed, revoked = await self.backend.delete_users(users)
+        self.sessions.forget(revoked)
+        return removed, len(revoked)
 
     async def login(self, user: str, password: str, client: str) -> str:
         """A new session's token, if the password is right and neither this client (address),

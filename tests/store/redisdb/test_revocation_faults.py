@@ -1,6 +1,6 @@
 """A revocation cut short by a Redis error is finished by the next one: a logout asked again,
-the admin revoke or the user's replacement done again; meanwhile and after, no process serves
-the session past --cache-ttl."""
+the admin revoke, the user's replacement or removal done again; meanwhile and after, no process
+serves the session past --cache-ttl."""
 
 from __future__ import annotations
 
@@ -60,6 +60,12 @@ async def _replace(backend: RedisBackend, sessions: Sessions, _: str) -> object:
     return revoked
 
 
+async def _remove(backend: RedisBackend, sessions: Sessions, _: str) -> object:
+    removed, revoked = await backend.delete_users(["ann"])
+    sessions.forget(revoked)
+    return removed
+
+
 @pytest.fixture(
     params=[
         pytest.param("redis", marks=pytest.mark.redis),
@@ -93,7 +99,9 @@ async def backends(
     ],
 )
 @pytest.mark.parametrize(
-    "revoke", [_logout, _admin_revoke, _replace], ids=["logout", "admin-revoke", "replace"]
+    "revoke",
+    [_logout, _admin_revoke, _replace, _remove],
+    ids=["logout", "admin-revoke", "replace", "remove-user"],
 )
 async def test_a_revocation_cut_short_is_finished_by_the_next(
     backends: list[RedisBackend], clock: ManualClock, fault: str, revoke: Step
@@ -122,3 +130,5 @@ async def test_a_revocation_cut_short_is_finished_by_the_next(
         with pytest.raises(Unauthorized):
             await sessions.user_for(token)
     assert await c.get_session(session.token_hash) is None
+    if revoke is _remove:
+        assert await c.password_hash("ann") is None

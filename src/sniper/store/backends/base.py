@@ -159,6 +159,12 @@ class Backend(ABC):
         """Change the named fields of an item; None if there is no such item."""
 
     @abstractmethod
+    async def delete_item(self, sku_id: str) -> Item | None:
+        """Remove an item; the item as it was, or None if there was none. Its orders stay, and
+        so do the units each user bought of it (an item made again under the same ``sku_id``
+        counts them against its limit, as a replaced one does)."""
+
+    @abstractmethod
     async def sold_out_snapshot(
         self, sku_id: str
     ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
@@ -169,6 +175,12 @@ class Backend(ABC):
     async def create_users(self, users: list[NewUser]) -> list[str]:
         """Create (or replace) users and store each one's first session; a replaced user's
         earlier sessions are revoked (their token hashes are returned)."""
+
+    @abstractmethod
+    async def delete_users(self, users: list[str]) -> tuple[list[str], list[str]]:
+        """Remove users (distinct names) and revoke every session of theirs, so that none can
+        log in or order again; the names that existed, and the token hashes of the live
+        sessions revoked. Their orders stay."""
 
     @abstractmethod
     async def password_hash(self, user: str) -> str | None:

@@ -52,6 +52,8 @@ _COUNT_SQL = (
 )
 _INSERT_ORDER_SQL = f"INSERT INTO orders ({_ORDER_COLS}) VALUES ({placeholders(ORDER_COLUMNS)})"
 _ITEM_VALUES_SQL = f"({_ITEM_COLS}) VALUES ({placeholders(ITEM_FIELDS)})"
+#: Names bound in one statement of a bulk removal (far below SQLite's limit on parameters).
+_NAMES_PER_STATEMENT = 500
 
 
 class SqliteBackend(Backend):
@@ -210,6 +212,16 @@ class SqliteBackend(Backend):
 
         return await self._writer.submit(patch)
 
+    async def delete_item(self, sku_id: str) -> Item | None:
+        """Delete the item's row; its orders and purchase counts stay."""
+
+        def delete(conn: sqlite3.Connection) -> Item | None:
+            item = _item(conn, sku_id)
+            conn.execute("DELETE FROM items WHERE sku_id = ?", (sku_id,))
+            return item
+
+        return await self._writer.submit(delete)
+
     async def sold_out_snapshot(
         self, sku_id: str
     ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
@@ -257,6 +269,25 @@ class SqliteBackend(Backend):
             return revoked
 
         return await self._writer.submit(create)
+
+    async def delete_users(self, users: list[str]) -> tuple[list[str], list[str]]:
+        """Delete the users' rows and sessions (the live ones logged in ``revoked_sessions``),
+        in one transaction, a few hundred names per statement."""
+
+        def delete(conn: sqlite3.Connection) -> tuple[list[str], list[str]]:
+            now = now_ms(self._clock)
+            removed: list[str] = []
+            revoked: list[str] = []
+            for start in range(0, len(users), _NAMES_PER_STATEMENT):
+                names = tuple(users[start : start + _NAMES_PER_STATEMENT])
+                matched = f"username IN ({placeholders(names)})"
+                found = conn.execute(f"SELECT username FROM users WHERE {matched}", names)
+                removed += [name for (name,) in found.fetchall()]
+                revoked += _revoke(conn, matched, names, now)
+                conn.execute(f"DELETE FROM users WHERE {matched}", names)
+            return removed, revoked
+
+        return await self._writer.submit(delete)
 
     async def password_hash(self, user: str) -> str | None:
         """The stored hash, if any."""

@@ -183,6 +183,14 @@ class PostgresBackend(Backend):
         )
         return None if row is None else Item(*row)
 
+    async def delete_item(self, sku_id: str) -> Item | None:
+        """Delete the item's row (after any reservation batch holding it commits); its orders
+        and purchase counts stay."""
+        row = await self._query(
+            "fetchrow", f"DELETE FROM items WHERE sku_id = $1 RETURNING {_ITEM_COLS}", sku_id
+        )
+        return None if row is None else Item(*row)
+
     async def sold_out_snapshot(
         self, sku_id: str
     ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
@@ -236,6 +244,24 @@ class PostgresBackend(Backend):
                 [u.session.expires_ms for u in users],
             )
         return revoked
+
+    async def delete_users(self, users: list[str]) -> tuple[list[str], list[str]]:
+        """Delete the users' rows, then their sessions (the live ones logged), in one
+        transaction: a login racing on another replica either commits its session first (and
+        it is revoked here) or waits on the user's row and then finds no user (and makes none)."""
+        now = now_ms(self._clock)
+        async with (
+            self._conn() as conn,
+            conn.transaction(),
+        ):
+            # Rows locked in name order, as create_users writes them: the two never deadlock.
+            removed = await conn.fetch(
+                "DELETE FROM users WHERE username IN (SELECT username FROM users "
+                "WHERE username = ANY ($1::text[]) ORDER BY 1 FOR UPDATE) RETURNING username",
+                users,
+            )
+            revoked = await self._revoke(conn, "username = ANY ($1::text[])", users, now)
+        return [r["username"] for r in removed], revoked
 
     async def password_hash(self, user: str) -> str | None:
         """The stored hash, if any."""

@@ -142,11 +142,16 @@ class RedisBackend(Backend):
         self._add_session = ScriptBatcher(
             self.client, self._slots, load_script(self.client, "add_session")
         )
+        self._delete_item = load_script(self.client, "delete_item")
+        drop_user = load_script(self.client, "drop_user")
+        self._drop_user = ScriptBatcher(self.client, self._slots, drop_user)
         self._swap_hash = load_script(self.client, "swap_hash")
         self._log_revoked = load_script(self.client, "log_revoked")
-        self._end_session = ScriptBatcher(
-            self.client, self._slots, load_script(self.client, "end_session")
-        )
+        end_session = load_script(self.client, "end_session")
+        self._end_session = ScriptBatcher(self.client, self._slots, end_session)
+        #: Loaded before a bulk removal: calls batched together, finding their script missing,
+        #: would each be sent again alone (thousands of trips).
+        self._removal_scripts = (drop_user.script, end_session.script)
         #: Revocation log entries are needed as long as the sessions they name could live.
         self._session_keep_ms = int(session_ttl_s * 1000) + _SESSION_GRACE_MS
         #: Copies orders into ``orders_db`` while the store runs (None: no copying).
@@ -375,6 +380,14 @@ class RedisBackend(Backend):
             fields = await self._patch(keys=[sku_keys(sku_id).item], args=args)
         return _item_from(sku_id, fields or [])
 
+    async def delete_item(self, sku_id: str) -> Item | None:
+        """Delete the item's hash in one step (a reservation after it finds no item); its
+        orders, replays and buyers' units stay, and so does the SKU in :data:`SKUS` (its
+        orders are listed, and copied to the order table, as before)."""
+        async with self._slots:
+            fields = await self._delete_item(keys=[sku_keys(sku_id).item])
+        return _item_from(sku_id, fields or [])
+
     async def sold_out_snapshot(
         self, sku_id: str
     ) -> tuple[Item | None, ReplayOrders, dict[str, int]]:
@@ -412,6 +425,28 @@ class RedisBackend(Backend):
             await pipe.execute()
         await asyncio.gather(*(self._add_session(*self._session_entry(u.session)) for u in users))
         return revoked
+
+    async def delete_users(self, users: list[str]) -> tuple[list[str], list[str]]:
+        """Any hash still kept where older releases kept it goes first; then, per user, one
+        script drops the password hash and reads the sessions (no login adds one after it),
+        which are revoked as a replaced user's are."""
+        async with self._slots:
+            for script in self._removal_scripts:
+                await self.client.script_load(script)
+        async with self._slots, self.client.pipeline(transaction=False) as pipe:
+            for u in users:
+                pipe.delete(legacy_user_key(u))
+            legacy = await pipe.execute()
+        dropped = await asyncio.gather(
+            *(self._drop_user([user_key(u), user_sessions_key(u)], []) for u in users)
+        )
+        revoked = await self._revoke(
+            {u: _scored(flat) for u, (_, flat) in zip(users, dropped, strict=True)}
+        )
+        found = [
+            u for u, old, (there, _) in zip(users, legacy, dropped, strict=True) if old or there
+        ]
+        return found, revoked
 
     def _queue_session(self, pipe: Any, session: Session) -> None:
         key = session_key(session.token_hash)
