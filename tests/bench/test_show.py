@@ -8,6 +8,7 @@ import pytest
 from rich.console import Console
 
 from sniper.bench.report import Shot, summarize
+from sniper.bench.run import arrival_spread_ms
 from sniper.bench.show import show
 
 OPENING = 1_800_000_000_000
@@ -51,6 +52,19 @@ def test_a_good_opening() -> None:
     assert figures == [pytest.approx(10.0, rel=1e-3)] * 4
     (line,) = _lines(text, "send spread")
     assert "3.000" in line
+    (line,) = _lines(text, "first write, from the opening")
+    assert "+0.000 ms" in line
+    assert not _lines(text, "orders' arrival spread")  # only where the target stamps orders
+
+
+def test_the_orders_arrival_spread_beside_the_send_spread() -> None:
+    """Our own store stamps its orders: their spread shows beside the send spread."""
+    orders = [{"created_ms": OPENING + 2}, {"created_ms": OPENING + 9}]
+    report = summarize(_shots(["ok", "ok"]), stock=2, opening_ms=OPENING)
+    report["arrival_spread_ms"] = arrival_spread_ms(orders)
+    (line,) = _lines(_table(report), "orders' arrival spread")
+    assert "7.000" in line
+    assert arrival_spread_ms([]) is None
 
 
 def test_every_check_failed() -> None:

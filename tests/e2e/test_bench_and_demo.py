@@ -80,6 +80,7 @@ def test_bench_against_the_store(start_store: StartStore, tmp_path: Path) -> Non
     assert report["errors"] == {}
     assert report["oversold"] is False
     assert set(report["latency_ms"]) == {"p50", "p90", "p99", "max"}
+    assert report["arrival_spread_ms"] >= 0  # the store's own stamps of its 30 orders
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
     assert f"wrote {tmp_path / 'bench.png'}" in done.stderr.splitlines()
     # The item and users made for the run are gone; the orders stay.

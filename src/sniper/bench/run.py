@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,19 @@ async def run_bench(
         orders=orders,
         limit=opts.limit,
     )
-    return {**report, "target": opts.url, "users": len(users)}
+    return {
+        **report,
+        "target": opts.url,
+        "users": len(users),
+        "arrival_spread_ms": arrival_spread_ms(orders),
+    }
+
+
+def arrival_spread_ms(orders: Sequence[dict[str, Any]]) -> float | None:
+    """From the first order to the last as the store stamped them (``created_ms``): the orders'
+    arrival spread, beside the requests' send spread (None with no order)."""
+    stamps = [int(o["created_ms"]) for o in orders]
+    return float(max(stamps) - min(stamps)) if stamps else None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("first write, from the opening", _first_write(report)),
         ("send spread, first to last (ms)", _ms(report["spread_ms"])),
+        *_arrivals(report),
         ("throughput (req/s)", str(report.get("throughput_rps", "n/a"))),
     ]
     return found
@@ -108,6 +109,15 @@ def _first_write(report: dict[str, Any]) -> str:
     if first is None or opening is None:
         return "n/a"
     return f"{round(first - opening, 3) + 0.0:+.3f} ms"
+
+
+def _arrivals(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The orders' arrival spread, where the target stamps its orders (our own store)."""
+    if report.get("arrival_spread_ms") is None:
+        return []
+    return [
+        ("orders' arrival spread, by the store's stamps (ms)", _ms(report["arrival_spread_ms"]))
+    ]
 
 
 def _ms(value: float | None) -> str:
