@@ -482,11 +482,24 @@ def _write_plan(plan: Any) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the latency histogram's percentile distribution (HdrHistogram .hgrm).",
 )
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Extra CA certificates for an https target.",
+)
 @click.pass_context
 def bench(ctx: click.Context, /, **given: Any) -> None:
     """Burst load test: every user orders at one instant; the opening's checks (oversold,
     undersold, duplicates, fairness, latency). `sniper bench merge` joins shards."""
     if ctx.invoked_subcommand is not None:
+        given_here = [
+            param.opts[0]
+            for param in ctx.command.params
+            if ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.COMMANDLINE
+        ]
+        if given_here:
+            click.echo(f"sniper: {given_here[0]}: goes after `merge`, or not at all", err=True)
+            sys.exit(EXIT_CONFIG)
         return
     from sniper.bench.at import parse_at
     from sniper.fdlimit import raise_fd_limit
@@ -514,7 +527,7 @@ async def _bench_target(given: dict[str, Any], at: Any, say: Callable[[str], Non
     if given["keep"]:
         raise ConfigError("--keep: only with --url (a bench file's target makes nothing)")
     which = None if given["shard"] is None else parse_shard(given["shard"])
-    opts = TargetOptions(given["bench_file"], at, which, given["timeout_s"])
+    opts = TargetOptions(given["bench_file"], at, which, given["timeout_s"], given["ca_file"])
     return await run_target(opts, say)
 
 
@@ -536,6 +549,7 @@ async def _bench_store(given: dict[str, Any], at: Any, say: Callable[[str], None
         at,
         given["limit"],
         given["timeout_s"],
+        given["ca_file"],
         keep=given["keep"],
     )
     return await run_bench(opts, say)
@@ -553,6 +567,14 @@ def _bench_out(report: dict[str, Any], given: dict[str, Any]) -> None:
         click.echo(
             f"sniper: {report['count_error']} (the checks go by the answers alone)", err=True
         )
+    late = _late_ms(report)
+    if late is not None and late > LATE_WARN_MS:
+        click.echo(
+            f"sniper: warning: the first request left {late:.1f} ms after the opening on the "
+            "target's clock (a busy machine, or an opening too close to open the connections "
+            "in time): the figures count from the opening",
+            err=True,
+        )
     # The report first: a file that cannot be written after all must not cost the run's figures.
     if as_json:
         click.echo(to_json(report))
@@ -569,14 +591,24 @@ def _bench_out(report: dict[str, Any], given: dict[str, Any]) -> None:
     sys.exit(exit_code(report))
 
 
+#: A first request later than this after the opening is worth a warning.
+LATE_WARN_MS = 1.0
+
+
+def _late_ms(report: dict[str, Any]) -> float | None:
+    first, opening = report.get("first_send_server_ms"), report.get("opening_ms")
+    return None if first is None or opening is None else float(first) - float(opening)
+
+
 def _check_outputs(given: dict[str, Any]) -> None:
     """The files asked for (``--plot``, ``--hdr``) can be written, and matplotlib is there for a
     plot: found before the run, not after it."""
-    from sniper.bench.plot import require_matplotlib
+    from sniper.bench.plot import check_plot_path, require_matplotlib
     from sniper.files import check_writable
 
     if given["plot"] is not None:
         _or_exit(require_matplotlib)
+        _or_exit(check_plot_path, given["plot"])
         _or_exit(check_writable, "plot", given["plot"])
     if given.get("hdr") is not None:
         _or_exit(check_writable, "hdr", given["hdr"])

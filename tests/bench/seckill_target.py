@@ -175,8 +175,11 @@ def closes(request: Request) -> bool:
     return request.headers.get("connection", "").lower() == "close"
 
 
-def response_bytes(status: int, payload: dict[str, Any], *, close: bool) -> bytes:
-    """A whole HTTP/1.1 response with a JSON body and a ``Date`` header."""
+def response_bytes(
+    status: int, payload: dict[str, Any], *, close: bool, head_only: bool = False
+) -> bytes:
+    """A whole HTTP/1.1 response with a JSON body and a ``Date`` header (the head alone for a
+    ``HEAD`` request, as HTTP has it: the ``Date`` is what a bench without ``clock:`` reads)."""
     body = json.dumps(payload).encode()
     head = (
         f"HTTP/1.1 {status} {REASONS[status]}\r\n"
@@ -185,7 +188,7 @@ def response_bytes(status: int, payload: dict[str, Any], *, close: bool) -> byte
         f"Content-Length: {len(body)}\r\n"
         f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n"
     )
-    return head.encode() + body
+    return head.encode() + (b"" if head_only else body)
 
 
 class Http(asyncio.Protocol):
@@ -197,6 +200,7 @@ class Http(asyncio.Protocol):
         self.buffer = b""
         self.read_ms = 0.0
         self.busy = False
+        self.head_only = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -218,13 +222,14 @@ class Http(asyncio.Protocol):
             return
         if request is not None:
             self.busy = True
+            self.head_only = request.method == "HEAD"
             self.app.handle(request, self)
 
     def answer(self, status: int, payload: dict[str, Any], *, close: bool = False) -> None:
         """Send the answer to the request in hand, then take up the next one."""
         if self.transport is None or self.transport.is_closing():
             return
-        self.transport.write(response_bytes(status, payload, close=close))
+        self.transport.write(response_bytes(status, payload, close=close, head_only=self.head_only))
         self.busy = False
         if close:
             self.transport.close()

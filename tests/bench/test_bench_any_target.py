@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from sniper.store.process import free_port
 from tests.bench.conftest import StartTarget
 from tests.bench.target_fixture import SeckillTarget
 
@@ -156,6 +157,7 @@ def test_bench_file_mistakes_are_one_line_and_send_nothing(
         ["--file", str(good), "--limit", "2"],
         ["--file", str(good), "--hdr", str(tmp_path / "no-such-folder" / "x.hgrm")],
         ["--file", str(good), "--plot", str(tmp_path)],
+        ["--file", str(good), "--plot", str(tmp_path / "plot.txt")],
         ["--file", str(good), "--keep"],
         ["--file", str(tmp_path / "missing.yaml")],
     ):
@@ -164,3 +166,39 @@ def test_bench_file_mistakes_are_one_line_and_send_nothing(
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert done.stderr.startswith("sniper: ")
     assert target.arrivals() == []
+
+
+def test_the_date_header_is_the_clock_without_a_clock_endpoint(
+    start_target: StartTarget, tmp_path: Path
+) -> None:
+    """No ``clock:`` in the bench file: the target's clock is read from its ``Date`` header's
+    edge (as the sniper reads a shop's), and the opening goes as with a time endpoint."""
+    target = start_target(mode="ok", stock=5, users=20)
+    code, report = _bench(target.write_bench(tmp_path, clock=False), "--at", "+2s")
+    assert code == 0
+    assert (report["requests"], report["ok"], report["sold_out"]) == (20, 5, 15)
+
+
+def test_a_target_that_refuses_connections_is_a_result(
+    start_target: StartTarget, tmp_path: Path
+) -> None:
+    """The order URL on a port where nothing listens (the clock on a live target): every user
+    is a ``connection_error`` in a full report, not an aborted run; nothing sold: exit 1."""
+    target = start_target(mode="ok", stock=5, users=20)
+    bench_file = target.write_bench(tmp_path)
+    dead = free_port()
+    text = bench_file.read_text()
+    order_url = f"{target.url}/seckill"
+    bench_file.write_text(text.replace(order_url, f"http://127.0.0.1:{dead}/seckill"))
+    code, report = _bench(bench_file)
+    assert code == 1
+    assert report["requests"] == 20
+    assert report["errors"] == {"connection_error": 20}
+    assert target.arrivals() == []
+
+
+def test_options_of_a_run_are_refused_before_merge(tmp_path: Path) -> None:
+    """``sniper bench --json merge …``: the option belongs after ``merge``; one line, exit 2."""
+    done = _sniper("bench", "--json", "merge", str(tmp_path / "a.json"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == "sniper: --json: goes after `merge`, or not at all"

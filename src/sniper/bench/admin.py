@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,9 +25,14 @@ class AdminError(SniperError):
 class StoreAdmin:
     """A thin client of ``/admin/*`` and ``/api/time``."""
 
-    def __init__(self, url: str, token: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, url: str, token: str, timeout_s: float = 30.0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self._client = httpx.AsyncClient(
-            base_url=url, timeout=timeout_s, headers={"Authorization": f"Bearer {token}"}
+            base_url=url,
+            timeout=timeout_s,
+            headers={"Authorization": f"Bearer {token}"},
+            verify=tls if tls is not None else True,
         )
 
     async def __aenter__(self) -> StoreAdmin:

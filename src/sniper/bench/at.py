@@ -72,7 +72,9 @@ def opening_ms(at: At, target_now_ms: int, local_zone: tzinfo) -> int:
         zone = day.tzinfo or local_zone
         today = now.astimezone(zone)
         when = datetime.combine(today.date(), day.replace(tzinfo=None), tzinfo=zone)
-        if when < today:
+        # Today's, unless it passed long ago: a time a moment past is a late start, not
+        # tomorrow's opening.
+        if when < today and (today - when).total_seconds() > MAX_AHEAD_S:
             when += timedelta(days=1)
     ahead_s = (when - now).total_seconds()
     if ahead_s < 0:

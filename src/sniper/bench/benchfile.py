@@ -120,7 +120,7 @@ class BenchFile(BaseModel):
     request: BenchRequest
     rules: HttpRules = HttpRules()
     users: Annotated[str, Field(min_length=1)]
-    stock: Annotated[int, Field(ge=0, strict=True)]
+    stock: Annotated[int, Field(ge=0, le=1_000_000_000, strict=True)]
     count: CountConfig | None = None
     clock: ClockConfig | None = None
 

@@ -26,6 +26,16 @@ def require_matplotlib() -> None:
         raise ConfigError("plot: needs matplotlib: pip install 'vegetable-sniper[plot]'") from None
 
 
+#: The formats a plot is written in, by the file's extension.
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def check_plot_path(path: Path) -> None:
+    """ConfigError unless ``path`` names a format a plot is written in."""
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise ConfigError(f"plot: {path}: name a {', '.join(PLOT_FORMATS)} file")
+
+
 def plot(report: dict[str, Any], path: Path) -> None:
     """Write the figure of ``report`` to ``path`` as a PNG."""
     require_matplotlib()

@@ -16,11 +16,12 @@ from sniper.bench.at import IN_TWO_SECONDS, At, local_zone
 from sniper.bench.at import opening_ms as at_ms
 from sniper.bench.report import summarize
 from sniper.bench.storecall import answer_code, order_call
-from sniper.bench.volley import fire_at, target_clock
+from sniper.bench.volley import fire_at, shown_url, target_clock
 from sniper.client.connection import Origin, ssl_context
 from sniper.client.probe import TimeSource
 from sniper.client.servertime import TimeEndpoint
 from sniper.clock import Clock, SystemClock
+from sniper.fdlimit import check_fd_room
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,13 @@ async def run_bench(
     removed afterwards, whether the run ended well or not, unless ``opts.keep``; ``say`` tells
     which in one line, ``warn`` what could not be removed (the run's result stands)."""
     clock = clock or SystemClock()
+    check_fd_room(opts.users)
     origin = Origin.from_url(opts.url)
     tls = ssl_context(origin, opts.ca_file)
     sku = f"bench-{secrets.token_hex(4)}"
     made_item = False
     users: list[tuple[str, str]] = []
-    async with StoreAdmin(opts.url, opts.admin_token, opts.timeout_s) as admin:
+    async with StoreAdmin(opts.url, opts.admin_token, opts.timeout_s, tls) as admin:
         try:
             opening_ms = at_ms(opts.at, await admin.now_ms(), local_zone())
             await admin.put_item(sku, stock=opts.stock, opening_ms=opening_ms, limit=opts.limit)
@@ -102,7 +104,7 @@ async def run_bench(
     )
     return {
         **report,
-        "target": opts.url,
+        "target": shown_url(opts.url),
         "users": len(users),
         "arrival_spread_ms": arrival_spread_ms(orders),
     }

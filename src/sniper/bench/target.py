@@ -23,7 +23,7 @@ from sniper.bench.benchfile import Bench, load_bench
 from sniper.bench.order import new_run_id, request_id
 from sniper.bench.report import summarize
 from sniper.bench.users import User, shard
-from sniper.bench.volley import fire_at, target_clock
+from sniper.bench.volley import fire_at, shown_url, target_clock
 from sniper.client.connection import (
     Connection,
     ConnectionBroken,
@@ -36,6 +36,7 @@ from sniper.client.probe import TimeSource
 from sniper.client.servertime import TimeEndpoint
 from sniper.clock import Clock, SystemClock
 from sniper.errors import ConfigError
+from sniper.fdlimit import check_fd_room
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ async def run_target(
     clock = clock or SystemClock()
     bench = load_bench(opts.file)
     rows = _rows(bench, opts.shard)
+    check_fd_room(len(rows))
     source, clock_origin = _time_source(bench)
     tls = ssl_context(bench.origin, opts.ca_file)
     est = await target_clock(
@@ -105,12 +107,6 @@ async def run_target(
     if count_error is not None:
         report["count_error"] = count_error
     return report
-
-
-def shown_url(url: str) -> str:
-    """A URL as reports show it: scheme, host, port and path (a query may carry a key)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def _rows(bench: Bench, which: tuple[int, int] | None) -> list[User]:

@@ -5,18 +5,22 @@ store and for any target alike."""
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ssl import SSLContext
+from urllib.parse import urlsplit
+
+import h11
 
 from sniper.bench.report import Shot
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Origin, Response
-from sniper.client.pool import opened
+from sniper.client.neterrors import NetKind
+from sniper.client.pool import OPEN_AT_ONCE, close_all
 from sniper.client.probe import TimeSource, measure, wall_offset
 from sniper.client.schedule import coarse_sleep_ms
 from sniper.client.timesync import Estimate
 from sniper.clock import Clock
+from sniper.errors import ClockError
 
 #: Connections are opened this long before the send (plus a little per connection, so that
 #: thousands are open in time), well inside a server's header timeout.
@@ -26,6 +30,12 @@ OPEN_LEAD_MS, OPEN_LEAD_PER_CONN_MS, OPEN_LEAD_MAX_MS = 1000.0, 0.2, 5000.0
 def open_lead_ms(connections: int) -> float:
     """How long before the send ``connections`` connections start opening."""
     return min(OPEN_LEAD_MAX_MS, OPEN_LEAD_MS + OPEN_LEAD_PER_CONN_MS * connections)
+
+
+def shown_url(url: str) -> str:
+    """A URL as reports show it: scheme, host, port and path (a query may carry a key)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +70,13 @@ async def target_clock(
     """The target's clock against ours, measured as the sniper measures a shop's, on a
     connection of its own to ``origin``."""
     probe = Connection(origin, clock, tls)
-    await probe.open(timeout_s)
     try:
+        await probe.open(timeout_s)
         est, _ = await measure(probe, source, clock, timeout_s=timeout_s)
+    except ConnectionBroken as exc:
+        raise ConnectionBroken(f"the target's clock: {exc}", exc.kind, exc.failure) from exc
+    except ClockError as exc:
+        raise ClockError(f"the target's clock: {exc}") from exc
     finally:
         await probe.aclose()
     return est
@@ -81,17 +95,61 @@ async def fire_at(
 ) -> list[Answer]:
     """One connection per call, opened shortly before the opening (a server closes one that is
     silent past its header timeout); every call sent to arrive at ``opening_ms`` on the
-    target's clock by ``est``; one answer per call, in order."""
+    target's clock by ``est``; one answer per call, in order. A connection that cannot be
+    opened is that user's answer (``connection_error``, ``timeout``), not the end of the run:
+    at this scale a refused connection is a result."""
     send_at = est.local_time(opening_ms) - est.rtt / 2
     lead = open_lead_ms(len(calls))
     await asyncio.sleep(max(0.0, send_at - lead - clock.monotonic() * 1000) / 1000)
-    new = functools.partial(Connection, origin, clock, tls)
-    async with opened(new, len(calls), timeout_s) as conns:
+    conns = [Connection(origin, clock, tls) for _ in calls]
+    try:
+        failed = await _open_all(conns, timeout_s)
+        live = [i for i, kind in enumerate(failed) if kind is None]
+        lost = f", {len(calls) - len(live)} could not be opened" if len(live) < len(calls) else ""
         say(
-            f"{len(conns)} connections open; firing at the opening "
+            f"{len(live)} connections open{lost}; firing at the opening "
             f"(the target's clock {round(wall_offset(est, clock), 1) + 0.0:+.1f} ms from here)"
         )
-        return await volley(conns, calls, send_at=send_at, clock=clock, timeout_s=timeout_s)
+        sent = await volley(
+            [conns[i] for i in live],
+            [calls[i] for i in live],
+            send_at=send_at,
+            clock=clock,
+            timeout_s=timeout_s,
+        )
+    finally:
+        await close_all(conns)
+    answers = dict(zip(live, sent, strict=True))
+    return [
+        answers.get(i) or Answer(send_at, send_at, None, kind or "connection_error")
+        for i, kind in enumerate(failed)
+    ]
+
+
+async def _open_all(conns: Sequence[Connection], timeout_s: float) -> list[str | None]:
+    """Open every connection (a bounded number at a time); per connection, None or the kind of
+    its failure."""
+    gate = asyncio.Semaphore(OPEN_AT_ONCE)
+
+    async def open_one(conn: Connection) -> str | None:
+        async with gate:
+            try:
+                await conn.open(timeout_s)
+            except ConnectionBroken as exc:
+                return failure_kind(exc)
+            return None
+
+    return list(await asyncio.gather(*(open_one(c) for c in conns)))
+
+
+def failure_kind(exc: ConnectionBroken) -> str:
+    """A transport failure as a shot's code: ``timeout``, ``bad_answer`` (not HTTP), or
+    ``connection_error``."""
+    if isinstance(exc.__cause__, TimeoutError) or exc.kind is NetKind.TIMEOUT:
+        return "timeout"
+    if isinstance(exc.__cause__, h11.RemoteProtocolError):
+        return "bad_answer"
+    return "connection_error"
 
 
 async def volley(
@@ -115,8 +173,7 @@ async def volley(
         try:
             response = await conn.read_response(timeout_s)
         except ConnectionBroken as exc:
-            failure = "timeout" if "no answer" in str(exc) else "connection_error"
-            return Answer(sent_at, clock.monotonic() * 1000, None, failure)
+            return Answer(sent_at, clock.monotonic() * 1000, None, failure_kind(exc))
         return Answer(sent_at, response.received_at, response)
 
     return list(await asyncio.gather(*(answer(c, s) for c, s in zip(conns, sent, strict=True))))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -562,10 +563,22 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+#: The largest task or bench file read: far past any real one, and a bound on what a wrong path
+#: (a device, a huge log) can cost.
+MAX_YAML_BYTES = 4 * 1024 * 1024
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """The task file as a mapping; anything else is a ConfigError."""
+    """The task file as a mapping; anything else (not a regular file, over
+    :data:`MAX_YAML_BYTES`) is a ConfigError."""
     try:
-        data = yaml.safe_load(path.read_text())
+        with path.open("rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ConfigError(f"{path}: not a regular file")
+            raw = handle.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError(f"{path}: over {MAX_YAML_BYTES // (1024 * 1024)} MiB")
+        data = yaml.safe_load(raw.decode())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
