@@ -51,6 +51,14 @@ def test_a_good_opening() -> None:
     assert figures == [pytest.approx(10.0, rel=1e-3)] * 4
     (line,) = _lines(text, "send spread")
     assert "3.000" in line
+    (line,) = _lines(text, "first write, from the opening")
+    assert line.split("│")[2].strip() == "+0.000"
+
+
+def test_a_late_first_write_shows_how_late() -> None:
+    late = [Shot("a", OPENING + 430.25, OPENING + 500.0, 201, "ok", 0)]
+    (line,) = _lines(_table(summarize(late, stock=1, opening_ms=OPENING)), "first write")
+    assert line.split("│")[2].strip() == "+430.250"
 
 
 def test_every_check_failed() -> None:

@@ -44,6 +44,7 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             "latency p50 / p90 / p99 / max (ms)",
             " / ".join(_ms(latency[k]) for k in ("p50", "p90", "p99", "max")),
         ),
+        ("first write, from the opening (ms)", _from_opening(report)),
         ("send spread, first to last (ms)", _ms(report["spread_ms"])),
         ("throughput (req/s)", str(report.get("throughput_rps", "n/a"))),
     ]
@@ -102,6 +103,11 @@ def _fairness(fair: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _from_opening(report: dict[str, Any]) -> str:
+    first = report.get("first_send_server_ms")
+    return "n/a" if first is None else f"{first - report['opening_ms']:+.3f}"
 
 
 def _ms_after(value: float | None) -> str:

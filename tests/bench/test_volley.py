@@ -1,0 +1,37 @@
+"""The sending path's pure parts: how early the connections open, what is said once they are."""
+
+from __future__ import annotations
+
+import pytest
+
+from sniper.bench.volley import open_lead_ms, open_note
+
+
+@pytest.mark.parametrize(
+    ("connections", "lead_ms"),
+    [
+        (1, 1000.4),
+        (1000, 1400.0),
+        (5000, 3000.0),
+        (10_000, 5000.0),
+        (20_000, 5000.0),
+    ],
+)
+def test_open_lead_grows_with_the_crowd_up_to_a_bound(connections: int, lead_ms: float) -> None:
+    assert open_lead_ms(connections) == pytest.approx(lead_ms)
+
+
+@pytest.mark.parametrize(
+    ("late_ms", "said"),
+    [
+        (-2500.0, "10000 connections open; firing at the opening (the target's clock +1.5 ms"),
+        (0.0, "10000 connections open; firing at the opening (the target's clock +1.5 ms"),
+        (
+            430.2,
+            "10000 connections open 430 ms after the send time: firing now, late "
+            "(the target's clock +1.5 ms",
+        ),
+    ],
+)
+def test_open_note_says_when_the_volley_is_late(late_ms: float, said: str) -> None:
+    assert open_note(10_000, late_ms, 1.5).startswith(said)
