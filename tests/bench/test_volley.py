@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sniper.bench.volley import open_lead_ms, open_note
+from sniper.bench.volley import fd_room, open_lead_ms, open_note
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,18 @@ def test_open_lead_grows_with_the_crowd_up_to_a_bound(connections: int, lead_ms:
 )
 def test_open_note_says_when_the_volley_is_late(late_ms: float, said: str) -> None:
     assert open_note(10_000, late_ms, 1.5).startswith(said)
+
+
+@pytest.mark.parametrize(
+    ("connections", "fd_limit", "fits"),
+    [(10_000, 20_000, True), (19_968, 20_000, True), (19_969, 20_000, False), (40, 64, False)],
+)
+def test_fd_room_keeps_a_reserve_beside_the_connections(
+    connections: int, fd_limit: int, fits: bool
+) -> None:
+    reason = fd_room(connections, fd_limit)
+    assert (reason is None) == fits
+    if not fits:
+        assert reason is not None
+        assert reason.startswith(f"users: {connections} connections at once need")
+        assert f"may have {fd_limit}" in reason

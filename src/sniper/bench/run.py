@@ -14,7 +14,7 @@ from sniper.bench.at import IN_TWO_SECONDS, At, local_zone
 from sniper.bench.at import opening_ms as at_ms
 from sniper.bench.report import summarize
 from sniper.bench.storecall import answer_code, order_call
-from sniper.bench.volley import fire_at, target_clock
+from sniper.bench.volley import check_fd_room, fire_at, target_clock
 from sniper.client.connection import Origin, ssl_context
 from sniper.client.probe import TimeSource
 from sniper.client.servertime import TimeEndpoint
@@ -41,6 +41,7 @@ async def run_bench(
     """Run one opening; its report (every shot in it). An opening that is not 0 to 1 h ahead on
     the store's clock is a ConfigError before anything is created."""
     clock = clock or SystemClock()
+    check_fd_room(opts.users)
     origin = Origin.from_url(opts.url)
     tls = ssl_context(origin, opts.ca_file)
     sku = f"bench-{secrets.token_hex(4)}"

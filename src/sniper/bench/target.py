@@ -23,7 +23,7 @@ from sniper.bench.benchfile import Bench, load_bench
 from sniper.bench.order import new_run_id, request_id
 from sniper.bench.report import summarize
 from sniper.bench.users import User, shard
-from sniper.bench.volley import fire_at, target_clock
+from sniper.bench.volley import check_fd_room, fire_at, target_clock
 from sniper.client.connection import (
     Connection,
     ConnectionBroken,
@@ -57,6 +57,7 @@ async def run_target(
     clock = clock or SystemClock()
     bench = load_bench(opts.file)
     rows = _rows(bench, opts.shard)
+    check_fd_room(len(rows))
     source, clock_origin = _time_source(bench)
     tls = ssl_context(bench.origin, opts.ca_file)
     est = await target_clock(

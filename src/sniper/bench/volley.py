@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ssl import SSLContext
@@ -17,11 +18,38 @@ from sniper.client.probe import TimeSource, measure, wall_offset
 from sniper.client.schedule import coarse_sleep_ms
 from sniper.client.timesync import Estimate
 from sniper.clock import Clock
+from sniper.errors import ConfigError
 
 #: Connections are opened this long before the send (plus a little per connection, so that
 #: thousands are open in time), well inside a server's header timeout. A connection costs about
 #: 0.2 ms to open on a busy two-core machine (10,000 in 1.8 to 2.5 s): twice that is allowed.
 OPEN_LEAD_MS, OPEN_LEAD_PER_CONN_MS, OPEN_LEAD_MAX_MS = 1000.0, 0.4, 5000.0
+
+
+#: Files a sending process keeps beside its users' connections: its own (interpreter, standard
+#: streams, event loop), the clock's and the admin API's connections, the users file.
+FD_RESERVE = 32
+
+
+def fd_room(connections: int, fd_limit: int) -> str | None:
+    """Why ``connections`` connections at once do not fit in a process allowed ``fd_limit``
+    open files (None: they do)."""
+    need = connections + FD_RESERVE
+    if need <= fd_limit:
+        return None
+    return (
+        f"users: {connections} connections at once need {need} open files, this process may "
+        f"have {fd_limit} (raise the hard limit, ulimit -Hn, or split the users over several "
+        "processes with --shard K/N)"
+    )
+
+
+def check_fd_room(connections: int) -> None:
+    """ConfigError, before anything is sent or made, when this process cannot hold
+    ``connections`` connections at once (its soft open-files limit, as raised)."""
+    reason = fd_room(connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    if reason is not None:
+        raise ConfigError(reason)
 
 
 def open_lead_ms(connections: int) -> float:
