@@ -10,8 +10,9 @@ store; its own sessions, its ``/time`` and ``/arrivals``), with ``--users`` user
 2. from the target's ``/arrivals`` (when its event loop read each request: not kernel stamps),
    the first and the median arrival of each shard's users and their difference; beside it each
    shard's own ``spread_ms`` and ``first_send_server_ms`` (its first write, on the target's
-   clock by its own estimate: the senders' view of the same question), and how far each shard's
-   first write and first arrival are from the opening;
+   clock by its own estimate: the senders' view of the same question), how far each shard's
+   first write and first arrival are from the opening, and the time from one to the other (the
+   target's side: the network and its loop reading late); the machine's load at the start;
 3. ``sniper bench merge`` of the two, and one unsharded ``sniper bench --file`` against a fresh
    target of the same size: whether the counts agree (requests, ok, sold_out, errors, oversold,
    undersold, duplicates).
@@ -102,6 +103,7 @@ def landing(run: dict[str, Any]) -> dict[str, Any]:
                 "median_arrival_ms": round(statistics.median(seen[k]) - opening, 3),
                 "last_arrival_ms": round(max(seen[k]) - opening, 3),
                 "first_send_ms": round(report["first_send_server_ms"] - opening, 3),
+                "first_lag_ms": round(min(seen[k]) - report["first_send_server_ms"], 3),
                 "spread_ms": report["spread_ms"],
             }
         )
@@ -112,6 +114,7 @@ def landing(run: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "shards": shards,
+        "first_lag_diff_ms": diff("first_lag_ms"),
         "first_arrival_diff_ms": diff("first_arrival_ms"),
         "median_arrival_diff_ms": diff("median_arrival_ms"),
         "first_send_diff_ms": diff("first_send_ms"),
@@ -123,6 +126,7 @@ def one_round(n: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     here = folder / f"round-{n}"
     here.mkdir()
     size = {"stock": args.stock, "users": args.users}
+    load = os.getloadavg()[0]
     target = SeckillTarget(here, **size).start()
     try:
         run = sharded(target, here, args)
@@ -136,6 +140,7 @@ def one_round(n: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     merged = run["merged"]
     return {
         "round": n,
+        "load_1min": round(load, 2),
         "at": run["at"],
         "exit": run["exit"],
         **landing(run),
@@ -156,14 +161,17 @@ def show(rounds: list[dict[str, Any]], args: argparse.Namespace) -> None:
     )
     for r in rounds:
         print(
-            f"round {r['round']}: exit {r['exit']}; shard 2 - shard 1: first arrival "
-            f"{r['first_arrival_diff_ms']:+.3f} ms, median arrival "
-            f"{r['median_arrival_diff_ms']:+.3f} ms, first write {r['first_send_diff_ms']:+.3f} ms"
+            f"round {r['round']} (load {r['load_1min']:.2f}): exit {r['exit']}; "
+            f"shard 2 - shard 1: first arrival {r['first_arrival_diff_ms']:+.3f} ms, median "
+            f"arrival {r['median_arrival_diff_ms']:+.3f} ms, first write "
+            f"{r['first_send_diff_ms']:+.3f} ms, first write to first arrival "
+            f"{r['first_lag_diff_ms']:+.3f} ms"
         )
         for s in r["shards"]:
             print(
                 f"  shard {s['shard']}/2: first write {s['first_send_ms']:+.3f}, spread "
-                f"{s['spread_ms']:.3f}; arrivals first {s['first_arrival_ms']:+.3f}, median "
+                f"{s['spread_ms']:.3f}; first write to first arrival {s['first_lag_ms']:.3f}; "
+                f"arrivals first {s['first_arrival_ms']:+.3f}, median "
                 f"{s['median_arrival_ms']:+.3f}, last {s['last_arrival_ms']:+.3f}"
             )
         m, w = r["merged"], r["unsharded"]
@@ -175,6 +183,7 @@ def show(rounds: list[dict[str, Any]], args: argparse.Namespace) -> None:
         ("first_arrival_diff_ms", "first arrival"),
         ("median_arrival_diff_ms", "median arrival"),
         ("first_send_diff_ms", "first write"),
+        ("first_lag_diff_ms", "first write to first arrival"),
     ):
         diffs = [abs(r[key]) for r in rounds]
         print(
