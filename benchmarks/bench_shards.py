@@ -17,9 +17,14 @@ store; its own sessions, its ``/time`` and ``/arrivals``), with ``--users`` user
    target of the same size: whether the counts agree (requests, ok, sold_out, errors, oversold,
    undersold, duplicates).
 
+With ``--wire`` (root: a packet socket on ``lo``, ``benchmarks/wire.py``), also when each shard's
+first request reached the target by the kernel's receive stamp, which the target's event loop
+cannot delay: the difference between the shards there, and how much later the target's loop
+read it.
+
 Then the median and the largest difference over the rounds.
 
-    python benchmarks/bench_shards.py [--rounds 5] [--users 2000] [--stock 200] [--json]
+    python benchmarks/bench_shards.py [--rounds 5] [--users 2000] [--stock 200] [--wire] [--json]
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.bench.target_fixture import SeckillTarget
+
+from wire import WireTap
 
 #: The counts one merged run and one unsharded run must agree on.
 COUNTS = ("requests", "ok", "sold_out", "errors", "oversold", "undersold", "duplicates")
@@ -73,7 +80,15 @@ def sharded(target: SeckillTarget, folder: Path, args: argparse.Namespace) -> di
         with out.open("w") as sink:
             cmd = [*SNIPER, "bench", "--file", str(bench_file), "--at", at_text]
             procs.append(subprocess.Popen([*cmd, "--shard", f"{k}/2", "--json"], stdout=sink))
+    tap = None
+    if args.wire:
+        # After both shards' connections are open (a second or more before the send), so that
+        # the capture holds the burst and little else.
+        time.sleep(max(0.0, at.timestamp() - 0.5 - time.time()))
+        tap = WireTap(target.port)
+        tap.open()
     codes = [p.wait(120) for p in procs]
+    wire = tap.drain() if tap is not None else None
     reports = [json.loads(out.read_text()) for out in outs]
     merged = bench(["merge", *map(str, outs)])
     arrivals = target.arrivals()
@@ -83,6 +98,7 @@ def sharded(target: SeckillTarget, folder: Path, args: argparse.Namespace) -> di
         "reports": reports,
         "merged": merged,
         "arrivals": arrivals,
+        "wire": wire,
     }
 
 
@@ -94,10 +110,23 @@ def landing(run: dict[str, Any]) -> dict[str, Any]:
     seen: dict[int, list[float]] = {1: [], 2: []}
     for user, ms in run["arrivals"]:
         seen[shard_of[user]].append(ms)
+    wire: dict[int, list[float]] = {1: [], 2: []}
+    for user, ms in (run["wire"] or {}).items():
+        wire[shard_of[user]].append(ms)
     shards = []
     for k, report in enumerate(reports, start=1):
+        on_wire = (
+            {
+                "first_wire_ms": round(min(wire[k]) - opening, 3),
+                "wire_to_loop_ms": round(min(seen[k]) - min(wire[k]), 3),
+                "wire_seen": len(wire[k]),
+            }
+            if wire[k]
+            else {}
+        )
         shards.append(
             {
+                **on_wire,
                 "shard": k,
                 "first_arrival_ms": round(min(seen[k]) - opening, 3),
                 "median_arrival_ms": round(statistics.median(seen[k]) - opening, 3),
@@ -114,6 +143,7 @@ def landing(run: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "shards": shards,
+        **({"first_wire_diff_ms": diff("first_wire_ms")} if wire[1] and wire[2] else {}),
         "first_lag_diff_ms": diff("first_lag_ms"),
         "first_arrival_diff_ms": diff("first_arrival_ms"),
         "median_arrival_diff_ms": diff("median_arrival_ms"),
@@ -166,6 +196,11 @@ def show(rounds: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"arrival {r['median_arrival_diff_ms']:+.3f} ms, first write "
             f"{r['first_send_diff_ms']:+.3f} ms, first write to first arrival "
             f"{r['first_lag_diff_ms']:+.3f} ms"
+            + (
+                f", first on the wire {r['first_wire_diff_ms']:+.3f} ms"
+                if "first_wire_diff_ms" in r
+                else ""
+            )
         )
         for s in r["shards"]:
             print(
@@ -173,6 +208,12 @@ def show(rounds: list[dict[str, Any]], args: argparse.Namespace) -> None:
                 f"{s['spread_ms']:.3f}; first write to first arrival {s['first_lag_ms']:.3f}; "
                 f"arrivals first {s['first_arrival_ms']:+.3f}, median "
                 f"{s['median_arrival_ms']:+.3f}, last {s['last_arrival_ms']:+.3f}"
+                + (
+                    f"; on the wire first {s['first_wire_ms']:+.3f} ({s['wire_seen']} seen), "
+                    f"the target's loop read it {s['wire_to_loop_ms']:.3f} later"
+                    if "first_wire_ms" in s
+                    else ""
+                )
             )
         m, w = r["merged"], r["unsharded"]
         print(
@@ -184,8 +225,11 @@ def show(rounds: list[dict[str, Any]], args: argparse.Namespace) -> None:
         ("median_arrival_diff_ms", "median arrival"),
         ("first_send_diff_ms", "first write"),
         ("first_lag_diff_ms", "first write to first arrival"),
+        ("first_wire_diff_ms", "first on the wire (kernel stamps)"),
     ):
-        diffs = [abs(r[key]) for r in rounds]
+        diffs = [abs(r[key]) for r in rounds if key in r]
+        if not diffs:
+            continue
         print(
             f"|shard 2 - shard 1|, {name}: median {statistics.median(diffs):.3f} ms, "
             f"max {max(diffs):.3f} ms; within 1 ms in {sum(d <= 1 for d in diffs)} of {len(diffs)}"
@@ -211,6 +255,11 @@ def main() -> None:
     parser.add_argument("--stock", type=int, default=200)
     parser.add_argument("--ahead-s", type=float, default=4.0, help="--at, ahead of /time")
     parser.add_argument("--apart-s", type=float, default=1.0, help="between the two starts")
+    parser.add_argument(
+        "--wire",
+        action="store_true",
+        help="also the kernel's receive stamps of the requests on lo (needs root)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sniper-bench-shards-") as folder:
