@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sniper.bench.volley import fd_room, open_lead_ms, open_note
+from sniper.bench.volley import fd_room, next_sleep_ms, open_lead_ms, open_note
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,27 @@ def test_fd_room_keeps_a_reserve_beside_the_connections(
         assert reason is not None
         assert reason.startswith(f"users: {connections} connections at once need")
         assert f"may have {fd_limit}" in reason
+
+
+@pytest.mark.parametrize(
+    ("before_ms", "sleep_ms"),
+    [(5000.0, 4897.0), (103.5, 0.5), (103.0, 100.0), (50.0, 47.0), (3.0, 0.0), (-1.0, 0.0)],
+)
+def test_next_sleep_stops_short_of_the_spin(before_ms: float, sleep_ms: float) -> None:
+    send_at = 1_000_000.0
+    assert next_sleep_ms(send_at - before_ms, send_at) == pytest.approx(sleep_ms)
+
+
+@pytest.mark.parametrize("before_ms", [200.0, 1400.0, 5000.0, 60_000.0])
+def test_the_spin_starts_before_the_send_even_when_each_sleep_wakes_late(
+    before_ms: float,
+) -> None:
+    """Each sleep woken as late as the kernel may (0.1 % of it, after rounding up to a whole
+    millisecond): the sleeps still end before the send, and the spin does the rest."""
+    send_at, now, sleeps = 1_000_000.0, 1_000_000.0 - before_ms, 0
+    while (pause := next_sleep_ms(now, send_at)) > 0:
+        rounded = -(-pause // 1)
+        now += rounded + rounded / 1000
+        sleeps += 1
+    assert now < send_at
+    assert sleeps <= 3

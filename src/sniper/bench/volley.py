@@ -15,7 +15,7 @@ from sniper.bench.report import Shot
 from sniper.client.connection import Connection, ConnectionBroken, HttpCall, Origin, Response
 from sniper.client.pool import opened
 from sniper.client.probe import TimeSource, measure, wall_offset
-from sniper.client.schedule import coarse_sleep_ms
+from sniper.client.schedule import SPIN_MS
 from sniper.client.timesync import Estimate
 from sniper.clock import Clock
 from sniper.errors import ConfigError
@@ -25,6 +25,9 @@ from sniper.errors import ConfigError
 #: 0.2 ms to open on a busy two-core machine (10,000 in 1.8 to 2.5 s): twice that is allowed.
 OPEN_LEAD_MS, OPEN_LEAD_PER_CONN_MS, OPEN_LEAD_MAX_MS = 1000.0, 0.4, 5000.0
 
+
+#: The last sleep before the spin is at most this long (ms).
+SETTLE_MS = 100.0
 
 #: Files a sending process keeps beside its users' connections: its own (interpreter, standard
 #: streams, event loop), the clock's and the admin API's connections, the users file.
@@ -50,6 +53,19 @@ def check_fd_room(connections: int) -> None:
     reason = fd_room(connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     if reason is not None:
         raise ConfigError(reason)
+
+
+def next_sleep_ms(now: float, send_at: float) -> float:
+    """The next sleep on the way to ``send_at`` (local ms; 0: spin the rest of the way).
+
+    A sleep of d ms can wake d/1000 ms late (the kernel's timer slack for a wait in epoll is
+    0.1 % of it), on top of the millisecond it is rounded up to: seconds of waiting would
+    overrun the spin. So a long wait stops :data:`SETTLE_MS` short, and the short sleep after
+    it wakes late by little enough for the spin to cover."""
+    left = send_at - now - SPIN_MS
+    if left <= 0:
+        return 0.0
+    return left - SETTLE_MS if left > SETTLE_MS else left
 
 
 def open_lead_ms(connections: int) -> float:
@@ -145,7 +161,11 @@ async def volley(
     go, and read every answer (each bounded by ``timeout_s``). One answer per call, in order."""
     for conn, call in zip(conns, calls, strict=True):
         conn.prepare(call)
-    await asyncio.sleep(coarse_sleep_ms(clock.monotonic() * 1000, send_at) / 1000)
+    for _ in range(4):  # a long sleep, a short one, once more if one woke early
+        pause = next_sleep_ms(clock.monotonic() * 1000, send_at)
+        if pause <= 0:
+            break
+        await asyncio.sleep(pause / 1000)
     while clock.monotonic() * 1000 < send_at:
         pass  # the last stretch spun: a sleep's wake-up is late by up to a millisecond
     sent = [conn.fire() for conn in conns]
