@@ -42,8 +42,8 @@ def fd_room(connections: int, fd_limit: int) -> str | None:
         return None
     return (
         f"users: {connections} connections at once need {need} open files, this process may "
-        f"have {fd_limit} (raise the hard limit, ulimit -Hn, or split the users over several "
-        "processes with --shard K/N)"
+        f"have {fd_limit} (raise the hard limit, ulimit -Hn; or, with --file, split the users "
+        "over several processes with --shard K/N)"
     )
 
 
