@@ -17,17 +17,27 @@ def raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-#: Files a process needs beside its connections (the clock probe, logs, an admin client).
-FD_RESERVE = 64
+#: Files a sending process keeps beside its users' connections: its own (interpreter, standard
+#: streams, event loop), the clock's and the admin API's connections, the users file.
+FD_RESERVE = 32
+
+
+def fd_room(connections: int, fd_limit: int) -> str | None:
+    """Why ``connections`` connections at once do not fit in a process allowed ``fd_limit``
+    open files (None: they do)."""
+    need = connections + FD_RESERVE
+    if fd_limit == resource.RLIM_INFINITY or need <= fd_limit:
+        return None
+    return (
+        f"users: {connections} connections at once need {need} open files, this process may "
+        f"have {fd_limit} (raise the hard limit, ulimit -Hn; or, with --file, split the users "
+        "over several processes with --shard K/N)"
+    )
 
 
 def check_fd_room(connections: int) -> None:
-    """ConfigError unless this process may open ``connections`` sockets and its own files:
-    found before anything is sent, not as a refused connection mid-run."""
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    need = connections + FD_RESERVE
-    if soft != resource.RLIM_INFINITY and need > soft:
-        raise ConfigError(
-            f"{connections} connections need {need} open files and this process may open "
-            f"{soft}: raise the limit (ulimit -n {need}) or use --shard on several machines"
-        )
+    """ConfigError, before anything is sent or made, when this process cannot hold
+    ``connections`` connections at once (its soft open-files limit, as raised)."""
+    reason = fd_room(connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    if reason is not None:
+        raise ConfigError(reason)

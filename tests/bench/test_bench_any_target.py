@@ -6,6 +6,7 @@ with one absolute ``--at``, fire together and merge into what one run gives."""
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -202,3 +203,35 @@ def test_options_of_a_run_are_refused_before_merge(tmp_path: Path) -> None:
     done = _sniper("bench", "--json", "merge", str(tmp_path / "a.json"))
     assert done.returncode == 2
     assert done.stderr.strip() == "sniper: --json: goes after `merge`, or not at all"
+
+
+def _few_files() -> None:
+    # In the child: a hard limit of 64 open files, which sniper bench cannot raise.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+def test_more_users_than_open_files_is_refused_before_anything_is_sent(
+    start_target: StartTarget, tmp_path: Path
+) -> None:
+    """More users than the process's open-files limit can hold as connections: exit 2, one
+    line naming the users and the limit; the target saw no request, and with ``--url`` no store
+    was asked (nothing listens there)."""
+    target = start_target(mode="ok", stock=5, users=40)
+    runs = (
+        ["--file", str(target.write_bench(tmp_path))],
+        ["--url", "http://127.0.0.1:9", "--admin-token", "t", "--users", "100", "--stock", "1"],
+    )
+    for args in runs:
+        done = subprocess.run(
+            [sys.executable, "-m", "sniper", "bench", *args, "--at", "+1s"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            preexec_fn=_few_files,
+        )
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "connections at once need" in done.stderr
+        assert "may have 64" in done.stderr
+    assert target.arrivals() == []

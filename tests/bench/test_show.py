@@ -67,6 +67,12 @@ def test_the_orders_arrival_spread_beside_the_send_spread() -> None:
     assert arrival_spread_ms([]) is None
 
 
+def test_a_late_first_write_shows_how_late() -> None:
+    late = [Shot("a", OPENING + 430.25, OPENING + 500.0, 201, "ok", 0)]
+    (line,) = _lines(_table(summarize(late, stock=1, opening_ms=OPENING)), "first write")
+    assert line.split("│")[2].strip() == "+430.250 ms"
+
+
 def test_every_check_failed() -> None:
     codes = ["ok", "ok", "ok", "sold_out", "sold_out"]
     oversold = summarize(_shots(codes, ["a", "a", "b", "c", "d"]), stock=2, opening_ms=OPENING)
