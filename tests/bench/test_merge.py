@@ -16,6 +16,7 @@ from sniper.errors import ConfigError
 
 OPENING = 1_800_000_000_000
 CODES = ["ok", "sold_out", "sold_out", "timeout", "http_503", "ok"]
+DIGEST = "ab" * 32
 
 
 def random_shots(rng: random.Random, n: int) -> list[Shot]:
@@ -69,14 +70,15 @@ def test_the_highest_server_count_and_first_n() -> None:
     assert merged == summarize(shots, stock=10, opening_ms=OPENING, server_count=9, first_n=20)
 
 
-def test_the_target_stays_when_all_agree() -> None:
+def test_the_target_and_the_users_file_stay() -> None:
     shots = random_shots(random.Random(2), 20)
     one, two = sharded(shots, 2, stock=5)
-    assert "target" not in merge([one, two])
-    one["target"] = two["target"] = "http://127.0.0.1:9000/seckill"
-    assert merge([one, two])["target"] == "http://127.0.0.1:9000/seckill"
-    two["target"] = "http://127.0.0.1:9001/seckill"
-    assert "target" not in merge([one, two])
+    assert not {"target", "users_total", "users_sha256"} & set(merge([one, two]))
+    for report in (one, two):
+        report.update(target="http://127.0.0.1:9000/seckill", users_total=20, users_sha256=DIGEST)
+    merged = merge([one, two])
+    assert merged["target"] == "http://127.0.0.1:9000/seckill"
+    assert (merged["users_total"], merged["users_sha256"]) == (20, DIGEST)
 
 
 def test_one_unsharded_report_merges_to_itself() -> None:
@@ -188,10 +190,10 @@ def _shot_row(row: Any) -> str:
         (_shot_row([1, "a"]), "shots[20]: must be [index, user, sent_ms, done_ms, status, code]"),
         (_shot_row([-1, "a", 1.0, 2.0, 201, "ok"]), "shots[20]: index must be an integer from 0"),
         (_shot_row([1, 7, 1.0, 2.0, 201, "ok"]), "shots[20]: user must be a string"),
-        (_shot_row([1, "a", "1", 2.0, 201, "ok"]), "shots[20]: sent_ms must be a number"),
-        (_shot_row([1, "a", 1.0, None, 201, "ok"]), "shots[20]: done_ms must be a number"),
+        (_shot_row([1, "a", "1", 2.0, 201, "ok"]), "shots[20]: sent_ms must be an epoch time"),
+        (_shot_row([1, "a", 1.0, None, 201, "ok"]), "shots[20]: done_ms must be an epoch time"),
         (_shot_row([1, "a", 1.0, 2.0, "201", "ok"]), "shots[20]: status must be an integer or"),
-        (_shot_row([1, "a", 1.0, 2.0, 201, ""]), "shots[20]: code must be a non-empty string"),
+        (_shot_row([1, "a", 1.0, 2.0, 201, ""]), "shots[20]: code must be 1 to 40 of a-z, 0-9, _"),
     ],
 )
 def test_a_bad_file_is_one_line_naming_it(

@@ -96,6 +96,6 @@ def test_nothing_answered() -> None:
     (line,) = _lines(text, "latency")
     assert "n/a / n/a / n/a / n/a" in line
     (line,) = _lines(text, "time to sold out")
-    assert "nothing sold" in line
+    assert "not sold out (0 of 1 sold)" in line
     (line,) = _lines(text, "fairness")
     assert "n/a (no winner or no loser)" in line
