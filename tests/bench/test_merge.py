@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -222,3 +223,152 @@ def test_a_file_too_large_is_not_read(tmp_path: Path, monkeypatch: pytest.Monkey
     path = _write(tmp_path, "big.json", json.dumps(_valid()))
     with pytest.raises(ConfigError, match=r"big\.json: \d+ bytes, more than a report's 100$"):
         load_reports([path])
+
+
+def test_an_empty_shard_merges() -> None:
+    """Three users in four shards: the fourth has no shot, and the merge is the whole run."""
+    shots = random_shots(random.Random(5), 3)
+    shards = sharded(shots, 4, stock=2)
+    assert shards[3]["shots"] == []
+    for report in shards:
+        report.update(users_total=3, users_sha256=DIGEST)
+    whole = summarize(shots, stock=2, opening_ms=OPENING)
+    assert merge(shards) == {**whole, "users_total": 3, "users_sha256": DIGEST}
+
+
+def test_shards_judge_undersold_when_merged() -> None:
+    """Each shard alone cannot tell (no server count); over all the shots the merge can."""
+    shots = [
+        Shot(f"u{i}", OPENING + i, OPENING + i + 1.0, 201 if i < 2 else 409, code, i)
+        for i, code in enumerate(["ok", "ok", "sold_out", "sold_out"])
+    ]
+    shards = sharded(shots, 2, stock=3)
+    assert [r["undersold"] for r in shards] == [None, None]
+    assert merge(shards)["undersold"] is True
+    assert merge(sharded(shots, 2, stock=2))["undersold"] is False
+
+
+def _of_one_file(total: int = 40) -> list[dict[str, Any]]:
+    reports = _pair()
+    for report in reports:
+        report.update(target="http://127.0.0.1:9000/x", users_total=total, users_sha256=DIGEST)
+    return reports
+
+
+def _edit_one_file(change: Any) -> list[dict[str, Any]]:
+    reports = _of_one_file()
+    change(reports)
+    return reports
+
+
+def _drop_last_shot(reports: list[dict[str, Any]]) -> None:
+    reports[1]["shots"].pop()
+
+
+@pytest.mark.parametrize(
+    ("reports", "message"),
+    [
+        (
+            _edit_one_file(lambda r: r[1]["shots"].append(list(r[1]["shots"][0]))),
+            "B.json: user index 1 has two shots",
+        ),
+        (
+            _edit_one_file(lambda r: r[1].update(target="http://127.0.0.1:9001/x")),
+            "B.json: target is http://127.0.0.1:9001/x, A.json has http://127.0.0.1:9000/x",
+        ),
+        (
+            _edit_one_file(lambda r: r[1].pop("target")),
+            "B.json: target is none, A.json has http://127.0.0.1:9000/x",
+        ),
+        (
+            _edit_one_file(lambda r: r[1].update(users_total=41)),
+            "B.json: users_total is 41, A.json has 40",
+        ),
+        (
+            _edit_one_file(lambda r: r[1].update(users_sha256="cd" * 32)),
+            f"B.json: users_sha256 is {'cd' * 32}, A.json has {DIGEST}",
+        ),
+        (
+            _edit_one_file(lambda r: [x.update(users_total=38) for x in r]),
+            "A.json: user index 38 is past the users file's 38 users",
+        ),
+        (
+            _edit_one_file(_drop_last_shot),
+            "merge: 1 user of the file has no shot (the first: index 39)",
+        ),
+        (
+            _edit_one_file(lambda r: r[1]["shots"].clear()),
+            "merge: 20 users of the file have no shot (the first: index 1)",
+        ),
+    ],
+)
+def test_shards_of_one_users_file(reports: list[dict[str, Any]], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        merge(reports, ["A.json", "B.json"])
+    assert str(caught.value) == message
+
+
+def test_shards_of_one_users_file_merge() -> None:
+    merged = merge(_of_one_file())
+    assert (merged["users_total"], merged["requests"]) == (40, 40)
+
+
+def test_a_duplicate_index_in_one_unsharded_report() -> None:
+    report = json.loads(
+        to_json(summarize(random_shots(random.Random(6), 5), stock=1, opening_ms=OPENING))
+    )
+    report["shots"].append(list(report["shots"][2]))
+    with pytest.raises(ConfigError, match=r"^A\.json: user index 2 has two shots$"):
+        merge([report], ["A.json"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"shots": [[1, "a", 1e308, 1e308, 201, "ok"]]}, "shots[0]: sent_ms must be an epoch time"),
+        (
+            {"shots": [[1, "a", OPENING, 1e308, 201, "ok"]]},
+            "shots[0]: done_ms must be an epoch time",
+        ),
+        (
+            {"shots": [[1, "a", -1e16, OPENING, 201, "ok"]]},
+            "shots[0]: sent_ms must be an epoch time",
+        ),
+        (
+            {"shots": [[1, "a", OPENING, OPENING, 201, "[red]x[/]"]]},
+            "shots[0]: code must be 1 to 40",
+        ),
+        ({"shots": [[1, "a", OPENING, OPENING, 201, "x" * 41]]}, "shots[0]: code must be 1 to 40"),
+        ({"shots": [[1, "a", OPENING, OPENING, 201, "OK"]]}, "shots[0]: code must be 1 to 40"),
+        ({"opening_ms": 1e300}, "opening_ms must be an epoch time"),
+        ({"undersold": "maybe"}, "undersold must be true or false or null"),
+        ({"target": 9}, "target must be a string or null"),
+        ({"users_total": -1}, "users_total must be an integer from 0 or null"),
+        ({"users_sha256": "xyz"}, "users_sha256 must be 64 hex digits or null"),
+    ],
+)
+def test_values_no_run_gives(changes: dict[str, Any], message: str) -> None:
+    report = json.loads(to_json(summarize([], stock=1, opening_ms=OPENING)))
+    report.update(changes)
+    with pytest.raises(ConfigError) as caught:
+        merge([report], ["A.json"])
+    assert str(caught.value).startswith(f"A.json: {message}")
+
+
+def test_a_merge_of_a_file_with_huge_times_is_refused(tmp_path: Path) -> None:
+    report = json.loads(to_json(summarize([], stock=1, opening_ms=OPENING)))
+    report["shots"] = [[0, "a", OPENING, 1e308, 201, "ok"]]
+    path = _write(tmp_path, "huge.json", json.dumps(report))
+    with pytest.raises(ConfigError, match=r"huge\.json: shots\[0\]: done_ms must be an epoch"):
+        merge(load_reports([path]), [str(path)])
+
+
+@pytest.mark.timeout(10)
+def test_not_a_regular_file_is_not_read(tmp_path: Path) -> None:
+    """A device or a FIFO would be read forever (or block): refused before any read."""
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo):
+        with pytest.raises(ConfigError) as caught:
+            load_reports([path])
+        assert str(caught.value) == f"{path}: not a regular file"

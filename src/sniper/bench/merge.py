@@ -291,9 +291,7 @@ def _check_users(reports: Sequence[dict[str, Any]], names: Sequence[str]) -> Non
         return
     past = next((i for i in sorted(seen) if i >= total), None)
     if past is not None:
-        raise ConfigError(
-            f"{seen[past]}: user index {past} is past the users file's {total} users"
-        )
+        raise ConfigError(f"{seen[past]}: user index {past} is past the users file's {total} users")
     missing = total - len(seen)
     if missing:
         first = next(i for i in range(total) if i not in seen)
