@@ -123,6 +123,15 @@ def check_report(report: Any, name: str) -> None:
         raise ConfigError(f"{name}: shard must be K/N (like 1/2), not {report['shard']!r}")
     if not _is_time(report["opening_ms"]):
         raise ConfigError(f"{name}: opening_ms must be {_TIME}")
+    _check_optional(report, name)
+    for i, row in enumerate(report["shots"]):
+        problem = _row_problem(row)
+        if problem:
+            raise ConfigError(f"{name}: shots[{i}]: {problem}")
+
+
+def _check_optional(report: dict[str, Any], name: str) -> None:
+    """The keys a bench file's run adds: absent or null, or of the right kind."""
     for key, good, kind in (
         ("target", lambda v: isinstance(v, str), "a string"),
         ("users_total", lambda v: _is(_INT, v) and v >= 0, "an integer from 0"),
@@ -131,10 +140,6 @@ def check_report(report: Any, name: str) -> None:
         value = report.get(key)
         if value is not None and not good(value):
             raise ConfigError(f"{name}: {key} must be {kind} or null")
-    for i, row in enumerate(report["shots"]):
-        problem = _row_problem(row)
-        if problem:
-            raise ConfigError(f"{name}: shots[{i}]: {problem}")
 
 
 def _agreed(report: dict[str, Any]) -> dict[str, Any]:
