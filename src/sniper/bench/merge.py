@@ -30,6 +30,7 @@ _INT, _NUMBER, _BOOL, _DICT, _LIST = (
     "an object",
     "a list",
 )
+_COUNT = "an integer from 0"
 _KEYS: dict[str, tuple[str, bool]] = {  # name: (kind, may be null)
     "requests": (_INT, False),
     "ok": (_INT, False),
@@ -43,9 +44,9 @@ _KEYS: dict[str, tuple[str, bool]] = {  # name: (kind, may be null)
     "latency_ms": (_DICT, False),
     "spread_ms": (_NUMBER, False),
     "first_send_server_ms": (_NUMBER, True),
-    "stock": (_INT, False),
+    "stock": (_COUNT, False),
     "opening_ms": (_NUMBER, False),
-    "server_count": (_INT, True),
+    "server_count": (_COUNT, True),
     "shard": ("a string", True),
     "shots": (_LIST, False),
 }
@@ -117,8 +118,8 @@ def check_report(report: Any, name: str) -> None:
         if not (nullable and value is None) and not _is(kind, value):
             raise ConfigError(f"{name}: {key} must be {kind}{' or null' if nullable else ''}")
     first_n = report["fairness"].get("first_n")
-    if not _is(_INT, first_n):
-        raise ConfigError(f"{name}: fairness.first_n must be {_INT}")
+    if not _is(_COUNT, first_n):
+        raise ConfigError(f"{name}: fairness.first_n must be {_COUNT}")
     if report["shard"] is not None and _SHARD.fullmatch(report["shard"]) is None:
         raise ConfigError(f"{name}: shard must be K/N (like 1/2), not {report['shard']!r}")
     if not _is_time(report["opening_ms"]):
@@ -134,7 +135,7 @@ def _check_optional(report: dict[str, Any], name: str) -> None:
     """The keys a bench file's run adds: absent or null, or of the right kind."""
     for key, good, kind in (
         ("target", lambda v: isinstance(v, str), "a string"),
-        ("users_total", lambda v: _is(_INT, v) and v >= 0, "an integer from 0"),
+        ("users_total", lambda v: _is(_COUNT, v), _COUNT),
         ("users_sha256", lambda v: isinstance(v, str) and _SHA256.fullmatch(v), "64 hex digits"),
     ):
         value = report.get(key)
@@ -216,8 +217,9 @@ def _is_time(value: Any) -> bool:
 
 
 def _is(kind: str, value: Any) -> bool:
-    if kind == _INT:
-        return isinstance(value, int) and not isinstance(value, bool)
+    if kind in (_INT, _COUNT):
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        return whole and (kind == _INT or value >= 0)
     if kind == _NUMBER:
         number = isinstance(value, int | float) and not isinstance(value, bool)
         return number and math.isfinite(value)
@@ -232,7 +234,7 @@ def _row_problem(row: Any) -> str | None:
         return "must be [index, user, sent_ms, done_ms, status, code]"
     index, user, sent, done, status, code = row
     fields = (
-        ("index", index, _is(_INT, index) and index >= 0, "an integer from 0"),
+        ("index", index, _is(_COUNT, index), _COUNT),
         ("user", user, isinstance(user, str), "a string"),
         ("sent_ms", sent, _is_time(sent), _TIME),
         ("done_ms", done, _is_time(done), _TIME),
