@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -375,3 +376,12 @@ def test_not_a_regular_file_is_not_read(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as caught:
             load_reports([path])
         assert str(caught.value) == f"{path}: not a regular file"
+
+
+def test_the_users_files_digest(tmp_path: Path) -> None:
+    path = _write(tmp_path, "users.csv", "user,token\na,t1\n")
+    assert merge_module.users_sha256(path) == hashlib.sha256(b"user,token\na,t1\n").hexdigest()
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    for gone in (tmp_path / "nope.csv", tmp_path, fifo):
+        assert merge_module.users_sha256(gone) is None

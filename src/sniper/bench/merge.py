@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sniper.bench import users
 from sniper.bench.report import Shot, summarize
 from sniper.errors import ConfigError
 
@@ -190,15 +191,12 @@ def _read_regular(path: Path, cap: int) -> bytes:
 
 def users_sha256(path: Path) -> str | None:
     """The sha256 (hex) of the users file at ``path``, which ties the shards of one run to
-    one file; ``None`` when it cannot be read again."""
-    digest = hashlib.sha256()
+    one file; ``None`` when it is no longer a users file that can be read."""
     try:
-        with path.open("rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
+        data = _read_regular(path, users.MAX_BYTES)
+    except (OSError, ConfigError):
         return None
-    return digest.hexdigest()
+    return hashlib.sha256(data).hexdigest()
 
 
 def _said(value: Any) -> str:

@@ -64,7 +64,8 @@ def summarize(
     sold = ok if server_count is None else server_count
     unknown = sum(n for code, n in codes.items() if code in UNKNOWN_OUTCOMES)
     last_ok = max((s.done_ms for s in mine if s.code == "ok"), default=None)
-    sold_out = last_ok is not None and sold >= stock
+    # The last success is the last unit sold only when the units sold reached the stock.
+    last_unit = last_ok if sold >= stock else None
     latencies = (s.done_ms - s.sent_ms for s in mine if s.status is not None)
     return {
         "requests": len(mine),
@@ -82,9 +83,7 @@ def summarize(
             whole=shard is None,
         ),
         "duplicates": duplicates(mine),
-        "sold_out_after_ms": round(last_ok - opening_ms, DIGITS)
-        if sold_out and last_ok is not None
-        else None,
+        "sold_out_after_ms": None if last_unit is None else round(last_unit - opening_ms, DIGITS),
         "fairness": fairness(mine, stock if first_n is None else first_n),
         "latency_ms": percentiles(histogram(latencies)),
         **_timing(mine),
