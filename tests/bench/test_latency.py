@@ -54,6 +54,14 @@ def test_below_zero_counts_as_zero_and_past_an_hour_as_an_hour() -> None:
     assert got["max"] == pytest.approx(3_600_000.0, rel=1e-3)
 
 
+def test_a_huge_or_endless_latency_is_an_hour() -> None:
+    """No float a report can hold makes the histogram fail."""
+    hist = histogram([1e308, -1e308, math.inf, 2.0])
+    assert hist.get_total_count() == 4
+    got = percentiles(hist)
+    assert got["max"] == pytest.approx(3_600_000.0, rel=1e-3)
+
+
 def _table(text: str) -> list[list[str]]:
     """The rows a .hgrm reader (HdrHistogram's plotter) takes: lines of numbers."""
     rows = []

@@ -29,8 +29,15 @@ def shot(
 
 def outcome(codes: str, stock: int, **kwargs: Any) -> dict[str, Any]:
     """The report of shots whose codes are the letters of ``codes`` (o ok, s sold_out,
-    t timeout), sent in that order, one ms apart."""
-    names = {"o": "ok", "s": "sold_out", "t": "timeout"}
+    t timeout, c connection_error, r rejected, e http_503), sent in that order, one ms apart."""
+    names = {
+        "o": "ok",
+        "s": "sold_out",
+        "t": "timeout",
+        "c": "connection_error",
+        "r": "rejected",
+        "e": "http_503",
+    }
     shots = [shot(i, names[c], sent=float(i)) for i, c in enumerate(codes)]
     return summarize(shots, stock=stock, opening_ms=OPENING, **kwargs)
 
@@ -78,10 +85,32 @@ def test_oversold(codes: str, stock: int, kwargs: dict[str, Any], oversold: bool
         ("ooss", 2, {"server_count": 1}, True),  # the server's count is the truth when given
         ("sss", 0, {}, False),  # nothing to sell
         ("ssss", 3, {}, True),
+        # A request with no known outcome may have bought the unit left: unknown.
+        ("ots", 2, {}, None),
+        ("ocs", 2, {}, None),
+        ("ors", 2, {}, None),
+        ("otss", 3, {}, True),  # even if the timeout bought one, one is left
+        ("oes", 2, {}, True),  # an HTTP 503 is a known refusal
+        ("ots", 2, {"server_count": 1}, True),  # the server's count decides
+        ("ots", 2, {"server_count": 2}, False),
+        # One shard without the server's count: the other shards' sales are not known.
+        ("oss", 4, {"shard": "1/2"}, None),
+        ("oo", 4, {"shard": "1/2"}, None),
+        ("", 4, {"shard": "2/2"}, None),
+        ("oss", 4, {"shard": "1/2", "server_count": 4}, False),
+        ("oss", 4, {"shard": "1/2", "server_count": 3}, True),
     ],
 )
-def test_undersold(codes: str, stock: int, kwargs: dict[str, Any], undersold: bool) -> None:
-    assert outcome(codes, stock, **kwargs)["undersold"] is undersold
+def test_undersold(codes: str, stock: int, kwargs: dict[str, Any], undersold: bool | None) -> None:
+    report = outcome(codes, stock, **kwargs)
+    assert report["undersold"] is undersold
+    assert exit_code(report) == (1 if undersold else 0)
+
+
+def test_the_units_sold_and_the_unknown_outcomes() -> None:
+    report = outcome("ootcrse", 5)
+    assert (report["sold"], report["unknown_outcomes"]) == (2, 3)
+    assert outcome("ootcrse", 5, server_count=4)["sold"] == 4
 
 
 @pytest.mark.parametrize(
@@ -108,6 +137,36 @@ def test_sold_out_after_is_the_last_success() -> None:
     ]
     assert summarize(shots, stock=2, opening_ms=OPENING)["sold_out_after_ms"] == 12.75
     assert outcome("sss", 2)["sold_out_after_ms"] is None
+
+
+@pytest.mark.parametrize(
+    ("codes", "stock", "kwargs", "after"),
+    [
+        ("oo", 50, {}, None),  # two of fifty sold: never sold out
+        ("oo", 50, {"server_count": 49}, None),
+        ("oo", 50, {"server_count": 50}, 6.0),  # the server sold the rest
+        ("oo", 2, {"server_count": 1}, None),  # the server's count is the truth when given
+        ("oos", 2, {}, 6.0),
+        ("oo", 4, {"shard": "1/2"}, None),  # a shard's own sales are not the sale's
+    ],
+)
+def test_sold_out_after_only_when_sold_out(
+    codes: str, stock: int, kwargs: dict[str, Any], after: float | None
+) -> None:
+    assert outcome(codes, stock, **kwargs)["sold_out_after_ms"] == after
+
+
+def test_an_empty_shard() -> None:
+    """A shard with no user in it (shard 4/4 of three users): a report, nothing judged."""
+    report = summarize([], stock=2, opening_ms=OPENING, shard="4/4")
+    assert (report["requests"], report["ok"], report["sold_out"], report["errors"]) == (0, 0, 0, {})
+    assert (report["oversold"], report["undersold"], report["duplicates"]) == (False, None, 0)
+    assert report["sold_out_after_ms"] is None
+    assert report["fairness"]["kendall_tau"] is None
+    assert set(report["latency_ms"].values()) == {None}
+    assert (report["first_send_server_ms"], report["shots"], report["shard"]) == (None, [], "4/4")
+    assert exit_code(report) == 0
+    assert json.loads(to_json(report)) == report
 
 
 def test_fairness() -> None:

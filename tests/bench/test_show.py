@@ -102,6 +102,42 @@ def test_nothing_answered() -> None:
     (line,) = _lines(text, "latency")
     assert "n/a / n/a / n/a / n/a" in line
     (line,) = _lines(text, "time to sold out")
-    assert "nothing sold" in line
+    assert "not sold out (0 of 1 sold)" in line
     (line,) = _lines(text, "fairness")
     assert "n/a (no winner or no loser)" in line
+
+
+def test_a_shard_without_the_server_count() -> None:
+    """One shard's own sales are not the sale's: undersold and the time to sold out wait for
+    the merge, and are not failures."""
+    report = summarize(
+        _shots(["ok", "sold_out", "sold_out"]), stock=4, opening_ms=OPENING, shard="1/2"
+    )
+    text = _table(report)
+    for check in ("undersold", "time to sold out"):
+        (line,) = _lines(text, check)
+        assert "n/a: judged when the shards are merged" in line
+    assert "FAILED" not in text
+
+
+def test_undersold_unknown_says_how_many_outcomes_are_unknown() -> None:
+    report = summarize(_shots(["ok", "timeout", "sold_out"]), stock=2, opening_ms=OPENING)
+    (line,) = _lines(_table(report), "undersold")
+    assert "unknown: 1 told sold out with 1 of 2 units left" in line
+    assert "1 request with no known outcome" in line
+    assert "FAILED" not in line
+
+
+def test_not_sold_out() -> None:
+    report = summarize(_shots(["ok", "ok"]), stock=50, opening_ms=OPENING)
+    (line,) = _lines(_table(report), "time to sold out")
+    assert "not sold out (2 of 50 sold)" in line
+    counted = summarize(_shots(["ok", "ok"]), stock=50, opening_ms=OPENING, server_count=7)
+    (line,) = _lines(_table(counted), "time to sold out")
+    assert "not sold out (7 of 50 sold)" in line
+
+
+def test_oversold_by_the_server_count() -> None:
+    report = summarize(_shots(["ok"]), stock=2, opening_ms=OPENING, server_count=3)
+    (line,) = _lines(_table(report), "oversold")
+    assert "FAILED: 3 units sold by the server's count, the stock was 2" in line

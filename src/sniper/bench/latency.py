@@ -5,6 +5,7 @@ plotter and wrk2 read (``--hdr FILE``)."""
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,12 @@ TICKS_PER_HALF_DISTANCE = 5
 def histogram(latencies_ms: Iterable[float]) -> Any:
     """The histogram of ``latencies_ms``, recorded in whole microseconds. A value below 0 (an
     answer mapped to the target's clock a little before its send) counts as 0; one past an
-    hour as an hour."""
+    hour (or not finite) as an hour."""
     hist = HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
     for ms in latencies_ms:
-        hist.record_value(min(HIGHEST_US, max(0, round(ms * 1000))))
+        us = ms * 1000 if math.isfinite(ms) else HIGHEST_US
+        # Clamped before rounding: a huge float has no int to round to cheaply or at all.
+        hist.record_value(round(min(HIGHEST_US, max(0.0, us))))
     return hist
 
 

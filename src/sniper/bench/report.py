@@ -15,6 +15,10 @@ from sniper.bench.latency import histogram, percentiles
 #: Times in a report are kept to a microsecond: a merged report recomputes from these.
 DIGITS = 3
 
+#: Codes of a request whose outcome is not known: no answer (it may have bought before the
+#: answer was lost), a 2xx no rule recognised, our store's ``outcome_unknown``.
+UNKNOWN_OUTCOMES = frozenset({"timeout", "connection_error", "rejected", "outcome_unknown"})
+
 
 @dataclass(frozen=True, slots=True)
 class Shot:
@@ -48,12 +52,20 @@ def summarize(
     from. ``server_count`` is the target's own count of units sold after the run, ``orders``
     our store's order list (dicts with ``qty`` and ``user``, checked against ``limit`` per
     buyer); ``first_n`` (default: ``stock``) is how many of the first sent the fairness
-    counts the winners among."""
+    counts the winners among; ``shard`` (``K/N``) says these are one shard's shots.
+
+    ``undersold`` is ``None`` (unknown) when it cannot be judged: in a shard without the
+    server's count (the other shards' sales are not known), or when the requests with no known
+    outcome could have bought the units left. ``sold_out_after_ms`` is ``None`` unless the
+    units ``sold`` (the server's count when given, else the successes) reached the stock."""
     mine = sorted((_rounded(s) for s in shots), key=_order)
     codes = Counter(s.code for s in mine)
     ok = codes.get("ok", 0)
     sold = ok if server_count is None else server_count
+    unknown = sum(n for code, n in codes.items() if code in UNKNOWN_OUTCOMES)
     last_ok = max((s.done_ms for s in mine if s.code == "ok"), default=None)
+    # The last success is the last unit sold only when the units sold reached the stock.
+    last_unit = last_ok if sold >= stock else None
     latencies = (s.done_ms - s.sent_ms for s in mine if s.status is not None)
     return {
         "requests": len(mine),
@@ -62,9 +74,16 @@ def summarize(
         "errors": {c: n for c, n in sorted(codes.items()) if c not in ("ok", "sold_out")},
         "oversold": max(ok, sold) > stock
         or (orders is not None and orders_oversold(orders, stock, limit)),
-        "undersold": codes.get("sold_out", 0) > 0 and sold < stock,
+        "undersold": undersold(
+            codes.get("sold_out", 0),
+            stock=stock,
+            ok=ok,
+            unknown=unknown,
+            server_count=server_count,
+            whole=shard is None,
+        ),
         "duplicates": duplicates(mine),
-        "sold_out_after_ms": None if last_ok is None else round(last_ok - opening_ms, DIGITS),
+        "sold_out_after_ms": None if last_unit is None else round(last_unit - opening_ms, DIGITS),
         "fairness": fairness(mine, stock if first_n is None else first_n),
         "latency_ms": percentiles(histogram(latencies)),
         **_timing(mine),
@@ -73,6 +92,8 @@ def summarize(
         "server_count": server_count,
         "orders_listed": None if orders is None else len(orders),
         "shard": shard,
+        "sold": sold,
+        "unknown_outcomes": unknown,
         "shots": [[s.index, s.user, s.sent_ms, s.done_ms, s.status, s.code] for s in mine],
     }
 
@@ -83,6 +104,28 @@ def orders_oversold(orders: Sequence[dict[str, Any]], stock: int, limit: int) ->
     for order in orders:
         per_user[str(order["user"])] += int(order["qty"])
     return per_user.total() > stock or any(n > limit for n in per_user.values())
+
+
+def undersold(
+    told_sold_out: int,
+    *,
+    stock: int,
+    ok: int,
+    unknown: int,
+    server_count: int | None,
+    whole: bool,
+) -> bool | None:
+    """Stock left while buyers were told sold out: ``True``, ``False``, or ``None`` when it
+    cannot be known. The server's count, when given, decides. Without it the successes stand
+    for the units sold, which only the whole sale's shots can judge (``whole``: not one shard),
+    and only when the ``unknown`` outcomes could not have bought what is left."""
+    if told_sold_out == 0:
+        return False if whole or server_count is not None else None
+    if server_count is not None:
+        return server_count < stock
+    if not whole or (ok < stock <= ok + unknown):
+        return None
+    return ok < stock
 
 
 def duplicates(shots: Iterable[Shot]) -> int:
@@ -110,10 +153,11 @@ def fairness(shots: Sequence[Shot], first_n: int) -> dict[str, Any]:
 
 
 def exit_code(report: dict[str, Any]) -> int:
-    """``sniper bench``'s exit code: 1 when oversold, undersold or a buyer has two orders, or
-    when nothing succeeded and something failed; else 0."""
+    """``sniper bench``'s exit code: 1 when oversold, undersold (``None``, unknown, is not a
+    failure) or a buyer has two orders, or when nothing succeeded and something failed; else
+    0."""
     failed_outright = report["ok"] == 0 and bool(report["errors"])
-    broken = report["oversold"] or report["undersold"] or report["duplicates"] > 0
+    broken = report["oversold"] or report["undersold"] is True or report["duplicates"] > 0
     return 1 if broken or failed_outright else 0
 
 

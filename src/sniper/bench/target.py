@@ -20,6 +20,7 @@ from sniper.bench.answers import CountError, classify, count_from
 from sniper.bench.at import IN_TWO_SECONDS, At, local_zone
 from sniper.bench.at import opening_ms as at_ms
 from sniper.bench.benchfile import Bench, load_bench
+from sniper.bench.merge import users_sha256
 from sniper.bench.order import new_run_id, request_id
 from sniper.bench.report import summarize
 from sniper.bench.users import User, shard
@@ -104,6 +105,9 @@ async def run_target(
     )
     report["target"] = shown_url(bench.file.request.url)
     report["users"] = len(rows)
+    # What ties the shards of one run to one users file: merge checks them.
+    report["users_total"] = len(bench.users.rows)
+    report["users_sha256"] = users_sha256(Path(bench.users.name))
     if count_error is not None:
         report["count_error"] = count_error
     return report
