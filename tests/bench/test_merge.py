@@ -113,7 +113,10 @@ def _edit(change: Any) -> list[dict[str, Any]]:
         ),
         (_edit(lambda r: r[1].update(shard="1/2")), "B.json: shard 1/2 again (also A.json)"),
         (_edit(lambda r: r[1].update(shard="2/3")), "B.json: shard 2/3, but A.json is one of 2"),
-        (_edit(lambda r: r[1].update(shard="3/2")), "B.json: shard 3/2: K is past N"),
+        (
+            _edit(lambda r: r[1].update(shard="3/2")),
+            "B.json: shard must be K/N (like 1/2), not '3/2'",
+        ),
         (_edit(lambda r: r[1].update(shard=None)), "B.json: not a shard (shard is null)"),
         (_edit(lambda r: r[1].update(shard="0/2")), "B.json: shard must be K/N"),
         (_edit(lambda r: r[1].update(shard="two")), "B.json: shard must be K/N"),

@@ -51,7 +51,6 @@ _KEYS: dict[str, tuple[str, bool]] = {  # name: (kind, may be null)
     "shard": ("a string", True),
     "shots": (_LIST, False),
 }
-_SHARD = re.compile(r"([1-9][0-9]*)/([1-9][0-9]*)")
 #: A shot's code: shown in the table, so never markup.
 _CODE = re.compile(r"[a-z0-9_]{1,40}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -121,8 +120,7 @@ def check_report(report: Any, name: str) -> None:
     first_n = report["fairness"].get("first_n")
     if not _is(_COUNT, first_n):
         raise ConfigError(f"{name}: fairness.first_n must be {_COUNT}")
-    if report["shard"] is not None and _SHARD.fullmatch(report["shard"]) is None:
-        raise ConfigError(f"{name}: shard must be K/N (like 1/2), not {report['shard']!r}")
+    _check_shard_text(report["shard"], name)
     if not _is_time(report["opening_ms"]):
         raise ConfigError(f"{name}: opening_ms must be {_TIME}")
     _check_optional(report, name)
@@ -130,6 +128,16 @@ def check_report(report: Any, name: str) -> None:
         problem = _row_problem(row)
         if problem:
             raise ConfigError(f"{name}: shots[{i}]: {problem}")
+
+
+def _check_shard_text(shard: str | None, name: str) -> None:
+    """A shard is ``K/N`` as ``--shard`` takes it (or null: the whole run)."""
+    if shard is None:
+        return
+    try:
+        users.parse_shard(shard)
+    except ConfigError:
+        raise ConfigError(f"{name}: shard must be K/N (like 1/2), not {shard!r}") from None
 
 
 def _check_optional(report: dict[str, Any], name: str) -> None:
@@ -261,9 +269,7 @@ def _check_shards(reports: Sequence[dict[str, Any]], names: Sequence[str]) -> No
             raise ConfigError(
                 f"{name}: not a shard (shard is null): only the shards of a run merge"
             )
-        k, n = (int(part) for part in report["shard"].split("/"))
-        if k > n:
-            raise ConfigError(f"{name}: shard {k}/{n}: K is past N")
+        k, n = users.parse_shard(report["shard"])
         if total is None:
             total = n
         elif n != total:
