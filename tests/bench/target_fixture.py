@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import os
 import string
 import subprocess
 import sys
@@ -17,6 +18,37 @@ import httpx
 from sniper.store.process import free_port
 
 SCRIPT = Path(__file__).with_name("seckill_target.py")
+
+#: The keys DESIGN.md promises in ``sniper bench --json``.
+DESIGN_KEYS = frozenset(
+    {
+        "requests",
+        "ok",
+        "sold_out",
+        "errors",
+        "oversold",
+        "undersold",
+        "duplicates",
+        "sold_out_after_ms",
+        "fairness",
+        "latency_ms",
+        "spread_ms",
+        "first_send_server_ms",
+    }
+)
+
+
+def run_sniper(*args: str) -> subprocess.CompletedProcess[str]:
+    """``sniper ARGS`` as a user runs it (bounded), its table's lines unwrapped."""
+    return subprocess.run(
+        [sys.executable, "-m", "sniper", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
 
 #: The bench file of DESIGN.md ("`sniper bench` on any shop"), for this target.
 BENCH_FILE = string.Template("""\

@@ -17,36 +17,11 @@ import pytest
 
 from sniper.store.process import free_port
 from tests.bench.conftest import StartTarget
-from tests.bench.target_fixture import SeckillTarget
-
-KEYS = {
-    "requests",
-    "ok",
-    "sold_out",
-    "errors",
-    "oversold",
-    "undersold",
-    "duplicates",
-    "sold_out_after_ms",
-    "fairness",
-    "latency_ms",
-    "spread_ms",
-    "first_send_server_ms",
-}
-
-
-def _sniper(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sniper", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.bench.target_fixture import DESIGN_KEYS, SeckillTarget, run_sniper
 
 
 def _bench(bench_file: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    done = _sniper("bench", "--file", str(bench_file), "--at", "+1s", "--json", *extra)
+    done = run_sniper("bench", "--file", str(bench_file), "--at", "+1s", "--json", *extra)
     assert done.returncode in (0, 1), done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -59,7 +34,7 @@ def test_a_correct_endpoint_passes_every_check(start_target: StartTarget, tmp_pa
     bench_file = target.write_bench(tmp_path)
     code, report = _bench(bench_file, "--hdr", str(tmp_path / "latency.hgrm"))
     assert code == 0
-    assert set(report) >= KEYS
+    assert set(report) >= DESIGN_KEYS
     assert report["requests"] == 200
     assert report["ok"] == 50 == target.sold()
     assert report["sold_out"] + report["errors"].get("limit_reached", 0) == 150
@@ -77,7 +52,7 @@ def test_a_correct_endpoint_passes_every_check(start_target: StartTarget, tmp_pa
 def test_the_table_names_every_check(start_target: StartTarget, tmp_path: Path) -> None:
     """Without --json: a table with the checks, exit 0 on a correct endpoint."""
     target = start_target(mode="ok", stock=5, users=20)
-    done = _sniper("bench", "--file", str(target.write_bench(tmp_path)), "--at", "+1s")
+    done = run_sniper("bench", "--file", str(target.write_bench(tmp_path)), "--at", "+1s")
     assert done.returncode == 0, done.stderr
     text = done.stdout.lower()
     for word in ("oversold", "undersold", "duplicate", "kendall", "p99", "spread"):
@@ -129,7 +104,7 @@ def test_shards_fire_together_and_merge_into_one_run(
         assert user is not None
         firsts.setdefault(shard_of[user], ms)
     assert abs(firsts[1] - firsts[2]) < 50, firsts
-    merged = _sniper("bench", "merge", *map(str, outs), "--json")
+    merged = run_sniper("bench", "merge", *map(str, outs), "--json")
     assert merged.returncode == 0, merged.stderr
     joined = json.loads(merged.stdout)
 
@@ -162,7 +137,7 @@ def test_bench_file_mistakes_are_one_line_and_send_nothing(
         ["--file", str(good), "--keep"],
         ["--file", str(tmp_path / "missing.yaml")],
     ):
-        done = _sniper("bench", *args, "--at", "+1s")
+        done = run_sniper("bench", *args, "--at", "+1s")
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert done.stderr.startswith("sniper: ")
@@ -200,7 +175,7 @@ def test_a_target_that_refuses_connections_is_a_result(
 
 def test_options_of_a_run_are_refused_before_merge(tmp_path: Path) -> None:
     """``sniper bench --json merge …``: the option belongs after ``merge``; one line, exit 2."""
-    done = _sniper("bench", "--json", "merge", str(tmp_path / "a.json"))
+    done = run_sniper("bench", "--json", "merge", str(tmp_path / "a.json"))
     assert done.returncode == 2
     assert done.stderr.strip() == "sniper: --json: goes after `merge`, or not at all"
 

@@ -5,24 +5,13 @@ every shot, and refuses shards of another users file."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.bench.conftest import StartTarget
-
-
-def _sniper(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sniper", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "COLUMNS": "200"},  # the table's lines unwrapped
-    )
+from tests.bench.target_fixture import run_sniper
 
 
 def test_shards_without_a_count_are_judged_when_merged(
@@ -49,13 +38,13 @@ def test_shards_without_a_count_are_judged_when_merged(
 
     # A shard's table: 15 users buy 15 of 20 units; the whole sale is judged by the merge.
     fresh = start_target(mode="ok", stock=20, users=30).write_bench(tmp_path, count=False)
-    table = _sniper("bench", "--file", str(fresh), "--at", "+1s", "--shard", "2/2")
+    table = run_sniper("bench", "--file", str(fresh), "--at", "+1s", "--shard", "2/2")
     assert table.returncode == 0, table.stdout + table.stderr
     for check in ("undersold", "time to sold out"):
         (line,) = [line for line in table.stdout.splitlines() if check in line]
         assert "n/a: judged when the shards are merged" in line
 
-    merged = _sniper("bench", "merge", *map(str, outs), "--json")
+    merged = run_sniper("bench", "merge", *map(str, outs), "--json")
     assert merged.returncode == 0, merged.stderr
     joined = json.loads(merged.stdout)
     assert (joined["requests"], joined["ok"], joined["sold_out"]) == (30, 10, 20)
@@ -66,7 +55,7 @@ def test_shards_without_a_count_are_judged_when_merged(
     other = json.loads(outs[1].read_text())
     other["users_sha256"] = "0" * 64
     outs[1].write_text(json.dumps(other))
-    refused = _sniper("bench", "merge", *map(str, outs))
+    refused = run_sniper("bench", "merge", *map(str, outs))
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         f"sniper: {outs[1]}: users_sha256 is {'0' * 64}, {outs[0]} has {digest}"
