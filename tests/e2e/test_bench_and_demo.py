@@ -33,23 +33,18 @@ def _held(store: StoreProcess) -> dict[str, int]:
         }
 
 
+def bench_argv(url: str, token: str, *, users: int, stock: int, at: str) -> list[str]:
+    """``sniper bench --url`` with its required options, as a user types it."""
+    return [
+        *(sys.executable, "-m", "sniper", "bench", "--url", url, "--admin-token", token),
+        *("--users", str(users), "--stock", str(stock), "--at", at),
+    ]
+
+
 def _bench(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "sniper",
-            "bench",
-            "--url",
-            url,
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--users",
-            "300",
-            "--stock",
-            "30",
-            "--at",
-            "+1s",
+            *bench_argv(url, ADMIN_TOKEN, users=300, stock=30, at="+1s"),
             "--json",
             *extra,
         ],
@@ -95,20 +90,7 @@ def test_bench_keep_leaves_the_item_and_users(start_store: StartStore) -> None:
     store = start_store()
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "sniper",
-            "bench",
-            "--url",
-            store.url,
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--users",
-            "300",
-            "--stock",
-            "30",
-            "--at",
-            "+1s",
+            *bench_argv(store.url, ADMIN_TOKEN, users=300, stock=30, at="+1s"),
             "--keep",
         ],
         capture_output=True,
@@ -150,20 +132,7 @@ def test_bench_interrupted_still_removes_what_it_made(start_store: StartStore) -
     store = start_store()
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "sniper",
-            "bench",
-            "--url",
-            store.url,
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--users",
-            "50",
-            "--stock",
-            "5",
-            "--at",
-            "+60s",
+            *bench_argv(store.url, ADMIN_TOKEN, users=50, stock=5, at="+60s"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -190,20 +159,7 @@ async def test_bench_cleanup_that_fails_is_a_warning() -> None:
     (here: a good one, exit 0) stands."""
     async with OversellingStore() as store:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "sniper",
-            "bench",
-            "--url",
-            store.url,
-            "--admin-token",
-            "x",
-            "--users",
-            "50",
-            "--stock",
-            "50",
-            "--at",
-            "+1s",
+            *bench_argv(store.url, "x", users=50, stock=50, at="+1s"),
             "--json",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -228,20 +184,7 @@ def test_bench_plot_without_matplotlib_stops_before_the_run(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), *sys.path])}
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "sniper",
-            "bench",
-            "--url",
-            store.url,
-            "--admin-token",
-            ADMIN_TOKEN,
-            "--users",
-            "50",
-            "--stock",
-            "5",
-            "--at",
-            "+1s",
+            *bench_argv(store.url, ADMIN_TOKEN, users=50, stock=5, at="+1s"),
             "--plot",
             str(tmp_path / "b.png"),
         ],
@@ -292,20 +235,7 @@ async def test_bench_catches_an_overselling_store() -> None:
     """A store that accepts every order: the check says oversold, exit 1."""
     async with OversellingStore() as store:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "sniper",
-            "bench",
-            "--url",
-            store.url,
-            "--admin-token",
-            "x",
-            "--users",
-            "300",
-            "--stock",
-            "30",
-            "--at",
-            "+1s",
+            *bench_argv(store.url, "x", users=300, stock=30, at="+1s"),
             "--json",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

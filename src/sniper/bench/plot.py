@@ -39,9 +39,14 @@ def check_plot_path(path: Path) -> None:
 def plot(report: dict[str, Any], path: Path) -> None:
     """Write the figure of ``report`` to ``path`` as a PNG."""
     require_matplotlib()
+    save_figure(figure(report), path)
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Write ``fig`` to ``path`` and let it go; ConfigError, naming the path, when the file
+    cannot be written."""
     import matplotlib.pyplot as plt
 
-    fig = figure(report)
     try:
         fig.savefig(path, dpi=110)
     except OSError as exc:

@@ -16,7 +16,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from sniper.bench.plot import require_matplotlib
+from sniper.bench.plot import require_matplotlib, save_figure
 from sniper.client import historyview as view
 from sniper.client.console import message
 from sniper.client.history import Opening, read_history
@@ -120,12 +120,7 @@ def draw(records: Sequence[Opening], path: Path) -> None:
         if first == last:  # one instant: half a day each side, not matplotlib's two years
             axes[-1, 0].set_xlim(first - _HALF_DAY, last + _HALF_DAY)
         fig.tight_layout()
-        try:
-            fig.savefig(path, dpi=110)
-        except OSError as exc:
-            raise ConfigError(f"plot: cannot write {path}: {exc.strerror or exc}") from None
-        finally:
-            plt.close(fig)
+        save_figure(fig, path)
 
 
 #: Fonts with Chinese glyphs, on Linux, macOS and Windows: matplotlib falls back to the first
