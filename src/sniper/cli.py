@@ -498,7 +498,11 @@ def bench(ctx: click.Context, /, **given: Any) -> None:
             if ctx.get_parameter_source(param.name or "") is click.core.ParameterSource.COMMANDLINE
         ]
         if given_here:
-            click.echo(f"sniper: {given_here[0]}: goes after `merge`, or not at all", err=True)
+            click.echo(
+                f"sniper: {given_here[0]}: not with `bench merge` (it takes the shards' --json "
+                "files, and --json, --plot, --hdr after `merge`)",
+                err=True,
+            )
             sys.exit(EXIT_CONFIG)
         return
     from sniper.bench.at import parse_at
@@ -526,6 +530,11 @@ async def _bench_target(given: dict[str, Any], at: Any, say: Callable[[str], Non
 
     if given["keep"]:
         raise ConfigError("--keep: only with --url (a bench file's target makes nothing)")
+    if given["shard"] is not None and at.delay_s is not None:
+        raise ConfigError(
+            "--shard: give an absolute --at (an RFC 3339 time or HH:MM:SS), the same on every "
+            "machine: shards started apart with a relative one fire apart"
+        )
     which = None if given["shard"] is None else parse_shard(given["shard"])
     opts = TargetOptions(given["bench_file"], at, which, given["timeout_s"], given["ca_file"])
     return await run_target(opts, say)

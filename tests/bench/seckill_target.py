@@ -40,7 +40,7 @@ import secrets
 import signal
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
@@ -309,13 +309,20 @@ def write_users(path: Path, rows: Sequence[tuple[str, str]]) -> None:
         writer.writerows(rows)
 
 
-async def serve(app: App, port: int) -> None:
-    """Serve on 127.0.0.1:``port`` until SIGTERM or SIGINT."""
+async def serve(app: App, port: int, ready: Callable[[], None]) -> None:
+    """Serve on 127.0.0.1:``port`` until SIGTERM or SIGINT; ``ready`` once the port is ours
+    (a port taken: one line and exit 1, the users file of the server already there untouched)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    server = await loop.create_server(lambda: Http(app), "127.0.0.1", port, backlog=4096)
+    try:
+        server = await loop.create_server(lambda: Http(app), "127.0.0.1", port, backlog=4096)
+    except OSError as exc:
+        raise SystemExit(
+            f"seckill_target: cannot listen on 127.0.0.1:{port}: {exc.strerror}"
+        ) from None
+    ready()
     await stop.wait()
     server.close()  # open keep-alive connections end with the process
 
@@ -340,9 +347,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Make the users, write their file, serve."""
     args = parse_args(argv)
     rows = make_users(args.users, args.duplicate_buyers)
-    write_users(args.users_out, rows)
     sale = Sale(args.sku, args.stock, args.mode, {token: user for user, token in rows})
-    asyncio.run(serve(App(sale), args.port))
+    asyncio.run(serve(App(sale), args.port, lambda: write_users(args.users_out, rows)))
 
 
 if __name__ == "__main__":

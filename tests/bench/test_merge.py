@@ -105,7 +105,8 @@ def _edit(change: Any) -> list[dict[str, Any]]:
         (_edit(lambda r: r[1].update(stock=6)), "B.json: stock is 6, A.json has 5"),
         (
             _edit(lambda r: r[1].update(opening_ms=OPENING + 1)),
-            f"B.json: opening_ms is {OPENING + 1}, A.json has {OPENING}",
+            "B.json: opening_ms is 2027-01-15T08:00:00.001+00:00, A.json has "
+            "2027-01-15T08:00:00.000+00:00 (shards fire together only with one absolute --at",
         ),
         (
             _edit(lambda r: r[1]["fairness"].update(first_n=9)),

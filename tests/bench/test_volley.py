@@ -25,16 +25,16 @@ def test_open_lead_grows_with_the_crowd_up_to_a_bound(connections: int, lead_ms:
 @pytest.mark.parametrize(
     ("late_ms", "said"),
     [
-        (-2500.0, "10000 connections open; firing at the opening (the target's clock +1.5 ms"),
+        (-2500.0, "10000 connections open; firing at the opening (the target's clock is +1.5 ms"),
         (
             -1.0,
             "10000 connections open, 3 could not be opened; firing at the opening",
         ),
-        (0.0, "10000 connections open; firing at the opening (the target's clock +1.5 ms"),
+        (0.0, "10000 connections open; firing at the opening (the target's clock is +1.5 ms"),
         (
             430.2,
             "10000 connections open 430 ms after the send time: firing now, late "
-            "(the target's clock +1.5 ms",
+            "(the target's clock is +1.5 ms",
         ),
     ],
 )

@@ -19,6 +19,7 @@ file's are.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ from sniper.validation import describe
 
 _URL_TEXT = re.compile(r"[\x21-\x7e]+")
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
+#: A word in braces: a placeholder, or a misspelt one.
+_BRACED = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: Names the http platform fills that a bench has no value for.
 _FOREIGN = tuple(name for name in BUILTINS if name not in PLACEHOLDERS)
 #: Headers the connection writes itself, from the URL and the body.
@@ -58,11 +61,19 @@ def _endpoint(value: str) -> str:
 
 
 def _no_foreign(text: str, where: str) -> None:
-    """A name the http platform would fill (``{sku_id}``) is not sent as it stands."""
+    """A name the http platform would fill (``{sku_id}``), or a misspelt placeholder
+    (``{Token}``, ``{requestid}``), is not sent as it stands: braces around another word are
+    left alone (a JSON body holds them)."""
+    filled = ", ".join(f"{{{n}}}" for n in PLACEHOLDERS)
     foreign = names_in(text, _FOREIGN)
     if foreign:
-        filled = ", ".join(f"{{{n}}}" for n in PLACEHOLDERS)
         raise ValueError(f"{where}{{{foreign[0]}}} has no value in a bench (it fills {filled})")
+    for word in _BRACED.findall(text):
+        if word in PLACEHOLDERS:
+            continue
+        near = difflib.get_close_matches(word.lower(), PLACEHOLDERS, n=1, cutoff=0.75)
+        if near:
+            raise ValueError(f"{where}{{{word}}} is no placeholder: did you mean {{{near[0]}}}?")
 
 
 class BenchRequest(HttpRequest):
@@ -154,6 +165,10 @@ def load_bench(path: Path) -> Bench:
     users_path = Path(bench.users).expanduser()
     if not users_path.is_absolute():
         users_path = path.parent / users_path
+    if not users_path.exists():
+        raise ConfigError(
+            f"{path}: users: no file {users_path} (a relative path is from the bench file's folder)"
+        )
     users = read_users(users_path)
     form = OrderForm.of(bench.request, cookie_column="cookie" in users.columns)
     check_users(form, users, path)

@@ -13,6 +13,7 @@ import os
 import re
 import stat
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,11 @@ def merge(reports: Sequence[dict[str, Any]], names: Sequence[str] | None = None)
     for name, report in zip(names, reports, strict=True):
         for key, value in _agreed(report).items():
             if value != agreed[key]:
-                raise ConfigError(
-                    f"{name}: {key} is {_said(value)}, {names[0]} has {_said(agreed[key])}"
-                )
+                mine, theirs, hint = _said(value), _said(agreed[key]), ""
+                if key == "opening_ms":  # epoch ms say little: the instants, and the likely cause
+                    mine, theirs = _instant(value), _instant(agreed[key])
+                    hint = " (shards fire together only with one absolute --at on every machine)"
+                raise ConfigError(f"{name}: {key} is {mine}, {names[0]} has {theirs}{hint}")
     _check_shards(reports, names)
     _check_users(reports, names)
     counts = [r["server_count"] for r in reports if r["server_count"] is not None]
@@ -150,6 +153,12 @@ def _check_optional(report: dict[str, Any], name: str) -> None:
         value = report.get(key)
         if value is not None and not good(value):
             raise ConfigError(f"{name}: {key} must be {kind} or null")
+
+
+def _instant(epoch_ms: float) -> str:
+    """An opening as people read it (UTC, to the millisecond)."""
+    when = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return when.isoformat(timespec="milliseconds")
 
 
 def _agreed(report: dict[str, Any]) -> dict[str, Any]:

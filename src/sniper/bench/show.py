@@ -40,7 +40,7 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("undersold", _undersold(report)),
         ("duplicates", _duplicates(report)),
         ("time to sold out (the last unit sold)", _sold_out_after(report)),
-        *_fairness(report["fairness"]),
+        *_fairness(report["fairness"], report["requests"]),
         (
             "latency p50 / p90 / p99 / max (ms)",
             " / ".join(_ms(latency[k]) for k in ("p50", "p90", "p99", "max")),
@@ -113,7 +113,7 @@ def _duplicates(report: dict[str, Any]) -> str:
     return f"[red]FAILED: {n} buyer{'s' if n > 1 else ''} with more than one order[/red]"
 
 
-def _fairness(fair: dict[str, Any]) -> list[tuple[str, str]]:
+def _fairness(fair: dict[str, Any], requests: int) -> list[tuple[str, str]]:
     tau, best = fair["kendall_tau"], fair.get("kendall_tau_max")
     if tau is None:
         said = "n/a (no winner or no loser)"
@@ -123,7 +123,10 @@ def _fairness(fair: dict[str, Any]) -> list[tuple[str, str]]:
         )
     return [
         ("fairness: Kendall tau, send order vs winning", said),
-        (f"winners among the first {fair['first_n']} sent", str(fair["winners_in_first_n"])),
+        (
+            f"winners among the first {min(fair['first_n'], requests)} sent",
+            str(fair["winners_in_first_n"]),
+        ),
     ]
 
 

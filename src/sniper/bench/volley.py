@@ -171,7 +171,7 @@ def open_note(connections: int, lost: int, late_ms: float, offset_ms: float) -> 
     """What the bench says once its connections are open (``lost``: those that could not be),
     ``late_ms`` after the send time (negative: in time): firing at the opening, or late, and by
     how much."""
-    clock = f"the target's clock {round(offset_ms, 1) + 0.0:+.1f} ms from here"
+    clock = f"the target's clock is {round(offset_ms, 1) + 0.0:+.1f} ms from this machine's"
     opened = f"{connections} connections open" + (f", {lost} could not be opened" if lost else "")
     if late_ms <= 0:
         return f"{opened}; firing at the opening ({clock})"
