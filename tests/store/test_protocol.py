@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sniper.store.protocol import ConnectionLimits, ConnectionPool, OneWrite, connection_bound
+from sniper.store.protocol import ConnectionLimits, ConnectionPool, connection_bound
 from sniper.store.settings import StoreSettings
 
 
@@ -97,72 +97,3 @@ def test_limits_from_settings(given: int, bound: int) -> None:
     settings = StoreSettings(max_connections=given, header_timeout_s=3, max_header_bytes=8192)
     limits = ConnectionLimits.from_settings(settings, fd_limit=20_000)
     assert limits == ConnectionLimits(3.0, 10.0, 8192, bound)
-
-
-class RecordingTransport:
-    """What a cycle's writes became on the socket: one entry per system-call-sized write."""
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        assert not self.closed, "written after close"
-        self.writes.append(data)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-
-HEAD = b"HTTP/1.1 409 Conflict\r\ncontent-length: 2\r\n\r\n"
-
-
-class TestOneWrite:
-    def make(self) -> tuple[RecordingTransport, OneWrite, list[str]]:
-        transport, completed = RecordingTransport(), []
-        return transport, OneWrite(transport, lambda: completed.append("done")), completed  # type: ignore[arg-type]
-
-    def test_head_and_body_go_out_in_one_write(self) -> None:
-        transport, one, _ = self.make()
-        one.write(HEAD)
-        assert transport.writes == []
-        one.write(b"{}")
-        assert transport.writes == [HEAD + b"{}"]
-
-    def test_later_writes_pass_straight_through(self) -> None:
-        transport, one, _ = self.make()
-        for part in (HEAD, b"a", b"b"):
-            one.write(part)
-        assert transport.writes == [HEAD + b"a", b"b"]
-
-    def test_an_interim_100_continue_goes_at_once(self) -> None:
-        transport, one, _ = self.make()
-        one.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
-        one.write(HEAD)
-        one.write(b"{}")
-        assert transport.writes[1:] == [HEAD, b"{}"]
-
-    def test_a_response_with_no_body_write_is_flushed_when_complete(self) -> None:
-        """HEAD: uvicorn writes no body; the head goes before uvicorn's completion callback
-        runs (which may close the connection or start a pipelined request)."""
-        transport, one, completed = self.make()
-        one.write(HEAD)
-        one.on_response()
-        assert (transport.writes, completed) == ([HEAD], ["done"])
-
-    def test_close_writes_what_is_held_first(self) -> None:
-        transport, one, _ = self.make()
-        one.write(HEAD)
-        one.close()
-        assert transport.writes == [HEAD]
-        assert transport.closed
-
-    def test_anything_else_is_the_transport_s(self) -> None:
-        transport, one, _ = self.make()
-        assert one.is_closing() is False
-        transport.close()
-        assert one.is_closing() is True

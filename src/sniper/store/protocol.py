@@ -212,13 +212,6 @@ class StoreProtocol(HttpToolsProtocol):
         else:
             self._close(b"")
 
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
-        """Each request's answer goes out in one write: its cycle writes through a
-        :class:`OneWrite` (uvicorn calls this for every cycle, pipelined ones included)."""
-        one = OneWrite(self.transport, cycle.on_response)
-        cycle.transport, cycle.on_response = one, one.on_response  # type: ignore[assignment]
-        super()._start_asgi_task(cycle, app)
-
     def _unsupported_upgrade_warning(self) -> None:
         """The store speaks no WebSocket: an upgrade request is answered as plain HTTP, without
         two log lines per request for anyone to flood the log with."""
@@ -320,56 +313,3 @@ class StoreProtocol(HttpToolsProtocol):
             self._gone = True
             self._disarm()
             self._pool.closed(self)
-
-
-class OneWrite:
-    """The transport as one request cycle sees it: the response's head is held until its body
-    comes, and the two go out in one write.
-
-    uvicorn writes a head and a body separately, and each write to an idle socket is a system
-    call: at an opening, where nearly every answer is a small refusal, that second call is a
-    large part of an answer's cost. Only the cycle's first write is held, and only if it is a
-    final head (an interim ``100 Continue`` goes at once); it goes out with the next write, or
-    when the response completes without one (``HEAD``), or when the cycle closes the connection.
-    """
-
-    __slots__ = ("_completed", "_first", "_held", "_transport")
-
-    def __init__(self, transport: asyncio.Transport, completed: Any) -> None:
-        self._transport = transport
-        self._held: bytes | None = None
-        self._first = True
-        self._completed = completed
-
-    def write(self, data: bytes) -> None:
-        """Write ``data``, the held head before it; the first write (a final head) is held."""
-        if self._first:
-            self._first = False
-            if data[9:10] != b"1":  # "HTTP/1.1 1xx": an interim answer goes at once
-                self._held = data
-                return
-        held = self._held
-        if held is not None:
-            self._held = None
-            data = held + data
-        self._transport.write(data)
-
-    def flush(self) -> None:
-        """Write what is held, if anything."""
-        held = self._held
-        if held is not None:
-            self._held = None
-            self._transport.write(held)
-
-    def on_response(self) -> None:
-        """The response is complete: nothing may stay held; then uvicorn's own callback."""
-        self.flush()
-        self._completed()
-
-    def close(self) -> None:
-        """Close after writing what is held (a cycle that ends the connection)."""
-        self.flush()
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
