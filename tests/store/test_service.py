@@ -8,11 +8,13 @@ import asyncio
 import httpx
 import pytest
 
-from sniper.errors import NotFound, SoldOut, Unauthorized
+from sniper.clock import ManualClock
+from sniper.errors import LimitReached, NotFound, NotStarted, RateLimited, SoldOut, Unauthorized
 from sniper.store.rules import Reservation, ReservationResult
 from sniper.store.schemas import OrderBody
 from sniper.store.service import Placed, StoreService
-from tests.conftest import ADMIN, T0_MS
+from sniper.store.settings import StoreSettings
+from tests.conftest import ADMIN, T0_MS, in_process
 from tests.store.helpers import make_users, put_item
 
 Store = tuple[httpx.AsyncClient, StoreService]
@@ -73,6 +75,49 @@ class TestPlaceOrder:
         again = await service.place_order(token, OrderBody(sku_id="s1", request_id=made))
         assert not seen[1].fresh_id
         assert again == Placed(placed.order, replayed=True)
+
+
+async def _sold_out_known(service: StoreService, sku: str) -> None:
+    for _ in range(200):  # the sold-out snapshot loads in the background
+        if service.cache.sold_out(sku)[0] is not None:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{sku} never known sold out")
+
+
+class TestAnswerNow:
+    """``answer_now``: what ``place_order`` would answer, when memory alone knows it (the HTTP
+    protocol writes it at once); None, nothing changed, when only ``place_order`` can tell."""
+
+    async def test_answers_what_memory_knows_and_takes_tokens_only_then(
+        self, settings: StoreSettings, clock: ManualClock
+    ) -> None:
+        tight = settings.model_copy(update={"user_rate_per_s": 0.001, "user_burst": 3})
+        async with in_process(tight, clock) as (client, service):
+            await put_item(client, "gone", stock=1, start_ms=T0_MS)
+            await put_item(client, "later", stock=1, start_ms=T0_MS + 60_000)
+            [(_, buyer), (_, other)] = await make_users(client, 2)
+            mine = OrderBody(sku_id="gone", request_id="r-1")
+            assert service.answer_now(buyer, mine) is None  # the revocation log not read yet
+            await service.sessions.user_for(buyer)
+            assert service.answer_now(buyer, mine) is None  # the item not known yet
+            placed = await service.place_order(buyer, mine)  # the buyer's first token
+            await _sold_out_known(service, "gone")
+            with pytest.raises(LimitReached):
+                service.answer_now(buyer, OrderBody(sku_id="gone"))  # second
+            assert service.answer_now(buyer, mine) == Placed(placed.order, replayed=True)  # third
+            with pytest.raises(RateLimited):
+                service.answer_now(buyer, mine)
+            with pytest.raises(SoldOut):
+                service.answer_now(other, OrderBody(sku_id="gone"))
+            assert service.answer_now(other, OrderBody(sku_id="later")) is None
+            with pytest.raises(NotStarted):
+                await service.place_order(other, OrderBody(sku_id="later"))  # now cached
+            with pytest.raises(NotStarted):
+                service.answer_now(other, OrderBody(sku_id="later"))
+            with pytest.raises(Unauthorized):
+                service.answer_now(None, OrderBody(sku_id="gone"))
+            assert service.answer_now("never-issued", OrderBody(sku_id="gone")) is None
 
 
 class TestWhatTheRoutesAsk:

@@ -121,6 +121,31 @@ async def test_another_process_honours_a_revocation_within_the_cache_ttl(
         assert await works(b, other) == 401
 
 
+async def test_known_user_is_what_memory_alone_can_tell(
+    settings: StoreSettings, clock: ManualClock
+) -> None:
+    """``known_user`` (the order lane's): the user of a session trusted now; None whenever only
+    ``user_for`` can tell (a token not cached, the revocation log due for a read, expired)."""
+    async with in_process(settings, clock) as (client, service):
+        sessions = service.sessions
+        token = await new_user(client, "ann", "pw-ann")
+        with pytest.raises(Unauthorized):
+            sessions.known_user(None)
+        assert sessions.known_user(token) is None  # the log not read yet: not trusted
+        assert await works(client, token) == 200
+        assert sessions.known_user(token) == "ann"
+        assert sessions.known_user("never-issued") is None
+        clock.advance(settings.cache_ttl_s)
+        assert sessions.known_user(token) is None  # due for a read
+        assert await works(client, token) == 200
+        assert sessions.known_user(token) == "ann"
+        clock.advance(sessions.ttl_s)
+        bob = await new_user(client, "bob", "pw-bob")
+        assert await works(client, bob) == 200  # the log read again: trusted for a while
+        assert sessions.known_user(bob) == "bob"
+        assert sessions.known_user(token) is None  # expired
+
+
 async def test_a_fractional_session_ttl_is_a_cookie_that_lives(
     settings: StoreSettings, clock: ManualClock
 ) -> None:

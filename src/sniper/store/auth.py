@@ -279,6 +279,19 @@ class Sessions:
         if self._rehashing:
             await asyncio.gather(*self._rehashing, return_exceptions=True)
 
+    def known_user(self, token: str | None) -> str | None:
+        """The user of a live session this process knows now, without I/O; None when only
+        :meth:`user_for` can tell (not cached, the revocation log due for a read, or expired).
+        :class:`Unauthorized` without a token."""
+        if not token:
+            raise Unauthorized("log in first: no session cookie")
+        if self._clock.monotonic() >= self._fresh_until:
+            return None
+        session = self._cache.get(hash_token(token))
+        if session is None or session.expires_ms <= now_ms(self._clock):
+            return None
+        return session.user
+
     async def user_for(self, token: str | None) -> str:
         """The user a token belongs to; :class:`Unauthorized` if missing, unknown, revoked or
         expired."""

@@ -13,7 +13,7 @@ import logging
 import math
 import secrets
 from collections.abc import Callable
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple
 
 from sniper.clock import Clock, now_ms
 from sniper.errors import (
@@ -201,9 +201,9 @@ class StoreService:
         StoreError (the refusal, or why the store cannot tell)."""
         user = await self.sessions.user_for(token)
         self._take_tokens(user)
-        replayed = self._fast_path(user, body)
-        if replayed is not None:
-            return Placed(replayed, True)
+        known = self._known_answer(user, body)
+        if known is not None:
+            return self._settle(known)
         # Shared buckets cost a trip to the storage: only for requests that will need it anyway
         # (the sold-out flood is answered from memory above, for free).
         for kind, limiter in self.shared_limiters:
@@ -249,30 +249,45 @@ class StoreService:
             self.metrics.order("rate_limited", "limiter").inc()
             raise RateLimited("too many requests", retry_after=max(1, math.ceil(wait)))
 
-    def _fast_path(self, user: str, body: OrderBody) -> Order | None:
-        """Answer from memory when the cache already knows the answer."""
+    def answer_now(self, token: str | None, body: OrderBody) -> Placed | None:
+        """What :meth:`place_order` would answer, when this process knows it now without I/O
+        (a cached session, and an answer the cache knows: the flood at an opening); else None,
+        having changed nothing. A refusal is raised, as there."""
+        user = self.sessions.known_user(token)
+        if user is None:
+            return None
+        known = self._known_answer(user, body)
+        if known is None:
+            return None
+        self._take_tokens(user)
+        return self._settle(known)
+
+    def _known_answer(self, user: str, body: OrderBody) -> Order | Outcome | None:
+        """The answer the cache already knows: a replayed order, a refusal, or None."""
         gone, refresh_due = self.cache.sold_out(body.sku_id)
         if refresh_due:
             self._flag_sold_out(body.sku_id)
         if gone is not None:
             order = gone.replays.get((user, body.request_id)) if body.request_id else None
             if order is not None:
-                self.metrics.order(Outcome.REPLAYED.value, "cache").inc()
                 return order
             # The rules check the per-user limit before the stock.
             over = gone.bought.get(user, 0) + body.qty > gone.limit
-            self._refuse(Outcome.LIMIT_REACHED if over else Outcome.SOLD_OUT)
+            return Outcome.LIMIT_REACHED if over else Outcome.SOLD_OUT
         hit, item = self.cache.get(body.sku_id)
         if hit and item is None:
-            self._refuse(Outcome.NOT_FOUND)
+            return Outcome.NOT_FOUND
         if item is not None and self.now_ms() < item.sale_start_ms:
-            self._refuse(Outcome.NOT_STARTED)
+            return Outcome.NOT_STARTED
         return None
 
-    def _refuse(self, refusal: Outcome) -> NoReturn:
-        """Count a refusal decided from the cache and raise it."""
-        self.metrics.order(refusal.value, "cache").inc()
-        raise _REFUSALS[refusal]()
+    def _settle(self, known: Order | Outcome) -> Placed:
+        """Count an answer the cache knew: return the replayed order, or raise the refusal."""
+        if isinstance(known, Order):
+            self.metrics.order(Outcome.REPLAYED.value, "cache").inc()
+            return Placed(known, True)
+        self.metrics.order(known.value, "cache").inc()
+        raise _REFUSALS[known]()
 
     def _answer(self, sku_id: str, result: ReservationResult, generation: int) -> Placed:
         if result.outcome in (Outcome.NOT_FOUND, Outcome.NOT_STARTED):
