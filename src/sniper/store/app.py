@@ -1,9 +1,11 @@
 """The store's ASGI app, built by a factory whose lifespan opens and closes the backend.
 
 ``POST /api/orders`` is taken first by the hot path, which does its own admission check and
-metrics; every other request passes metrics → admission control → Starlette (routing, the other
-endpoints, error pages). The hot path sits outside Starlette on purpose: at an opening it carries
-nearly all the traffic, and most of it is refused in microseconds.
+metrics (and, before that, by the order lane, which the app hands to the server in its lifespan
+state: see :mod:`sniper.store.hotpath`); every other request passes metrics → admission control
+→ Starlette (routing, the other endpoints, error pages). The hot path sits outside Starlette on
+purpose: at an opening it carries nearly all the traffic, and most of it is refused in
+microseconds.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from sniper.clock import Clock, SkewedClock, SystemClock
 from sniper.errors import MethodNotAllowed, NotFound, StoreError
 from sniper.store.backends import Backend, backend_from_settings
-from sniper.store.hotpath import HotPath, OrderEndpoint
+from sniper.store.hotpath import ORDER_LANE, HotPath, OrderEndpoint, OrderLane
 from sniper.store.http import INTERNAL, ORDER_PATH, answer_response, error_response
 from sniper.store.metrics import StoreMetrics
 from sniper.store.middleware import (
@@ -62,6 +64,7 @@ class StoreApp:
         admission_control = AdmissionControl(starlette, admission, MAX_BODY_BYTES, exempt=PROBES)
         rest = DateMiddleware(MetricsMiddleware(admission_control, metrics), date)
         self._app = HotPath(rest, order_endpoint, admission, metrics, date)
+        self.state.order_lane = OrderLane(order_endpoint, admission, metrics, date)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
@@ -83,12 +86,12 @@ def create_app(
     service = StoreService(backend, settings, clock, StoreMetrics())
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, OrderLane]]:
         await backend.open()
         try:
             await service.start()
             await backend.start_background()
-            yield
+            yield {ORDER_LANE: app.state.order_lane}
         finally:
             await service.aclose()
             await backend.aclose()

@@ -17,6 +17,11 @@ and per process a bound on open connections (:class:`ConnectionPool`): a new con
 first closes the idle or unfinished connection that has been quiet the longest, never one whose
 request is being answered. On shutdown, idle and unfinished connections are closed at once and
 requests being answered finish.
+
+It also writes the answers of the app's order lane (:class:`~sniper.store.hotpath.OrderLane`):
+an order whose answer the store knows in memory (the flood of refusals at an opening) is answered
+as soon as its body is in, with no ASGI task, scope or messages; any other request, and any order
+the lane leaves, runs the app as uvicorn would.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
@@ -36,7 +43,9 @@ from uvicorn.protocols.http.httptools_impl import (
 from uvicorn.server import ServerState
 
 from sniper.errors import HeadersTooLarge, RequestTimeout, StoreError
-from sniper.store.http import render_error
+from sniper.store.hotpath import ORDER_LANE, Claim, OrderLane
+from sniper.store.http import Answer, render_error
+from sniper.store.schemas import OrderBody
 from sniper.store.settings import StoreSettings
 
 #: Busy connections the pool passes over, at most, to find one to close for a new one.
@@ -127,17 +136,22 @@ _feed = HttpToolsProtocol.data_received
 _POOLS: weakref.WeakKeyDictionary[ServerState, ConnectionPool] = weakref.WeakKeyDictionary()
 
 
+def _response(answer: Answer, *, close: bool, first: Sequence[tuple[bytes, bytes]] = ()) -> bytes:
+    """The whole HTTP response to ``answer``, its headers after ``first`` (uvicorn's defaults),
+    as the app's answer would be written."""
+    status, body, headers = answer
+    lines = [STATUS_LINE[status]]
+    lines.extend(b"%s: %s\r\n" % header for header in first)
+    lines.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body))
+    lines.extend(b"%s: %s\r\n" % header for header in headers)
+    lines.append(b"connection: close\r\n\r\n" if close else b"\r\n")
+    lines.append(body)
+    return b"".join(lines)
+
+
 def _error_response(error: StoreError) -> bytes:
     """The whole HTTP response, ``Connection: close``, to an error met before the app."""
-    status, body, _ = render_error(error)
-    return b"".join(
-        [
-            STATUS_LINE[status],
-            b"content-type: application/json\r\n",
-            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body),
-            body,
-        ]
-    )
+    return _response(render_error(error), close=True)
 
 
 _TIMEOUT = _error_response(RequestTimeout("the request did not arrive in time"))
@@ -180,6 +194,10 @@ class StoreProtocol(HttpToolsProtocol):
         self._too_large = _error_response(
             HeadersTooLarge(f"request line and headers over {limits.max_header_bytes} bytes")
         )
+        self._lane: OrderLane | None = app_state.get(ORDER_LANE)
+        #: A request the lane claimed, with the app that answers it if the lane does not,
+        #: waiting for its body.
+        self._held: tuple[RequestResponseCycle, ASGI3Application, Claim] | None = None
 
     # Connection life
 
@@ -190,6 +208,7 @@ class StoreProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._forget()
+        self._drop_held()
         super().connection_lost(exc)
 
     def busy(self) -> bool:
@@ -257,6 +276,84 @@ class StoreProtocol(HttpToolsProtocol):
             self._disarm()
             self._in_head, self._head_bytes = True, 0
 
+    # The order lane
+
+    def on_message_begin(self) -> None:
+        # A lane answer earlier in this read armed the keep-alive timer: this request stops it.
+        self._unset_keepalive_if_required()
+        super().on_message_begin()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        lane = self._lane
+        if (
+            lane is not None
+            and app is self.app  # not uvicorn's 503 past its concurrency limit
+            and not cycle.waiting_for_100_continue  # the app's read sends the 100
+        ):
+            scope = cycle.scope
+            claim = lane.claims(scope["method"], scope["path"], scope["headers"])
+            if claim is not None:
+                if cycle.more_body:
+                    self._held = cycle, app, claim
+                    return
+                if self._answer_in_lane(cycle, claim):
+                    return
+        super()._start_asgi_task(cycle, app)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        held = self._held
+        if held is not None and held[0] is self.cycle:
+            self._held = None
+            cycle, app, claim = held
+            if not self._answer_in_lane(cycle, claim):
+                super()._start_asgi_task(cycle, app)
+
+    def _drop_held(self) -> None:
+        """A claimed request whose body never came in full: the lane counts it."""
+        if self._held is not None:
+            assert self._lane is not None
+            self._lane.gone(self._held[2])
+            self._held = None
+
+    def _answer_in_lane(self, cycle: RequestResponseCycle, claim: Claim) -> bool:
+        """Answer ``cycle`` (its body in) in the lane: at once if memory decides, else from a
+        task of the lane's own; False when the app must answer it."""
+        if self.flow.write_paused or self.transport.is_closing():
+            return False  # a client that does not read its answers waits in the app, as ever
+        assert self._lane is not None
+        known = self._lane.known(claim, bytes(cycle.body))
+        if isinstance(known, tuple):
+            self._write_answer(cycle, known)
+            return True
+        # Like uvicorn's own task: in server_state.tasks, which a graceful shutdown waits for.
+        task = self.loop.create_task(self._place(cycle, claim, known))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+        return True
+
+    async def _place(self, cycle: RequestResponseCycle, claim: Claim, body: OrderBody) -> None:
+        assert self._lane is not None
+        answer = await self._lane.place(claim, body)
+        if self.flow.write_paused and not cycle.disconnected:
+            await self.flow.drain()
+        if not cycle.disconnected and not self.transport.is_closing():  # else nobody to answer
+            self._write_answer(cycle, answer)
+
+    def _write_answer(self, cycle: RequestResponseCycle, answer: Answer) -> None:
+        """Write ``answer`` to ``cycle`` whole, then go on as uvicorn does after a response."""
+        cycle.response_started = cycle.response_complete = True
+        close = not cycle.keep_alive
+        self.transport.write(
+            _response(answer, close=close, first=self.server_state.default_headers)
+        )
+        if close:
+            self.transport.close()
+        if self.pipeline:  # start the next request from the loop, not from within this one
+            self.loop.call_soon(self.on_response_complete)
+        else:
+            self.on_response_complete()
+
     # Deadlines
 
     def _arm(self, seconds: float) -> None:
@@ -293,6 +390,7 @@ class StoreProtocol(HttpToolsProtocol):
             cycle.message_event.set()
         self._closing = True
         self._disarm()
+        self._drop_held()
         if not answer or self.transport.is_closing():
             self._forget()
             if abort:
