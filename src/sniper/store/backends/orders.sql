@@ -1,7 +1,8 @@
 -- The orders table, one definition for the SQLite store and for the Redis backend's copy of its
 -- orders (--orders-db). A file made by an older release keeps its table as it was (CREATE TABLE IF
 -- NOT EXISTS changes no existing table, so a copy made before this file may lack the CHECK), and
--- gets the indexes it lacks.
+-- gets the indexes it lacks. Each file adds its own index of a user's orders: the store's also
+-- holds its replay rule (schema.sql), the copy's does not (orders_copy.sql).
 CREATE TABLE IF NOT EXISTS orders (
     order_id        TEXT PRIMARY KEY,
     sku_id          TEXT NOT NULL,
@@ -11,4 +12,3 @@ CREATE TABLE IF NOT EXISTS orders (
     request_id      TEXT
 );
 CREATE INDEX IF NOT EXISTS orders_by_sku ON orders (sku_id);
-CREATE INDEX IF NOT EXISTS orders_by_user ON orders (username, sku_id);

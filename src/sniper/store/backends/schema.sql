@@ -24,13 +24,15 @@ CREATE TABLE IF NOT EXISTS purchases (
     qty             INTEGER NOT NULL,
     PRIMARY KEY (username, sku_id)
 ) WITHOUT ROWID;
--- A request id names one order of one user for one item (as on Redis, where the replay check runs
--- inside the item's own script). Files made before this index had one across items: dropped.
--- The store's own rule, not in orders.sql: the Redis copy must take every order Redis acknowledged
--- (INSERT OR IGNORE would silently skip one that broke a unique index there).
+-- A user's orders of an item, and the replay rule: a request id names one order of one user for
+-- one item (as on Redis, where the replay check runs inside the item's own script. NULLs are
+-- distinct in a unique index, so orders without one never clash.) One index for both: each index
+-- keyed by user costs every order a write to a page of its own. Files made before it had the rule
+-- in an index of its own (across items in the oldest), and a user's orders in another: both are
+-- dropped (the two-column orders_by_user by sqlite.py, before this script runs).
 DROP INDEX IF EXISTS orders_by_request;
-CREATE UNIQUE INDEX IF NOT EXISTS orders_by_item_request ON orders (username, sku_id, request_id)
-    WHERE request_id IS NOT NULL;
+DROP INDEX IF EXISTS orders_by_item_request;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_by_user ON orders (username, sku_id, request_id);
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (username);
 -- Revoked sessions (logout, user replaced, admin revoke), which every process reads to drop them
 -- from its session cache. A row goes once its session would have expired anyway.

@@ -5,7 +5,7 @@ copy of its orders (``--orders-db``). The connection and its PRAGMAs, the schema
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -13,10 +13,12 @@ from sniper.errors import ConfigError, OutcomeUnknown, StoreError, Unavailable
 from sniper.files import create_private
 from sniper.store.backends.base import StorageErrors
 
-#: The ``orders`` table and its indexes (one definition, for both files).
+#: The ``orders`` table (one definition, for both files).
 ORDERS_SQL = "orders.sql"
-#: The rest of the SQLite backend's tables.
+#: The rest of the SQLite backend's tables and indexes.
 STORE_SQL = "schema.sql"
+#: The Redis backend's copy's own index.
+COPY_SQL = "orders_copy.sql"
 
 #: Error codes of a COMMIT that never wrote its commit record (the primary code, of the low byte).
 _NOT_WRITTEN = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
@@ -46,16 +48,25 @@ def connect(path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int) -> s
     return conn
 
 
-def create(path: Path, scripts: Iterable[str], *, busy_timeout_ms: int) -> None:
-    """Create the file (private to this user, with its directory), switch it to WAL and run the
-    named schema scripts (files beside this module) in one transaction: processes starting
-    together make it once."""
+def create(
+    path: Path,
+    scripts: Iterable[str],
+    *,
+    busy_timeout_ms: int,
+    upgrade: Callable[[sqlite3.Connection], None] | None = None,
+) -> None:
+    """Create the file (private to this user, with its directory), switch it to WAL and run
+    ``upgrade`` (what a script cannot decide for a file made by an older release) and the named
+    schema scripts (files beside this module) in one transaction: processes starting together
+    make it once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     create_private(path)
     conn = connect(path, busy_timeout_ms=busy_timeout_ms)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("BEGIN IMMEDIATE")
+        if upgrade is not None:
+            upgrade(conn)
         for name in scripts:
             script = resources.files(__package__).joinpath(name).read_text("utf-8")
             for statement in script.split(";"):

@@ -98,6 +98,7 @@ class SqliteBackend(Backend):
                 self.path,
                 (sqlfile.ORDERS_SQL, sqlfile.STORE_SQL),
                 busy_timeout_ms=self._busy_timeout_ms,
+                upgrade=_drop_old_user_index,
             )
             self._writer.start()
         except (sqlite3.Error, OSError) as exc:
@@ -402,6 +403,16 @@ class SqliteBackend(Backend):
         args = tuple(v for _, v in where)
         rows = await self._read(lambda c: c.execute(sql, args).fetchall())
         return [Order(*r) for r in rows]
+
+
+def _drop_old_user_index(conn: sqlite3.Connection) -> None:
+    """A file made before one index held a user's orders and the replay rule has a two-column
+    ``orders_by_user``: dropped, for ``schema.sql`` to make the one index in its place."""
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'orders_by_user'"
+    ).fetchone()
+    if row is not None and "request_id" not in row[0]:
+        conn.execute("DROP INDEX orders_by_user")
 
 
 def _take_sessions(conn: sqlite3.Connection, user: str, now: int) -> list[str]:

@@ -44,7 +44,11 @@ class SqliteOrderTable:
 
     def _open(self) -> sqlite3.Connection:
         if self._conn is None:
-            sqlfile.create(self.path, (sqlfile.ORDERS_SQL,), busy_timeout_ms=self._busy_timeout_ms)
+            sqlfile.create(
+                self.path,
+                (sqlfile.ORDERS_SQL, sqlfile.COPY_SQL),
+                busy_timeout_ms=self._busy_timeout_ms,
+            )
             self._conn = sqlfile.connect(
                 self.path, synchronous="FULL", busy_timeout_ms=self._busy_timeout_ms
             )
