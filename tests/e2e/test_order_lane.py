@@ -15,6 +15,8 @@ import re
 import socket
 from dataclasses import dataclass
 
+import pytest
+
 from tests.e2e.conftest import StartStore
 from tests.e2e.crowd import open_item, users
 from tests.e2e.store_process import StoreProcess
@@ -142,6 +144,21 @@ class TestSameAnswers:
         assert limited[0].json()["error"] == "limit_reached"
         assert limited[0].header(b"server") == b"uvicorn"
 
+    async def test_a_length_written_in_thousands_of_digits(self, start_store: StartStore) -> None:
+        """``Content-Length: 000…017`` is 17 to the parser, and to the store: answered as any
+        order (Python reads no number of over 4,300 digits, which once made this a 500)."""
+        store, tokens = await open_shop(start_store)
+        body = b'{"sku_id":"gone"}'
+        plain = order(body, tokens[13])
+        padded = plain.replace(
+            b"Content-Length: %d" % len(body), b"Content-Length: " + b"0" * 5000 + b"%d" % len(body)
+        )
+        assert padded != plain
+        [lane] = await exchange(store.port, padded, 1)
+        [app] = await exchange(store.port, order(body, tokens[13], chunked=True), 1)
+        assert lane.status == 409
+        assert _comparable(lane) == _comparable(app)
+
     async def test_orders_placed_both_ways_alike(self, start_store: StartStore) -> None:
         store, tokens = await open_shop(start_store)
         lane = await exchange(store.port, order(b'{"sku_id":"eggs"}', tokens[10]), 1)
@@ -168,6 +185,25 @@ class TestConnections:
         answers = await exchange(store.port, b"".join(burst), len(burst))
         expected = [409, 201, 409, 425, 200, 409, 201, 425, 409] * 30
         assert [a.status for a in answers] == expected
+
+    async def test_a_head_begun_behind_a_lane_answer_has_its_deadline(
+        self, start_store: StartStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An order answered at once, and in the same write the first bytes of another request
+        that never comes in full: the connection is closed at the header deadline (the lane's
+        answer armed the keep-alive timer, and the next request's first byte stopped it)."""
+        monkeypatch.setenv("SNIPER_HEADER_TIMEOUT_S", "1")
+        store, tokens = await open_shop(start_store)
+        for tail in (b"P", b"POST /api/orders HTTP/1.1\r\nHost: st"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", store.port)
+            try:
+                writer.write(order(b'{"sku_id":"gone"}', tokens[32]) + tail)
+                assert (await asyncio.wait_for(read_answer(reader), 10)).status == 409
+                # A head that began gets a 408 with its deadline; the bound here is generous.
+                rest = await asyncio.wait_for(reader.read(), 8)
+                assert rest == b"" or rest.startswith(b"HTTP/1.1 408 "), rest
+            finally:
+                writer.close()
 
     async def test_connection_close_is_honoured(self, start_store: StartStore) -> None:
         store, tokens = await open_shop(start_store)

@@ -19,7 +19,13 @@ from sniper.errors import (
     TooLarge,
     Unavailable,
 )
-from sniper.store.http import error_response, read_body, render_error, send_json
+from sniper.store.http import (
+    declared_within,
+    error_response,
+    read_body,
+    render_error,
+    send_json,
+)
 
 
 class TestRenderError:
@@ -179,3 +185,21 @@ async def test_send_json() -> None:
         },
         {"type": "http.response.body", "body": b'{"x":1}'},
     ]
+
+
+@pytest.mark.parametrize(
+    ("declared", "within"),
+    [
+        (b"0", True),
+        (b"4096", True),
+        (b"4097", False),
+        (b"0" * 5000 + b"17", True),  # leading zeros: 17, read without a 5,000-digit number
+        (b"9" * 5000, False),
+        (b"", False),
+        (b"-1", False),
+        (b"1e3", False),
+        (b" 17", False),
+    ],
+)
+def test_declared_within(declared: bytes, within: bool) -> None:
+    assert declared_within(declared, 4096) is within

@@ -30,6 +30,7 @@ from sniper.store.http import (
     ORDER_PATH,
     Answer,
     Headers,
+    declared_within,
     read_body,
     render_error,
     send_json,
@@ -153,7 +154,7 @@ class OrderLane:
         if method != "POST" or path != ORDER_PATH:
             return None
         token, declared = _cookie_and_length(headers)
-        if declared is None or not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        if declared is None or not declared_within(declared, MAX_BODY_BYTES):
             return None
         return Claim(token, time.perf_counter())
 

@@ -84,11 +84,18 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
+def declared_within(declared: bytes, limit: int) -> bool:
+    """Whether a ``Content-Length`` value is a number of at most ``limit`` (without reading a
+    value of thousands of digits as a number: Python refuses those, with an error)."""
+    digits = declared.lstrip(b"0")
+    return declared.isdigit() and len(digits) <= len(str(limit)) and int(digits or b"0") <= limit
+
+
 async def read_body(receive: Receive, declared: bytes | None, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body from ASGI ``receive``: :class:`TooLarge` before reading anything when
     the declared ``Content-Length`` is over ``limit`` (or not a number), else as soon as what
     arrives is; :class:`ClientGone` when the client leaves before its body is in."""
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and not declared_within(declared, limit):
         raise TooLarge(f"request body over {limit} bytes")
     chunks: list[bytes] = []
     size = 0

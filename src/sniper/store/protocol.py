@@ -198,6 +198,8 @@ class StoreProtocol(HttpToolsProtocol):
         #: A request the lane claimed, with the app that answers it if the lane does not,
         #: waiting for its body.
         self._held: tuple[RequestResponseCycle, ASGI3Application, Claim] | None = None
+        #: The request cycle that was current when the latest request began.
+        self._begun_after: RequestResponseCycle | None = None
 
     # Connection life
 
@@ -269,6 +271,10 @@ class StoreProtocol(HttpToolsProtocol):
                 self._arm(self.limits.body_timeout_s)
             else:
                 self._in_head, self._head_bytes = True, 0
+                if cycle.response_complete and self._begun_after is cycle:
+                    # Answered in the lane, and the next request's head began in this read:
+                    # the keep-alive timer is off, so that head gets its deadline here.
+                    self._arm(self.limits.header_timeout_s)
         elif self._in_head:
             if self._timer is None:  # the first bytes of a request on a kept-alive connection
                 self._arm(self.limits.header_timeout_s)
@@ -279,8 +285,10 @@ class StoreProtocol(HttpToolsProtocol):
     # The order lane
 
     def on_message_begin(self) -> None:
-        # A lane answer earlier in this read armed the keep-alive timer: this request stops it.
+        # A lane answer earlier in this read armed the keep-alive timer: this request stops it
+        # (and, should its head not be in by the read's end, :meth:`_track` arms its deadline).
         self._unset_keepalive_if_required()
+        self._begun_after = self.cycle
         super().on_message_begin()
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
