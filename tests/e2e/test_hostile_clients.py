@@ -126,6 +126,36 @@ class TestSlowClients:
             await crowd.aclose()
 
 
+class TestClientsThatLeave:
+    async def test_pipelined_requests_cut_off_leave_a_clean_log(
+        self, start_store: StartStore
+    ) -> None:
+        """Three orders pipelined on each of 200 connections, cut off (RST) a moment later,
+        while the first is still with the storage: nothing is written to the closed connection,
+        so no traceback in the log, and the store goes on answering."""
+        store = start_store()
+        tokens = _shop(store, 50)
+        body = b'{"sku_id":"eggs"}'
+
+        async def cut_off(n: int) -> None:
+            _, writer = await asyncio.open_connection("127.0.0.1", store.port)
+            head = (
+                b"POST /api/orders HTTP/1.1\r\nHost: store\r\nContent-Type: application/json\r\n"
+                b"Cookie: session=%s\r\nTransfer-Encoding: chunked\r\n\r\n"
+                % tokens[n % 50].encode()
+            )
+            writer.write((head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)) * 3)
+            await asyncio.sleep(0.001)
+            writer.transport.abort()
+
+        await asyncio.gather(*(cut_off(n) for n in range(200)))
+        await asyncio.sleep(0.5)
+        async with httpx.AsyncClient(base_url=store.url, timeout=10) as client:
+            assert (await client.get("/healthz")).status_code == 200
+        log = store.log()
+        assert "Traceback" not in log, log[-2000:]
+
+
 class TestHeaderCap:
     """The request line and headers are capped while they arrive, before they are parsed."""
 

@@ -200,6 +200,9 @@ class StoreProtocol(HttpToolsProtocol):
         self._held: tuple[RequestResponseCycle, ASGI3Application, Claim] | None = None
         #: The request cycle that was current when the latest request began.
         self._begun_after: RequestResponseCycle | None = None
+        #: The request the app was last given: with pipelining, uvicorn's ``self.cycle`` is the
+        #: newest request read, not necessarily the one being answered.
+        self._running: RequestResponseCycle | None = None
 
     # Connection life
 
@@ -211,6 +214,7 @@ class StoreProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._forget()
         self._drop_held()
+        self._cut_off()
         super().connection_lost(exc)
 
     def busy(self) -> bool:
@@ -306,6 +310,10 @@ class StoreProtocol(HttpToolsProtocol):
                     return
                 if self._answer_in_lane(cycle, claim):
                     return
+        self._app_task(cycle, app)
+
+    def _app_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        self._running = cycle
         super()._start_asgi_task(cycle, app)
 
     def on_message_complete(self) -> None:
@@ -315,7 +323,7 @@ class StoreProtocol(HttpToolsProtocol):
             self._held = None
             cycle, app, claim = held
             if not self._answer_in_lane(cycle, claim):
-                super()._start_asgi_task(cycle, app)
+                self._app_task(cycle, app)
 
     def _drop_held(self) -> None:
         """A claimed request whose body never came in full: the lane counts it."""
@@ -392,10 +400,7 @@ class StoreProtocol(HttpToolsProtocol):
     def _close(self, answer: bytes, *, abort: bool = False) -> None:
         """Answer (if anything) and close; a request still arriving learns that its client is
         gone: its ``receive()`` returns ``http.disconnect`` and whatever it sends is dropped."""
-        cycle = self.cycle
-        if cycle is not None and not cycle.response_complete:
-            cycle.disconnected = True
-            cycle.message_event.set()
+        self._cut_off()
         self._closing = True
         self._disarm()
         self._drop_held()
@@ -412,6 +417,16 @@ class StoreProtocol(HttpToolsProtocol):
         self.transport.write(answer)
         self.transport.write_eof()
         self._timer = self.loop.call_later(_LINGER_S, self.transport.abort)
+
+    def _cut_off(self) -> None:
+        """Tell the request being answered, and the newest one read, that the client is gone:
+        ``receive()`` returns ``http.disconnect`` and what they send is dropped. (uvicorn tells
+        only the newest, so an earlier pipelined request still running wrote to a closed
+        transport, and its error went to the log with a traceback.)"""
+        for cycle in (self._running, self.cycle):
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
 
     def _forget(self) -> None:
         """Leave the pool (once) and stop the deadline: the connection is as good as closed."""
