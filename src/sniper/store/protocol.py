@@ -313,6 +313,7 @@ class StoreProtocol(HttpToolsProtocol):
         self._app_task(cycle, app)
 
     def _app_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        """Give ``cycle`` to the app, as the request being answered."""
         self._running = cycle
         super()._start_asgi_task(cycle, app)
 
