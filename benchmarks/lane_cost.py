@@ -35,6 +35,8 @@ from sniper.store.protocol import StoreProtocol
 from sniper.store.settings import StoreSettings
 
 CONNECTIONS = 64
+#: Buyers, several to a connection: each may buy up to the store's limit (1,000) of an item.
+USERS = CONNECTIONS * 16
 KINDS = {"sold_out": ("gone", 409), "not_started": ("later", 425), "created": ("plenty", 201)}
 
 
@@ -135,9 +137,9 @@ async def one_round(
         each = orders // CONNECTIONS
 
         async def buyer(n: int) -> None:
-            data = request(sku, tokens[n])
-            for _ in range(each):
-                await connections.ask(n, data, expected)
+            mine = [request(sku, token) for token in tokens[n::CONNECTIONS]]
+            for k in range(each):
+                await connections.ask(n, mine[k % len(mine)], expected)
 
         started = time.process_time()
         await asyncio.gather(*(buyer(n) for n in range(CONNECTIONS)))
@@ -162,9 +164,7 @@ async def measure(requests: int, orders: int, rounds: int) -> dict[str, dict[str
             await put_item(call, "plenty", 10**7, "2020-01-01T00:00:00Z")
             await put_item(call, "gone", 0, "2020-01-01T00:00:00Z")
             await put_item(call, "later", 5, "2099-01-01T00:00:00Z")
-            status, body = await call(
-                "POST", "/admin/users", orjson.dumps({"count": CONNECTIONS}), ADMIN
-            )
+            status, body = await call("POST", "/admin/users", orjson.dumps({"count": USERS}), ADMIN)
             assert status == 201, body
             tokens = [user["session"] for user in orjson.loads(body)["users"]]
             gone = orjson.dumps({"sku_id": "gone"})
