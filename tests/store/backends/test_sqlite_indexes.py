@@ -3,6 +3,7 @@ replay rule, and a file made by an older release is brought to it at its first o
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -129,3 +130,25 @@ async def test_orders_without_a_request_id_never_clash(tmp_path: Path, clock: Ma
             )
         [(count,)] = conn.execute("SELECT count(*) FROM orders WHERE username = 'cy'")
     assert count == 2
+
+
+async def test_a_start_waits_for_another_making_the_schema(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A process that starts while another holds the file's write lock (building an index over
+    a big file, say) waits for it past its busy timeout, and then starts."""
+    path = tmp_path / "store.db"
+    await _made(path, clock, PREVIOUS)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    backend = SqliteBackend(path, clock, busy_timeout_ms=50)
+    opening = asyncio.create_task(backend.open())
+    await asyncio.sleep(0.5)  # ten busy timeouts
+    assert not opening.done()
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(opening, 30)
+    try:
+        assert "request_id" in _indexes(path)["orders_by_user"]
+    finally:
+        await backend.aclose()

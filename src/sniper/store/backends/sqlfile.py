@@ -20,6 +20,10 @@ STORE_SQL = "schema.sql"
 #: The Redis backend's copy's own index.
 COPY_SQL = "orders_copy.sql"
 
+#: How long a process starting waits, at least, for another that is making or upgrading the schema:
+#: an index built over a big file takes a while (2 s a million orders), longer than a busy timeout.
+SCHEMA_WAIT_MS = 300_000
+
 #: Error codes of a COMMIT that never wrote its commit record (the primary code, of the low byte).
 _NOT_WRITTEN = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
@@ -58,10 +62,10 @@ def create(
     """Create the file (private to this user, with its directory), switch it to WAL and run
     ``upgrade`` (what a script cannot decide for a file made by an older release) and the named
     schema scripts (files beside this module) in one transaction: processes starting together
-    make it once."""
+    make it once, the others waiting for it (:data:`SCHEMA_WAIT_MS` at least)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     create_private(path)
-    conn = connect(path, busy_timeout_ms=busy_timeout_ms)
+    conn = connect(path, busy_timeout_ms=max(busy_timeout_ms, SCHEMA_WAIT_MS))
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("BEGIN IMMEDIATE")
