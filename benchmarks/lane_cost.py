@@ -29,6 +29,7 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from order_cost import ADMIN, TOKEN, Caller, put_item
+from protocol_cost import MemoryTransport
 from sniper.store.app import create_app
 from sniper.store.hotpath import ORDER_LANE
 from sniper.store.protocol import StoreProtocol
@@ -40,42 +41,21 @@ USERS = CONNECTIONS * 16
 KINDS = {"sold_out": ("gone", 409), "not_started": ("later", 425), "created": ("plenty", 201)}
 
 
-class Transport:
-    """What the protocol writes, counted; never paused, never closed."""
+class Transport(MemoryTransport):
+    """Keeps the head of the latest answer, and says when one was written."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.answers = 0
         self.head = b""  # of the latest answer (the app writes its head and body apart)
         self.written = asyncio.Event()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Any) -> None:
+        super().write(data)
         if data.startswith(b"HTTP/1.1 "):
             self.answers += 1
             self.head = data
         self.written.set()
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 40000)}.get(
-            name, default
-        )
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-    def pause_reading(self) -> None:
-        """Never paused: every answer is taken at once."""
-
-    def resume_reading(self) -> None:
-        """Never paused."""
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        """No buffer."""
 
 
 def request(sku: str, token: str) -> bytes:
@@ -98,7 +78,7 @@ class Connections:
         for _ in range(count):
             transport = Transport()
             protocol = StoreProtocol(config, ServerState(), dict(state), asyncio.get_running_loop())
-            protocol.connection_made(transport)  # type: ignore[arg-type]
+            protocol.connection_made(transport)
             self.ends.append((protocol, transport))
 
     async def ask(self, n: int, data: bytes, expected: int) -> None:

@@ -15,22 +15,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 from procs import free_port, running
-from store_flood import make_users, put_item, serve_cmd, wrk
+from store_flood import cpu_s, make_users, put_item, serve_cmd, wrk
 
 SKUS = {"sold_out": ("gone", 0), "orders": ("plenty", 10_000_000)}
-
-
-def cpu_s(pid: int) -> float:
-    """User and system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -295,8 +295,10 @@ class Sessions:
     async def user_for(self, token: str | None) -> str:
         """The user a token belongs to; :class:`Unauthorized` if missing, unknown, revoked or
         expired."""
-        if not token:
-            raise Unauthorized("log in first: no session cookie")
+        user = self.known_user(token)
+        if user is not None:
+            return user
+        assert token  # known_user refused a missing one
         token_hash = hash_token(token)
         session = self._cache.get(token_hash)
         if session is not None and self._clock.monotonic() >= self._fresh_until:

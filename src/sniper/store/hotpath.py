@@ -37,6 +37,7 @@ from sniper.store.http import (
 )
 from sniper.store.metrics import StoreMetrics
 from sniper.store.middleware import OVERLOADED, Admission, HttpDate
+from sniper.store.models import Order
 from sniper.store.schemas import OrderBody, parse_body
 from sniper.store.service import StoreService
 from sniper.store.settings import MAX_BODY_BYTES
@@ -81,7 +82,7 @@ class OrderEndpoint:
                     admission.leave()
             else:
                 return OVERLOADED
-            return 200 if replayed else 201, orjson.dumps(order.to_json()), ()
+            return _placed(order, replayed)
         except StoreError as exc:
             return render_error(exc)
         except Exception:
@@ -164,12 +165,12 @@ class OrderLane:
         extra: Headers = ()
         try:
             body = parse_body(OrderBody, raw)
-            if self.admission.inflight >= self.admission.limit:
+            if self.admission.full:
                 return body  # for place() to answer 503, as the app would have
             placed = self.service.answer_now(claim.token, body)
             if placed is None:
                 return body
-            status, payload = 200, orjson.dumps(placed.order.to_json())
+            status, payload, extra = _placed(*placed)
         except StoreError as exc:
             status, payload, extra = render_error(exc)
         except Exception:
@@ -184,13 +185,20 @@ class OrderLane:
     def gone(self, claim: Claim) -> None:
         """The client left (or was cut off) before the body was in: counted as the app counts
         it, with nothing to answer."""
-        elapsed = time.perf_counter() - claim.start
-        self.metrics.observe_request("POST", ORDER_PATH, ClientGone.status, elapsed)
+        self._count(claim, ClientGone.status)
 
     def _done(self, claim: Claim, status: int, payload: bytes, extra: Headers) -> Answer:
+        self._count(claim, status)
+        return status, payload, (*extra, self.date.header())
+
+    def _count(self, claim: Claim, status: int) -> None:
         elapsed = time.perf_counter() - claim.start
         self.metrics.observe_request("POST", ORDER_PATH, status, elapsed)
-        return status, payload, (*extra, self.date.header())
+
+
+def _placed(order: Order, replayed: bool) -> Answer:
+    """The answer to a placed order: 201, or 200 when it was placed before (a replay)."""
+    return 200 if replayed else 201, orjson.dumps(order.to_json()), ()
 
 
 def _internal() -> Answer:

@@ -101,9 +101,14 @@ class Admission:
         #: Set when in-flight requests must be counted through a gauge (several processes).
         self.gauge: Gauge | None = None
 
+    @property
+    def full(self) -> bool:
+        """Whether a new request would be refused now."""
+        return self.inflight >= self.limit
+
     def enter(self) -> bool:
         """Admit one more request, or say no."""
-        if self.inflight >= self.limit:
+        if self.full:
             return False
         self.inflight += 1
         if self.gauge is not None:
