@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
+from sniper.store.metrics import StoreMetrics
 from sniper.store.service import StoreService
 from tests.conftest import T0_MS
 from tests.store.helpers import make_users, put_item
@@ -52,3 +54,32 @@ async def test_duration_in_flight_and_orders_by_result(store: Store) -> None:
     assert orders['path="backend",result="created"'] == 1
     # The second is refused by the backend, or by the cache if its sold-out flag is already up.
     assert sum(v for k, v in orders.items() if 'result="sold_out"' in k) == 1
+
+
+def _values(text: bytes) -> dict[str, float]:
+    """Every sample but the ``_created`` stamps, by name and labels."""
+    found = re.findall(r"^(\S+) (\S+)$", text.decode(), flags=re.M)
+    return {key: float(value) for key, value in found if "_created" not in key}
+
+
+def test_counts_kept_in_plain_numbers_render_as_prometheus_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In one process requests and orders are counted apart from the registry and handed to
+    it at a scrape: the text is what observing each one in Prometheus gives, bucket edges
+    (``le`` counts a value equal to its bound) and all, and a second scrape adds nothing."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    kept, direct = StoreMetrics(), StoreMetrics()
+    seen = [0.0, 0.0005, 0.0007, 0.001, 0.004, 0.3, 5.0, 7.5, 0.0005, 0.02]
+    for n, elapsed in enumerate(seen):
+        status = (201, 409, 409)[n % 3]
+        kept.observe_request("POST", "/api/orders", status, elapsed)
+        direct.requests.labels("POST", "/api/orders", str(status)).inc()
+        direct.duration.labels("POST", "/api/orders").observe(elapsed)
+        kept.count_order("sold_out", "cache")
+        direct.orders.labels("sold_out", "cache").inc()
+    expected = _values(direct.render())
+    assert _values(kept.render()) == pytest.approx(expected)
+    assert _values(kept.render()) == pytest.approx(expected)
+    edge = 'http_request_duration_seconds_bucket{le="0.0005",method="POST",route="/api/orders"}'
+    assert expected[edge] == 3

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from sniper.clock import ManualClock
-from sniper.errors import LimitReached, NotFound, NotStarted, RateLimited, SoldOut, Unauthorized
-from sniper.store.rules import Reservation, ReservationResult
+from sniper.errors import NotFound, NotStarted, RateLimited, SoldOut, Unauthorized
+from sniper.store.rules import Outcome, Reservation, ReservationResult
 from sniper.store.schemas import OrderBody
 from sniper.store.service import Placed, StoreService
 from sniper.store.settings import StoreSettings
@@ -87,7 +87,8 @@ async def _sold_out_known(service: StoreService, sku: str) -> None:
 
 class TestAnswerNow:
     """``answer_now``: what ``place_order`` would answer, when memory alone knows it (the HTTP
-    protocol writes it at once); None, nothing changed, when only ``place_order`` can tell."""
+    protocol writes it at once), a refusal as its outcome; None, nothing changed, when only
+    ``place_order`` can tell."""
 
     async def test_answers_what_memory_knows_and_takes_tokens_only_then(
         self, settings: StoreSettings, clock: ManualClock
@@ -103,18 +104,16 @@ class TestAnswerNow:
             assert service.answer_now(buyer, mine) is None  # the item not known yet
             placed = await service.place_order(buyer, mine)  # the buyer's first token
             await _sold_out_known(service, "gone")
-            with pytest.raises(LimitReached):
-                service.answer_now(buyer, OrderBody(sku_id="gone"))  # second
+            second = service.answer_now(buyer, OrderBody(sku_id="gone"))
+            assert second is Outcome.LIMIT_REACHED
             assert service.answer_now(buyer, mine) == Placed(placed.order, replayed=True)  # third
             with pytest.raises(RateLimited):
                 service.answer_now(buyer, mine)
-            with pytest.raises(SoldOut):
-                service.answer_now(other, OrderBody(sku_id="gone"))
+            assert service.answer_now(other, OrderBody(sku_id="gone")) is Outcome.SOLD_OUT
             assert service.answer_now(other, OrderBody(sku_id="later")) is None
             with pytest.raises(NotStarted):
                 await service.place_order(other, OrderBody(sku_id="later"))  # now cached
-            with pytest.raises(NotStarted):
-                service.answer_now(other, OrderBody(sku_id="later"))
+            assert service.answer_now(other, OrderBody(sku_id="later")) is Outcome.NOT_STARTED
             with pytest.raises(Unauthorized):
                 service.answer_now(None, OrderBody(sku_id="gone"))
             assert service.answer_now("never-issued", OrderBody(sku_id="gone")) is None

@@ -38,8 +38,9 @@ from sniper.store.http import (
 from sniper.store.metrics import StoreMetrics
 from sniper.store.middleware import OVERLOADED, Admission, HttpDate
 from sniper.store.models import Order
+from sniper.store.rules import Outcome
 from sniper.store.schemas import OrderBody, parse_body
-from sniper.store.service import StoreService
+from sniper.store.service import REFUSED, StoreService, refusal
 from sniper.store.settings import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,10 @@ class OrderLane:
             placed = self.service.answer_now(claim.token, body)
             if placed is None:
                 return body
-            status, payload, extra = _placed(*placed)
+            if isinstance(placed, Outcome):
+                status, payload, extra = _REFUSED_ANSWERS[placed]
+            else:
+                status, payload, extra = _placed(*placed)
         except StoreError as exc:
             status, payload, extra = render_error(exc)
         except Exception:
@@ -194,6 +198,10 @@ class OrderLane:
     def _count(self, claim: Claim, status: int) -> None:
         elapsed = time.perf_counter() - claim.start
         self.metrics.observe_request("POST", ORDER_PATH, status, elapsed)
+
+
+#: The answers of the refusals memory decides, rendered once.
+_REFUSED_ANSWERS = {outcome: render_error(refusal(outcome)) for outcome in REFUSED}
 
 
 def _placed(order: Order, replayed: bool) -> Answer:

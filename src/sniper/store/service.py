@@ -95,6 +95,15 @@ _REFUSALS: dict[Outcome, Callable[[], StoreError]] = {
 }
 
 
+def refusal(outcome: Outcome) -> StoreError:
+    """The error an order is refused with, for an outcome of :data:`REFUSED`."""
+    return _REFUSALS[outcome]()
+
+
+#: The outcomes that refuse an order.
+REFUSED = frozenset(_REFUSALS)
+
+
 class Placed(NamedTuple):
     """An order request that succeeded: the order, and whether it was placed before (a replay
     of its ``request_id``) rather than now."""
@@ -203,7 +212,10 @@ class StoreService:
         self._take_tokens(user)
         known = self._known_answer(user, body)
         if known is not None:
-            return self._settle(known)
+            placed = self._count_known(known)
+            if isinstance(placed, Outcome):
+                raise refusal(placed)
+            return placed
         # Shared buckets cost a trip to the storage: only for requests that will need it anyway
         # (the sold-out flood is answered from memory above, for free).
         for kind, limiter in self.shared_limiters:
@@ -221,21 +233,21 @@ class StoreService:
                 Reservation(user, body.sku_id, body.qty, request_id, fresh_id=fresh)
             )
         except OutcomeUnknown as exc:
-            self.metrics.order("outcome_unknown", "backend").inc()
+            self.metrics.count_order("outcome_unknown", "backend")
             exc.request_id = request_id
             raise
         except StoreError:
             raise
         except Exception as exc:  # a bug past the point where the step may have run
             log.exception("reservation failed; its outcome is unknown")
-            self.metrics.order("outcome_unknown", "backend").inc()
+            self.metrics.count_order("outcome_unknown", "backend")
             raise OutcomeUnknown(
                 "the order may or may not have been placed: retry with this request_id",
                 request_id=request_id,
             ) from exc
         finally:
             self.pending -= 1
-        self.metrics.order(result.outcome.value, "backend").inc()
+        self.metrics.count_order(result.outcome.value, "backend")
         return self._answer(body.sku_id, result, generation)
 
     def _take_tokens(self, user: str) -> None:
@@ -246,13 +258,15 @@ class StoreService:
 
     def _rate_limited(self, wait: float) -> None:
         if wait > 0:
-            self.metrics.order("rate_limited", "limiter").inc()
+            self.metrics.count_order("rate_limited", "limiter")
             raise RateLimited("too many requests", retry_after=max(1, math.ceil(wait)))
 
-    def answer_now(self, token: str | None, body: OrderBody) -> Placed | None:
+    def answer_now(self, token: str | None, body: OrderBody) -> Placed | Outcome | None:
         """What :meth:`place_order` would answer, when this process knows it now without I/O
         (a cached session, and an answer the cache knows: the flood at an opening); else None,
-        having changed nothing. A refusal is raised, as there."""
+        having changed nothing. A refusal is returned as its outcome (:func:`refusal` is the
+        error place_order raises for it), sparing the flood an exception each; rate limits are
+        raised, as there."""
         user = self.sessions.known_user(token)
         if user is None:
             return None
@@ -260,7 +274,7 @@ class StoreService:
         if known is None:
             return None
         self._take_tokens(user)
-        return self._settle(known)
+        return self._count_known(known)
 
     def _known_answer(self, user: str, body: OrderBody) -> Order | Outcome | None:
         """The answer the cache already knows: a replayed order, a refusal, or None."""
@@ -281,13 +295,13 @@ class StoreService:
             return Outcome.NOT_STARTED
         return None
 
-    def _settle(self, known: Order | Outcome) -> Placed:
-        """Count an answer the cache knew: return the replayed order, or raise the refusal."""
+    def _count_known(self, known: Order | Outcome) -> Placed | Outcome:
+        """Count an answer the cache knew: the replayed order, or the refusal."""
         if isinstance(known, Order):
-            self.metrics.order(Outcome.REPLAYED.value, "cache").inc()
+            self.metrics.count_order(Outcome.REPLAYED.value, "cache")
             return Placed(known, True)
-        self.metrics.order(known.value, "cache").inc()
-        raise _REFUSALS[known]()
+        self.metrics.count_order(known.value, "cache")
+        return known
 
     def _answer(self, sku_id: str, result: ReservationResult, generation: int) -> Placed:
         if result.outcome in (Outcome.NOT_FOUND, Outcome.NOT_STARTED):
@@ -301,7 +315,7 @@ class StoreService:
             return Placed(result.order, False)
         if result.outcome is Outcome.REPLAYED and result.order is not None:
             return Placed(result.order, True)
-        raise _REFUSALS[result.outcome]()
+        raise refusal(result.outcome)
 
     def _flag_sold_out(self, sku_id: str) -> None:
         """Load the item's replay map in the background, then switch on the fast path (or,
