@@ -222,7 +222,7 @@ def _cookie_and_length(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | No
     for name, value in headers:
         if name == b"cookie":
             text = value.decode("latin-1")
-            if text.startswith("session=") and not any(c in text for c in ';"'):  # the usual case
+            if text.startswith("session=") and ";" not in text and '"' not in text:  # the usual
                 token = text[8:]
             else:
                 token = cookie_parser(text).get("session", token)
