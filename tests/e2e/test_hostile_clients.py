@@ -126,6 +126,58 @@ class TestSlowClients:
             await crowd.aclose()
 
 
+class TestIdleConnections:
+    async def test_keep_alive_counts_from_the_last_answer_and_a_deadline_cuts_in(
+        self, start_store: StartStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A kept-alive connection closes the keep-alive time (uvicorn's 5 s) after its last
+        answer, an order from the lane's or another; a request begun on it meanwhile gets its
+        own, shorter header deadline (408), though the connection's one timer was set later."""
+        monkeypatch.setenv("SNIPER_HEADER_TIMEOUT_S", "1")
+        store = start_store()
+        [token] = _shop(store, 2)[:1]
+        order = (
+            b"POST /api/orders HTTP/1.1\r\nHost: store\r\nCookie: session=%s\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 16\r\n\r\n"
+            b'{"sku_id":"nil"}' % token.encode()
+        )
+        health = b"GET /healthz HTTP/1.1\r\nHost: store\r\n\r\n"
+
+        async def answer(reader: asyncio.StreamReader) -> float:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            return time.monotonic()
+
+        async def closed(reader: asyncio.StreamReader) -> tuple[float, bytes]:
+            rest = await reader.read()
+            return time.monotonic(), rest
+
+        async with asyncio.timeout(20):
+            (again_r, again_w), (once_r, once_w), (late_r, late_w) = [
+                await asyncio.open_connection("127.0.0.1", store.port) for _ in range(3)
+            ]
+            for writer in (again_w, once_w, late_w):
+                writer.write(order)
+            for reader in (again_r, once_r, late_r):
+                await answer(reader)  # 404, from the lane: no such item
+            await asyncio.sleep(1.5)  # past the first request's deadline: its timer has fired
+            late_w.write(SLOW_HEAD)
+            late_begun = time.monotonic()
+            await asyncio.sleep(1.5)
+            again_w.write(health)
+            last = await answer(again_r)
+            (late_at, late_answer), (once_at, _), (again_at, _) = await asyncio.gather(
+                closed(late_r), closed(once_r), closed(again_r)
+            )
+        assert status_of(late_answer) == 408
+        assert 0.8 < late_at - late_begun < 2.5
+        assert late_at < once_at < again_at
+        assert 4.5 < again_at - last < 7.5
+        for writer in (again_w, once_w, late_w):
+            writer.close()
+
+
 class TestClientsThatLeave:
     async def test_pipelined_requests_cut_off_leave_a_clean_log(
         self, start_store: StartStore

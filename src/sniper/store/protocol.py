@@ -188,7 +188,13 @@ class StoreProtocol(HttpToolsProtocol):
         self._in_head = True  # the next bytes are a request line and headers
         self._head_bytes = 0
         self._max_head = limits.max_header_bytes
+        # One timer serves the deadline and uvicorn's keep-alive: see "Deadlines" below.
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # loop time it fires at
+        self._deadline_due: float | None = None  # loop time the head or body is late at
+        self._deadline_s = 0.0
+        self._idle_due: float | None = None  # loop time an idle kept-alive connection closes at
+        self._linger: asyncio.TimerHandle | None = None
         self._closing = False  # answered or cut off: no more requests on this connection
         self._gone = False  # out of the pool: closed, or as good as
         self._too_large = _error_response(
@@ -268,8 +274,7 @@ class StoreProtocol(HttpToolsProtocol):
         """Deadlines and head counting after a read; ``before``: the request cycle before it."""
         cycle = self.cycle
         if cycle is not before:  # a request's headers are in (uvicorn made its cycle)
-            if self._timer is not None:
-                self._disarm()
+            self._disarm()
             if cycle.more_body and not cycle.response_complete:
                 self._in_head = False
                 self._arm(self.limits.body_timeout_s)
@@ -280,7 +285,7 @@ class StoreProtocol(HttpToolsProtocol):
                     # the keep-alive timer is off, so that head gets its deadline here.
                     self._arm(self.limits.header_timeout_s)
         elif self._in_head:
-            if self._timer is None:  # the first bytes of a request on a kept-alive connection
+            if self._deadline_due is None:  # a request's first bytes on a kept-alive connection
                 self._arm(self.limits.header_timeout_s)
         elif not cycle.more_body:  # the body is in
             self._disarm()
@@ -372,17 +377,62 @@ class StoreProtocol(HttpToolsProtocol):
             self.on_response_complete()
 
     # Deadlines
+    #
+    # uvicorn makes a keep-alive timer after every answer and cancels it at the next request,
+    # and a deadline would be one more timer a request: in uvloop each costs about 2 µs to make
+    # and cancel, more than the order lane spends on a refusal. So the connection keeps one
+    # timer and moves its due times: a timer that fires before them waits out the rest, and it
+    # is remade only when a due time comes before it.
 
     def _arm(self, seconds: float) -> None:
-        self._timer = self.loop.call_later(seconds, self._expired, seconds)
+        self._deadline_s = seconds
+        self._deadline_due = due = self.loop.time() + seconds
+        self._wake_by(due)
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline_due = None
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_due = None
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, but for the keep-alive timer (above).
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._idle_due = None
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._idle_due = due = self.loop.time() + self.timeout_keep_alive
+            self._wake_by(due)
+
+    def _wake_by(self, due: float) -> None:
+        """Have the timer fire at ``due`` or before."""
+        timer = self._timer
+        if timer is not None:
+            if self._timer_at <= due:
+                return
+            timer.cancel()
+        self._timer_at = due
+        self._timer = self.loop.call_at(due, self._wake)
+
+    def _wake(self) -> None:
+        self._timer = None
+        now = self.loop.time()
+        if self._idle_due is not None and now >= self._idle_due:
+            self._idle_due = None
+            self.timeout_keep_alive_handler()
+        if self._deadline_due is not None and now >= self._deadline_due:
+            self._deadline_due = None
+            self._expired(self._deadline_s)
+        dues = [due for due in (self._idle_due, self._deadline_due) if due is not None]
+        if dues and not self._gone:
+            self._wake_by(min(dues))
 
     def _expired(self, seconds: float) -> None:
-        self._timer = None
         if self._closing:
             return
         if self.busy():  # pipelined behind a request being answered: uvicorn is not reading
@@ -417,7 +467,7 @@ class StoreProtocol(HttpToolsProtocol):
         # what still comes for a moment (a lingering close), then cut. The pool may evict it.
         self.transport.write(answer)
         self.transport.write_eof()
-        self._timer = self.loop.call_later(_LINGER_S, self.transport.abort)
+        self._linger = self.loop.call_later(_LINGER_S, self.transport.abort)
 
     def _cut_off(self) -> None:
         """Tell the request being answered, and the newest one read, that the client is gone:
@@ -430,8 +480,12 @@ class StoreProtocol(HttpToolsProtocol):
                 cycle.message_event.set()
 
     def _forget(self) -> None:
-        """Leave the pool (once) and stop the deadline: the connection is as good as closed."""
+        """Leave the pool (once) and stop the timers: the connection is as good as closed."""
         if not self._gone:
             self._gone = True
-            self._disarm()
+            self._deadline_due = self._idle_due = None
+            for timer in (self._timer, self._linger):
+                if timer is not None:
+                    timer.cancel()
+            self._timer = self._linger = None
             self._pool.closed(self)
