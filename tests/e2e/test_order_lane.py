@@ -13,7 +13,9 @@ import contextlib
 import json
 import re
 import socket
+import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 import pytest
 
@@ -143,6 +145,25 @@ class TestSameAnswers:
         limited = await exchange(store.port, order(b'{"sku_id":"gone"}', tokens[0]), 1)
         assert limited[0].json()["error"] == "limit_reached"
         assert limited[0].header(b"server") == b"uvicorn"
+
+    async def test_each_refusal_carries_its_own_second(self, start_store: StartStore) -> None:
+        """The lane writes refusals from a cache of their bytes: each still has the ``Date`` of
+        the second it was answered in."""
+        store, tokens = await open_shop(start_store)
+        reader, writer = await asyncio.open_connection("127.0.0.1", store.port)
+        seen: list[tuple[float, float]] = []
+        try:
+            for _ in range(3):
+                writer.write(order(b'{"sku_id":"gone"}', tokens[20]))
+                answer = await asyncio.wait_for(read_answer(reader), 10)
+                assert answer.status == 409
+                date = parsedate_to_datetime((answer.header(b"date") or b"").decode())
+                seen.append((date.timestamp(), time.time()))
+                await asyncio.sleep(1.1)
+        finally:
+            writer.close()
+        assert len({stamp for stamp, _ in seen}) == 3
+        assert all(-0.5 < now - stamp < 1.5 for stamp, now in seen)
 
     async def test_a_length_written_in_thousands_of_digits(self, start_store: StartStore) -> None:
         """``Content-Length: 000…017`` is 17 to the parser, and to the store: answered as any

@@ -134,6 +134,12 @@ class ConnectionPool:
 _feed = HttpToolsProtocol.data_received
 
 _POOLS: weakref.WeakKeyDictionary[ServerState, ConnectionPool] = weakref.WeakKeyDictionary()
+#: Per server, the bytes of the lane's refusals: at an opening the same few (each with the second's
+#: ``Date``) go out by the thousand. Cleared when full.
+_REFUSALS: weakref.WeakKeyDictionary[ServerState, dict[tuple[Answer, bool], bytes]] = (
+    weakref.WeakKeyDictionary()
+)
+_MAX_REFUSALS = 64
 
 
 def _response(answer: Answer, *, close: bool, first: Sequence[tuple[bytes, bytes]] = ()) -> bytes:
@@ -185,6 +191,7 @@ class StoreProtocol(HttpToolsProtocol):
             pool = _POOLS[server_state] = ConnectionPool(limits.max_connections)
         self._pool = pool
         self._order = pool.order
+        self._refusals = _REFUSALS.setdefault(server_state, {})
         self._in_head = True  # the next bytes are a request line and headers
         self._head_bytes = 0
         self._max_head = limits.max_header_bytes
@@ -366,15 +373,28 @@ class StoreProtocol(HttpToolsProtocol):
         """Write ``answer`` to ``cycle`` whole, then go on as uvicorn does after a response."""
         cycle.response_started = cycle.response_complete = True
         close = not cycle.keep_alive
-        self.transport.write(
-            _response(answer, close=close, first=self.server_state.default_headers)
-        )
+        self.transport.write(self._render(answer, close))
         if close:
             self.transport.close()
         if self.pipeline:  # start the next request from the loop, not from within this one
             self.loop.call_soon(self.on_response_complete)
         else:
             self.on_response_complete()
+
+    def _render(self, answer: Answer, close: bool) -> bytes:
+        """The bytes of ``answer``; a refusal's from the server's cache (an order's own body
+        makes every other answer new)."""
+        if answer[0] < 400:
+            return _response(answer, close=close, first=self.server_state.default_headers)
+        known = self._refusals
+        data = known.get((answer, close))
+        if data is None:
+            if len(known) >= _MAX_REFUSALS:
+                known.clear()
+            data = known[answer, close] = _response(
+                answer, close=close, first=self.server_state.default_headers
+            )
+        return data
 
     # Deadlines
     #
