@@ -82,7 +82,9 @@ def test_bench_against_the_store(start_store: StartStore, tmp_path: Path) -> Non
     assert _held(store) == {"items": 0, "users": 0, "sessions": 0, "orders": 30}
     [sku] = {o["sku_id"] for o in store.admin("GET", "/admin/orders").json()["orders"]}
     assert store.admin("GET", f"/api/items/{sku}").status_code == 404
-    assert "warning" not in done.stderr
+    # A busy machine may write the first request late, and the run says so; nothing else warns.
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert [line for line in warnings if "the first request left" not in line] == []
 
 
 def test_bench_keep_leaves_the_item_and_users(start_store: StartStore) -> None:
