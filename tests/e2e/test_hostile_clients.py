@@ -241,6 +241,33 @@ class TestHeaderCap:
         assert status == 201
         assert elapsed < 2.0
 
+    async def test_a_head_after_a_413_is_capped(self, start_store: StartStore) -> None:
+        """An order answered 413 before its body; the body comes all the same, then a next
+        request with a 1 MB header: capped as any head (431), not parsed whole."""
+        store = start_store()
+        reader, writer = await asyncio.open_connection("127.0.0.1", store.port)
+        try:
+            body = b"x" * 5000  # over the 4,096-byte limit
+            writer.write(
+                b"POST /api/orders HTTP/1.1\r\nHost: s\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body)
+            )
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert status_of(head) == 413
+            await asyncio.wait_for(reader.readuntil(b"}"), 10)
+            writer.write(body)
+            await writer.drain()
+            await asyncio.sleep(0.2)
+            writer.write(
+                b"GET /healthz HTTP/1.1\r\nHost: s\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n"
+            )
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            answer = await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)
+            assert status_of(answer) == 431, answer
+        finally:
+            writer.close()
+
     def test_headers_under_the_cap_are_served(self, start_store: StartStore) -> None:
         """12 KiB of headers (under the 16 KiB default) is an ordinary request."""
         store = start_store()

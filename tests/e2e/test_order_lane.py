@@ -226,6 +226,27 @@ class TestConnections:
             finally:
                 writer.close()
 
+    async def test_a_head_begun_with_a_body_that_came_later_has_its_deadline(
+        self, start_store: StartStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The same, the order's head and its body in two writes, the next request's first
+        bytes behind the body: closed at the header deadline too, not held open for ever."""
+        monkeypatch.setenv("SNIPER_HEADER_TIMEOUT_S", "1")
+        store, tokens = await open_shop(start_store)
+        whole = order(b'{"sku_id":"gone"}', tokens[33])
+        head, body = whole.split(b"\r\n\r\n", 1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", store.port)
+        try:
+            writer.write(head + b"\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.3)
+            writer.write(body + b"GET /healthz HTTP/1.1\r\nHost: st")
+            assert (await asyncio.wait_for(read_answer(reader), 10)).status == 409
+            rest = await asyncio.wait_for(reader.read(), 8)
+            assert rest == b"" or rest.startswith(b"HTTP/1.1 408 "), rest
+        finally:
+            writer.close()
+
     async def test_connection_close_is_honoured(self, start_store: StartStore) -> None:
         store, tokens = await open_shop(start_store)
         reader, writer = await asyncio.open_connection("127.0.0.1", store.port)

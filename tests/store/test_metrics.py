@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -56,10 +57,15 @@ async def test_duration_in_flight_and_orders_by_result(store: Store) -> None:
     assert sum(v for k, v in orders.items() if 'result="sold_out"' in k) == 1
 
 
-def _values(text: bytes) -> dict[str, float]:
-    """Every sample but the ``_created`` stamps, by name and labels."""
+def _all_samples(text: bytes) -> dict[str, float]:
+    """Every sample, by name and labels."""
     found = re.findall(r"^(\S+) (\S+)$", text.decode(), flags=re.M)
-    return {key: float(value) for key, value in found if "_created" not in key}
+    return {key: float(value) for key, value in found}
+
+
+def _values(text: bytes) -> dict[str, float]:
+    """Every sample but the ``_created`` stamps."""
+    return {key: value for key, value in _all_samples(text).items() if "_created" not in key}
 
 
 def test_counts_kept_in_plain_numbers_render_as_prometheus_would(
@@ -83,3 +89,22 @@ def test_counts_kept_in_plain_numbers_render_as_prometheus_would(
     assert _values(kept.render()) == pytest.approx(expected)
     edge = 'http_request_duration_seconds_bucket{le="0.0005",method="POST",route="/api/orders"}'
     assert expected[edge] == 3
+
+
+def test_a_series_begins_when_first_counted_not_when_scraped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counts kept in plain numbers still make their series at the first count: the
+    ``_created`` stamps say when the first request came, not when ``/metrics`` was read."""
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    now = [1_000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    metrics = StoreMetrics()
+    metrics.observe_request("POST", "/api/orders", 409, 0.001)
+    metrics.count_order("sold_out", "cache")
+    now[0] = 2_000.0
+    stamps = {
+        key: value for key, value in _all_samples(metrics.render()).items() if "_created" in key
+    }
+    assert stamps
+    assert set(stamps.values()) == {1_000.0}

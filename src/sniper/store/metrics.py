@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Callable
 
 from prometheus_client import (
@@ -65,14 +64,19 @@ class StoreMetrics:
         self._timers: dict[tuple[str, str], Histogram] = {}
         #: Counts not yet in the registry (one process only; see the module's docstring).
         self._deferred = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-        self._orders_due: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self._orders_due: dict[tuple[str, str], int] = {}
         #: By (method, route, status): [count, sum of seconds, count per bucket (+Inf last)].
         self._requests_due: dict[tuple[str, str, int], list[float]] = {}
 
     def count_order(self, result: str, path: str) -> None:
         """Count one order request's result, decided on one path (``store_orders_total``)."""
         if self._deferred:
-            self._orders_due[result, path] += 1
+            due = self._orders_due
+            count = due.get((result, path))
+            if count is None:  # the series begins now (its _created), though counted later
+                self._order_child(result, path)
+                count = 0
+            due[result, path] = count + 1
         else:
             self._order_child(result, path).inc()
 
@@ -81,6 +85,8 @@ class StoreMetrics:
         if self._deferred:
             due = self._requests_due.get((method, route, status))
             if due is None:
+                self._request_child(method, route, status)  # the series begin now (_created)
+                self._timer(method, route)
                 due = self._requests_due[method, route, status] = [0.0] * (len(_BUCKETS) + 3)
             due[0] += 1
             due[1] += elapsed

@@ -297,6 +297,12 @@ class StoreProtocol(HttpToolsProtocol):
         elif not cycle.more_body:  # the body is in
             self._disarm()
             self._in_head, self._head_bytes = True, 0
+            if cycle.response_complete:  # answered in the lane, or before its body (413)
+                if self._begun_after is cycle:  # and the next request's head began in this read
+                    self._arm(self.limits.header_timeout_s)
+                elif self._idle_due is None and not self.transport.is_closing():
+                    self._idle_due = due = self.loop.time() + self.timeout_keep_alive
+                    self._wake_by(due)
 
     # The order lane
 
@@ -330,6 +336,10 @@ class StoreProtocol(HttpToolsProtocol):
         super()._start_asgi_task(cycle, app)
 
     def on_message_complete(self) -> None:
+        if self.cycle.response_complete:
+            # Answered before its body was in (413): uvicorn drops the body and leaves more_body
+            # True. The body is in now: the next bytes are a head, to be counted and timed.
+            self.cycle.more_body = False
         super().on_message_complete()
         held = self._held
         if held is not None and held[0] is self.cycle:
