@@ -301,8 +301,7 @@ class StoreProtocol(HttpToolsProtocol):
                 if self._begun_after is cycle:  # and the next request's head began in this read
                     self._arm(self.limits.header_timeout_s)
                 elif self._idle_due is None and not self.transport.is_closing():
-                    self._idle_due = due = self.loop.time() + self.timeout_keep_alive
-                    self._wake_by(due)
+                    self._keep_alive()
 
     # The order lane
 
@@ -394,16 +393,15 @@ class StoreProtocol(HttpToolsProtocol):
     def _render(self, answer: Answer, close: bool) -> bytes:
         """The bytes of ``answer``; a refusal's from the server's cache (an order's own body
         makes every other answer new)."""
-        if answer[0] < 400:
-            return _response(answer, close=close, first=self.server_state.default_headers)
+        refused = answer[0] >= 400
         known = self._refusals
-        data = known.get((answer, close))
+        data = known.get((answer, close)) if refused else None
         if data is None:
-            if len(known) >= _MAX_REFUSALS:
-                known.clear()
-            data = known[answer, close] = _response(
-                answer, close=close, first=self.server_state.default_headers
-            )
+            data = _response(answer, close=close, first=self.server_state.default_headers)
+            if refused:
+                if len(known) >= _MAX_REFUSALS:
+                    known.clear()
+                known[answer, close] = data
         return data
 
     # Deadlines
@@ -436,8 +434,12 @@ class StoreProtocol(HttpToolsProtocol):
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
         else:
-            self._idle_due = due = self.loop.time() + self.timeout_keep_alive
-            self._wake_by(due)
+            self._keep_alive()
+
+    def _keep_alive(self) -> None:
+        """Close the connection unless a request begins within uvicorn's keep-alive time."""
+        self._idle_due = due = self.loop.time() + self.timeout_keep_alive
+        self._wake_by(due)
 
     def _wake_by(self, due: float) -> None:
         """Have the timer fire at ``due`` or before."""
