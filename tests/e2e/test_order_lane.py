@@ -193,6 +193,32 @@ class TestSameAnswers:
         assert [first.status, second.status] == [201, 200]
         assert first.json()["order_id"] == second.json()["order_id"]
 
+    async def test_orders_in_other_forms_are_answered_alike(self, start_store: StartStore) -> None:
+        """The lane takes ``POST /api/orders`` as clients send it; a query string, an absolute
+        URL or HTTP/1.0 go through the app, and are answered the same (HTTP/1.0 then closed)."""
+        store, tokens = await open_shop(start_store)
+        plain = order(b'{"sku_id":"gone"}', tokens[14])
+        [lane] = await exchange(store.port, plain, 1)
+        forms = {
+            b"query": plain.replace(b"/api/orders ", b"/api/orders?from=app ", 1),
+            b"absolute": plain.replace(b"/api/orders ", b"http://store/api/orders ", 1),
+            b"1.0": plain.replace(b"HTTP/1.1", b"HTTP/1.0", 1),
+        }
+        for form, data in forms.items():
+            assert data != plain
+            reader, writer = await asyncio.open_connection("127.0.0.1", store.port)
+            try:
+                writer.write(data)
+                answer = await asyncio.wait_for(read_answer(reader), 10)
+                rest = await asyncio.wait_for(reader.read(), 10) if form == b"1.0" else None
+            finally:
+                writer.close()
+            if form == b"1.0":
+                assert answer.header(b"connection") == b"close"
+                assert rest == b""  # the store closed it
+                answer = Raw(answer.status, answer.headers[:-1], answer.body)
+            assert _comparable(answer) == _comparable(lane), form
+
 
 class TestConnections:
     async def test_pipelined_requests_are_answered_in_order(self, start_store: StartStore) -> None:
@@ -258,6 +284,27 @@ class TestConnections:
             assert await asyncio.wait_for(reader.read(), 10) == b""  # the store closed it
         finally:
             writer.close()
+
+    async def test_nothing_is_placed_after_connection_close(self, start_store: StartStore) -> None:
+        """Two orders in one write, the first with ``Connection: close``: the first is answered
+        and the connection closed; the second, which nobody could hear the answer to, is not
+        placed."""
+        store, tokens = await open_shop(start_store)
+        first = order(b'{"sku_id":"eggs","request_id":"said"}', tokens[34], close=True)
+        second = order(b'{"sku_id":"eggs","request_id":"unheard"}', tokens[34])
+        reader, writer = await asyncio.open_connection("127.0.0.1", store.port)
+        try:
+            writer.write(first + second)
+            answer = await asyncio.wait_for(read_answer(reader), 10)
+            assert answer.status == 201
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+        finally:
+            writer.close()
+        said = answer.json()
+        placed = store.admin("GET", "/admin/orders?sku_id=eggs").json()["orders"]
+        assert [each["order_id"] for each in placed if each["user"] == said["user"]] == [
+            said["order_id"]
+        ]
 
     async def test_a_client_that_does_not_read_is_held_back(self, start_store: StartStore) -> None:
         """Sold-out orders pipelined without reading a single answer: once the answers fill

@@ -148,13 +148,10 @@ class OrderLane:
         self.endpoint, self.service = endpoint, endpoint.service
         self.admission, self.metrics, self.date = admission, metrics, date
 
-    def claims(
-        self, method: str, path: str, headers: Iterable[tuple[bytes, bytes]]
-    ) -> Claim | None:
-        """The lane's claim on a request, so that it may wait for the body and answer: an
-        order whose declared body is within the limit (for others the app answers the limit)."""
-        if method != "POST" or path != ORDER_PATH:
-            return None
+    def claims(self, headers: Iterable[tuple[bytes, bytes]]) -> Claim | None:
+        """The lane's claim on an order request (the protocol has checked its method and path)
+        whose headers are in, so that it may wait for the body and answer: one whose declared
+        body is within the limit (for others the app answers the limit)."""
         token, declared = _cookie_and_length(headers)
         if declared is None or not declared_within(declared, MAX_BODY_BYTES):
             return None

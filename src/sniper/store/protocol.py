@@ -19,9 +19,11 @@ request is being answered. On shutdown, idle and unfinished connections are clos
 requests being answered finish.
 
 It also writes the answers of the app's order lane (:class:`~sniper.store.hotpath.OrderLane`):
-an order whose answer the store knows in memory (the flood of refusals at an opening) is answered
-as soon as its body is in, with no ASGI task, scope or messages; any other request, and any order
-the lane leaves, runs the app as uvicorn would.
+``POST /api/orders`` as clients send it is taken when its headers are in, with no ASGI scope,
+request cycle or messages (a :class:`LaneCycle` stands for it), and answered once its body is:
+at once when the store knows the answer in memory (the flood of refusals at an opening), else
+from a task of the lane's own. Any other request, an order in an unusual form among them (a
+query string, an absolute URL, ``Expect: 100-continue``), runs the app as uvicorn would.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from uvicorn.server import ServerState
 
 from sniper.errors import HeadersTooLarge, RequestTimeout, StoreError
 from sniper.store.hotpath import ORDER_LANE, Claim, OrderLane
-from sniper.store.http import Answer, render_error
+from sniper.store.http import ORDER_PATH, Answer, render_error
 from sniper.store.schemas import OrderBody
 from sniper.store.settings import StoreSettings
 
@@ -163,6 +165,30 @@ def _error_response(error: StoreError) -> bytes:
 _TIMEOUT = _error_response(RequestTimeout("the request did not arrive in time"))
 
 
+#: What an order's request line names, as a client sends it.
+_ORDER_TARGET = ORDER_PATH.encode("ascii")
+#: The event of every :class:`LaneCycle`: uvicorn's connection code sets a request's event to
+#: wake the app's ``receive()``, and no task ever waits on a lane's request.
+_NO_WAITER = asyncio.Event()
+
+
+class LaneCycle(RequestResponseCycle):
+    """An order the lane claimed, in place of uvicorn's request cycle: the state the connection
+    code (uvicorn's and this module's) reads of a request, and its claim.
+
+    uvicorn's ``__init__`` is skipped on purpose: no app will see this request, so it has no
+    scope, event or ASGI plumbing, which cost more than the lane's refusal itself.
+    """
+
+    def __init__(self, claim: Claim, keep_alive: bool) -> None:
+        self.claim = claim
+        self.keep_alive = keep_alive
+        self.message_event = _NO_WAITER
+        self.body = bytearray()
+        self.more_body = True
+        self.disconnected = self.response_started = self.response_complete = False
+
+
 class StoreProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with deadlines, a header cap and a connection bound.
 
@@ -208,9 +234,8 @@ class StoreProtocol(HttpToolsProtocol):
             HeadersTooLarge(f"request line and headers over {limits.max_header_bytes} bytes")
         )
         self._lane: OrderLane | None = app_state.get(ORDER_LANE)
-        #: A request the lane claimed, with the app that answers it if the lane does not,
-        #: waiting for its body.
-        self._held: tuple[RequestResponseCycle, ASGI3Application, Claim] | None = None
+        #: The order the lane claimed whose body it waits for.
+        self._held: LaneCycle | None = None
         #: The request cycle that was current when the latest request began.
         self._begun_after: RequestResponseCycle | None = None
         #: The request the app was last given: with pipelining, uvicorn's ``self.cycle`` is the
@@ -310,75 +335,109 @@ class StoreProtocol(HttpToolsProtocol):
         # (and, should its head not be in by the read's end, :meth:`_track` arms its deadline).
         self._unset_keepalive_if_required()
         self._begun_after = self.cycle
-        super().on_message_begin()
+        # uvicorn's, but for the scope, which only a request the app answers needs: see below.
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
 
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+    def on_headers_complete(self) -> None:
+        claim = self._claim()
+        if claim is None:
+            self._make_scope()
+            super().on_headers_complete()
+            return
+        parser = self.parser
+        # uvicorn closes after an HTTP/1.0 request even when it asks to keep the connection.
+        cycle = LaneCycle(claim, parser.should_keep_alive() and parser.get_http_version() != "1.0")
+        existing, self.cycle = self.cycle, cycle
+        if existing is None or existing.response_complete:
+            self._held = cycle
+        else:  # pipelined behind a request being answered, as uvicorn queues its own
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, self.app))
+
+    def _claim(self) -> Claim | None:
+        """The lane's claim on the request whose headers are in: ``POST /api/orders`` in the
+        usual form (anything else, such as a query string, an absolute URL or ``Expect:
+        100-continue``, is the app's; so is every request under uvicorn's concurrency limit)."""
         lane = self._lane
         if (
-            lane is not None
-            and app is self.app  # not uvicorn's 503 past its concurrency limit
-            and not cycle.waiting_for_100_continue  # the app's read sends the 100
+            lane is None
+            or self.url != _ORDER_TARGET
+            or self.expect_100_continue
+            or self.root_path
+            or self.limit_concurrency is not None
         ):
-            scope = cycle.scope
-            claim = lane.claims(scope["method"], scope["path"], scope["headers"])
-            if claim is not None:
-                if cycle.more_body:
-                    self._held = cycle, app, claim
-                    return
-                if self._answer_in_lane(cycle, claim):
-                    return
-        self._app_task(cycle, app)
+            return None
+        parser = self.parser
+        if parser.get_method() != b"POST" or parser.should_upgrade():
+            return None
+        return lane.claims(self.headers)
 
-    def _app_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
-        """Give ``cycle`` to the app, as the request being answered."""
+    def _make_scope(self) -> None:
+        """uvicorn's scope for the request whose headers are in, made by uvicorn's own
+        ``on_message_begin``, keeping what the parser has read since."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.expect_100_continue = url, expect
+        self.headers = self.scope["headers"] = headers
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        if isinstance(cycle, LaneCycle):  # a pipelined order's turn
+            if cycle.more_body:
+                self._held = cycle
+            else:
+                self._answer_in_lane(cycle)
+            return
         self._running = cycle
         super()._start_asgi_task(cycle, app)
 
     def on_message_complete(self) -> None:
-        if self.cycle.response_complete:
+        cycle = self.cycle
+        if cycle.response_complete:
             # Answered before its body was in (413): uvicorn drops the body and leaves more_body
             # True. The body is in now: the next bytes are a head, to be counted and timed.
-            self.cycle.more_body = False
+            cycle.more_body = False
         super().on_message_complete()
-        held = self._held
-        if held is not None and held[0] is self.cycle:
+        if self._held is cycle:
             self._held = None
-            cycle, app, claim = held
-            if not self._answer_in_lane(cycle, claim):
-                self._app_task(cycle, app)
+            self._answer_in_lane(cycle)
 
     def _drop_held(self) -> None:
         """A claimed request whose body never came in full: the lane counts it."""
-        if self._held is not None:
-            assert self._lane is not None
-            self._lane.gone(self._held[2])
+        held = self._held
+        if held is not None:
             self._held = None
+            assert self._lane is not None
+            self._lane.gone(held.claim)
 
-    def _answer_in_lane(self, cycle: RequestResponseCycle, claim: Claim) -> bool:
-        """Answer ``cycle`` (its body in) in the lane: at once if memory decides, else from a
-        task of the lane's own; False when the app must answer it."""
-        if self.flow.write_paused or self.transport.is_closing():
-            return False  # a client that does not read its answers waits in the app, as ever
+    def _answer_in_lane(self, cycle: LaneCycle) -> None:
+        """Answer ``cycle``, its body in: at once if memory decides and the client reads its
+        answers, else from a task of the lane's own."""
         assert self._lane is not None
-        known = self._lane.known(claim, bytes(cycle.body))
-        if isinstance(known, tuple):
+        if self.transport.is_closing():  # after a "Connection: close": nobody to answer
+            cycle.response_complete = True
+            self._lane.gone(cycle.claim)
+            return
+        known = self._lane.known(cycle.claim, bytes(cycle.body))
+        if isinstance(known, tuple) and not self.flow.write_paused:
             self._write_answer(cycle, known)
-            return True
+            return
         # Like uvicorn's own task: in server_state.tasks, which a graceful shutdown waits for.
-        task = self.loop.create_task(self._place(cycle, claim, known))
+        task = self.loop.create_task(self._answer_later(cycle, known))
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
-        return True
 
-    async def _place(self, cycle: RequestResponseCycle, claim: Claim, body: OrderBody) -> None:
+    async def _answer_later(self, cycle: LaneCycle, known: Answer | OrderBody) -> None:
+        """Place the order memory cannot decide; write the answer once the client reads."""
         assert self._lane is not None
-        answer = await self._lane.place(claim, body)
+        answer = known if isinstance(known, tuple) else await self._lane.place(cycle.claim, known)
         if self.flow.write_paused and not cycle.disconnected:
             await self.flow.drain()
         if not cycle.disconnected and not self.transport.is_closing():  # else nobody to answer
             self._write_answer(cycle, answer)
 
-    def _write_answer(self, cycle: RequestResponseCycle, answer: Answer) -> None:
+    def _write_answer(self, cycle: LaneCycle, answer: Answer) -> None:
         """Write ``answer`` to ``cycle`` whole, then go on as uvicorn does after a response."""
         cycle.response_started = cycle.response_complete = True
         close = not cycle.keep_alive
