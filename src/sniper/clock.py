@@ -7,7 +7,8 @@ tests pass :class:`ManualClock` and move time by hand, so no test ever sleeps to
 
 from __future__ import annotations
 
-import time
+from time import monotonic as _monotonic
+from time import time as _wall_time
 from typing import Protocol
 
 
@@ -24,15 +25,16 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The machine's clocks."""
+    """The machine's clocks: the standard library's own functions, with no Python call between
+    (the store reads a clock several times a request)."""
 
-    def time(self) -> float:
-        """Wall-clock seconds since the Unix epoch."""
-        return time.time()
+    time = staticmethod(_wall_time)
+    monotonic = staticmethod(_monotonic)
 
-    def monotonic(self) -> float:
-        """Seconds on the machine's monotonic clock."""
-        return time.monotonic()
+
+def skewed(skew_ms: float) -> Clock:
+    """The machine's clocks, the wall one shifted by ``skew_ms`` (the machine's own when 0)."""
+    return SkewedClock(SystemClock(), skew_ms) if skew_ms else SystemClock()
 
 
 class SkewedClock:

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from sniper.clock import Clock, SkewedClock, SystemClock
+from sniper.clock import Clock, skewed
 from sniper.errors import MethodNotAllowed, NotFound, StoreError
 from sniper.store.backends import Backend, backend_from_settings
 from sniper.store.hotpath import ORDER_LANE, HotPath, OrderEndpoint, OrderLane
@@ -81,7 +81,7 @@ def create_app(
     clock: Clock | None = None,
 ) -> StoreApp:
     """Build the store app; the backend is opened at startup and closed at shutdown."""
-    clock = clock or SkewedClock(SystemClock(), settings.clock_skew_ms)
+    clock = clock or skewed(settings.clock_skew_ms)
     backend = backend or backend_from_settings(settings, clock)
     service = StoreService(backend, settings, clock, StoreMetrics())
 

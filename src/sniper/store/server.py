@@ -19,7 +19,7 @@ import uvicorn
 from pydantic import SecretStr
 from uvicorn.supervisors import Multiprocess
 
-from sniper.clock import Clock, SkewedClock, SystemClock
+from sniper.clock import Clock, skewed
 from sniper.errors import StartError, StoreError
 from sniper.fdlimit import raise_fd_limit
 from sniper.store.backends import Backend, backend_from_settings
@@ -41,7 +41,7 @@ def serve(settings: StoreSettings, say: Callable[[str], None] = print) -> None:
         settings = settings.model_copy(update={"admin_token": SecretStr(secrets.token_urlsafe(24))})
     # Every mistake in the settings (store URL, catalog file) is found before the port is taken.
     items = load_catalog_file(Path(settings.catalog)) if settings.catalog is not None else None
-    clock = SkewedClock(SystemClock(), settings.clock_skew_ms)
+    clock = skewed(settings.clock_skew_ms)
     backend = backend_from_settings(settings, clock)
     sock = listen(settings.host, settings.port)
     try:
