@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
+from tests.conftest import ADMIN_TOKEN
 from tests.e2e.conftest import StartStore
 from tests.e2e.crowd import open_item, users
 from tests.e2e.store_process import StoreProcess
@@ -90,6 +91,19 @@ def _comparable(raw: Raw) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
     """The answer minus the ``Date`` header's value (it may tick between the two)."""
     assert re.fullmatch(rb"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", raw.header(b"date") or b"")
     return raw.status, tuple(h for h in raw.headers if h[0] != b"date"), raw.body
+
+
+_DURATION = r'http_request_duration_seconds_(sum|count)\{method="POST",route="([^"]+)"\} (\S+)'
+
+
+def _durations(store: StoreProcess) -> dict[str, tuple[float, float]]:
+    """By route, the POST requests' seconds in all and their count, from ``/metrics``."""
+    found: dict[str, dict[str, float]] = {}
+    for line in store.admin("GET", "/metrics").text.splitlines():
+        match = re.fullmatch(_DURATION, line)
+        if match:
+            found.setdefault(match[2], {})[match[1]] = float(match[3])
+    return {route: (seen["sum"], seen["count"]) for route, seen in found.items()}
 
 
 BURST = 10
@@ -194,8 +208,8 @@ class TestSameAnswers:
         assert first.json()["order_id"] == second.json()["order_id"]
 
     async def test_orders_in_other_forms_are_answered_alike(self, start_store: StartStore) -> None:
-        """The lane takes ``POST /api/orders`` as clients send it; a query string, an absolute
-        URL or HTTP/1.0 go through the app, and are answered the same (HTTP/1.0 then closed)."""
+        """The lane takes ``POST /api/orders`` as clients send it; a query string or an absolute
+        URL goes through the app, and is answered the same; so is HTTP/1.0 (then closed)."""
         store, tokens = await open_shop(start_store)
         plain = order(b'{"sku_id":"gone"}', tokens[14])
         [lane] = await exchange(store.port, plain, 1)
@@ -285,12 +299,14 @@ class TestConnections:
         finally:
             writer.close()
 
-    async def test_nothing_is_placed_after_connection_close(self, start_store: StartStore) -> None:
-        """Two orders in one write, the first with ``Connection: close``: the first is answered
-        and the connection closed; the second, which nobody could hear the answer to, is not
+    async def test_nothing_is_placed_after_the_last_answer(self, start_store: StartStore) -> None:
+        """Two orders in one write, the first HTTP/1.0 (which the store answers and closes, even
+        asked to keep the connection): the second, whose answer nobody could hear, is not
         placed."""
         store, tokens = await open_shop(start_store)
-        first = order(b'{"sku_id":"eggs","request_id":"said"}', tokens[34], close=True)
+        first = order(b'{"sku_id":"eggs","request_id":"said"}', tokens[34]).replace(
+            b"HTTP/1.1\r\n", b"HTTP/1.0\r\nConnection: keep-alive\r\n", 1
+        )
         second = order(b'{"sku_id":"eggs","request_id":"unheard"}', tokens[34])
         reader, writer = await asyncio.open_connection("127.0.0.1", store.port)
         try:
@@ -305,6 +321,30 @@ class TestConnections:
         assert [each["order_id"] for each in placed if each["user"] == said["user"]] == [
             said["order_id"]
         ]
+
+    async def test_an_order_is_timed_from_its_turn(self, start_store: StartStore) -> None:
+        """A refusal pipelined behind a slow request (3,000 users made): its observed duration
+        is its own, not the slow request's too, in the lane as through the app."""
+        store, tokens = await open_shop(start_store, cache_ttl="60")
+        await exchange(store.port, order(b'{"sku_id":"gone"}', tokens[35]), 1)  # session cached
+        body = b'{"count": 3000}'
+        slow = (
+            b"POST /admin/users HTTP/1.1\r\nHost: store\r\nAuthorization: Bearer %s\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % (ADMIN_TOKEN.encode(), len(body), body)
+        )
+        for chunked in (False, True):
+            before = _durations(store)
+            refusal = order(b'{"sku_id":"gone"}', tokens[35], chunked=chunked)
+            answers = await exchange(store.port, slow + refusal, 2)
+            assert [a.status for a in answers] == [201, 409]
+            after = _durations(store)
+            orders, users = (
+                (after[route][0] - before[route][0], after[route][1] - before[route][1])
+                for route in ("/api/orders", "/admin/users")
+            )
+            assert orders[1] == users[1] == 1
+            assert orders[0] < users[0] / 4, (chunked, orders, users)
 
     async def test_a_client_that_does_not_read_is_held_back(self, start_store: StartStore) -> None:
         """Sold-out orders pipelined without reading a single answer: once the answers fill

@@ -29,6 +29,7 @@ query string, an absolute URL, ``Expect: 100-continue``), runs the app as uvicor
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -384,6 +385,8 @@ class StoreProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         if isinstance(cycle, LaneCycle):  # a pipelined order's turn
+            # Timed from its turn, as the app's requests are, not from its wait behind another.
+            cycle.claim = cycle.claim._replace(start=time.perf_counter())
             if cycle.more_body:
                 self._held = cycle
             else:
