@@ -194,6 +194,10 @@ async def test_send_json() -> None:
         (b"4096", True),
         (b"4097", False),
         (b"0" * 5000 + b"17", True),  # leading zeros: 17, read without a 5,000-digit number
+        (b"000017", True),
+        (b"9" * 18, False),  # the longest read as it is
+        (b"0" * 17 + b"17", True),  # and the shortest read after its zeros are stripped
+        (b"0" * 17 + b"4097", False),
         (b"9" * 5000, False),
         (b"", False),
         (b"-1", False),

@@ -84,9 +84,15 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
+#: A number of fewer digits than this Python reads at once, whatever it is.
+_SHORT = 19
+
+
 def declared_within(declared: bytes, limit: int) -> bool:
     """Whether a ``Content-Length`` value is a number of at most ``limit`` (without reading a
     value of thousands of digits as a number: Python refuses those, with an error)."""
+    if len(declared) < _SHORT and declared.isdigit():  # the usual: a plain number, a few digits
+        return int(declared) <= limit
     digits = declared.lstrip(b"0")
     return declared.isdigit() and len(digits) <= len(str(limit)) and int(digits or b"0") <= limit
 

@@ -395,16 +395,26 @@ class StoreProtocol(HttpToolsProtocol):
         self._running = cycle
         super()._start_asgi_task(cycle, app)
 
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if isinstance(cycle, LaneCycle):  # uvicorn's, less what no app reads (within the limit)
+            cycle.body += body
+        else:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
         cycle = self.cycle
+        if isinstance(cycle, LaneCycle):
+            cycle.more_body = False
+            if self._held is cycle:
+                self._held = None
+                self._answer_in_lane(cycle)
+            return
         if cycle.response_complete:
             # Answered before its body was in (413): uvicorn drops the body and leaves more_body
             # True. The body is in now: the next bytes are a head, to be counted and timed.
             cycle.more_body = False
         super().on_message_complete()
-        if self._held is cycle:
-            self._held = None
-            self._answer_in_lane(cycle)
 
     def _drop_held(self) -> None:
         """A claimed request whose body never came in full: the lane counts it."""
@@ -491,7 +501,8 @@ class StoreProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         self._idle_due = None
-        self.flow.resume_reading()
+        if self.flow.read_paused:
+            self.flow.resume_reading()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
