@@ -397,7 +397,7 @@ class StoreProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
-        if isinstance(cycle, LaneCycle):  # uvicorn's, less what no app reads (within the limit)
+        if isinstance(cycle, LaneCycle):  # no task waits, and the claim bounded the body's size
             cycle.body += body
         else:
             super().on_body(body)
@@ -428,7 +428,7 @@ class StoreProtocol(HttpToolsProtocol):
         """Answer ``cycle``, its body in: at once if memory decides and the client reads its
         answers, else from a task of the lane's own."""
         assert self._lane is not None
-        if self.transport.is_closing():  # after a "Connection: close": nobody to answer
+        if self.transport.is_closing():  # closed after the answer before (HTTP/1.0): nobody hears
             cycle.response_complete = True
             self._lane.gone(cycle.claim)
             return
