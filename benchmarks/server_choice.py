@@ -1,12 +1,14 @@
-"""Which ASGI server serves the store best: uvicorn (as ``sniper serve`` runs it) or granian.
+"""Which server serves the store best: uvicorn (as ``sniper serve`` runs it) or granian.
 
-Each server runs the raw ASGI app (the ceiling) and the same store code (SQLite, one worker,
+Each server runs its raw app (the ceiling) and the same store code (SQLite, one worker,
 ``synchronous=FULL``), and one ``wrk`` (the request bytes of ``store_flood.py``) floods each in
 interleaved rounds: the ceiling, orders while stock lasts, the sold-out flood. The store on
-uvicorn is ``sniper serve`` itself (its connection protocol with deadlines and caps); on granian
-it is the same app (``sniper.store.app:worker_app``) without that protocol, which only uvicorn
-can take: the figure says what the store would gain from granian's HTTP layer, before what it
-would lose.
+uvicorn is ``sniper serve`` itself (its connection protocol with deadlines and caps, and the
+order lane); on granian it is the same app (``sniper.store.app:worker_app``) without that
+protocol, which only uvicorn can take: the figure says what the store would gain from granian's
+HTTP layer, before what it would lose. ``rsgi`` is granian's own interface, lighter than ASGI,
+with the store's order lane answering orders (``rsgi_lane.py``): the most a change of server
+could give. Ratios are to the best raw ASGI figure, as ``store_flood.py``'s.
 
     .venv/bin/python benchmarks/server_choice.py [--rounds 3] [--duration 5] [--json]
 """
@@ -32,7 +34,9 @@ from sniper.store.settings import WORKER_ENV, StoreSettings
 from store_flood import granian_cmd
 
 HERE = Path(__file__).resolve().parent
-SERVERS = ("uvicorn", "granian")
+SERVERS = ("uvicorn", "granian", "rsgi")
+#: The servers whose raw app is a ceiling: the issue's ratios are to the best raw ASGI figure.
+ASGI_SERVERS = ("uvicorn", "granian")
 PHASES = ("ceiling", "orders", "sold out")
 
 
@@ -87,19 +91,22 @@ def serve_pair(
         )
         stack.enter_context(running(cmd, store_port))
     else:
+        raw_app, store_app = (
+            ("raw_asgi:app", "sniper.store.app:worker_app")
+            if server == "granian"
+            else ("rsgi_lane:raw", "rsgi_lane:store")
+        )
+        interface = "asgi" if server == "granian" else "rsgi"
+        here = {"PYTHONPATH": str(HERE)}
         stack.enter_context(
-            running(
-                granian_cmd(raw_port, "raw_asgi:app", factory=False),
-                raw_port,
-                env={"PYTHONPATH": str(HERE)},
-            )
+            running(granian_cmd(raw_port, raw_app, interface=interface), raw_port, env=here)
         )
         settings = store_settings(tmp, store_port, args)
         stack.enter_context(
             running(
-                granian_cmd(store_port, "sniper.store.app:worker_app", factory=True),
+                granian_cmd(store_port, store_app, factory=True, interface=interface),
                 store_port,
-                env={WORKER_ENV: settings.to_worker_env()},
+                env={**here, WORKER_ENV: settings.to_worker_env()},
             )
         )
     base = f"http://127.0.0.1:{store_port}"
@@ -129,7 +136,7 @@ def run_round(
 def report(runs: dict[str, dict[str, list[float]]], args: argparse.Namespace) -> None:
     """Medians per server and phase, and each over the best ceiling."""
     medians = {s: {p: statistics.median(v) for p, v in runs[s].items()} for s in SERVERS}
-    best = max(medians[s]["ceiling"] for s in SERVERS)
+    best = max(medians[s]["ceiling"] for s in ASGI_SERVERS)
     if args.json:
         print(json.dumps({"rounds": runs, "medians": medians, "best_ceiling": best}))
         return

@@ -298,15 +298,17 @@ def serve_cmd(
 CEILING_SERVERS = ("uvicorn", "granian")
 
 
-def granian_cmd(port: int, app: str, *, workers: int = 1, factory: bool = False) -> list[str]:
+def granian_cmd(
+    port: int, app: str, *, workers: int = 1, factory: bool = False, interface: str = "asgi"
+) -> list[str]:
     """granian serving ``app`` as uvicorn serves it here: uvloop, HTTP/1 only, no websockets,
-    no access log, the same backlog."""
+    no access log, the same backlog (on ASGI, or on granian's own RSGI interface)."""
     return [
         sys.executable,
         "-m",
         "granian",
         "--interface",
-        "asgi",
+        interface,
         "--host",
         "127.0.0.1",
         "--port",
