@@ -266,6 +266,34 @@ class TestConnections:
             finally:
                 writer.close()
 
+    async def test_a_head_begun_behind_any_answer_is_answered_408_at_its_deadline(
+        self, start_store: StartStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A request answered in the lane at once, one answered from the lane's task, one the
+        app answers: in the same write, the first bytes of another request that never comes in
+        full. Each connection hears 408 at the header deadline, not the keep-alive's silent
+        close (which the answers from a task used to arm, leaving the head untimed)."""
+        monkeypatch.setenv("SNIPER_HEADER_TIMEOUT_S", "1")
+        store, tokens = await open_shop(start_store)
+        await exchange(store.port, order(b'{"sku_id":"gone"}', tokens[36]), 1)  # session cached
+        firsts = {
+            "lane, at once": (order(b'{"sku_id":"gone"}', tokens[36]), 409),
+            "lane, from a task": (order(b'{"sku_id":"eggs"}', tokens[37]), 201),
+            "the app": (HEALTH, 200),
+        }
+        for how, (first, status) in firsts.items():
+            reader, writer = await asyncio.open_connection("127.0.0.1", store.port)
+            try:
+                writer.write(first + b"POST /api/orders HTTP/1.1\r\nHost: st")
+                assert (await asyncio.wait_for(read_answer(reader), 10)).status == status, how
+                answered = time.monotonic()
+                rest = await asyncio.wait_for(reader.read(), 8)
+                assert rest.startswith(b"HTTP/1.1 408 "), (how, rest)
+                # Within a generous bound of the 1 s deadline, before the keep-alive's 5 s.
+                assert time.monotonic() - answered < 4, how
+            finally:
+                writer.close()
+
     async def test_a_head_begun_with_a_body_that_came_later_has_its_deadline(
         self, start_store: StartStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -506,8 +506,23 @@ class StoreProtocol(HttpToolsProtocol):
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
+        elif self._begun_after is self.cycle:
+            # The next request's head began while this one was answered from a task: it is not
+            # idle, and its header deadline runs (from its first byte, or from now when that
+            # came in the read that brought this request's end, untimed then). Not
+            # _head_begun(): a read's bytes are counted before they are parsed, so an answer
+            # written at once, within that read, would see its own request's head as begun.
+            if self._deadline_due is None:
+                self._arm(self.limits.header_timeout_s)
         else:
             self._keep_alive()
+
+    def _head_begun(self) -> bool:
+        """Whether a request's head has begun and is not complete: counted, or begun in the
+        read that ended the request before it (uncounted, as :meth:`data_received` says)."""
+        return bool(self._head_bytes) or (
+            self.cycle is not None and self._begun_after is self.cycle
+        )
 
     def _keep_alive(self) -> None:
         """Close the connection unless a request begins within uvicorn's keep-alive time."""
@@ -546,7 +561,7 @@ class StoreProtocol(HttpToolsProtocol):
         # No answer where there is no request to answer: a connection that never sent a byte,
         # or a request answered already (413) whose unwanted body is still trickling in.
         if self._in_head:
-            answer = _TIMEOUT if self._head_bytes else b""
+            answer = _TIMEOUT if self._head_begun() else b""
         else:
             answer = b"" if self.cycle.response_complete else _TIMEOUT
         self._close(answer)
