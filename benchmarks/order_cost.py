@@ -17,6 +17,7 @@ import asyncio
 import json
 import tempfile
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,49 @@ TOKEN = "order-cost-admin-token-0123"  # noqa: S105 - a private in-process store
 ADMIN = [(b"authorization", f"Bearer {TOKEN}".encode())]
 #: The stock of the item the created orders buy, and each buyer's limit: never the bottleneck.
 STOCK, LIMIT = 10**7, 1000
+
+
+async def call_app(
+    app: Any,
+    method: str,
+    path: str,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    query: bytes = b"",
+    state: dict[str, Any] | None = None,
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """One request to an ASGI app, with ASGI messages in memory: status, headers and body."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "headers": headers,
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+        "state": {} if state is None else state,
+    }
+    message = {"type": "http.request", "body": body, "more_body": False}
+    answer: dict[str, Any] = {"headers": [], "body": b""}
+
+    async def receive() -> dict[str, Any]:
+        return message
+
+    async def send(sent: MutableMapping[str, Any]) -> None:
+        if sent["type"] == "http.response.start":
+            answer["status"] = sent["status"]
+            answer["headers"] = list(sent.get("headers", []))
+        else:
+            answer["body"] += sent.get("body", b"")
+
+    await app(scope, receive, send)
+    return answer["status"], answer["headers"], answer["body"]
 
 
 class Caller:
@@ -46,40 +90,14 @@ class Caller:
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> tuple[int, bytes]:
         """Status and body of one request."""
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": [
-                (b"host", b"store"),
-                (b"content-type", b"application/json"),
-                *(headers or []),
-                (b"content-length", str(len(body)).encode()),
-            ],
-            "scheme": "http",
-            "server": ("127.0.0.1", 80),
-            "client": ("127.0.0.1", 1),
-            "root_path": "",
-            "state": {},
-        }
-        message = {"type": "http.request", "body": body, "more_body": False}
-        answer: dict[str, Any] = {}
-
-        async def receive() -> dict[str, Any]:
-            return message
-
-        async def send(sent: dict[str, Any]) -> None:
-            if sent["type"] == "http.response.start":
-                answer["status"] = sent["status"]
-            else:
-                answer["body"] = sent.get("body", b"")
-
-        await self.app(scope, receive, send)
-        return answer["status"], answer.get("body", b"")
+        sent = [
+            (b"host", b"store"),
+            (b"content-type", b"application/json"),
+            *(headers or []),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        status, _, answer = await call_app(self.app, method, path, body, sent)
+        return status, answer
 
 
 async def put_item(call: Caller, sku: str, stock: int, start: str) -> None:

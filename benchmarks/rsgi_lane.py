@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import MutableMapping
 from typing import Any
 
+from order_cost import call_app
 from sniper.store.app import StoreApp, worker_app
 from sniper.store.hotpath import ORDER_LANE, OrderLane
 from sniper.store.http import ORDER_PATH
@@ -64,41 +64,22 @@ class RsgiStore:
 
     async def _bridged(self, scope: Any, protocol: Any) -> None:
         """One request through the store's ASGI app."""
-        body: bytes = await protocol()
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-        answer: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop() if messages else {"type": "http.disconnect"}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                answer["status"] = message["status"]
-                answer["headers"] = [
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in message["headers"]
-                ]
-            else:
-                answer["body"] += message.get("body", b"")
-
-        asgi_scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": scope.method,
-            "scheme": "http",
-            "path": scope.path,
-            "raw_path": scope.path.encode(),
-            "query_string": scope.query_string.encode(),
-            "root_path": "",
-            "headers": [
-                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in scope.headers.items()
-            ],
-            "server": ("127.0.0.1", 0),
-            "client": ("127.0.0.1", 0),
-            "state": dict(self.state),
-        }
-        await self.app(asgi_scope, receive, send)
-        protocol.response_bytes(answer["status"], answer["headers"], answer["body"])
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in scope.headers.items()
+        ]
+        status, sent, body = await call_app(
+            self.app,
+            scope.method,
+            scope.path,
+            await protocol(),
+            headers,
+            query=scope.query_string.encode(),
+            state=dict(self.state),
+        )
+        protocol.response_bytes(
+            status, [(k.decode("latin-1"), v.decode("latin-1")) for k, v in sent], body
+        )
 
 
 def store() -> RsgiStore:
